@@ -1,0 +1,221 @@
+/**
+ * The typed configuration model. Constructs build it at synth time, the pure renderers in
+ * `lib/renderers/` turn it into each daemon's file format, and the LB pod's programs
+ * (init step and controller) load the same model from a ConfigMap at run time.
+ *
+ * Everything here is plain data (JSON-serialisable, no classes) and already validated:
+ * renderers trust it and never re-check it.
+ */
+
+/** An address family as BGP names it. */
+export enum AddressFamily {
+  IPV4_UNICAST = 'ipv4-unicast',
+  IPV6_UNICAST = 'ipv6-unicast',
+}
+
+/** BGP session timers, in seconds. */
+export interface BgpTimersModel {
+  /** Hold time announced in OPEN. At least 3. */
+  readonly holdTimeSeconds: number;
+  /** Keepalive interval. At most a third of the hold time. */
+  readonly keepaliveSeconds: number;
+  /** Delay between connection attempts. */
+  readonly connectRetrySeconds: number;
+}
+
+/** A static BGP neighbor. */
+export interface BgpNeighborModel {
+  /** The neighbor's address. */
+  readonly address: string;
+  /** The neighbor's AS number. */
+  readonly asn: number;
+  /** A human-readable description (already sanitised: [A-Za-z0-9._-] only). */
+  readonly description: string;
+  /** When true, never open the TCP connection to this neighbor; wait for it. */
+  readonly passive: boolean;
+}
+
+/** gobgpd route reflector (paper appendix C). */
+export interface RouteReflectorModel {
+  /** Local AS number (iBGP: the same AS as the LB pods and the router). */
+  readonly asn: number;
+  /** Dotted-quad BGP router id. */
+  readonly routerId: string;
+  /** Dotted-quad route reflector cluster id. */
+  readonly clusterId: string;
+  /** TCP port gobgpd listens on. */
+  readonly listenPort: number;
+  /** Name of the peer group the LB pods fall into. */
+  readonly lbPeerGroup: string;
+  /** Prefixes (CIDR) LB pods may connect from: gobgpd dynamic neighbors. */
+  readonly lbNeighborPrefixes: string[];
+  /** Upstream routers: static neighbors, route-reflector clients with add-paths send. */
+  readonly routers: BgpNeighborModel[];
+  /** add-paths send-max towards the routers: the most paths per prefix the router learns. */
+  readonly sendMax: number;
+  /** Families exchanged with LB pods and routers. */
+  readonly families: AddressFamily[];
+  readonly timers: BgpTimersModel;
+}
+
+/** Which routing daemon the upstream router runs. */
+export enum RouterFlavour {
+  /** FRR bgpd + zebra (default). */
+  FRR = 'frr',
+  /** BIRD 2. */
+  BIRD = 'bird',
+  /** The paper's gobgpd + zebra (needs gobgp >= 3.18 with FRR >= 8.3 zebra). */
+  GOBGP_ZEBRA = 'gobgp-zebra',
+}
+
+/** The upstream router (paper appendix B): learns every LB's path and installs one ECMP route. */
+export interface UpstreamRouterModel {
+  /** Local AS number. */
+  readonly asn: number;
+  /** Dotted-quad BGP router id. */
+  readonly routerId: string;
+  /** The route reflectors it peers with. */
+  readonly reflectors: BgpNeighborModel[];
+  /** The most equal-cost next hops installed per prefix. */
+  readonly maximumPaths: number;
+  /** Service prefixes (CIDR) it expects; informational for the FIB, used for summaries. */
+  readonly servicePrefixes: string[];
+  readonly families: AddressFamily[];
+  readonly timers: BgpTimersModel;
+}
+
+/** Transport protocol of a virtual service. */
+export enum Protocol {
+  TCP = 'TCP',
+  UDP = 'UDP',
+  SCTP = 'SCTP',
+}
+
+/** How IPVS forwards packets to real servers. */
+export enum ForwardingMethod {
+  /** Masquerade: DNAT to the backend; replies return through the LB (the LB SNATs). */
+  NAT = 'NAT',
+  /** Direct routing: backends answer clients directly; they must hold the VIP. */
+  DIRECT_ROUTING = 'DR',
+  /** IP-in-IP tunnelling to the backends. */
+  TUNNEL = 'TUN',
+}
+
+/** How real servers are health-checked. */
+export enum HealthCheckType {
+  TCP = 'TCP',
+  HTTP = 'HTTP',
+}
+
+/** A health check, as keepalived runs it against every real server. */
+export interface HealthCheckModel {
+  readonly type: HealthCheckType;
+  /** Seconds between checks. */
+  readonly intervalSeconds: number;
+  /** Seconds before one check counts as failed. */
+  readonly timeoutSeconds: number;
+  /** Consecutive failures before a real server is taken out. */
+  readonly retries: number;
+  /** HTTP only: the path to GET. */
+  readonly httpPath: string;
+  /** HTTP only: the status code that counts as healthy. */
+  readonly httpExpectStatus: number;
+}
+
+/** One port of a load-balanced service. */
+export interface ServicePortModel {
+  /** Port clients connect to on the VIP. */
+  readonly port: number;
+  /** Port on the backend pods. */
+  readonly backendPort: number;
+  readonly protocol: Protocol;
+}
+
+/** A real server (one ready backend endpoint). */
+export interface RealServerModel {
+  readonly address: string;
+  readonly port: number;
+  readonly weight: number;
+}
+
+/** One IPVS virtual server as keepalived manages it. */
+export interface VirtualServerModel {
+  readonly vip: string;
+  readonly port: number;
+  readonly protocol: Protocol;
+  /** IPVS scheduler name: rr, wrr, lc, wlc, sh, mh, ... */
+  readonly scheduler: string;
+  readonly forwardingMethod: ForwardingMethod;
+  readonly healthCheck: HealthCheckModel;
+  /** Real servers, in the order they are to be written (the controller sorts them). */
+  readonly realServers: RealServerModel[];
+}
+
+/** keepalived's whole configuration for one LB pod. */
+export interface KeepalivedModel {
+  /** Written as `router_id` in global_defs. */
+  readonly routerId: string;
+  readonly virtualServers: VirtualServerModel[];
+}
+
+/**
+ * Everything an LB pod of one service needs, stored in its ConfigMap as JSON and read by the
+ * init step and the controller.
+ */
+export interface LoadBalancerServiceModel {
+  /** The service name (a DNS label). */
+  readonly name: string;
+  /** Kubernetes namespace of the LB pods and the backends. */
+  readonly namespace: string;
+  /** The prefixes announced over BGP (CIDR). */
+  readonly prefixes: string[];
+  /** The virtual IPs inside those prefixes that IPVS serves. */
+  readonly vips: string[];
+  readonly ports: ServicePortModel[];
+  readonly scheduler: string;
+  readonly forwardingMethod: ForwardingMethod;
+  readonly healthCheck: HealthCheckModel;
+  /** Name of the Kubernetes Service whose EndpointSlices list the backends. */
+  readonly backendServiceName: string;
+  readonly asn: number;
+  readonly timers: BgpTimersModel;
+  /** Route reflectors every LB pod peers with. */
+  readonly reflectors: ReflectorPeerModel[];
+  /** Seconds the LB pod keeps serving after withdrawing its route on shutdown. */
+  readonly drainSeconds: number;
+}
+
+/** How an LB pod reaches one route reflector. */
+export interface ReflectorPeerModel {
+  /** The reflector's name (a DNS label). */
+  readonly name: string;
+  /** A literal address, or a DNS name the init step resolves at pod start. */
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Per-pod facts known only at pod start (downward API). */
+export interface PodIdentityModel {
+  /** The LB pod's own IP: BGP local address and router id. */
+  readonly podIp: string;
+  /** The node's IP: the BGP next hop the router forwards to. */
+  readonly nodeIp: string;
+}
+
+/** exabgp for one LB pod: the service model joined with the pod's identity and resolved reflectors. */
+export interface ExabgpModel {
+  readonly asn: number;
+  readonly routerId: string;
+  readonly localAddress: string;
+  readonly nextHop: string;
+  readonly holdTimeSeconds: number;
+  readonly connectRetrySeconds: number;
+  /** Resolved reflector addresses. */
+  readonly neighbors: string[];
+  readonly prefixes: string[];
+  /**
+   * When set, routes are not static: exabgp runs this command as an API process and announces or
+   * withdraws what it prints (health-aware announcement). When empty, the prefixes are static routes.
+   */
+  readonly announcerCommand: string;
+}
