@@ -1,0 +1,40 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { App, AppProps } from 'cdk8s';
+import { CONFIG_FILE_WRITER, ConfigFile, configFilesOf, validateTree } from './config-file';
+import { renderTopology } from './renderers/topology';
+import { summarizeTopology } from './topology-summary';
+
+/**
+ * A cdk8s App that also writes the files that are not Kubernetes manifests: standalone route
+ * reflector and upstream router configs, and `TOPOLOGY.md`. Nothing is written unless the whole
+ * tree validates and every file renders.
+ */
+export class EcmpApp extends App {
+  constructor(props: AppProps = {}) {
+    super(props);
+    (this as any)[CONFIG_FILE_WRITER] = true;
+    new ConfigFile(this, 'Topology', {
+      path: 'TOPOLOGY.md',
+      installTo: 'nowhere: documentation of this output',
+      produce: () => renderTopology(summarizeTopology(this)),
+    });
+  }
+
+  public synth(): void {
+    validateTree(this);
+    const files = this.renderFiles();
+    super.synth();
+    for (const [relative, content] of files) {
+      const target = path.join(this.outdir, relative);
+      fs.mkdirSync(path.dirname(target), { recursive: true });
+      fs.writeFileSync(target, content);
+    }
+  }
+
+  /** Renders every ConfigFile of the app, keyed and sorted by output path. */
+  public renderFiles(): Map<string, string> {
+    const entries = configFilesOf(this).map(file => [file.path, file.render()] as [string, string]);
+    return new Map(entries.sort(([a], [b]) => a.localeCompare(b)));
+  }
+}

@@ -1,0 +1,104 @@
+import { Chart, ChartProps, Duration } from 'cdk8s';
+import { Construct } from 'constructs';
+import { RouterFlavour } from './model';
+import { RouteReflector, RouteReflectorPlacement } from './route-reflector';
+import { UpstreamRouterConfig } from './upstream-router-config';
+
+/** One route reflector of an {@link EcmpTopology}. */
+export interface RouteReflectorSpec {
+  /** Name of the reflector (objects, output folder). */
+  readonly name: string;
+  /** See {@link RouteReflectorProps.address}. */
+  readonly address: string;
+  /**
+   * BGP router id.
+   * @default `address`
+   */
+  readonly routerId?: string;
+  /**
+   * Route reflector cluster id.
+   * @default the router id
+   */
+  readonly clusterId?: string;
+  /**
+   * Where it runs.
+   * @default RouteReflectorPlacement.STANDALONE
+   */
+  readonly placement?: RouteReflectorPlacement;
+  /**
+   * In-cluster only: the node it is pinned to.
+   * @default none
+   */
+  readonly nodeName?: string;
+  /**
+   * add-paths send-max towards the routers.
+   * @default 255
+   */
+  readonly sendMax?: number;
+}
+
+/** One upstream router of an {@link EcmpTopology}. */
+export interface UpstreamRouterSpec {
+  /** Name of the router (output folder `routers/<name>/`). */
+  readonly name: string;
+  /** Its address on the node network. */
+  readonly address: string;
+  /**
+   * BGP router id.
+   * @default `address`
+   */
+  readonly routerId?: string;
+  /**
+   * Routing daemon.
+   * @default RouterFlavour.FRR
+   */
+  readonly flavour?: RouterFlavour;
+  /**
+   * Most ECMP next hops per prefix.
+   * @default 16
+   */
+  readonly maximumPaths?: number;
+}
+
+/** Props of an {@link EcmpTopology}. */
+export interface EcmpTopologyProps extends ChartProps {
+  /** AS number of the whole iBGP topology. */
+  readonly asn: number;
+  /** Pod network prefixes LB pods connect from. */
+  readonly podNetworks: string[];
+  /** The route reflectors; every LB pod peers with each. */
+  readonly routeReflectors: RouteReflectorSpec[];
+  /** The upstream routers; each peers with every reflector. */
+  readonly upstreamRouters: UpstreamRouterSpec[];
+  /**
+   * Hold time of every BGP session.
+   * @default Duration.seconds(9)
+   */
+  readonly holdTime?: Duration;
+  /**
+   * Keepalive interval of every BGP session.
+   * @default a third of the hold time
+   */
+  readonly keepaliveInterval?: Duration;
+}
+
+/**
+ * The BGP fabric of an ECMP load-balancer topology in one chart: route reflectors and upstream
+ * routers, wired to each other. Add services with
+ * `new LoadBalancerService(topology, 'web', { routeReflectors: topology.routeReflectors, ... })`.
+ */
+export class EcmpTopology extends Chart {
+  public readonly routeReflectors: RouteReflector[];
+  public readonly upstreamRouters: UpstreamRouterConfig[];
+
+  constructor(scope: Construct, id: string, props: EcmpTopologyProps) {
+    super(scope, id, props);
+    const timers = { holdTime: props.holdTime, keepaliveInterval: props.keepaliveInterval };
+    this.routeReflectors = (props.routeReflectors ?? []).map(spec => new RouteReflector(this, spec.name, {
+      ...spec, ...timers, asn: props.asn, podNetworks: props.podNetworks,
+    }));
+    this.upstreamRouters = (props.upstreamRouters ?? []).map(spec => new UpstreamRouterConfig(this, spec.name, {
+      ...spec, ...timers, routeReflectors: this.routeReflectors,
+    }));
+  }
+}

@@ -1,0 +1,456 @@
+import { Chart, Duration } from 'cdk8s';
+import { Construct } from 'constructs';
+import * as k8s from '../imports/k8s';
+import { Backends } from './backends';
+import { invalidField, throwInvalid } from './errors';
+import { Cidr, cidrContains, cidrsOverlap, firstHostAddress, parseAddress } from './ip';
+import {
+  ForwardingMethod, HealthCheckModel, HealthCheckType, LoadBalancerServiceModel, Protocol, ServicePortModel,
+} from './model';
+import { LB_ROLE_LABEL, NodeRouteAgent, PREFIXES_ANNOTATION } from './node-route-agent';
+import { containerSecurity, podSecurity } from './pod-security';
+import { renderAnnouncer } from './renderers/announcer';
+import { ILoadBalancerServiceSummary, IRouteReflector, podNetworkCidrs } from './route-reflector';
+import {
+  BgpTimers, checkAsn, checkCidr, checkCount, checkName, checkNonEmpty, checkPort, checkTimers,
+} from './validate';
+
+/** IPVS schedulers (`ipvsadm -s`). */
+export enum IpvsScheduler {
+  ROUND_ROBIN = 'rr',
+  WEIGHTED_ROUND_ROBIN = 'wrr',
+  LEAST_CONNECTION = 'lc',
+  WEIGHTED_LEAST_CONNECTION = 'wlc',
+  SOURCE_HASHING = 'sh',
+  DESTINATION_HASHING = 'dh',
+  /** Maglev hashing: every LB pod picks the same backend for a flow, so ECMP reshuffles hurt least. */
+  MAGLEV_HASHING = 'mh',
+}
+
+/** One port of a load-balanced service. */
+export interface ServicePort {
+  /** Port clients connect to on the VIPs. */
+  readonly port: number;
+  /**
+   * Port on the backend pods.
+   * @default the same as `port`
+   */
+  readonly backendPort?: number;
+  /**
+   * Transport protocol.
+   * @default Protocol.TCP
+   */
+  readonly protocol?: Protocol;
+}
+
+/** How keepalived checks every backend. */
+export interface HealthCheck {
+  /**
+   * TCP connect or HTTP GET, against each backend port.
+   * @default HealthCheckType.TCP
+   */
+  readonly type?: HealthCheckType;
+  /**
+   * Time between checks.
+   * @default Duration.seconds(2)
+   */
+  readonly interval?: Duration;
+  /**
+   * Time before one check fails.
+   * @default Duration.seconds(1)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Consecutive failures before a backend is taken out.
+   * @default 2
+   */
+  readonly retries?: number;
+  /**
+   * HTTP only: the path to GET.
+   * @default '/'
+   */
+  readonly httpPath?: string;
+  /**
+   * HTTP only: the status that counts as healthy.
+   * @default 200
+   */
+  readonly httpExpectStatus?: number;
+}
+
+/** Props of a {@link LoadBalancerService}. */
+export interface LoadBalancerServiceProps extends BgpTimers {
+  /** The prefixes the LB pods announce (IPv4 or IPv6 CIDR); the node routes them to the LB pod. */
+  readonly prefixes: string[];
+  /** The ports served on every VIP. */
+  readonly ports: ServicePort[];
+  /** The pods traffic is balanced over. */
+  readonly backends: Backends;
+  /** Route reflectors every LB pod peers with. */
+  readonly routeReflectors: IRouteReflector[];
+  /**
+   * Name for the Kubernetes objects (`<name>-lb`, ...).
+   * @default the construct id
+   */
+  readonly name?: string;
+  /**
+   * Addresses inside `prefixes` that IPVS serves.
+   * @default the first host address of each prefix
+   */
+  readonly vips?: string[];
+  /**
+   * Number of LB pods, each on its own node: one ECMP path each.
+   * @default 2
+   */
+  readonly lbCount?: number;
+  /**
+   * IPVS scheduler.
+   * @default IpvsScheduler.MAGLEV_HASHING
+   */
+  readonly scheduler?: IpvsScheduler;
+  /**
+   * IPVS forwarding method.
+   * @default ForwardingMethod.NAT
+   */
+  readonly forwardingMethod?: ForwardingMethod;
+  /**
+   * Backend health check.
+   * @default TCP connect every 2 s, 1 s timeout, 2 retries
+   */
+  readonly healthCheck?: HealthCheck;
+  /**
+   * AS number; iBGP, so it must be the reflectors' AS.
+   * @default the reflectors' AS
+   */
+  readonly asn?: number;
+  /**
+   * How long a stopping LB pod keeps serving after withdrawing its route.
+   * @default Duration.seconds(10)
+   */
+  readonly drainTimeout?: Duration;
+  /**
+   * Image of the IPVS container (keepalived, ipvsadm, the controller).
+   * @default 'cdk8s-ecmp-lb/lb:0.1.0'
+   */
+  readonly image?: string;
+  /**
+   * Image of the exabgp container.
+   * @default 'cdk8s-ecmp-lb/exabgp:4.2.21'
+   */
+  readonly exabgpImage?: string;
+  /**
+   * Resources of the IPVS container.
+   * @default requests 100m CPU / 64Mi, limit 256Mi memory
+   */
+  readonly resources?: k8s.ResourceRequirements;
+  /**
+   * Only nodes with these labels run LB pods (the nodes the upstream router can reach).
+   * @default any node
+   */
+  readonly nodeSelector?: { [key: string]: string };
+  /**
+   * Tolerations of the LB pods.
+   * @default none
+   */
+  readonly tolerations?: k8s.Toleration[];
+}
+
+const DEFAULT_LB_IMAGE = 'cdk8s-ecmp-lb/lb:0.1.0';
+const DEFAULT_EXABGP_IMAGE = 'cdk8s-ecmp-lb/exabgp:4.2.21';
+const METRICS_PORT = 9100;
+/** Time after the drain for keepalived and exabgp to exit before the kubelet kills them. */
+const SHUTDOWN_MARGIN_SECONDS = 5;
+const CONFIG_DIR = '/etc/ecmp-lb';
+const RUN_DIR = '/run/ecmp-lb';
+
+/**
+ * One load-balanced service: a Deployment of LB pods (IPVS via keepalived plus the controller, and
+ * exabgp announcing the service prefixes with the node as next hop), its RBAC, ConfigMap,
+ * PodDisruptionBudget and backend Service, and the node routing that delivers the prefixes to it.
+ */
+export class LoadBalancerService extends Construct implements ILoadBalancerServiceSummary {
+  public readonly serviceName: string;
+  public readonly namespace: string;
+  public readonly lbCount: number;
+  public readonly prefixes: string[];
+  public readonly vips: string[];
+  public readonly routeReflectors: IRouteReflector[];
+  /** The typed model stored in the ConfigMap for the LB pods. */
+  public readonly model: LoadBalancerServiceModel;
+  private readonly prefixCidrs: Cidr[];
+
+  constructor(scope: Construct, id: string, props: LoadBalancerServiceProps) {
+    super(scope, id);
+    this.serviceName = checkName(this, 'name', props.name ?? id);
+    this.namespace = Chart.of(this).namespace ?? 'default';
+    this.routeReflectors = [...checkNonEmpty(this, 'routeReflectors', props.routeReflectors, 'pass at least one RouteReflector; two give redundancy')];
+    this.prefixCidrs = checkNonEmpty(this, 'prefixes', props.prefixes, 'list the prefix(es) to announce, e.g. ["10.1.1.0/24"]')
+      .map((p, i) => checkCidr(this, `prefixes[${i}]`, p));
+    this.prefixes = this.prefixCidrs.map(c => c.text);
+    this.vips = this.checkVips(props.vips);
+    this.lbCount = checkCount(this, 'lbCount', props.lbCount ?? 2, 1, 64, 'run at least 1 LB pod (2 or more for redundancy), at most 64');
+    const ports = checkNonEmpty(this, 'ports', props.ports, 'list the ports to serve, e.g. [{ port: 80 }]').map((p, i) => this.checkPort(p, i));
+    const backendServiceName = this.checkBackends(props.backends, ports);
+    const reflector = this.routeReflectors[0];
+    const asn = checkAsn(this, 'asn', props.asn ?? reflector.asn);
+    const drainSeconds = checkCount(this, 'drainTimeout', props.drainTimeout?.toSeconds() ?? 10, 0, 3600, 'use a whole number of seconds up to Duration.hours(1)');
+
+    this.model = {
+      name: this.serviceName,
+      namespace: this.namespace,
+      prefixes: this.prefixes,
+      vips: this.vips,
+      ports,
+      scheduler: props.scheduler ?? IpvsScheduler.MAGLEV_HASHING,
+      forwardingMethod: props.forwardingMethod ?? ForwardingMethod.NAT,
+      healthCheck: this.checkHealthCheck(props.healthCheck ?? {}),
+      backendServiceName,
+      asn,
+      timers: checkTimers(this, props, reflector.timers),
+      reflectors: this.routeReflectors.map(r => r.lbPeer),
+      drainSeconds,
+    };
+    for (const r of this.routeReflectors) r.addLoadBalancerService(this);
+
+    const image = props.image ?? DEFAULT_LB_IMAGE;
+    NodeRouteAgent.of(this, { image }).watchNamespace(this.namespace);
+    this.manifests(props, image);
+    this.node.addValidation({ validate: () => this.validateTopology() });
+  }
+
+  private checkVips(vips: string[] | undefined): string[] {
+    if (vips === undefined) return this.prefixCidrs.map(firstHostAddress);
+    checkNonEmpty(this, 'vips', vips, 'leave vips unset to serve the first address of each prefix, or list addresses inside the prefixes');
+    return vips.map((text, i) => {
+      const address = parseAddress(text);
+      if (!address) throwInvalid(this, `vips[${i}]`, text, 'is not an IP address', 'write a literal address such as "10.1.1.1"');
+      if (!this.prefixCidrs.some(c => cidrContains(c, address))) {
+        throwInvalid(this, `vips[${i}]`, text, `is outside the announced prefixes ${this.prefixes.join(', ')}`, 'pick an address inside one of the prefixes, or add its prefix');
+      }
+      return address.toString();
+    });
+  }
+
+  private checkPort(port: ServicePort, i: number): ServicePortModel {
+    const protocol = port.protocol ?? Protocol.TCP;
+    if (!Object.values(Protocol).includes(protocol)) {
+      throwInvalid(this, `ports[${i}].protocol`, protocol, 'is not a supported protocol', 'use Protocol.TCP, Protocol.UDP or Protocol.SCTP');
+    }
+    return {
+      port: checkPort(this, `ports[${i}].port`, port.port),
+      backendPort: checkPort(this, `ports[${i}].backendPort`, port.backendPort ?? port.port),
+      protocol,
+    };
+  }
+
+  /** Returns the name of the Service whose EndpointSlices list the backends. */
+  private checkBackends(backends: Backends, ports: ServicePortModel[]): string {
+    if (!(backends instanceof Backends)) {
+      throwInvalid(this, 'backends', backends, 'is not a Backends', 'use Backends.fromLabels({...}), Backends.fromWorkload(deployment) or Backends.fromService(service)');
+    }
+    if (backends.namespace !== undefined && backends.namespace !== this.namespace) {
+      throwInvalid(this, 'backends', backends.namespace, `is in another namespace than the LB pods (${this.namespace})`, 'define the backends in the same namespace (the LB controller may only read its own)');
+    }
+    if (backends.serviceName !== undefined) return backends.serviceName;
+    const selector = backends.selector ?? {};
+    if (Object.keys(selector).length === 0) {
+      throwInvalid(this, 'backends', selector, 'is an empty selector, which would select every pod in the namespace', 'select the backend pods by at least one label, e.g. Backends.fromLabels({ app: "web" })');
+    }
+    const name = `${this.serviceName}-backends`;
+    // Headless: it exists only so that Kubernetes maintains EndpointSlices with readiness for the controller.
+    new k8s.KubeService(this, 'BackendService', {
+      metadata: { name },
+      spec: {
+        clusterIp: 'None',
+        selector,
+        ports: uniqueBackendPorts(ports).map(p => ({
+          name: `${p.protocol.toLowerCase()}-${p.backendPort}`, port: p.backendPort, targetPort: k8s.IntOrString.fromNumber(p.backendPort), protocol: p.protocol,
+        })),
+      },
+    });
+    return name;
+  }
+
+  private checkHealthCheck(check: HealthCheck): HealthCheckModel {
+    const type = check.type ?? HealthCheckType.TCP;
+    if (!Object.values(HealthCheckType).includes(type)) {
+      throwInvalid(this, 'healthCheck.type', type, 'is not a supported check', 'use HealthCheckType.TCP or HealthCheckType.HTTP');
+    }
+    const httpPath = check.httpPath ?? '/';
+    if (!/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/.test(httpPath)) {
+      throwInvalid(this, 'healthCheck.httpPath', httpPath, 'is not a URL path', 'start with "/" and use URL characters only (percent-encode the rest)');
+    }
+    return {
+      type,
+      intervalSeconds: checkCount(this, 'healthCheck.interval', check.interval?.toSeconds() ?? 2, 1, 3600, 'use whole seconds, e.g. Duration.seconds(2)'),
+      timeoutSeconds: checkCount(this, 'healthCheck.timeout', check.timeout?.toSeconds() ?? 1, 1, 3600, 'use whole seconds, e.g. Duration.seconds(1)'),
+      retries: checkCount(this, 'healthCheck.retries', check.retries ?? 2, 0, 100, 'use 0..100'),
+      httpPath,
+      httpExpectStatus: checkCount(this, 'healthCheck.httpExpectStatus', check.httpExpectStatus ?? 200, 100, 599, 'use an HTTP status such as 200'),
+    };
+  }
+
+  /** Checks that span constructs: prefixes unique in the app, outside pod networks, one AS. */
+  private validateTopology(): string[] {
+    const errors: string[] = [];
+    for (const reflector of this.routeReflectors) {
+      if (reflector.asn !== this.model.asn) {
+        errors.push(invalidField(this, 'asn', this.model.asn, `differs from route reflector '${reflector.reflectorName}' AS ${reflector.asn}; LB pods peer over iBGP`, `set asn to ${reflector.asn} or leave it unset`));
+      }
+    }
+    const podNetworks = podNetworkCidrs(this, this.routeReflectors);
+    for (const prefix of this.prefixCidrs) {
+      for (const network of podNetworks) {
+        if (cidrsOverlap(prefix, network)) {
+          errors.push(invalidField(this, 'prefixes', prefix.text, `overlaps the pod network ${network.text}`, 'announce a prefix outside the pod network: the node would route it to pods, not to the LB'));
+        }
+      }
+    }
+    for (const other of Chart.of(this).node.root.node.findAll()) {
+      if (!(other instanceof LoadBalancerService) || other === this) continue;
+      if (other.serviceName === this.serviceName && other.namespace === this.namespace) {
+        errors.push(invalidField(this, 'name', this.serviceName, `is also used by ${other.node.path} in namespace ${this.namespace}`, 'give each LoadBalancerService a distinct name'));
+      }
+      for (const mine of this.prefixCidrs) {
+        for (const theirs of other.prefixCidrs) {
+          if (cidrsOverlap(mine, theirs)) {
+            errors.push(invalidField(this, 'prefixes', mine.text, `overlaps ${theirs.text} of ${other.node.path}`, 'give each service its own prefix: the router cannot tell which LB pods serve an address claimed twice'));
+          }
+        }
+      }
+    }
+    return errors;
+  }
+
+  private manifests(props: LoadBalancerServiceProps, image: string): void {
+    const name = `${this.serviceName}-lb`;
+    const labels = { 'app.kubernetes.io/name': 'ecmp-lb', 'app.kubernetes.io/instance': this.serviceName, [LB_ROLE_LABEL]: 'lb' };
+
+    new k8s.KubeServiceAccount(this, 'ServiceAccount', { metadata: { name } });
+    // The controller reads the backends' EndpointSlices, nothing else.
+    new k8s.KubeRole(this, 'Role', {
+      metadata: { name },
+      rules: [{ apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] }],
+    });
+    new k8s.KubeRoleBinding(this, 'RoleBinding', {
+      metadata: { name },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+      subjects: [{ kind: 'ServiceAccount', name, namespace: this.namespace }],
+    });
+    const config = new k8s.KubeConfigMap(this, 'Config', {
+      metadata: { name },
+      data: {
+        'service.json': `${JSON.stringify(this.model, undefined, 2)}\n`,
+        'announcer.py': renderAnnouncer(),
+      },
+    });
+    new k8s.KubePodDisruptionBudget(this, 'Budget', {
+      metadata: { name },
+      spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: labels } },
+    });
+
+    const downwardEnv: k8s.EnvVar[] = [
+      { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+      { name: 'NODE_IP', valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } },
+      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    ];
+    const configArgs = ['--config', `${CONFIG_DIR}/service.json`, '--run-dir', RUN_DIR];
+    const mounts: k8s.VolumeMount[] = [
+      { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
+      { name: 'run', mountPath: RUN_DIR },
+    ];
+    const quantity = k8s.Quantity.fromString;
+
+    new k8s.KubeDeployment(this, 'Resource', {
+      metadata: { name, labels },
+      spec: {
+        replicas: this.lbCount,
+        // No surge: with one LB pod per node a surge pod may have no node to go to.
+        strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: k8s.IntOrString.fromNumber(0), maxUnavailable: k8s.IntOrString.fromNumber(1) } },
+        selector: { matchLabels: labels },
+        template: {
+          metadata: {
+            labels,
+            annotations: { [PREFIXES_ANNOTATION]: this.prefixes.join(',') },
+          },
+          spec: {
+            serviceAccountName: name,
+            terminationGracePeriodSeconds: this.model.drainSeconds + SHUTDOWN_MARGIN_SECONDS,
+            // The next hop is the node: two LB pods of one service on one node would add no path.
+            affinity: {
+              podAntiAffinity: {
+                requiredDuringSchedulingIgnoredDuringExecution: [{
+                  topologyKey: 'kubernetes.io/hostname',
+                  labelSelector: { matchLabels: labels },
+                }],
+              },
+            },
+            nodeSelector: props.nodeSelector,
+            tolerations: props.tolerations,
+            // Namespaced but "unsafe" sysctls: the kubelet must allow them (docs/design.md).
+            securityContext: podSecurity({
+              'net.ipv4.ip_forward': '1',
+              'net.ipv4.vs.conntrack': '1',
+              'net.ipv4.vs.conn_reuse_mode': '0',
+            }),
+            initContainers: [{
+              name: 'render-config',
+              image,
+              command: ['ecmp-lb', 'init'],
+              args: configArgs,
+              env: downwardEnv,
+              volumeMounts: mounts,
+              resources: { requests: { cpu: quantity('10m'), memory: quantity('32Mi') }, limits: { memory: quantity('128Mi') } },
+              securityContext: containerSecurity(),
+            }],
+            containers: [
+              {
+                name: 'ipvs',
+                image,
+                command: ['ecmp-lb', 'controller'],
+                args: configArgs,
+                env: downwardEnv,
+                ports: [{ name: 'metrics', containerPort: METRICS_PORT, protocol: 'TCP' }],
+                readinessProbe: { httpGet: { path: '/readyz', port: k8s.IntOrString.fromNumber(METRICS_PORT) }, periodSeconds: 2 },
+                livenessProbe: { httpGet: { path: '/healthz', port: k8s.IntOrString.fromNumber(METRICS_PORT) }, periodSeconds: 10, failureThreshold: 3 },
+                resources: props.resources ?? {
+                  requests: { cpu: quantity('100m'), memory: quantity('64Mi') },
+                  limits: { memory: quantity('256Mi') },
+                },
+                volumeMounts: [...mounts, { name: 'tmp', mountPath: '/tmp' }],
+                // keepalived programs IPVS and `ip`/`nft` set up the pod's routes and SNAT: NET_ADMIN as root.
+                securityContext: containerSecurity({ addCapabilities: ['NET_ADMIN'], runAsRoot: true }),
+              },
+              {
+                name: 'exabgp',
+                image: props.exabgpImage ?? DEFAULT_EXABGP_IMAGE,
+                command: ['exabgp', `${RUN_DIR}/exabgp.conf`],
+                env: [
+                  ...downwardEnv,
+                  // exabgp connects out only; it needs no privilege and no writable root.
+                  { name: 'exabgp_daemon_user', value: 'nobody' },
+                  { name: 'exabgp_log_destination', value: 'stdout' },
+                ],
+                volumeMounts: mounts,
+                resources: { requests: { cpu: quantity('20m'), memory: quantity('48Mi') }, limits: { memory: quantity('128Mi') } },
+                securityContext: containerSecurity(),
+              },
+            ],
+            volumes: [
+              { name: 'config', configMap: { name: config.name } },
+              { name: 'run', emptyDir: { medium: 'Memory', sizeLimit: quantity('16Mi') } },
+              { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: quantity('16Mi') } },
+            ],
+          },
+        },
+      },
+    });
+  }
+}
+
+/** Each backend port once, whatever service ports map onto it. */
+function uniqueBackendPorts(ports: ServicePortModel[]): ServicePortModel[] {
+  const seen = new Map<string, ServicePortModel>();
+  for (const p of ports) seen.set(`${p.protocol}/${p.backendPort}`, p);
+  return [...seen.values()].sort((a, b) => a.backendPort - b.backendPort || a.protocol.localeCompare(b.protocol));
+}

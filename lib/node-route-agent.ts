@@ -1,0 +1,90 @@
+import { Chart, Lazy } from 'cdk8s';
+import { Construct } from 'constructs';
+import * as k8s from '../imports/k8s';
+import { containerSecurity, podSecurity } from './pod-security';
+
+/** Label every LB pod carries; the node agent watches pods with it. */
+export const LB_ROLE_LABEL = 'ecmp-lb.cdk8s.io/role';
+/** Annotation on every LB pod: the comma-separated prefixes the node routes to it. */
+export const PREFIXES_ANNOTATION = 'ecmp-lb.cdk8s.io/prefixes';
+
+/** Props of a {@link NodeRouteAgent}. */
+export interface NodeRouteAgentProps {
+  /** The LB controller image, which carries the `ecmp-lb node-agent` command. */
+  readonly image: string;
+}
+
+/**
+ * The node half of the paper's Fig. 7b: a DaemonSet on the host network that routes each service
+ * prefix to the LB pod on its node (`ip route replace PREFIX via POD_IP`). It reads LB pods from the
+ * API, only in the namespaces that have LB services, so it needs no cluster-wide permission.
+ *
+ * One per chart: use {@link NodeRouteAgent.of}.
+ */
+export class NodeRouteAgent extends Construct {
+  /** The chart's agent, created on first use. */
+  public static of(scope: Construct, props: NodeRouteAgentProps): NodeRouteAgent {
+    const chart = Chart.of(scope);
+    const existing = chart.node.tryFindChild(NodeRouteAgent.ID);
+    return existing instanceof NodeRouteAgent ? existing : new NodeRouteAgent(chart, NodeRouteAgent.ID, props);
+  }
+
+  private static readonly ID = 'NodeRouteAgent';
+  private readonly namespaces = new Set<string>();
+  private readonly agentNamespace: string;
+
+  private constructor(scope: Construct, id: string, props: NodeRouteAgentProps) {
+    super(scope, id);
+    this.agentNamespace = Chart.of(this).namespace ?? 'default';
+    const name = 'ecmp-lb-node-agent';
+    const labels = { 'app.kubernetes.io/name': name };
+    new k8s.KubeServiceAccount(this, 'ServiceAccount', { metadata: { name } });
+    new k8s.KubeDaemonSet(this, 'Resource', {
+      metadata: { name, labels },
+      spec: {
+        selector: { matchLabels: labels },
+        updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: k8s.IntOrString.fromNumber(1) } },
+        template: {
+          metadata: { labels },
+          spec: {
+            serviceAccountName: name,
+            // It edits the node's own routing table.
+            hostNetwork: true,
+            dnsPolicy: 'ClusterFirstWithHostNet',
+            securityContext: podSecurity(),
+            tolerations: [{ operator: 'Exists' }],
+            containers: [{
+              name: 'node-agent',
+              image: props.image,
+              command: ['ecmp-lb', 'node-agent'],
+              args: [Lazy.any({ produce: () => `--namespaces=${[...this.namespaces].sort().join(',')}` })],
+              env: [{ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }],
+              resources: {
+                requests: { cpu: k8s.Quantity.fromString('10m'), memory: k8s.Quantity.fromString('32Mi') },
+                limits: { memory: k8s.Quantity.fromString('128Mi') },
+              },
+              // `ip route` needs CAP_NET_ADMIN in its effective set, which only root gets from a pod spec.
+              securityContext: containerSecurity({ addCapabilities: ['NET_ADMIN'], runAsRoot: true }),
+            }],
+          },
+        },
+      },
+    });
+  }
+
+  /** Grants the agent read access to the pods of one namespace holding LB services. */
+  public watchNamespace(namespace: string): void {
+    if (this.namespaces.has(namespace)) return;
+    this.namespaces.add(namespace);
+    const name = 'ecmp-lb-node-agent';
+    const role = new k8s.KubeRole(this, `Role-${namespace}`, {
+      metadata: { name, namespace },
+      rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }],
+    });
+    new k8s.KubeRoleBinding(this, `RoleBinding-${namespace}`, {
+      metadata: { name, namespace },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.name },
+      subjects: [{ kind: 'ServiceAccount', name, namespace: this.agentNamespace }],
+    });
+  }
+}

@@ -1,0 +1,307 @@
+import { Chart, Lazy } from 'cdk8s';
+import { Construct, IConstruct } from 'constructs';
+import * as k8s from '../imports/k8s';
+import { ConfigFile } from './config-file';
+import { invalidField, throwInvalid } from './errors';
+import { Cidr } from './ip';
+import { AddressFamily, BgpNeighborModel, BgpTimersModel, ReflectorPeerModel, RouteReflectorModel } from './model';
+import { containerSecurity, NOBODY, podSecurity } from './pod-security';
+import { renderRouteReflector } from './renderers/gobgpd';
+import {
+  BgpTimers, checkAddress, checkAsn, checkCidr, checkCount, checkName, checkNonEmpty, checkPort, checkRouterId, checkTimers,
+} from './validate';
+
+/** Where a route reflector runs. */
+export enum RouteReflectorPlacement {
+  /**
+   * A Linux box outside Kubernetes (the paper's). Its gobgpd config is written to
+   * `route-reflectors/<name>/gobgpd.toml`. LB pods must reach it without SNAT (see docs/design.md).
+   */
+  STANDALONE = 'standalone',
+  /**
+   * A pod in the cluster's pod network, pinned to one node; LB pods reach it through a ClusterIP
+   * Service, so their connections are never SNATed.
+   */
+  IN_CLUSTER = 'in-cluster',
+}
+
+/** Props of a {@link RouteReflector}. */
+export interface RouteReflectorProps extends BgpTimers {
+  /**
+   * AS number of the whole iBGP topology (reflector, LB pods, upstream router).
+   */
+  readonly asn: number;
+  /**
+   * The address the upstream router peers with. Standalone: the box's address, which LB pods
+   * connect to as well. In-cluster: the IP of `nodeName`, the source the router sees once the
+   * CNI has SNATed the reflector pod's connection.
+   */
+  readonly address: string;
+  /**
+   * Pod network prefixes LB pods connect from: gobgpd dynamic neighbors accept sessions from these.
+   */
+  readonly podNetworks: string[];
+  /**
+   * Name used for Kubernetes objects and output folders.
+   * @default the construct id
+   */
+  readonly name?: string;
+  /**
+   * BGP router id.
+   * @default `address` (must then be IPv4)
+   */
+  readonly routerId?: string;
+  /**
+   * Route reflector cluster id. Give redundant reflectors distinct ids: each router learns every
+   * path through every reflector.
+   * @default the router id
+   */
+  readonly clusterId?: string;
+  /**
+   * Where the reflector runs.
+   * @default RouteReflectorPlacement.STANDALONE
+   */
+  readonly placement?: RouteReflectorPlacement;
+  /**
+   * In-cluster only: the node the reflector pod is pinned to (its `kubernetes.io/hostname` label).
+   * @default none; required when placement is IN_CLUSTER
+   */
+  readonly nodeName?: string;
+  /**
+   * add-paths send-max towards the routers: the most LB paths per prefix a router learns. Must be
+   * at least the largest LB count of any service.
+   * @default 255, as in the paper
+   */
+  readonly sendMax?: number;
+  /**
+   * TCP port gobgpd listens on for BGP.
+   * @default 179
+   */
+  readonly port?: number;
+  /**
+   * In-cluster only: the gobgpd image.
+   * @default 'cdk8s-ecmp-lb/gobgpd:3.10.0'
+   */
+  readonly image?: string;
+}
+
+/** What LB services and routers need to know of a route reflector. */
+export interface IRouteReflector extends IConstruct {
+  /** The reflector's name. */
+  readonly reflectorName: string;
+  /** AS number of the topology. */
+  readonly asn: number;
+  /** BGP router id. */
+  readonly routerId: string;
+  /** Address the upstream router peers with. */
+  readonly address: string;
+  /** Where it runs. */
+  readonly placement: RouteReflectorPlacement;
+  /** Pod network prefixes LB pods connect from. */
+  readonly podNetworks: string[];
+  /** add-paths send-max towards routers. */
+  readonly sendMax: number;
+  /** Timers of its sessions; LB services inherit them. */
+  readonly timers: BgpTimersModel;
+  /** How an LB pod reaches it. */
+  readonly lbPeer: ReflectorPeerModel;
+  /** Registers an upstream router as a static neighbor (called by UpstreamRouterConfig). */
+  addUpstreamRouter(router: IUpstreamRouter): void;
+  /** Registers an LB service whose pods peer with it (called by LoadBalancerService). */
+  addLoadBalancerService(service: ILoadBalancerServiceSummary): void;
+  /** The LB services registered so far. */
+  loadBalancerServices(): ILoadBalancerServiceSummary[];
+}
+
+/** What a route reflector needs to know of an upstream router. */
+export interface IUpstreamRouter extends IConstruct {
+  /** The router's name. */
+  readonly routerName: string;
+  /** Its peering address. */
+  readonly address: string;
+  /** Its AS number. */
+  readonly asn: number;
+}
+
+/** What a route reflector needs to know of an LB service. */
+export interface ILoadBalancerServiceSummary extends IConstruct {
+  /** The service's name. */
+  readonly serviceName: string;
+  /** Number of LB pods: one path each. */
+  readonly lbCount: number;
+  /** Announced prefixes. */
+  readonly prefixes: string[];
+}
+
+const DEFAULT_GOBGPD_IMAGE = 'cdk8s-ecmp-lb/gobgpd:3.10.0';
+const BGP_PORT = 179;
+
+/**
+ * A gobgpd route reflector (paper appendix C): LB pods connect to it as dynamic neighbors from
+ * the pod network, and it reflects every LB's path, with add-paths, to the upstream routers.
+ */
+export class RouteReflector extends Construct implements IRouteReflector {
+  public readonly reflectorName: string;
+  public readonly asn: number;
+  public readonly routerId: string;
+  public readonly clusterId: string;
+  public readonly address: string;
+  public readonly placement: RouteReflectorPlacement;
+  public readonly podNetworks: string[];
+  public readonly sendMax: number;
+  public readonly port: number;
+  public readonly timers: BgpTimersModel;
+  public readonly lbPeer: ReflectorPeerModel;
+  /** The rendered gobgpd config: a ConfigFile (standalone) or a ConfigMap (in-cluster). */
+  public readonly configResource: IConstruct;
+  private readonly routers: IUpstreamRouter[] = [];
+  private readonly services: ILoadBalancerServiceSummary[] = [];
+
+  constructor(scope: Construct, id: string, props: RouteReflectorProps) {
+    super(scope, id);
+    this.reflectorName = checkName(this, 'name', props.name ?? id);
+    this.asn = checkAsn(this, 'asn', props.asn);
+    this.address = checkAddress(this, 'address', props.address);
+    this.routerId = checkRouterId(this, props.routerId === undefined ? 'routerId (defaults to address)' : 'routerId', props.routerId ?? this.address);
+    this.clusterId = checkRouterId(this, 'clusterId', props.clusterId ?? this.routerId);
+    this.placement = props.placement ?? RouteReflectorPlacement.STANDALONE;
+    const networks = checkNonEmpty(this, 'podNetworks', props.podNetworks, 'list the pod network CIDR(s) LB pods get addresses from, e.g. ["172.16.0.0/16"]');
+    this.podNetworks = networks.map((n, i) => checkCidr(this, `podNetworks[${i}]`, n).text);
+    this.sendMax = checkCount(this, 'sendMax', props.sendMax ?? 255, 1, 255, 'use at least the largest lbCount of any service, at most 255');
+    this.port = checkPort(this, 'port', props.port ?? BGP_PORT);
+    this.timers = checkTimers(this, props);
+
+    if (this.placement === RouteReflectorPlacement.IN_CLUSTER) {
+      if (!props.nodeName) {
+        throwInvalid(this, 'nodeName', props.nodeName, 'is required for an in-cluster route reflector', 'name the node whose IP is `address`, so the upstream router always sees the reflector at that address');
+      }
+      const namespace = Chart.of(this).namespace ?? 'default';
+      this.lbPeer = { name: this.reflectorName, host: `${this.reflectorName}-bgp.${namespace}.svc`, port: this.port };
+      this.configResource = this.inClusterManifests(props.nodeName, props.image ?? DEFAULT_GOBGPD_IMAGE);
+    } else {
+      if (props.nodeName) {
+        throwInvalid(this, 'nodeName', props.nodeName, 'only applies to an in-cluster route reflector', 'remove nodeName, or set placement: RouteReflectorPlacement.IN_CLUSTER');
+      }
+      this.lbPeer = { name: this.reflectorName, host: this.address, port: this.port };
+      this.configResource = new ConfigFile(this, 'Resource', {
+        path: `route-reflectors/${this.reflectorName}/gobgpd.toml`,
+        installTo: `/etc/gobgpd/gobgpd.toml on route reflector ${this.reflectorName} (${this.address})`,
+        produce: () => renderRouteReflector(this.model()),
+      });
+    }
+    this.node.addValidation({ validate: () => this.validateTopology() });
+  }
+
+  public addUpstreamRouter(router: IUpstreamRouter): void {
+    this.routers.push(router);
+  }
+
+  public addLoadBalancerService(service: ILoadBalancerServiceSummary): void {
+    this.services.push(service);
+  }
+
+  public loadBalancerServices(): ILoadBalancerServiceSummary[] {
+    return [...this.services];
+  }
+
+  /** The gobgpd model, complete once every router and service has registered. */
+  public model(): RouteReflectorModel {
+    const families = new Set<AddressFamily>([AddressFamily.IPV4_UNICAST]);
+    for (const prefix of this.services.flatMap(s => s.prefixes)) {
+      if (prefix.includes(':')) families.add(AddressFamily.IPV6_UNICAST);
+    }
+    const routers: BgpNeighborModel[] = this.routers.map(r => ({
+      address: r.address, asn: r.asn, description: `router-${r.routerName}`, passive: false,
+    }));
+    return {
+      asn: this.asn,
+      routerId: this.routerId,
+      clusterId: this.clusterId,
+      listenPort: this.port,
+      lbPeerGroup: 'lb-pods',
+      lbNeighborPrefixes: this.podNetworks,
+      routers,
+      sendMax: this.sendMax,
+      families: [...families].sort(),
+      timers: this.timers,
+    };
+  }
+
+  private validateTopology(): string[] {
+    const errors: string[] = [];
+    if (this.routers.length === 0) {
+      errors.push(invalidField(this, 'upstream routers', [], 'is empty: nothing would learn the LB paths', `create an UpstreamRouterConfig with routeReflectors including this reflector`));
+    }
+    for (const service of this.services) {
+      if (service.lbCount > this.sendMax) {
+        errors.push(invalidField(this, 'sendMax', this.sendMax, `is smaller than the ${service.lbCount} LB pods of service '${service.serviceName}': the router would learn only ${this.sendMax} of their paths`, `set sendMax to at least ${service.lbCount}`));
+      }
+    }
+    for (const router of this.routers) {
+      if (router.asn !== this.asn) {
+        errors.push(invalidField(this, 'asn', this.asn, `differs from router '${router.routerName}' AS ${router.asn}; the topology is one iBGP AS`, `give the router asn ${this.asn}`));
+      }
+    }
+    return errors;
+  }
+
+  /** A gobgpd pod pinned to `nodeName`, its config in a ConfigMap, and the Service LB pods dial. */
+  private inClusterManifests(nodeName: string, image: string): IConstruct {
+    const labels = { 'app.kubernetes.io/name': 'ecmp-lb-route-reflector', 'ecmp-lb.cdk8s.io/reflector': this.reflectorName };
+    const config = new k8s.KubeConfigMap(this, 'Resource', {
+      metadata: { name: `${this.reflectorName}-gobgpd` },
+      data: { 'gobgpd.toml': Lazy.any({ produce: () => renderRouteReflector(this.model()) }) },
+    });
+    new k8s.KubeServiceAccount(this, 'ServiceAccount', {
+      metadata: { name: `${this.reflectorName}-gobgpd` },
+      automountServiceAccountToken: false,
+    });
+    new k8s.KubeDeployment(this, 'Deployment', {
+      metadata: { name: `${this.reflectorName}-gobgpd`, labels },
+      spec: {
+        replicas: 1,
+        // Two gobgpd with one router id must never run side by side.
+        strategy: { type: 'Recreate' },
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: {
+            serviceAccountName: `${this.reflectorName}-gobgpd`,
+            automountServiceAccountToken: false,
+            nodeSelector: { 'kubernetes.io/hostname': nodeName },
+            // A safe sysctl: lets the unprivileged gobgpd bind the BGP port.
+            securityContext: podSecurity({ 'net.ipv4.ip_unprivileged_port_start': String(Math.min(this.port, 1024)) }),
+            containers: [{
+              name: 'gobgpd',
+              image,
+              // The gRPC API stays on loopback: anyone reaching it could inject routes.
+              command: ['gobgpd', '-t', 'toml', '-f', '/etc/gobgpd/gobgpd.toml', '--api-hosts', '127.0.0.1:50051', '--log-plain'],
+              ports: [{ name: 'bgp', containerPort: this.port, protocol: 'TCP' }],
+              readinessProbe: { tcpSocket: { port: k8s.IntOrString.fromNumber(this.port) }, periodSeconds: 5 },
+              resources: {
+                requests: { cpu: k8s.Quantity.fromString('50m'), memory: k8s.Quantity.fromString('64Mi') },
+                limits: { memory: k8s.Quantity.fromString('256Mi') },
+              },
+              securityContext: { ...containerSecurity(), runAsUser: NOBODY },
+              volumeMounts: [{ name: 'config', mountPath: '/etc/gobgpd', readOnly: true }],
+            }],
+            volumes: [{ name: 'config', configMap: { name: config.name } }],
+          },
+        },
+      },
+    });
+    new k8s.KubeService(this, 'Service', {
+      metadata: { name: `${this.reflectorName}-bgp`, labels },
+      spec: {
+        selector: labels,
+        ports: [{ name: 'bgp', port: this.port, targetPort: k8s.IntOrString.fromNumber(this.port), protocol: 'TCP' }],
+      },
+    });
+    return config;
+  }
+}
+
+/** Parses the pod networks of reflectors (for overlap checks). */
+export function podNetworkCidrs(scope: IConstruct, reflectors: IRouteReflector[]): Cidr[] {
+  return reflectors.flatMap(r => r.podNetworks.map((n, i) => checkCidr(scope, `${r.reflectorName}.podNetworks[${i}]`, n)));
+}

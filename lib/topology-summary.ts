@@ -1,0 +1,44 @@
+import { IConstruct } from 'constructs';
+import { configFilesOf } from './config-file';
+import { LoadBalancerService } from './load-balancer-service';
+import { TopologySummaryModel } from './renderers/topology';
+import { RouteReflector } from './route-reflector';
+import { UpstreamRouterConfig } from './upstream-router-config';
+
+/** Collects what TOPOLOGY.md shows from the constructs under `root`. */
+export function summarizeTopology(root: IConstruct): TopologySummaryModel {
+  const all = root.node.findAll();
+  return {
+    routers: all.filter((c): c is UpstreamRouterConfig => c instanceof UpstreamRouterConfig).map(r => ({
+      name: r.routerName,
+      address: r.address,
+      asn: r.asn,
+      flavour: r.flavour,
+      maximumPaths: r.maximumPaths,
+      reflectors: r.model().reflectors.map(n => n.address),
+    })),
+    reflectors: all.filter((c): c is RouteReflector => c instanceof RouteReflector).map(r => ({
+      name: r.reflectorName,
+      address: r.address,
+      placement: r.placement,
+      routerId: r.routerId,
+      clusterId: r.clusterId,
+      asn: r.asn,
+      podNetworks: r.podNetworks,
+      sendMax: r.sendMax,
+      lbPeerHost: r.lbPeer.host,
+    })),
+    services: all.filter((c): c is LoadBalancerService => c instanceof LoadBalancerService).map(s => ({
+      name: s.serviceName,
+      namespace: s.namespace,
+      prefixes: s.prefixes,
+      vips: s.vips,
+      ports: s.model.ports.map(p => `${p.port}/${p.protocol} -> ${p.backendPort}`),
+      lbCount: s.lbCount,
+      scheduler: s.model.scheduler,
+      forwardingMethod: s.model.forwardingMethod,
+      reflectors: s.routeReflectors.map(r => r.reflectorName),
+    })),
+    files: configFilesOf(root).map(f => ({ path: f.path, installTo: f.installTo })),
+  };
+}

@@ -1,0 +1,141 @@
+import { Construct } from 'constructs';
+import { ConfigFile } from './config-file';
+import { invalidField } from './errors';
+import { AddressFamily, RouterFlavour, UpstreamRouterModel } from './model';
+import { renderBird } from './renderers/bird';
+import { renderFrr, renderFrrDaemons, renderZebraConf } from './renderers/frr';
+import { renderGobgpRouter } from './renderers/gobgpd';
+import { renderRouterSysctl } from './renderers/sysctl';
+import { ILoadBalancerServiceSummary, IRouteReflector, IUpstreamRouter, RouteReflectorPlacement } from './route-reflector';
+import { BgpTimers, checkAddress, checkAsn, checkCount, checkName, checkNonEmpty, checkRouterId, checkTimers } from './validate';
+
+/** Props of an {@link UpstreamRouterConfig}. */
+export interface UpstreamRouterConfigProps extends BgpTimers {
+  /** The route reflectors it peers with; it learns every LB path through each of them. */
+  readonly routeReflectors: IRouteReflector[];
+  /** The router's address on the node network: reflectors peer with it here. */
+  readonly address: string;
+  /**
+   * Name of the output folder `routers/<name>/`.
+   * @default the construct id
+   */
+  readonly name?: string;
+  /**
+   * BGP router id.
+   * @default `address` (must then be IPv4)
+   */
+  readonly routerId?: string;
+  /**
+   * AS number; iBGP, so it must be the reflectors' AS.
+   * @default the reflectors' AS
+   */
+  readonly asn?: number;
+  /**
+   * Which routing daemon the router runs.
+   * @default RouterFlavour.FRR
+   */
+  readonly flavour?: RouterFlavour;
+  /**
+   * The most equal-cost next hops installed per prefix; at least the largest LB count.
+   * @default 16
+   */
+  readonly maximumPaths?: number;
+}
+
+/**
+ * Files for the upstream Linux router under `routers/<name>/`: the routing daemon's config in the
+ * chosen flavour and the kernel settings ECMP needs. The router learns each service prefix with
+ * one path per LB pod and installs a single multipath route.
+ */
+export class UpstreamRouterConfig extends Construct implements IUpstreamRouter {
+  public readonly routerName: string;
+  public readonly address: string;
+  public readonly routerId: string;
+  public readonly asn: number;
+  public readonly flavour: RouterFlavour;
+  public readonly maximumPaths: number;
+  private readonly reflectors: IRouteReflector[];
+  private readonly timers: UpstreamRouterModel['timers'];
+
+  constructor(scope: Construct, id: string, props: UpstreamRouterConfigProps) {
+    super(scope, id);
+    this.routerName = checkName(this, 'name', props.name ?? id);
+    this.reflectors = [...checkNonEmpty(this, 'routeReflectors', props.routeReflectors, 'pass the RouteReflector construct(s) this router peers with')];
+    this.address = checkAddress(this, 'address', props.address);
+    this.routerId = checkRouterId(this, props.routerId === undefined ? 'routerId (defaults to address)' : 'routerId', props.routerId ?? this.address);
+    this.asn = checkAsn(this, 'asn', props.asn ?? this.reflectors[0].asn);
+    this.flavour = props.flavour ?? RouterFlavour.FRR;
+    // FRR's Debian build installs at most 64 next hops per route.
+    this.maximumPaths = checkCount(this, 'maximumPaths', props.maximumPaths ?? 16, 1, 64, 'use at least the largest lbCount of any service, at most 64');
+    this.timers = checkTimers(this, props, this.reflectors[0].timers);
+    for (const reflector of this.reflectors) reflector.addUpstreamRouter(this);
+
+    for (const [file, installTo, produce] of this.files()) {
+      new ConfigFile(this, file, { path: `routers/${this.routerName}/${file}`, installTo: `${installTo} on router ${this.routerName} (${this.address})`, produce });
+    }
+    this.node.addValidation({ validate: () => this.validateTopology() });
+  }
+
+  /** The router model, complete once every service has registered with the reflectors. */
+  public model(): UpstreamRouterModel {
+    const prefixes = [...new Set(this.services().flatMap(s => s.prefixes))].sort();
+    const families = [AddressFamily.IPV4_UNICAST];
+    if (prefixes.some(p => p.includes(':'))) families.push(AddressFamily.IPV6_UNICAST);
+    return {
+      asn: this.asn,
+      routerId: this.routerId,
+      reflectors: this.reflectors.map(r => ({
+        address: r.address,
+        asn: r.asn,
+        description: `rr-${r.reflectorName}`,
+        // An in-cluster reflector sits behind the CNI's SNAT: only it can open the session.
+        passive: r.placement === RouteReflectorPlacement.IN_CLUSTER,
+      })),
+      maximumPaths: this.maximumPaths,
+      servicePrefixes: prefixes,
+      families,
+      timers: this.timers,
+    };
+  }
+
+  /** The LB services whose paths reach this router. */
+  public services(): ILoadBalancerServiceSummary[] {
+    return [...new Set(this.reflectors.flatMap(r => r.loadBalancerServices()))];
+  }
+
+  private files(): [string, string, () => string][] {
+    const sysctl: [string, string, () => string] = ['99-ecmp-router.conf', '/etc/sysctl.d/99-ecmp-router.conf', () => renderRouterSysctl(this.model().families)];
+    switch (this.flavour) {
+      case RouterFlavour.BIRD:
+        return [['bird.conf', '/etc/bird/bird.conf', () => renderBird(this.model())], sysctl];
+      case RouterFlavour.GOBGP_ZEBRA:
+        return [
+          ['gobgpd.toml', '/etc/gobgpd/gobgpd.toml', () => renderGobgpRouter(this.model())],
+          ['zebra.conf', '/etc/frr/zebra.conf', () => renderZebraConf(this.model())],
+          ['daemons', '/etc/frr/daemons', () => renderFrrDaemons(this.flavour)],
+          sysctl,
+        ];
+      default:
+        return [
+          ['frr.conf', '/etc/frr/frr.conf', () => renderFrr(this.model())],
+          ['daemons', '/etc/frr/daemons', () => renderFrrDaemons(this.flavour)],
+          sysctl,
+        ];
+    }
+  }
+
+  private validateTopology(): string[] {
+    const errors: string[] = [];
+    for (const service of this.services()) {
+      if (service.lbCount > this.maximumPaths) {
+        errors.push(invalidField(this, 'maximumPaths', this.maximumPaths, `is smaller than the ${service.lbCount} LB pods of service '${service.serviceName}': only ${this.maximumPaths} would get traffic`, `set maximumPaths to at least ${service.lbCount}`));
+      }
+    }
+    for (const reflector of this.reflectors) {
+      if (reflector.asn !== this.asn) {
+        errors.push(invalidField(this, 'asn', this.asn, `differs from route reflector '${reflector.reflectorName}' AS ${reflector.asn}; the topology is one iBGP AS`, `set asn to ${reflector.asn} or leave it unset`));
+      }
+    }
+    return errors;
+  }
+}
