@@ -69,3 +69,31 @@ export function firstHostAddress(cidr: Cidr): string {
   bytes[bytes.length - 1] += 1;
   return ipaddr.fromByteArray(bytes).toString();
 }
+
+/** First and last address of a prefix as integers, for sorting and sweeping. */
+export function cidrRange(cidr: Cidr): { start: bigint; end: bigint } {
+  const bits = BigInt(cidr.family === 4 ? 32 : 128);
+  const start = cidr.address.toByteArray().reduce((acc, byte) => (acc << 8n) | BigInt(byte), 0n);
+  return { start, end: start + (1n << (bits - BigInt(cidr.length))) - 1n };
+}
+
+/**
+ * Every pair of overlapping prefixes among `items`, in O(n log n): CIDR prefixes are either nested or
+ * disjoint, so after sorting by start (widest first) a stack of the enclosing prefixes finds each
+ * prefix's innermost container.
+ */
+export function overlappingPairs<T>(items: { cidr: Cidr; owner: T }[]): [{ cidr: Cidr; owner: T }, { cidr: Cidr; owner: T }][] {
+  const pairs: [{ cidr: Cidr; owner: T }, { cidr: Cidr; owner: T }][] = [];
+  for (const family of [4, 6]) {
+    const sorted = items.filter(i => i.cidr.family === family)
+      .map(item => ({ item, ...cidrRange(item.cidr) }))
+      .sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : a.item.cidr.length - b.item.cidr.length));
+    const stack: typeof sorted = [];
+    for (const current of sorted) {
+      while (stack.length > 0 && stack[stack.length - 1].end < current.start) stack.pop();
+      if (stack.length > 0) pairs.push([stack[stack.length - 1].item, current.item]);
+      stack.push(current);
+    }
+  }
+  return pairs;
+}

@@ -1,9 +1,9 @@
 import { Chart, Duration } from 'cdk8s';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import * as k8s from '../imports/k8s';
 import { Backends } from './backends';
 import { invalidField, throwInvalid } from './errors';
-import { Cidr, cidrContains, cidrsOverlap, firstHostAddress, parseAddress } from './ip';
+import { Cidr, cidrContains, cidrsOverlap, firstHostAddress, overlappingPairs, parseAddress, parseCidr } from './ip';
 import {
   ForwardingMethod, HealthCheckModel, HealthCheckType, LoadBalancerServiceModel, Protocol, ServicePortModel,
 } from './model';
@@ -61,8 +61,8 @@ export interface HealthCheck {
    */
   readonly timeout?: Duration;
   /**
-   * Consecutive failures before a backend is taken out.
-   * @default 2
+   * Retries after a failed check: a backend is taken out after `retries + 1` failures in a row.
+   * @default 1
    */
   readonly retries?: number;
   /**
@@ -114,7 +114,7 @@ export interface LoadBalancerServiceProps extends BgpTimers {
   readonly forwardingMethod?: ForwardingMethod;
   /**
    * Backend health check.
-   * @default TCP connect every 2 s, 1 s timeout, 2 retries
+   * @default TCP connect every 2 s, 1 s timeout, 1 retry (a dead backend goes after ~4 s)
    */
   readonly healthCheck?: HealthCheck;
   /**
@@ -186,9 +186,14 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
     this.prefixCidrs = checkNonEmpty(this, 'prefixes', props.prefixes, 'list the prefix(es) to announce, e.g. ["10.1.1.0/24"]')
       .map((p, i) => checkCidr(this, `prefixes[${i}]`, p));
     this.prefixes = this.prefixCidrs.map(c => c.text);
+    if (new Set(this.prefixCidrs.map(c => c.family)).size > 1) {
+      // The next hop is the node's address (status.hostIP), which has one family.
+      throwInvalid(this, 'prefixes', this.prefixes, 'mixes IPv4 and IPv6', 'announce each family from its own LoadBalancerService (the BGP next hop, the node address, has one family)');
+    }
     this.vips = this.checkVips(props.vips);
     this.lbCount = checkCount(this, 'lbCount', props.lbCount ?? 2, 1, 64, 'run at least 1 LB pod (2 or more for redundancy), at most 64');
-    const ports = checkNonEmpty(this, 'ports', props.ports, 'list the ports to serve, e.g. [{ port: 80 }]').map((p, i) => this.checkPort(p, i));
+    const forwardingMethod = props.forwardingMethod ?? ForwardingMethod.NAT;
+    const ports = checkNonEmpty(this, 'ports', props.ports, 'list the ports to serve, e.g. [{ port: 80 }]').map((p, i) => this.checkPort(p, i, forwardingMethod));
     const backendServiceName = this.checkBackends(props.backends, ports);
     const reflector = this.routeReflectors[0];
     const asn = checkAsn(this, 'asn', props.asn ?? reflector.asn);
@@ -201,8 +206,8 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
       vips: this.vips,
       ports,
       scheduler: props.scheduler ?? IpvsScheduler.MAGLEV_HASHING,
-      forwardingMethod: props.forwardingMethod ?? ForwardingMethod.NAT,
-      healthCheck: this.checkHealthCheck(props.healthCheck ?? {}),
+      forwardingMethod,
+      healthCheck: this.checkHealthCheck(props.healthCheck ?? {}, ports),
       backendServiceName,
       asn,
       timers: checkTimers(this, props, reflector.timers),
@@ -210,6 +215,7 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
       drainSeconds,
     };
     for (const r of this.routeReflectors) r.addLoadBalancerService(this);
+    servicesOfApp(this).services.push(this);
 
     const image = props.image ?? DEFAULT_LB_IMAGE;
     NodeRouteAgent.of(this, { image }).watchNamespace(this.namespace);
@@ -230,16 +236,21 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
     });
   }
 
-  private checkPort(port: ServicePort, i: number): ServicePortModel {
+  private checkPort(port: ServicePort, i: number, forwardingMethod: ForwardingMethod): ServicePortModel {
     const protocol = port.protocol ?? Protocol.TCP;
     if (!Object.values(Protocol).includes(protocol)) {
-      throwInvalid(this, `ports[${i}].protocol`, protocol, 'is not a supported protocol', 'use Protocol.TCP, Protocol.UDP or Protocol.SCTP');
+      throwInvalid(this, `ports[${i}].protocol`, protocol, 'is not a supported protocol', 'use Protocol.TCP or Protocol.UDP');
     }
-    return {
+    const model = {
       port: checkPort(this, `ports[${i}].port`, port.port),
       backendPort: checkPort(this, `ports[${i}].backendPort`, port.backendPort ?? port.port),
       protocol,
     };
+    // DR and TUN forward the packet unchanged: the backend receives it on the VIP's port.
+    if (forwardingMethod !== ForwardingMethod.NAT && model.backendPort !== model.port) {
+      throwInvalid(this, `ports[${i}].backendPort`, model.backendPort, `differs from port ${model.port}, which ${forwardingMethod} forwarding cannot remap`, `set backendPort to ${model.port}, or use ForwardingMethod.NAT`);
+    }
+    return model;
   }
 
   /** Returns the name of the Service whose EndpointSlices list the backends. */
@@ -270,10 +281,13 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
     return name;
   }
 
-  private checkHealthCheck(check: HealthCheck): HealthCheckModel {
+  private checkHealthCheck(check: HealthCheck, ports: ServicePortModel[]): HealthCheckModel {
     const type = check.type ?? HealthCheckType.TCP;
     if (!Object.values(HealthCheckType).includes(type)) {
       throwInvalid(this, 'healthCheck.type', type, 'is not a supported check', 'use HealthCheckType.TCP or HealthCheckType.HTTP');
+    }
+    if (type === HealthCheckType.HTTP && ports.some(p => p.protocol !== Protocol.TCP)) {
+      throwInvalid(this, 'healthCheck.type', type, 'cannot check a UDP port', 'use HealthCheckType.TCP (a UDP probe for UDP ports), or serve UDP from another LoadBalancerService');
     }
     const httpPath = check.httpPath ?? '/';
     if (!/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/.test(httpPath)) {
@@ -283,7 +297,7 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
       type,
       intervalSeconds: checkCount(this, 'healthCheck.interval', check.interval?.toSeconds() ?? 2, 1, 3600, 'use whole seconds, e.g. Duration.seconds(2)'),
       timeoutSeconds: checkCount(this, 'healthCheck.timeout', check.timeout?.toSeconds() ?? 1, 1, 3600, 'use whole seconds, e.g. Duration.seconds(1)'),
-      retries: checkCount(this, 'healthCheck.retries', check.retries ?? 2, 0, 100, 'use 0..100'),
+      retries: checkCount(this, 'healthCheck.retries', check.retries ?? 1, 0, 100, 'use 0..100'),
       httpPath,
       httpExpectStatus: checkCount(this, 'healthCheck.httpExpectStatus', check.httpExpectStatus ?? 200, 100, 599, 'use an HTTP status such as 200'),
     };
@@ -305,18 +319,16 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
         }
       }
     }
-    for (const other of Chart.of(this).node.root.node.findAll()) {
-      if (!(other instanceof LoadBalancerService) || other === this) continue;
-      if (other.serviceName === this.serviceName && other.namespace === this.namespace) {
-        errors.push(invalidField(this, 'name', this.serviceName, `is also used by ${other.node.path} in namespace ${this.namespace}`, 'give each LoadBalancerService a distinct name'));
-      }
-      for (const mine of this.prefixCidrs) {
-        for (const theirs of other.prefixCidrs) {
-          if (cidrsOverlap(mine, theirs)) {
-            errors.push(invalidField(this, 'prefixes', mine.text, `overlaps ${theirs.text} of ${other.node.path}`, 'give each service its own prefix: the router cannot tell which LB pods serve an address claimed twice'));
-          }
-        }
-      }
+    const registry = servicesOfApp(this);
+    const sameName = registry.services.find(other => other !== this && other.serviceName === this.serviceName && other.namespace === this.namespace);
+    if (sameName) {
+      errors.push(invalidField(this, 'name', this.serviceName, `is also used by ${sameName.node.path} in namespace ${this.namespace}`, 'give each LoadBalancerService a distinct name'));
+    }
+    for (const [outer, inner] of registry.prefixOverlaps()) {
+      const [mine, theirs] = outer.owner === this ? [outer, inner] : inner.owner === this ? [inner, outer] : [];
+      if (!mine || !theirs) continue;
+      const what = theirs.owner === this ? 'its own prefix' : theirs.owner.node.path;
+      errors.push(invalidField(this, 'prefixes', mine.cidr.text, `overlaps ${theirs.cidr.text} of ${what}`, 'give each service its own prefix: the router cannot tell which LB pods serve an address claimed twice'));
     }
     return errors;
   }
@@ -430,6 +442,8 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
                   // exabgp connects out only; it needs no privilege and no writable root.
                   { name: 'exabgp_daemon_user', value: 'nobody' },
                   { name: 'exabgp_log_destination', value: 'stdout' },
+                  // The CLI's named pipes are not used: the announcer process drives exabgp.
+                  { name: 'exabgp_api_cli', value: 'false' },
                 ],
                 volumeMounts: mounts,
                 resources: { requests: { cpu: quantity('20m'), memory: quantity('48Mi') }, limits: { memory: quantity('128Mi') } },
@@ -446,6 +460,32 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
       },
     });
   }
+}
+
+/**
+ * The LB services of one app, so cross-service checks need no walk of the whole tree per service,
+ * and the prefix overlaps are found once (in O(n log n)) for all of them.
+ */
+class ServiceRegistry {
+  public readonly services: LoadBalancerService[] = [];
+  private overlaps?: { count: number; pairs: ReturnType<typeof overlappingPairs<LoadBalancerService>> };
+
+  public prefixOverlaps() {
+    if (this.overlaps?.count !== this.services.length) {
+      const items = this.services.flatMap(owner => owner.prefixes.map(p => ({ owner, cidr: parseCidr(p).cidr! })));
+      this.overlaps = { count: this.services.length, pairs: overlappingPairs(items) };
+    }
+    return this.overlaps.pairs;
+  }
+}
+
+const registries = new WeakMap<IConstruct, ServiceRegistry>();
+
+function servicesOfApp(scope: IConstruct): ServiceRegistry {
+  const root = scope.node.root;
+  let registry = registries.get(root);
+  if (!registry) registries.set(root, registry = new ServiceRegistry());
+  return registry;
 }
 
 /** Each backend port once, whatever service ports map onto it. */

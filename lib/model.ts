@@ -88,7 +88,6 @@ export interface UpstreamRouterModel {
 export enum Protocol {
   TCP = 'TCP',
   UDP = 'UDP',
-  SCTP = 'SCTP',
 }
 
 /** How IPVS forwards packets to real servers. */
@@ -103,7 +102,9 @@ export enum ForwardingMethod {
 
 /** How real servers are health-checked. */
 export enum HealthCheckType {
+  /** A transport-level check: a TCP connect, or for UDP ports a datagram that must draw no ICMP error. */
   TCP = 'TCP',
+  /** An HTTP GET that must return the expected status (TCP ports only). */
   HTTP = 'HTTP',
 }
 
@@ -114,7 +115,7 @@ export interface HealthCheckModel {
   readonly intervalSeconds: number;
   /** Seconds before one check counts as failed. */
   readonly timeoutSeconds: number;
-  /** Consecutive failures before a real server is taken out. */
+  /** Retries after a failed check (keepalived `retry`): a real server goes after `retries + 1` failures in a row. */
   readonly retries: number;
   /** HTTP only: the path to GET. */
   readonly httpPath: string;

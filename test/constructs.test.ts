@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import { App, Chart, Duration } from 'cdk8s';
 import {
-  Backends, ForwardingMethod, HealthCheckType, LoadBalancerService, LoadBalancerServiceModel, RouteReflector,
+  Backends, ForwardingMethod, HealthCheckType, Protocol, LoadBalancerService, LoadBalancerServiceModel, RouteReflector,
   RouteReflectorPlacement, RouterFlavour, UpstreamRouterConfig,
 } from '../lib';
 import { validateManifest } from './support/k8s-schema';
@@ -205,15 +205,15 @@ test('IPv6 prefixes, HTTP checks, DR forwarding and custom timers reach the mode
   const { app } = testTopology({
     services: [{
       id: 'v6', props: {
-        prefixes: ['2001:db8:100::/64', '198.18.120.0/24'], vips: ['2001:db8:100::10', '198.18.120.10'],
-        forwardingMethod: ForwardingMethod.DIRECT_ROUTING, holdTime: Duration.seconds(30),
+        prefixes: ['2001:db8:100::/64', '2001:db8:101::/64'], vips: ['2001:db8:100::10', '2001:db8:101::10'],
+        ports: [{ port: 80 }], forwardingMethod: ForwardingMethod.DIRECT_ROUTING, holdTime: Duration.seconds(30),
         healthCheck: { type: HealthCheckType.HTTP, httpPath: '/healthz', interval: Duration.seconds(5) },
       },
     }],
   });
   const { manifests } = synthToDisk(app);
   const model = JSON.parse(one(manifests, 'ConfigMap', 'v6-lb').data['service.json']);
-  expect(model.vips).toEqual(['2001:db8:100::10', '198.18.120.10']);
+  expect(model.vips).toEqual(['2001:db8:100::10', '2001:db8:101::10']);
   expect(model.forwardingMethod).toBe('DR');
   expect(model.timers).toEqual({ holdTimeSeconds: 30, keepaliveSeconds: 10, connectRetrySeconds: 5 });
   expect(model.healthCheck).toMatchObject({ type: 'HTTP', httpPath: '/healthz', intervalSeconds: 5 });
@@ -229,6 +229,9 @@ describe('bad input is refused at synth with construct, field, value and fix', (
     ['malformed VIP', service({ vips: ['198.18.101.300'] }), /vips\[0\] "198\.18\.101\.300" is not an IP address/],
     ['VIP outside its prefix', service({ vips: ['198.18.102.1'] }), /vips\[0\] "198\.18\.102\.1" is outside the announced prefixes 198\.18\.101\.0\/24\. Fix: /],
     ['prefix overlapping the pod network', service({ prefixes: ['198.19.200.0/24'] }), /prefixes "198\.19\.200\.0\/24" overlaps the pod network 198\.19\.128\.0\/17\. Fix: /],
+    ['IPv4 and IPv6 in one service', service({ prefixes: ['198.18.101.0/24', '2001:db8:1::/64'] }), /prefixes \["198\.18\.101\.0\/24","2001:db8:1::\/64"\] mixes IPv4 and IPv6\. Fix: announce each family from its own LoadBalancerService/],
+    ['DR with a remapped port', service({ forwardingMethod: ForwardingMethod.DIRECT_ROUTING }), /ports\[0\]\.backendPort 8080 differs from port 80, which DR forwarding cannot remap\. Fix: set backendPort to 80/],
+    ['HTTP check on a UDP port', service({ ports: [{ port: 53, protocol: Protocol.UDP }], healthCheck: { type: HealthCheckType.HTTP } }), /healthCheck\.type "HTTP" cannot check a UDP port/],
     ['zero LB pods', service({ lbCount: 0 }), /lbCount 0 is not an integer in 1\.\.64\. Fix: /],
     ['port 0', service({ ports: [{ port: 0 }] }), /ports\[0\]\.port 0 is not a valid port\. Fix: use an integer in 1\.\.65535/],
     ['port 70000', service({ ports: [{ port: 80, backendPort: 70000 }] }), /ports\[0\]\.backendPort 70000 is not a valid port/],

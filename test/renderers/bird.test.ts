@@ -1,0 +1,90 @@
+import { AddressFamily, UpstreamRouterModel } from '../../lib/model';
+import { renderBird } from '../../lib/renderers/bird';
+import { checkBird } from '../support/daemons';
+
+/** The paper's upstream router (appendix B). */
+const router: UpstreamRouterModel = {
+  asn: 65021,
+  routerId: '10.0.0.110',
+  reflectors: [{ address: '10.0.0.109', asn: 65021, description: 'rr-rr1', passive: false }],
+  maximumPaths: 16,
+  servicePrefixes: ['10.1.1.0/24'],
+  families: [AddressFamily.IPV4_UNICAST],
+  timers: { holdTimeSeconds: 9, keepaliveSeconds: 3, connectRetrySeconds: 5 },
+};
+
+const routerV6: UpstreamRouterModel = {
+  ...router,
+  reflectors: [
+    { address: '2001:db8::109', asn: 65021, description: 'rr-rr1', passive: true },
+    { address: '10.0.0.119', asn: 65021, description: 'rr-rr2', passive: false },
+  ],
+  maximumPaths: 8,
+  families: [AddressFamily.IPV4_UNICAST, AddressFamily.IPV6_UNICAST],
+};
+
+/** The lines of the top-level block that starts with `header`. */
+function block(text: string, header: string): string[] {
+  const lines = text.split('\n');
+  const start = lines.indexOf(`${header} {`);
+  expect(start).toBeGreaterThanOrEqual(0);
+  return lines.slice(start + 1, lines.indexOf('}', start));
+}
+
+describe('renderBird', () => {
+  test('matches the snapshot for the paper\'s router', () => {
+    expect(renderBird(router)).toMatchSnapshot();
+  });
+
+  test('the kernel protocol merges up to maximumPaths equal paths into one route', () => {
+    expect(block(renderBird(router), 'protocol kernel kernel_ipv4')).toEqual([
+      '  ipv4 {',
+      '    import none;',
+      '    export all;',
+      '  };',
+      '  # Install equal paths as one ECMP route, not just the best one.',
+      '  merge paths on limit 16;',
+    ]);
+  });
+
+  test('one directly connected session per reflector receiving every path', () => {
+    const session = block(renderBird(router), 'protocol bgp rr_10_0_0_109');
+    expect(session).toEqual(expect.arrayContaining([
+      '  description "rr-rr1";',
+      '  local as 65021;',
+      '  neighbor 10.0.0.109 as 65021;',
+      '  direct;',
+      '  hold time 9;',
+      '  keepalive time 3;',
+      '  connect retry time 5;',
+      '  ipv4 {',
+      '    import all;',
+      '    export none;',
+      '    add paths rx;',
+      '    gateway direct;',
+    ]));
+    expect(session).not.toContain('  passive on;');
+  });
+
+  test('IPv6: a kernel protocol and a channel per family, passive where set', () => {
+    const text = renderBird(routerV6);
+    expect(block(text, 'protocol kernel kernel_ipv6')).toContain('  merge paths on limit 8;');
+    const v6 = block(text, 'protocol bgp rr_2001_db8__109');
+    expect(v6).toContain('  passive on;');
+    expect(v6.filter(line => /^ {2}ipv[46] \{$/.test(line))).toEqual(['  ipv4 {', '  ipv6 {']);
+    expect(block(text, 'protocol bgp rr_10_0_0_119')).not.toContain('  passive on;');
+  });
+
+  test.each([
+    ['the paper\'s router', router],
+    ['the dual-stack router', routerV6],
+  ])('bird -p accepts %s', (_name, model) => {
+    expect(checkBird(renderBird(model))).toEqual({ code: 0, output: '' });
+  });
+
+  test('negative control: bird -p rejects a corrupted rendering', () => {
+    const result = checkBird(renderBird(router).replace('add paths rx;', 'add paths rxx;'));
+    expect(result.code).not.toBe(0);
+    expect(result.output).toContain('syntax error');
+  });
+});

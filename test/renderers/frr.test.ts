@@ -1,0 +1,110 @@
+import { AddressFamily, RouterFlavour, UpstreamRouterModel } from '../../lib/model';
+import { renderFrr, renderFrrDaemons, renderZebraConf } from '../../lib/renderers/frr';
+import { checkFrr } from '../support/daemons';
+
+/** The paper's upstream router (appendix B). */
+const router: UpstreamRouterModel = {
+  asn: 65021,
+  routerId: '10.0.0.110',
+  reflectors: [{ address: '10.0.0.109', asn: 65021, description: 'rr-rr1', passive: false }],
+  maximumPaths: 16,
+  servicePrefixes: ['10.1.1.0/24'],
+  families: [AddressFamily.IPV4_UNICAST],
+  timers: { holdTimeSeconds: 9, keepaliveSeconds: 3, connectRetrySeconds: 5 },
+};
+
+const routerV6: UpstreamRouterModel = {
+  ...router,
+  reflectors: [
+    { address: '2001:db8::109', asn: 65021, description: 'rr-rr1', passive: true },
+    { address: '10.0.0.119', asn: 65021, description: 'rr-rr2', passive: false },
+  ],
+  maximumPaths: 64,
+  servicePrefixes: ['10.1.1.0/24', '2001:db8:1:1::/64'],
+  families: [AddressFamily.IPV4_UNICAST, AddressFamily.IPV6_UNICAST],
+};
+
+/** The lines from `start` to `end`, both included. */
+function section(text: string, start: string, end: string): string[] {
+  const lines = text.split('\n');
+  const from = lines.indexOf(start);
+  expect(from).toBeGreaterThanOrEqual(0);
+  return lines.slice(from, lines.indexOf(end, from) + 1);
+}
+
+describe('renderFrr', () => {
+  test('matches the snapshot for the paper\'s router', () => {
+    expect(renderFrr(router)).toMatchSnapshot();
+  });
+
+  test('one iBGP session per reflector with the model\'s timers', () => {
+    const text = renderFrr(router);
+    expect(text).toContain([
+      'router bgp 65021',
+      ' bgp router-id 10.0.0.110',
+      ' no bgp ebgp-requires-policy',
+      ' no bgp default ipv4-unicast',
+      ' neighbor 10.0.0.109 remote-as 65021',
+      ' neighbor 10.0.0.109 description rr-rr1',
+      ' neighbor 10.0.0.109 timers 3 9',
+      ' neighbor 10.0.0.109 timers connect 5',
+    ].join('\n'));
+    expect(text).not.toContain('passive');
+  });
+
+  test('installs up to maximumPaths iBGP paths per prefix', () => {
+    expect(section(renderFrr(router), ' address-family ipv4 unicast', ' exit-address-family')).toEqual([
+      ' address-family ipv4 unicast',
+      '  maximum-paths ibgp 16',
+      '  neighbor 10.0.0.109 activate',
+      ' exit-address-family',
+    ]);
+    expect(renderFrr(router)).not.toContain('ipv6');
+  });
+
+  test('IPv6: a second family, every reflector active in both, passive where set', () => {
+    const text = renderFrr(routerV6);
+    expect(text).toContain(' neighbor 2001:db8::109 passive\n');
+    expect(text).not.toContain(' neighbor 10.0.0.119 passive');
+    expect(section(text, ' address-family ipv6 unicast', ' exit-address-family')).toEqual([
+      ' address-family ipv6 unicast',
+      '  maximum-paths ibgp 64',
+      '  neighbor 2001:db8::109 activate',
+      '  neighbor 10.0.0.119 activate',
+      ' exit-address-family',
+    ]);
+  });
+
+  test.each([
+    ['the paper\'s router', router],
+    ['the dual-stack router', routerV6],
+  ])('vtysh -C accepts %s', (_name, model) => {
+    expect(checkFrr(renderFrr(model))).toEqual({ code: 0, output: '' });
+  });
+
+  test('negative control: vtysh -C rejects a corrupted rendering', () => {
+    const result = checkFrr(renderFrr(router).replace('maximum-paths ibgp 16', 'maximum-paths ibgp 1000'));
+    expect(result.code).not.toBe(0);
+    expect(result.output).toContain('% Unknown command');
+  });
+});
+
+describe('renderFrrDaemons', () => {
+  test('FRR flavour runs bgpd; zebra always runs', () => {
+    expect(renderFrrDaemons(RouterFlavour.FRR)).toMatchSnapshot();
+  });
+
+  test('the gobgpd flavour needs zebra only', () => {
+    const text = renderFrrDaemons(RouterFlavour.GOBGP_ZEBRA);
+    expect(text).toContain('\nbgpd=no\n');
+    expect(text).toContain('\nvtysh_enable=yes\n');
+  });
+});
+
+describe('renderZebraConf', () => {
+  test('matches the snapshot, and vtysh -C accepts it', () => {
+    const text = renderZebraConf(router);
+    expect(text).toMatchSnapshot();
+    expect(checkFrr(text)).toEqual({ code: 0, output: '' });
+  });
+});
