@@ -191,7 +191,7 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
       throwInvalid(this, 'prefixes', this.prefixes, 'mixes IPv4 and IPv6', 'announce each family from its own LoadBalancerService (the BGP next hop, the node address, has one family)');
     }
     this.vips = this.checkVips(props.vips);
-    this.lbCount = checkCount(this, 'lbCount', props.lbCount ?? 2, 1, 64, 'run at least 1 LB pod (2 or more for redundancy), at most 64');
+    this.lbCount = checkCount(this, 'lbCount', props.lbCount ?? 2, 1, 255, 'run at least 1 LB pod (2 or more for redundancy), at most 255 (the most paths BGP add-paths passes on here)');
     const forwardingMethod = props.forwardingMethod ?? ForwardingMethod.NAT;
     const ports = checkNonEmpty(this, 'ports', props.ports, 'list the ports to serve, e.g. [{ port: 80 }]').map((p, i) => this.checkPort(p, i, forwardingMethod));
     const backendServiceName = this.checkBackends(props.backends, ports);

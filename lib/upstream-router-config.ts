@@ -65,8 +65,8 @@ export class UpstreamRouterConfig extends Construct implements IUpstreamRouter {
     this.routerId = checkRouterId(this, props.routerId === undefined ? 'routerId (defaults to address)' : 'routerId', props.routerId ?? this.address);
     this.asn = checkAsn(this, 'asn', props.asn ?? this.reflectors[0].asn);
     this.flavour = props.flavour ?? RouterFlavour.FRR;
-    // FRR's Debian build installs at most 64 next hops per route.
-    this.maximumPaths = checkCount(this, 'maximumPaths', props.maximumPaths ?? 16, 1, 64, 'use at least the largest lbCount of any service, at most 64');
+    // 255: the most paths a reflector's add-paths send-max passes on.
+    this.maximumPaths = checkCount(this, 'maximumPaths', props.maximumPaths ?? 16, 1, 255, 'use at least the largest lbCount of any service, at most 255');
     this.timers = checkTimers(this, props, this.reflectors[0].timers);
     for (const reflector of this.reflectors) reflector.addUpstreamRouter(this);
 

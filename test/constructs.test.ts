@@ -232,7 +232,7 @@ describe('bad input is refused at synth with construct, field, value and fix', (
     ['IPv4 and IPv6 in one service', service({ prefixes: ['198.18.101.0/24', '2001:db8:1::/64'] }), /prefixes \["198\.18\.101\.0\/24","2001:db8:1::\/64"\] mixes IPv4 and IPv6\. Fix: announce each family from its own LoadBalancerService/],
     ['DR with a remapped port', service({ forwardingMethod: ForwardingMethod.DIRECT_ROUTING }), /ports\[0\]\.backendPort 8080 differs from port 80, which DR forwarding cannot remap\. Fix: set backendPort to 80/],
     ['HTTP check on a UDP port', service({ ports: [{ port: 53, protocol: Protocol.UDP }], healthCheck: { type: HealthCheckType.HTTP } }), /healthCheck\.type "HTTP" cannot check a UDP port/],
-    ['zero LB pods', service({ lbCount: 0 }), /lbCount 0 is not an integer in 1\.\.64\. Fix: /],
+    ['zero LB pods', service({ lbCount: 0 }), /lbCount 0 is not an integer in 1\.\.255\. Fix: /],
     ['port 0', service({ ports: [{ port: 0 }] }), /ports\[0\]\.port 0 is not a valid port\. Fix: use an integer in 1\.\.65535/],
     ['port 70000', service({ ports: [{ port: 80, backendPort: 70000 }] }), /ports\[0\]\.backendPort 70000 is not a valid port/],
     ['empty backend selector', service({ backends: Backends.fromLabels({}) }), /backends \{\} is an empty selector, which would select every pod in the namespace\. Fix: /],
