@@ -157,8 +157,8 @@ export interface LoadBalancerServiceProps extends BgpTimers {
 const DEFAULT_LB_IMAGE = 'cdk8s-ecmp-lb/lb:0.1.0';
 const DEFAULT_EXABGP_IMAGE = 'cdk8s-ecmp-lb/exabgp:4.2.21';
 const METRICS_PORT = 9100;
-/** Time after the drain for keepalived and exabgp to exit before the kubelet kills them. */
-const SHUTDOWN_MARGIN_SECONDS = 5;
+/** Time after the drain for keepalived to clean up IPVS and exit (the controller gives it 10 s) before the kubelet kills it. */
+const SHUTDOWN_MARGIN_SECONDS = 15;
 const CONFIG_DIR = '/etc/ecmp-lb';
 const RUN_DIR = '/run/ecmp-lb';
 

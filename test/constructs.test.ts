@@ -55,7 +55,7 @@ describe('the default shape (two services, one standalone reflector, FRR router)
     const env = Object.fromEntries(pod.initContainers[0].env.map((e: any) => [e.name, e.valueFrom?.fieldRef?.fieldPath]));
     expect(env).toMatchObject({ POD_IP: 'status.podIP', NODE_IP: 'status.hostIP' });
     expect(pod.containers[1].command).toEqual(['exabgp', '/run/ecmp-lb/exabgp.conf']);
-    expect(pod.terminationGracePeriodSeconds).toBe(15);
+    expect(pod.terminationGracePeriodSeconds).toBe(25);
   });
 
   test('least privilege: only the containers that program the kernel get NET_ADMIN, nothing else', () => {

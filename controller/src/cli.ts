@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { dnsResolver, runInit } from './init';
+import { jsonLogger } from './log';
+import { runController } from './run-controller';
+import { runNodeAgent } from './node-agent';
+import { loadServiceModel, podEnvironment } from './service-config';
+import * as path from 'node:path';
+
+const USAGE = `usage:
+  ecmp-lb init --config FILE --run-dir DIR
+  ecmp-lb controller --config FILE --run-dir DIR [--metrics-port 9100] [--kubeconfig FILE]
+                     [--keepalived BINARY] [--skip-netns-setup]
+  ecmp-lb node-agent --namespaces NS1,NS2 [--kubeconfig FILE]   (env NODE_NAME)`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      'config': { type: 'string' },
+      'run-dir': { type: 'string' },
+      'metrics-port': { type: 'string', default: '9100' },
+      'kubeconfig': { type: 'string' },
+      'namespaces': { type: 'string' },
+      'keepalived': { type: 'string' },
+      'skip-netns-setup': { type: 'boolean', default: false },
+    },
+  });
+  const log = jsonLogger({ component: command });
+  const required = (name: keyof typeof values) => {
+    const value = values[name];
+    if (typeof value !== 'string' || value === '') throw new Error(`--${name} is required\n${USAGE}`);
+    return value;
+  };
+  switch (command) {
+    case 'init': {
+      const pod = podEnvironment();
+      const config = required('config');
+      await runInit(loadServiceModel(config), pod, path.dirname(config), required('run-dir'), dnsResolver(pod.podIp.includes(':') ? 6 : 4), log);
+      return 0;
+    }
+    case 'controller': {
+      const { done } = await runController({
+        configFile: required('config'), runDir: required('run-dir'), pod: podEnvironment(),
+        metricsPort: Number(values['metrics-port']), kubeconfig: values.kubeconfig, keepalivedBinary: values.keepalived, skipNetnsSetup: values['skip-netns-setup'], log,
+      });
+      await done;
+      return 0;
+    }
+    case 'node-agent': {
+      const nodeName = process.env.NODE_NAME;
+      if (!nodeName) throw new Error('environment variable NODE_NAME is not set (the DaemonSet passes spec.nodeName)');
+      const agent = await runNodeAgent({ nodeName, namespaces: required('namespaces').split(',').filter(Boolean), kubeconfigPath: values.kubeconfig, log });
+      await new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
+      // Routes stay: LB pods keep serving while the agent is replaced.
+      await agent.stop();
+      return 0;
+    }
+    default:
+      process.stderr.write(`${USAGE}\n`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: 'fatal', error: String(err?.message ?? err) })}\n`);
+    process.exit(1);
+  },
+);

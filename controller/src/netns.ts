@@ -1,0 +1,71 @@
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { ForwardingMethod, LoadBalancerServiceModel } from '../../lib/model';
+import { Logger } from './log';
+
+/** One command to run at start to prepare the pod's network namespace. */
+export interface Command {
+  readonly file: string;
+  readonly args: string[];
+  readonly input?: string;
+}
+
+/**
+ * Pure: the commands that make the LB pod's namespace serve the service.
+ * - Every address of every prefix is local (paper Fig. 7b), so IPVS sees the traffic.
+ * - In NAT mode, backends must answer through this LB: SNAT what IPVS forwards to the pod IP.
+ *   At postrouting the destination is already the backend, so match the original destination.
+ */
+export function netnsCommands(service: LoadBalancerServiceModel, podIp: string): Command[] {
+  const commands: Command[] = service.prefixes.map((prefix) => ({
+    file: 'ip', args: [prefix.includes(':') ? '-6' : '-4', 'route', 'replace', 'local', prefix, 'dev', 'lo'],
+  }));
+  if (service.forwardingMethod === ForwardingMethod.NAT) commands.push({ file: 'nft', args: ['-f', '-'], input: snatRuleset(service, podIp) });
+  return commands;
+}
+
+/** An nftables ruleset that replaces its own table atomically (nft -f applies it as one transaction). */
+export function snatRuleset(service: LoadBalancerServiceModel, podIp: string): string {
+  const v6 = podIp.includes(':');
+  const family = v6 ? 'ip6' : 'ip';
+  const vips = service.vips.filter((vip) => vip.includes(':') === v6);
+  const lines = [`table ${family} ecmp_lb {}`, `delete table ${family} ecmp_lb`, `table ${family} ecmp_lb {`, '  chain postrouting {', '    type nat hook postrouting priority srcnat; policy accept;'];
+  const protocols = [...new Set(service.ports.map((p) => p.protocol.toLowerCase()))];
+  for (const protocol of protocols) {
+    const ports = [...new Set(service.ports.filter((p) => p.protocol.toLowerCase() === protocol).map((p) => p.port))];
+    if (vips.length === 0) continue;
+    lines.push(`    ct original ${family} daddr { ${vips.join(', ')} } ct original protocol ${protocol} ct original proto-dst { ${ports.join(', ')} } snat to ${podIp}`);
+  }
+  lines.push('  }', '}');
+  return `${lines.join('\n')}\n`;
+}
+
+/** Sysctls of the pod's namespace that IPVS NAT needs: netfilter must see IPVS traffic to SNAT it. */
+export function requiredSysctls(service: LoadBalancerServiceModel): Record<string, string> {
+  const sysctls: Record<string, string> = { 'net.ipv4.ip_forward': '1', 'net.ipv4.vs.conn_reuse_mode': '0' };
+  if (service.forwardingMethod === ForwardingMethod.NAT) sysctls['net.ipv4.vs.conntrack'] = '1';
+  return sysctls;
+}
+
+/** Runs the commands and checks the sysctls; failures are logged and returned, not thrown. */
+export function prepareNetns(service: LoadBalancerServiceModel, podIp: string, log: Logger): string[] {
+  const problems: string[] = [];
+  for (const command of netnsCommands(service, podIp)) {
+    try {
+      execFileSync(command.file, command.args, { input: command.input, stdio: ['pipe', 'pipe', 'pipe'] });
+    } catch (err) {
+      problems.push(`${command.file} ${command.args.join(' ')}: ${(err as { stderr?: Buffer }).stderr?.toString().trim() || String(err)}`);
+    }
+  }
+  for (const [name, wanted] of Object.entries(requiredSysctls(service))) {
+    const file = `/proc/sys/${name.replace(/\./g, '/')}`;
+    try {
+      if (fs.readFileSync(file, 'utf8').trim() !== wanted) fs.writeFileSync(file, wanted);
+    } catch {
+      // /proc/sys is read-only in unprivileged containers: the pod spec must set it.
+      problems.push(`sysctl ${name} is not ${wanted} and cannot be set here; set it in the pod's securityContext.sysctls`);
+    }
+  }
+  for (const problem of problems) log.log('error', 'network namespace setup incomplete', { problem });
+  return problems;
+}

@@ -1,0 +1,112 @@
+import * as ipaddr from 'ipaddr.js';
+import { KeepalivedModel, LoadBalancerServiceModel, RealServerModel, VirtualServerModel } from '../../lib/model';
+import { Endpoint, EndpointSlice } from './endpoint-slices';
+
+/** Every real server gets this weight so IPVS `mh` builds the same table on every LB pod. */
+export const REAL_SERVER_WEIGHT = 1;
+
+/**
+ * Pure: the backends' EndpointSlices in, keepalived's whole model out. The output depends only on
+ * the set of usable endpoints, never on slice or event order, so every LB pod renders the same file.
+ */
+export function reconcile(service: LoadBalancerServiceModel, slices: readonly EndpointSlice[], routerId: string): KeepalivedModel {
+  const virtualServers: VirtualServerModel[] = [];
+  for (const vip of service.vips) {
+    const family = addressFamily(vip);
+    for (const port of service.ports) {
+      virtualServers.push({
+        vip,
+        port: port.port,
+        protocol: port.protocol,
+        scheduler: service.scheduler,
+        forwardingMethod: service.forwardingMethod,
+        healthCheck: service.healthCheck,
+        realServers: realServersFor(slices, family, port.backendPort, port.protocol),
+      });
+    }
+  }
+  return { routerId, virtualServers };
+}
+
+/** Number of distinct usable backend addresses across all slices (for metrics and announcement). */
+export function usableEndpointCount(slices: readonly EndpointSlice[]): number {
+  const addresses = new Set<string>();
+  for (const slice of slices) {
+    if (!isIpFamily(slice.addressType)) continue;
+    for (const endpoint of slice.endpoints ?? []) {
+      if (!isUsable(endpoint)) continue;
+      for (const address of endpoint.addresses) {
+        const canonical = canonicalAddress(address);
+        if (canonical) addresses.add(canonical);
+      }
+    }
+  }
+  return addresses.size;
+}
+
+/** True when the model has at least one real server anywhere. */
+export function hasRealServers(model: KeepalivedModel): boolean {
+  return model.virtualServers.some((vs) => vs.realServers.length > 0);
+}
+
+/**
+ * Only endpoints that are ready and not terminating take new connections. The API says a missing
+ * `ready` means ready and a missing `terminating` means not terminating.
+ */
+export function isUsable(endpoint: Endpoint): boolean {
+  const conditions = endpoint.conditions ?? {};
+  return conditions.ready !== false && conditions.terminating !== true;
+}
+
+function realServersFor(slices: readonly EndpointSlice[], family: 4 | 6, backendPort: number, protocol: string): RealServerModel[] {
+  const byKey = new Map<string, RealServerModel>();
+  for (const slice of slices) {
+    if (familyOfAddressType(slice.addressType) !== family) continue;
+    // A slice lists ports resolved for its endpoints; it serves this virtual port only if it has ours.
+    const servesPort = (slice.ports ?? []).some((p) => p.port === backendPort && (p.protocol ?? 'TCP') === protocol);
+    if (!servesPort) continue;
+    for (const endpoint of slice.endpoints ?? []) {
+      if (!isUsable(endpoint)) continue;
+      for (const address of endpoint.addresses) {
+        const canonical = canonicalAddress(address);
+        if (!canonical) continue;
+        byKey.set(`${canonical}|${backendPort}`, { address: canonical, port: backendPort, weight: REAL_SERVER_WEIGHT });
+      }
+    }
+  }
+  return sortRealServers([...byKey.values()]);
+}
+
+/** Numeric address order, then port: the same on every pod whatever order events came in. */
+export function sortRealServers(servers: RealServerModel[]): RealServerModel[] {
+  // Parse each address once: the comparator runs n log n times.
+  const keyed = servers.map((server) => ({ server, bytes: ipaddr.parse(server.address).toByteArray() }));
+  keyed.sort((a, b) => {
+    if (a.bytes.length !== b.bytes.length) return a.bytes.length - b.bytes.length;
+    for (let i = 0; i < a.bytes.length; i++) {
+      if (a.bytes[i] !== b.bytes[i]) return a.bytes[i] - b.bytes[i];
+    }
+    return a.server.port - b.server.port;
+  });
+  return keyed.map((k) => k.server);
+}
+
+function canonicalAddress(text: string): string | undefined {
+  if (ipaddr.IPv4.isValidFourPartDecimal(text)) return ipaddr.IPv4.parse(text).toString();
+  if (text.includes(':') && ipaddr.IPv6.isValid(text)) return ipaddr.IPv6.parse(text).toString();
+  return undefined;
+}
+
+function addressFamily(address: string): 4 | 6 {
+  return address.includes(':') ? 6 : 4;
+}
+
+function isIpFamily(addressType: string): boolean {
+  return familyOfAddressType(addressType) !== undefined;
+}
+
+function familyOfAddressType(addressType: string): 4 | 6 | undefined {
+  if (addressType === 'IPv4') return 4;
+  if (addressType === 'IPv6') return 6;
+  return undefined; // FQDN slices cannot become IPVS real servers.
+}

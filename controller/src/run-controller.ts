@@ -1,0 +1,73 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Controller } from './controller';
+import { EndpointSlice } from './endpoint-slices';
+import { ipvsHealthReader } from './ipvs-health';
+import { KeepalivedSupervisor } from './keepalived-process';
+import { loadKubeClient, loadKubeConfig } from './kube-client';
+import { Logger } from './log';
+import { ControllerMetrics, startMetricsServer } from './metrics';
+import { prepareNetns } from './netns';
+import { ResilientInformer } from './resilient-informer';
+import { PodEnvironment, loadServiceModel } from './service-config';
+
+export interface RunControllerOptions {
+  readonly configFile: string;
+  readonly runDir: string;
+  readonly pod: PodEnvironment;
+  readonly metricsPort: number;
+  readonly log: Logger;
+  readonly kubeconfig?: string;
+  readonly keepalivedBinary?: string;
+  /** Skip the namespace setup (routes, SNAT, sysctls): for tests that bring their own. */
+  readonly skipNetnsSetup?: boolean;
+}
+
+/** `ecmp-lb controller`: wires the informer, the controller, keepalived and the HTTP endpoints. */
+export async function runController(options: RunControllerOptions): Promise<{ done: Promise<void> }> {
+  const { log, pod, runDir } = options;
+  const service = loadServiceModel(options.configFile);
+  fs.mkdirSync(runDir, { recursive: true });
+  if (!options.skipNetnsSetup) prepareNetns(service, pod.podIp, log);
+
+  const metrics = new ControllerMetrics({ processMetrics: true });
+  const keepalived = new KeepalivedSupervisor({ configPath: path.join(runDir, 'keepalived.conf'), runDir, log, metrics, binary: options.keepalivedBinary });
+  const k8s = await loadKubeClient();
+  const kubeConfig = await loadKubeConfig(options.kubeconfig);
+  const discovery = kubeConfig.makeApiClient(k8s.DiscoveryV1Api);
+  const namespace = pod.podNamespace;
+  const labelSelector = `kubernetes.io/service-name=${service.backendServiceName}`;
+  let controller: Controller | undefined;
+  const informer = new ResilientInformer<any>({
+    kubeConfig,
+    path: `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices`,
+    labelSelector,
+    listPage: (token) => discovery.listNamespacedEndpointSlice({ namespace, labelSelector, limit: 500, _continue: token }),
+    description: `endpointslices (${labelSelector}) in namespace ${namespace}`,
+    log,
+    onChange: () => controller?.endpointsChanged(),
+    onRestart: (reason) => metrics.watchRestarts.inc({ reason }),
+  });
+  controller = new Controller({
+    service, routerId: pod.podName, nodeIp: pod.nodeIp, runDir,
+    slices: () => informer.list() as EndpointSlice[],
+    keepalived, ipvsHealthy: ipvsHealthReader(service.vips), metrics, log,
+  });
+  const server = await startMetricsServer(metrics.registry, {
+    healthy: () => true,
+    ready: () => informer.synced && controller!.configured && keepalived.running,
+  }, options.metricsPort);
+  controller.start();
+  await informer.start();
+  log.log('info', 'controller started', { service: service.name, namespace, metricsPort: options.metricsPort });
+
+  const done = new Promise<void>((resolve) => {
+    process.once('SIGTERM', () => {
+      log.log('info', 'SIGTERM: draining');
+      void controller!.drain()
+        .then(() => informer.stop())
+        .finally(() => server.close(() => resolve()));
+    });
+  });
+  return { done };
+}

@@ -1,0 +1,129 @@
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ApiServerDouble } from './apiserver-double';
+import { serviceModel, slice } from './fixtures';
+import { sleep, waitFor } from './wait';
+
+const COLLECTION = '/apis/discovery.k8s.io/v1/namespaces/shop/endpointslices';
+const REPO = path.resolve(__dirname, '../..');
+
+/**
+ * The real `ecmp-lb controller` process (run from source), fed by the API double, with a fake
+ * keepalived that keeps every config it is told to load (this kernel has no IPVS).
+ */
+describe('ecmp-lb controller (process) against the API double', () => {
+  let api: ApiServerDouble;
+  let dir: string;
+  let proc: ChildProcess | undefined;
+  let stdout: string;
+  const fakeOut = () => path.join(dir, 'fake');
+  const runDir = () => path.join(dir, 'run');
+  const announce = () => fs.existsSync(path.join(runDir(), 'announce')) ? fs.readFileSync(path.join(runDir(), 'announce'), 'utf8') : undefined;
+  const loaded = () => fs.readdirSync(fakeOut()).filter((f) => f.endsWith('.conf')).sort();
+  const lastLoaded = () => { const files = loaded(); return files.length ? fs.readFileSync(path.join(fakeOut(), files[files.length - 1]), 'utf8') : ''; };
+  const realServers = (conf: string) => [...conf.matchAll(/real_server (\S+) (\d+)/g)].map((m) => `${m[1]}:${m[2]}`);
+
+  beforeEach(async () => {
+    api = new ApiServerDouble();
+    await api.start();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ecmp-controller-'));
+    fs.mkdirSync(fakeOut());
+    fs.writeFileSync(path.join(dir, 'service.json'), JSON.stringify(serviceModel({ drainSeconds: 1 })));
+    fs.writeFileSync(path.join(dir, 'kubeconfig'), JSON.stringify({
+      apiVersion: 'v1', kind: 'Config', 'current-context': 't',
+      clusters: [{ name: 't', cluster: { server: api.url, 'insecure-skip-tls-verify': true } }], users: [{ name: 't', user: {} }], contexts: [{ name: 't', context: { cluster: 't', user: 't' } }],
+    }));
+  });
+
+  afterEach(async () => {
+    if (proc && proc.exitCode === null) proc.kill('SIGKILL');
+    await api.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  function startController(port: number): ChildProcess {
+    stdout = '';
+    const child = spawn(process.execPath, [path.join(REPO, 'node_modules/.bin/ts-node'), path.join(REPO, 'controller/src/cli.ts'), 'controller',
+      '--config', path.join(dir, 'service.json'), '--run-dir', runDir(), '--kubeconfig', path.join(dir, 'kubeconfig'),
+      '--metrics-port', String(port), '--keepalived', path.join(__dirname, 'bin/fake-keepalived.sh'), '--skip-netns-setup'], {
+      cwd: REPO,
+      env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', NODE_OPTIONS: '', FAKE_KEEPALIVED_OUT: fakeOut(), POD_IP: '198.18.0.11', NODE_IP: '198.18.0.2', POD_NAME: 'web-lb-0', POD_NAMESPACE: 'shop' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
+    proc = child;
+    return child;
+  }
+
+  test('follows endpoints into keepalived configs that pass keepalived -t, announces with health, drains on SIGTERM', async () => {
+    const port = 19100 + Math.floor(Math.random() * 500);
+    api.upsert(COLLECTION, slice('web-a', [{ address: '198.18.5.2' }, { address: '198.18.5.1' }]) as any);
+    const child = startController(port);
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+
+    await waitFor('keepalived started with the first config', () => loaded().includes('0000.conf'), 15000);
+    expect(realServers(lastLoaded())).toEqual(['198.18.5.1:8080', '198.18.5.2:8080']);
+    await waitFor('announced', () => announce() === 'announce route 198.19.10.0/24 next-hop 198.18.0.2\n');
+    expect(await httpStatus(port, '/readyz')).toBe(200);
+    expect(await httpStatus(port, '/healthz')).toBe(200);
+
+    // Unready and terminating endpoints drop out; a new one comes in.
+    api.upsert(COLLECTION, slice('web-a', [{ address: '198.18.5.2', ready: false }, { address: '198.18.5.1' }]) as any);
+    await waitFor('unready removed', () => realServers(lastLoaded()).join() === '198.18.5.1:8080');
+    api.upsert(COLLECTION, slice('web-b', [{ address: '198.18.5.3' }]) as any);
+    await waitFor('added', () => realServers(lastLoaded()).join() === '198.18.5.1:8080,198.18.5.3:8080');
+
+    // An event that changes nothing keepalived sees (another unready endpoint) causes no reload.
+    const reloadsBefore = loaded().length;
+    api.upsert(COLLECTION, slice('web-b', [{ address: '198.18.5.3' }, { address: '198.18.5.4', ready: false }]) as any);
+    await sleep(300);
+    expect(loaded().length).toBe(reloadsBefore);
+
+    // A burst of 50 changes is coalesced into far fewer reloads, ending in the right state.
+    for (let i = 0; i < 50; i++) api.upsert(COLLECTION, slice('web-c', [{ address: `198.18.6.${i + 1}` }]) as any);
+    await waitFor('burst applied', () => realServers(lastLoaded()).includes('198.18.6.50:8080'));
+    await sleep(200);
+    expect(realServers(lastLoaded())).toEqual(['198.18.5.1:8080', '198.18.5.3:8080', '198.18.6.50:8080']);
+    expect(loaded().length - reloadsBefore).toBeLessThan(25);
+
+    // No usable backend: routes withdrawn.
+    api.remove(COLLECTION, 'web-a');
+    api.remove(COLLECTION, 'web-b');
+    api.remove(COLLECTION, 'web-c');
+    await waitFor('withdrawn', () => announce() === '');
+    await waitFor('no real servers loaded', () => realServers(lastLoaded()).length === 0);
+
+    // Every config keepalived was given passes its own checker.
+    for (const file of loaded()) {
+      expect(() => execFileSync('keepalived', ['-t', '-l', '-f', path.join(fakeOut(), file)], { stdio: 'pipe' })).not.toThrow();
+    }
+
+    const metrics = await httpText(port, '/metrics');
+    expect(metrics).toMatch(/ecmp_lb_keepalived_reloads_total \d+/);
+    expect(metrics).toMatch(/ecmp_lb_reload_latency_seconds_count \d+/);
+    expect(metrics).toMatch(/ecmp_lb_announced 0/);
+    const logLines = stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(logLines.some((l) => l.msg === 'withdrawing service prefixes')).toBe(true);
+
+    // Drain: withdraw at once, keep keepalived for drainSeconds (1 s), then stop it and exit 0.
+    api.upsert(COLLECTION, slice('web-a', [{ address: '198.18.5.1' }]) as any);
+    await waitFor('announced again', () => announce() !== '');
+    const termAt = Date.now();
+    child.kill('SIGTERM');
+    await waitFor('withdrawn on SIGTERM', () => announce() === '', 1000);
+    expect(fs.existsSync(path.join(fakeOut(), 'terminated'))).toBe(false);
+    await waitFor('keepalived stopped', () => fs.existsSync(path.join(fakeOut(), 'terminated')), 5000);
+    expect(Date.now() - termAt).toBeGreaterThanOrEqual(950);
+    expect(await exited).toBe(0);
+  }, 60000);
+});
+
+function httpStatus(port: number, urlPath: string): Promise<number> {
+  return fetch(`http://127.0.0.1:${port}${urlPath}`).then((r) => r.status);
+}
+
+function httpText(port: number, urlPath: string): Promise<string> {
+  return fetch(`http://127.0.0.1:${port}${urlPath}`).then((r) => r.text());
+}

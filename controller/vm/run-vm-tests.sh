@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The slow tests: the controller driving real keepalived/IPVS in two LB namespaces, exabgp
+# announcing to a real gobgpd, inside a throwaway VM whose kernel has IPVS (one boot, ~1-2 min).
+# Needs root. Installs what it needs from Debian's apt first.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+need=()
+for b in keepalived:keepalived ipvsadm:ipvsadm nft:nftables exabgp:exabgp gobgpd:gobgpd python3:python3; do
+  command -v "${b%%:*}" >/dev/null 2>&1 || need+=("${b##*:}")
+done
+if [[ ${#need[@]} -gt 0 ]]; then
+  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+# Compile the CLI (and what it imports) to build/vm: the VM runs what the image would run.
+node node_modules/typescript/bin/tsc --outDir build/vm --rootDir . --module node16 --moduleResolution node16 \
+  --target ES2022 --esModuleInterop --skipLibCheck --strict controller/src/cli.ts
+out=$(mktemp -d /tmp/ecmp-vm-out.XXXXXX)
+bash scripts/ipvs-vm.sh --out "$out" controller/vm/in-vm.sh

@@ -1,0 +1,229 @@
+/**
+ * Runs inside the IPVS VM (see in-vm.sh), after topology.sh up. Two LB "pods" (namespaces lb1,
+ * lb2) each run the compiled `ecmp-lb init`, `ecmp-lb controller` with real keepalived and IPVS,
+ * and exabgp with the rendered announcer; gobgpd in namespace rr is the BGP peer whose RIB is
+ * read to observe announce/withdraw. The API server double plays Kubernetes. Exits non-zero on
+ * the first failed check; every wait is bounded.
+ */
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { renderAnnouncer } from '../../lib/renderers/announcer';
+import { ApiServerDouble } from '../test/apiserver-double';
+import { TestEndpoint, serviceModel, slice } from '../test/fixtures';
+import { sleep } from '../test/wait';
+
+const CLI = process.env.ECMP_LB_CLI!;
+const WORK = process.env.SCENARIO_WORK ?? '/tmp/ecmp-vm';
+const COLLECTION = '/apis/discovery.k8s.io/v1/namespaces/shop/endpointslices';
+const VIP = '198.19.10.1';
+const PREFIX = '198.19.10.0/24';
+const LBS = { lb1: '198.18.0.11', lb2: '198.18.0.12' } as const;
+type Lb = keyof typeof LBS;
+const BACKENDS = ['198.18.0.21', '198.18.0.22', '198.18.0.23'];
+const children: ChildProcess[] = [];
+const controllers = new Map<Lb, ChildProcess>();
+let failures = 0;
+
+function check(what: string, ok: boolean, detail = ''): void {
+  console.log(`${ok ? 'ok' : 'FAIL'} - ${what}${detail ? ` (${detail})` : ''}`);
+  if (!ok) failures++;
+}
+
+async function until<T>(what: string, probe: () => T, good: (value: T) => boolean, timeoutMs: number): Promise<{ ok: boolean; value: T; ms: number }> {
+  const start = Date.now();
+  let value = probe();
+  while (!good(value) && Date.now() - start < timeoutMs) { await sleep(100); value = probe(); }
+  const ms = Date.now() - start;
+  check(what, good(value), `${ms} ms`);
+  return { ok: good(value), value, ms };
+}
+
+function inNs(ns: string, args: string[], env: Record<string, string> = {}, logFile?: string): ChildProcess {
+  const out = logFile ? fs.openSync(logFile, 'a') : 'ignore';
+  const child = spawn('ip', ['netns', 'exec', ns, 'env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...args], { stdio: ['ignore', out, out] });
+  children.push(child);
+  return child;
+}
+
+function run(ns: string, args: string[], timeoutMs = 10000): string {
+  try {
+    return execFileSync('ip', ['netns', 'exec', ns, ...args], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    return `ERROR ${(err as Error).message}`;
+  }
+}
+
+/** Real servers of VIP:80 in an LB's IPVS, as `ipvsadm -Ln` lists them. */
+function ipvsRealServers(lb: Lb): string {
+  const lines = run(lb, ['ipvsadm', '-Ln']).split('\n');
+  const start = lines.findIndex((l) => l.startsWith(`TCP  ${VIP}:80`));
+  if (start < 0) return '';
+  const servers: string[] = [];
+  for (const line of lines.slice(start + 1)) {
+    const m = /^\s+->\s+(\S+)\s+\S+\s+(\d+)/.exec(line);
+    if (!m) break;
+    servers.push(`${m[1]}w${m[2]}`);
+  }
+  return servers.sort().join(' ');
+}
+
+/** Next hops the BGP peer has for the service prefix, one per announcing LB. */
+function peerPaths(): string {
+  const out = run('rr', ['gobgp', 'global', 'rib', '-a', 'ipv4', '-j']);
+  try {
+    const rib = JSON.parse(out) as Record<string, { 'neighbor-ip'?: string; attrs: { type: number; nexthop?: string }[] }[]>;
+    return (rib[PREFIX] ?? []).map((p) => p['neighbor-ip'] ?? '?').sort().join(' ');
+  } catch {
+    return '';
+  }
+}
+
+function expectServers(...hosts: string[]): string {
+  return hosts.map((h) => `${h}:8080w1`).sort().join(' ');
+}
+
+function setEndpoints(endpoints: TestEndpoint[]): void {
+  api.upsert(COLLECTION, slice('web-backend-abc', endpoints) as any);
+}
+
+function startLb(lb: Lb): void {
+  const dir = path.join(WORK, lb);
+  fs.mkdirSync(path.join(dir, 'etc'), { recursive: true });
+  fs.mkdirSync(path.join(dir, 'run'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'etc/service.json'), JSON.stringify(serviceModel({
+    reflectors: [{ name: 'rr', host: '198.18.0.2', port: 179 }], drainSeconds: 4, timers: { holdTimeSeconds: 9, keepaliveSeconds: 3, connectRetrySeconds: 1 },
+    healthCheck: { type: 'TCP' as any, intervalSeconds: 1, timeoutSeconds: 1, retries: 1, httpPath: '/', httpExpectStatus: 200 },
+  })));
+  fs.writeFileSync(path.join(dir, 'etc/announcer.py'), renderAnnouncer());
+  fs.writeFileSync(path.join(dir, 'kubeconfig'), JSON.stringify({ apiVersion: 'v1', kind: 'Config', 'current-context': 't',
+    clusters: [{ name: 't', cluster: { server: api.url, 'insecure-skip-tls-verify': true } }], users: [{ name: 't', user: {} }], contexts: [{ name: 't', context: { cluster: 't', user: 't' } }] }));
+  const env = { POD_IP: LBS[lb], NODE_IP: LBS[lb], POD_NAME: `web-${lb}`, POD_NAMESPACE: 'shop' };
+  const args = ['--config', path.join(dir, 'etc/service.json'), '--run-dir', path.join(dir, 'run')];
+  execFileSync('ip', ['netns', 'exec', lb, 'env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, CLI, 'init', ...args], { stdio: 'inherit', timeout: 30000 });
+  controllers.set(lb, inNs(lb, [process.execPath, CLI, 'controller', ...args, '--kubeconfig', path.join(dir, 'kubeconfig')], env, path.join(dir, 'controller.log')));
+  inNs(lb, ['exabgp', path.join(dir, 'run/exabgp.conf')], { 'exabgp.daemon.user': 'root', 'exabgp.log.destination': 'stdout' }, path.join(dir, 'exabgp.log'));
+}
+
+/** From the client, through one LB, connects from fixed source ports; returns port -> backend chosen by IPVS. */
+function mhChoices(lb: Lb, ports: number[]): Map<number, string> {
+  run('client', ['ip', 'route', 'replace', `${VIP}/32`, 'via', LBS[lb]]);
+  // Connections stay open until IPVS's table is read, then end with RST (linger 0) so the client
+  // keeps no TIME_WAIT and the same source ports can be used again through the other LB.
+  const script = `import socket, struct, subprocess, sys
+held = []
+for p in range(${ports[0]}, ${ports[ports.length - 1] + 1}):
+    s = socket.socket(); s.settimeout(2)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    try:
+        s.bind(("198.18.0.3", p)); s.connect(("${VIP}", 80)); held.append(s)
+    except OSError as e:
+        print("error", p, e, file=sys.stderr); s.close()
+print(subprocess.run(["ip", "netns", "exec", "${lb}", "ipvsadm", "-Lnc"], capture_output=True, text=True, timeout=30).stdout)
+for s in held: s.close()`;
+  const listing = run('client', ['python3', '-c', script], 120000);
+  const choices = new Map<number, string>();
+  for (const line of listing.split('\n')) {
+    const m = /^TCP\s+\S+\s+\S+\s+198\.18\.0\.3:(\d+)\s+\S+\s+(\S+)/.exec(line);
+    if (m) choices.set(Number(m[1]), m[2]);
+  }
+  return choices;
+}
+
+function agreement(a: Map<number, string>, b: Map<number, string>): { same: number; compared: number } {
+  let same = 0;
+  let compared = 0;
+  for (const [port, backend] of a) {
+    if (!b.has(port)) continue;
+    compared++;
+    if (b.get(port) === backend) same++;
+  }
+  return { same, compared };
+}
+
+const api = new ApiServerDouble();
+const backends: ChildProcess[] = [];
+
+function startBackends(): void {
+  for (const [i, host] of BACKENDS.entries()) {
+    backends.push(inNs(`be${i + 1}`, ['python3', '-m', 'http.server', '8080', '--bind', host, '--directory', '/tmp']));
+  }
+}
+
+async function main(): Promise<void> {
+  fs.mkdirSync(WORK, { recursive: true });
+  await api.start('198.18.0.1', 6443);
+  startBackends();
+  fs.writeFileSync(path.join(WORK, 'rr.toml'), `[global.config]
+  as = 65000
+  router-id = "198.18.0.2"
+[[peer-groups]]
+  [peer-groups.config]
+    peer-group-name = "lbs"
+    peer-as = 65000
+  [[peer-groups.afi-safis]]
+    [peer-groups.afi-safis.config]
+      afi-safi-name = "ipv4-unicast"
+[[dynamic-neighbors]]
+  [dynamic-neighbors.config]
+    prefix = "198.18.0.0/24"
+    peer-group = "lbs"
+`);
+  inNs('rr', ['gobgpd', '-f', path.join(WORK, 'rr.toml'), '-t', 'toml', '--api-hosts', '127.0.0.1:50051'], {}, path.join(WORK, 'gobgpd.log'));
+  setEndpoints([{ address: BACKENDS[0] }, { address: BACKENDS[1] }]);
+  startLb('lb1');
+  startLb('lb2');
+
+  console.log('# IPVS follows the endpoints (both LBs, same history)');
+  // Generous: node, keepalived and exabgp start slowly under software emulation.
+  for (const lb of ['lb1', 'lb2'] as Lb[]) await until(`${lb}: IPVS has be1, be2`, () => ipvsRealServers(lb), (v) => v === expectServers(BACKENDS[0], BACKENDS[1]), 90000);
+  await until('peer learns the prefix from both LBs', peerPaths, (v) => v === `${LBS.lb1} ${LBS.lb2}`, 60000);
+  setEndpoints([{ address: BACKENDS[0] }, { address: BACKENDS[1] }, { address: BACKENDS[2] }]);
+  await until('endpoint added: lb1 IPVS has be1..be3', () => ipvsRealServers('lb1'), (v) => v === expectServers(...BACKENDS), 10000);
+  setEndpoints([{ address: BACKENDS[0] }, { address: BACKENDS[1], ready: false }, { address: BACKENDS[2] }]);
+  await until('endpoint unready: lb1 IPVS drops be2', () => ipvsRealServers('lb1'), (v) => v === expectServers(BACKENDS[0], BACKENDS[2]), 10000);
+  setEndpoints([{ address: BACKENDS[1], ready: false }, { address: BACKENDS[2] }]);
+  await until('endpoint removed: lb1 IPVS has be3 only', () => ipvsRealServers('lb1'), (v) => v === expectServers(BACKENDS[2]), 10000);
+  setEndpoints(BACKENDS.map((address) => ({ address })));
+  for (const lb of ['lb1', 'lb2'] as Lb[]) await until(`${lb}: all three back`, () => ipvsRealServers(lb), (v) => v === expectServers(...BACKENDS), 10000);
+
+  console.log('# mh: the same client ports reach the same backends through either LB');
+  await sleep(1500);
+  const ports = Array.from({ length: 100 }, (_, i) => 41000 + i);
+  const via1 = mhChoices('lb1', ports);
+  const via2 = mhChoices('lb2', ports);
+  const same = agreement(via1, via2);
+  check('mh choices identical across lb1 and lb2', same.compared >= 90 && same.same === same.compared, `${same.same}/${same.compared} ports agree, backends used: ${new Set(via1.values()).size}`);
+
+  console.log('# health-aware announcement');
+  setEndpoints(BACKENDS.map((address) => ({ address, ready: false })));
+  await until('no ready endpoint: both LBs withdraw', peerPaths, (v) => v === '', 20000);
+  setEndpoints(BACKENDS.map((address) => ({ address })));
+  await until('endpoints ready again: both LBs announce', peerPaths, (v) => v === `${LBS.lb1} ${LBS.lb2}`, 30000);
+  // Endpoints still say ready, but keepalived's TCP checks fail: IPVS empties and the LBs withdraw.
+  backends.splice(0).forEach((b) => b.kill('SIGKILL'));
+  await until('backends dead, endpoints still ready: keepalived checks fail, both LBs withdraw', peerPaths, (v) => v === '', 20000);
+  startBackends();
+  await until('backends back: both LBs announce again', peerPaths, (v) => v === `${LBS.lb1} ${LBS.lb2}`, 30000);
+  await until('lb1 IPVS has all three again', () => ipvsRealServers('lb1'), (v) => v === expectServers(...BACKENDS), 10000);
+
+  console.log('# drain: SIGTERM to lb1 withdraws at once, keeps IPVS for drainSeconds, then exits 0');
+  const lb1 = controllers.get('lb1')!;
+  const exited = new Promise<number | null>((resolve) => lb1.on('exit', (code) => resolve(code)));
+  const termAt = Date.now();
+  lb1.kill('SIGTERM');
+  await until('peer loses lb1 path, keeps lb2', peerPaths, (v) => v === LBS.lb2, 15000);
+  check('lb1 still serves during the drain', ipvsRealServers('lb1') === expectServers(...BACKENDS) && Date.now() - termAt < 4000, `${Date.now() - termAt} ms after SIGTERM`);
+  const code = await Promise.race([exited, sleep(15000).then(() => 'timeout')]);
+  check('lb1 controller exits 0 after the drain', code === 0, `exit ${code} after ${Date.now() - termAt} ms`);
+  check('lb1 keepalived removed its IPVS service', ipvsRealServers('lb1') === '');
+}
+
+main()
+  .catch((err) => { console.log(`FAIL - scenario crashed: ${err?.stack ?? err}`); failures++; })
+  .finally(async () => {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    await api.stop();
+    console.log(`${failures === 0 ? 'PASS' : 'FAIL'}: ${failures} failed check(s)`);
+    process.exit(failures === 0 ? 0 : 1);
+  });
