@@ -1,5 +1,6 @@
-import { Chart, ChartProps, Duration } from 'cdk8s';
+import { Chart, ChartProps, Duration, JsonPatch } from 'cdk8s';
 import { Construct } from 'constructs';
+import * as k8s from '../imports/k8s';
 import { RouterFlavour } from './model';
 import { RouteReflector, RouteReflectorPlacement } from './route-reflector';
 import { UpstreamRouterConfig } from './upstream-router-config';
@@ -80,6 +81,12 @@ export interface EcmpTopologyProps extends ChartProps {
    * @default a third of the hold time
    */
   readonly keepaliveInterval?: Duration;
+  /**
+   * Create the chart's namespace. It is labelled for the `privileged` Pod Security level, which
+   * the LB pods (CAP_NET_ADMIN) and the node route agent (host network) need.
+   * @default true when `namespace` is set
+   */
+  readonly createNamespace?: boolean;
 }
 
 /**
@@ -93,6 +100,17 @@ export class EcmpTopology extends Chart {
 
   constructor(scope: Construct, id: string, props: EcmpTopologyProps) {
     super(scope, id, props);
+    if (props.namespace && (props.createNamespace ?? true)) {
+      const namespace = new k8s.KubeNamespace(this, 'Namespace', {
+        metadata: {
+          name: props.namespace,
+          // Baseline forbids NET_ADMIN and host networking; every pod here still drops all other capabilities.
+          labels: { 'pod-security.kubernetes.io/enforce': 'privileged', 'pod-security.kubernetes.io/warn': 'restricted' },
+        },
+      });
+      // A Namespace is cluster-scoped: drop the namespace the chart stamps on every object.
+      namespace.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
+    }
     const timers = { holdTime: props.holdTime, keepaliveInterval: props.keepaliveInterval };
     this.routeReflectors = (props.routeReflectors ?? []).map(spec => new RouteReflector(this, spec.name, {
       ...spec, ...timers, asn: props.asn, podNetworks: props.podNetworks,

@@ -300,3 +300,13 @@ describe('bad input is refused at synth with construct, field, value and fix', (
     expect(fs.readdirSync(outdir)).toEqual([]);
   });
 });
+
+test('the topology creates its namespace, cluster-scoped, at the Pod Security level its pods need', () => {
+  const { manifests } = synthToDisk(testTopology().app);
+  const namespace = one(manifests, 'Namespace', 'lb');
+  expect(namespace.metadata.namespace).toBeUndefined();
+  expect(namespace.metadata.labels['pod-security.kubernetes.io/enforce']).toBe('privileged');
+  expect(manifests[0].kind).toBe('Namespace');
+  const { manifests: without } = synthToDisk(testTopology({ topology: { createNamespace: false } }).app);
+  expect(byKind(without, 'Namespace')).toHaveLength(0);
+});
