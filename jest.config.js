@@ -8,4 +8,5 @@ module.exports = {
   modulePathIgnorePatterns: ['<rootDir>/build/'],
   transform: { '^.+\\.ts$': 'ts-jest' },
   testTimeout: 60000,
+  reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
 };

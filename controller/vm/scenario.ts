@@ -24,10 +24,12 @@ const BACKENDS = ['198.18.0.21', '198.18.0.22', '198.18.0.23'];
 const children: ChildProcess[] = [];
 const controllers = new Map<Lb, ChildProcess>();
 let failures = 0;
+let passes = 0;
 
 function check(what: string, ok: boolean, detail = ''): void {
   console.log(`${ok ? 'ok' : 'FAIL'} - ${what}${detail ? ` (${detail})` : ''}`);
-  if (!ok) failures++;
+  if (ok) passes++;
+  else failures++;
 }
 
 async function until<T>(what: string, probe: () => T, good: (value: T) => boolean, timeoutMs: number): Promise<{ ok: boolean; value: T; ms: number }> {
@@ -224,6 +226,6 @@ main()
   .finally(async () => {
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
     await api.stop();
-    console.log(`${failures === 0 ? 'PASS' : 'FAIL'}: ${failures} failed check(s)`);
+    console.log(`ipvs-vm: ${passes} passed, ${failures} failed`);
     process.exit(failures === 0 ? 0 : 1);
   });
