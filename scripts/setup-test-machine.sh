@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   gobgpd exabgp frr bird2 keepalived ipvsadm iproute2 nftables iptables
-  nginx-light wrk curl procps
+  nginx-light wrk curl procps iputils-ping
   qemu-system-x86 busybox-static cpio kmod
 )
 missing=()
