@@ -103,8 +103,21 @@ function startLb(lb: Lb): void {
   const env = { POD_IP: LBS[lb], NODE_IP: LBS[lb], POD_NAME: `web-${lb}`, POD_NAMESPACE: 'shop' };
   const args = ['--config', path.join(dir, 'etc/service.json'), '--run-dir', path.join(dir, 'run')];
   execFileSync('ip', ['netns', 'exec', lb, 'env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, CLI, 'init', ...args], { stdio: 'inherit', timeout: 30000 });
-  controllers.set(lb, inNs(lb, [process.execPath, CLI, 'controller', ...args, '--kubeconfig', path.join(dir, 'kubeconfig')], env, path.join(dir, 'controller.log')));
+  // As in the pod spec: root with every capability dropped but NET_ADMIN (keepalived inherits the set).
+  const netAdminOnly = ['setpriv', '--bounding-set=-all,+net_admin', '--'];
+  controllers.set(lb, inNs(lb, [...netAdminOnly, process.execPath, CLI, 'controller', ...args, '--kubeconfig', path.join(dir, 'kubeconfig')], env, path.join(dir, 'controller.log')));
   inNs(lb, ['exabgp', path.join(dir, 'run/exabgp.conf')], { 'exabgp.daemon.user': 'root', 'exabgp.log.destination': 'stdout' }, path.join(dir, 'exabgp.log'));
+}
+
+/** `comm=CapEff` of the processes named `names` in a namespace (NET_ADMIN alone is 0x1000). */
+function effectiveCapsOf(ns: string, names: string[]): string[] {
+  return execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split('\n').filter(Boolean).flatMap((pid) => {
+    try {
+      const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+      const comm = /^Name:\s+(\S+)/m.exec(status)?.[1] ?? '';
+      return names.includes(comm) ? [`${comm}=${/^CapEff:\s+(\S+)/m.exec(status)?.[1]}`] : [];
+    } catch { return []; } // the process exited meanwhile
+  });
 }
 
 /** From the client, through one LB, connects from fixed source ports; returns port -> backend chosen by IPVS. */
@@ -178,7 +191,12 @@ async function main(): Promise<void> {
 
   console.log('# IPVS follows the endpoints (both LBs, same history)');
   // Generous: node, keepalived and exabgp start slowly under software emulation.
-  for (const lb of ['lb1', 'lb2'] as Lb[]) await until(`${lb}: IPVS has be1, be2`, () => ipvsRealServers(lb), (v) => v === expectServers(BACKENDS[0], BACKENDS[1]), 90000);
+  // The first start is slow under software emulation (node loading the client: ~40 s idle, >90 s on a loaded host).
+  for (const lb of ['lb1', 'lb2'] as Lb[]) await until(`${lb}: IPVS has be1, be2`, () => ipvsRealServers(lb), (v) => v === expectServers(BACKENDS[0], BACKENDS[1]), 240000);
+  for (const lb of ['lb1', 'lb2'] as Lb[]) {
+    const caps = effectiveCapsOf(lb, ['node', 'keepalived']);
+    check(`${lb}: controller and keepalived hold CAP_NET_ADMIN only`, caps.length >= 3 && caps.every((c) => c.endsWith('=0000000000001000')), caps.join(' '));
+  }
   await until('peer learns the prefix from both LBs', peerPaths, (v) => v === `${LBS.lb1} ${LBS.lb2}`, 60000);
   setEndpoints([{ address: BACKENDS[0] }, { address: BACKENDS[1] }, { address: BACKENDS[2] }]);
   await until('endpoint added: lb1 IPVS has be1..be3', () => ipvsRealServers('lb1'), (v) => v === expectServers(...BACKENDS), 10000);
