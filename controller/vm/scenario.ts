@@ -190,8 +190,7 @@ async function main(): Promise<void> {
   startLb('lb2');
 
   console.log('# IPVS follows the endpoints (both LBs, same history)');
-  // Generous: node, keepalived and exabgp start slowly under software emulation.
-  // The first start is slow under software emulation (node loading the client: ~40 s idle, >90 s on a loaded host).
+  // Generous: node, keepalived and exabgp start slowly under software emulation (~40 s idle, >90 s on a loaded host).
   for (const lb of ['lb1', 'lb2'] as Lb[]) await until(`${lb}: IPVS has be1, be2`, () => ipvsRealServers(lb), (v) => v === expectServers(BACKENDS[0], BACKENDS[1]), 240000);
   for (const lb of ['lb1', 'lb2'] as Lb[]) {
     const caps = effectiveCapsOf(lb, ['node', 'keepalived']);
