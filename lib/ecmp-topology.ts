@@ -1,5 +1,8 @@
 import { Chart, ChartProps, Duration, JsonPatch } from 'cdk8s';
 import { Construct } from 'constructs';
+import { BgpPassword } from './bgp-password';
+import { throwInvalid } from './errors';
+import { checkName } from './validate';
 import * as k8s from '../imports/k8s';
 import { RouterFlavour } from './model';
 import { RouteReflector, RouteReflectorPlacement } from './route-reflector';
@@ -36,6 +39,11 @@ export interface RouteReflectorSpec {
    * @default 255
    */
   readonly sendMax?: number;
+  /**
+   * In-cluster only: a NetworkPolicy letting only LB pods reach its BGP port.
+   * @default false
+   */
+  readonly networkPolicy?: boolean;
 }
 
 /** One upstream router of an {@link EcmpTopology}. */
@@ -59,6 +67,11 @@ export interface UpstreamRouterSpec {
    * @default 16
    */
   readonly maximumPaths?: number;
+  /**
+   * Accept only the services' prefixes from the reflectors.
+   * @default true
+   */
+  readonly filterPrefixes?: boolean;
 }
 
 /** Props of an {@link EcmpTopology}. */
@@ -87,6 +100,17 @@ export interface EcmpTopologyProps extends ChartProps {
    * @default true when `namespace` is set
    */
   readonly createNamespace?: boolean;
+  /**
+   * Accept from LB pods only the services' prefixes, exact length, with a per-session prefix limit
+   * (every reflector; see RouteReflectorProps.filterPrefixes).
+   * @default true
+   */
+  readonly filterPrefixes?: boolean;
+  /**
+   * TCP-MD5 key of every reflector's sessions (see RouteReflectorProps.bgpPassword).
+   * @default no TCP-MD5
+   */
+  readonly bgpPassword?: BgpPassword;
 }
 
 /**
@@ -111,9 +135,21 @@ export class EcmpTopology extends Chart {
       // A Namespace is cluster-scoped: drop the namespace the chart stamps on every object.
       namespace.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
     }
+    // Names become construct ids in this chart: check them before any construct is created.
+    const seen = new Map<string, string>();
+    const specs: [string, { name: string }[]][] = [['routeReflectors', props.routeReflectors ?? []], ['upstreamRouters', props.upstreamRouters ?? []]];
+    for (const [list, entries] of specs) {
+      entries.forEach((spec, i) => {
+        const field = `${list}[${i}].name`;
+        checkName(this, field, spec?.name);
+        const other = seen.get(spec.name);
+        if (other) throwInvalid(this, field, spec.name, `is also the name of ${other}`, 'give every route reflector and upstream router its own name (they share the chart\'s construct ids and output folders)');
+        seen.set(spec.name, field);
+      });
+    }
     const timers = { holdTime: props.holdTime, keepaliveInterval: props.keepaliveInterval };
     this.routeReflectors = (props.routeReflectors ?? []).map(spec => new RouteReflector(this, spec.name, {
-      ...spec, ...timers, asn: props.asn, podNetworks: props.podNetworks,
+      ...spec, ...timers, asn: props.asn, podNetworks: props.podNetworks, filterPrefixes: props.filterPrefixes, bgpPassword: props.bgpPassword,
     }));
     this.upstreamRouters = (props.upstreamRouters ?? []).map(spec => new UpstreamRouterConfig(this, spec.name, {
       ...spec, ...timers, routeReflectors: this.routeReflectors,

@@ -1,5 +1,6 @@
 export * from './model';
 export * from './backends';
+export * from './bgp-password';
 export * from './ecmp-app';
 export * from './route-reflector';
 export * from './upstream-router-config';

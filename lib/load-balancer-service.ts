@@ -2,6 +2,7 @@ import { Chart, Duration } from 'cdk8s';
 import { Construct, IConstruct } from 'constructs';
 import * as k8s from '../imports/k8s';
 import { Backends } from './backends';
+import { bgpPasswordEnv, sameBgpPassword } from './bgp-password';
 import { invalidField, throwInvalid } from './errors';
 import { Cidr, cidrContains, cidrsOverlap, firstHostAddress, overlappingPairs, parseAddress, parseCidr } from './ip';
 import {
@@ -152,6 +153,15 @@ export interface LoadBalancerServiceProps extends BgpTimers {
    * @default none
    */
   readonly tolerations?: k8s.Toleration[];
+  /**
+   * Let the IPVS container load kernel modules (`ip_vs`, `ip_vs_mh`, `nf_conntrack`, ...) itself:
+   * adds `CAP_SYS_MODULE` and mounts the node's `/lib/modules` read-only. Off by default because
+   * CAP_SYS_MODULE lets the container load any module into the node's kernel, which is full
+   * control of the node; preload the modules on LB nodes instead
+   * (`/etc/modules-load.d/ipvs.conf`, see docs/security.md).
+   * @default false
+   */
+  readonly loadKernelModules?: boolean;
 }
 
 const DEFAULT_LB_IMAGE = 'cdk8s-ecmp-lb/lb:0.1.0';
@@ -193,11 +203,18 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
     this.vips = this.checkVips(props.vips);
     this.lbCount = checkCount(this, 'lbCount', props.lbCount ?? 2, 1, 255, 'run at least 1 LB pod (2 or more for redundancy), at most 255 (the most paths BGP add-paths passes on here)');
     const forwardingMethod = props.forwardingMethod ?? ForwardingMethod.NAT;
+    if (!Object.values(ForwardingMethod).includes(forwardingMethod)) {
+      throwInvalid(this, 'forwardingMethod', forwardingMethod, 'is not a forwarding method', 'use ForwardingMethod.NAT, ForwardingMethod.DIRECT_ROUTING or ForwardingMethod.TUNNEL');
+    }
+    const scheduler = props.scheduler ?? IpvsScheduler.MAGLEV_HASHING;
+    if (!Object.values(IpvsScheduler).includes(scheduler)) {
+      throwInvalid(this, 'scheduler', scheduler, 'is not an IPVS scheduler', 'use one of IpvsScheduler, e.g. IpvsScheduler.MAGLEV_HASHING');
+    }
     const ports = checkNonEmpty(this, 'ports', props.ports, 'list the ports to serve, e.g. [{ port: 80 }]').map((p, i) => this.checkPort(p, i, forwardingMethod));
     const backendServiceName = this.checkBackends(props.backends, ports);
     const reflector = this.routeReflectors[0];
     const asn = checkAsn(this, 'asn', props.asn ?? reflector.asn);
-    const drainSeconds = checkCount(this, 'drainTimeout', props.drainTimeout?.toSeconds() ?? 10, 0, 3600, 'use a whole number of seconds up to Duration.hours(1)');
+    const drainSeconds = checkCount(this, 'drainTimeout', props.drainTimeout?.toSeconds({ integral: false }) ?? 10, 0, 3600, 'use a whole number of seconds up to Duration.hours(1)');
 
     this.model = {
       name: this.serviceName,
@@ -205,7 +222,7 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
       prefixes: this.prefixes,
       vips: this.vips,
       ports,
-      scheduler: props.scheduler ?? IpvsScheduler.MAGLEV_HASHING,
+      scheduler,
       forwardingMethod,
       healthCheck: this.checkHealthCheck(props.healthCheck ?? {}, ports),
       backendServiceName,
@@ -213,6 +230,8 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
       timers: checkTimers(this, props, reflector.timers),
       reflectors: this.routeReflectors.map(r => r.lbPeer),
       drainSeconds,
+      // Only when the reflectors sign LB sessions; absent otherwise, so older models read the same.
+      ...(reflector.bgpPassword?.signLoadBalancerSessions ? { md5: true } : {}),
     };
     for (const r of this.routeReflectors) r.addLoadBalancerService(this);
     servicesOfApp(this).services.push(this);
@@ -295,8 +314,8 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
     }
     return {
       type,
-      intervalSeconds: checkCount(this, 'healthCheck.interval', check.interval?.toSeconds() ?? 2, 1, 3600, 'use whole seconds, e.g. Duration.seconds(2)'),
-      timeoutSeconds: checkCount(this, 'healthCheck.timeout', check.timeout?.toSeconds() ?? 1, 1, 3600, 'use whole seconds, e.g. Duration.seconds(1)'),
+      intervalSeconds: checkCount(this, 'healthCheck.interval', check.interval?.toSeconds({ integral: false }) ?? 2, 1, 3600, 'use whole seconds, e.g. Duration.seconds(2)'),
+      timeoutSeconds: checkCount(this, 'healthCheck.timeout', check.timeout?.toSeconds({ integral: false }) ?? 1, 1, 3600, 'use whole seconds, e.g. Duration.seconds(1)'),
       retries: checkCount(this, 'healthCheck.retries', check.retries ?? 1, 0, 100, 'use 0..100'),
       httpPath,
       httpExpectStatus: checkCount(this, 'healthCheck.httpExpectStatus', check.httpExpectStatus ?? 200, 100, 599, 'use an HTTP status such as 200'),
@@ -307,6 +326,9 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
   private validateTopology(): string[] {
     const errors: string[] = [];
     for (const reflector of this.routeReflectors) {
+      if (!sameBgpPassword(reflector.bgpPassword, this.routeReflectors[0].bgpPassword)) {
+        errors.push(invalidField(this, 'routeReflectors', this.routeReflectors.map(r => r.reflectorName), `mix TCP-MD5 settings ('${reflector.reflectorName}' differs from '${this.routeReflectors[0].reflectorName}'); an LB pod has one key for its reflector sessions`, 'give every reflector the same bgpPassword (Secret, key and signLoadBalancerSessions), or none'));
+      }
       if (reflector.asn !== this.model.asn) {
         errors.push(invalidField(this, 'asn', this.model.asn, `differs from route reflector '${reflector.reflectorName}' AS ${reflector.asn}; LB pods peer over iBGP`, `set asn to ${reflector.asn} or leave it unset`));
       }
@@ -372,6 +394,10 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
       { name: 'run', mountPath: RUN_DIR },
     ];
     const quantity = k8s.Quantity.fromString;
+    const password = this.routeReflectors[0].bgpPassword;
+    // The key reaches only the init step, which renders it into the memory-backed run dir.
+    const initEnv = password?.signLoadBalancerSessions ? [...downwardEnv, bgpPasswordEnv(password)] : downwardEnv;
+    const modules = props.loadKernelModules ?? false;
 
     new k8s.KubeDeployment(this, 'Resource', {
       metadata: { name, labels },
@@ -410,7 +436,7 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
               image,
               command: ['ecmp-lb', 'init'],
               args: configArgs,
-              env: downwardEnv,
+              env: initEnv,
               volumeMounts: mounts,
               resources: { requests: { cpu: quantity('10m'), memory: quantity('32Mi') }, limits: { memory: quantity('128Mi') } },
               securityContext: containerSecurity(),
@@ -429,9 +455,14 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
                   requests: { cpu: quantity('100m'), memory: quantity('64Mi') },
                   limits: { memory: quantity('256Mi') },
                 },
-                volumeMounts: [...mounts, { name: 'tmp', mountPath: '/tmp' }],
+                volumeMounts: [
+                  ...mounts,
+                  { name: 'tmp', mountPath: '/tmp' },
+                  ...(modules ? [{ name: 'modules', mountPath: '/lib/modules', readOnly: true }] : []),
+                ],
                 // keepalived programs IPVS and `ip`/`nft` set up the pod's routes and SNAT: NET_ADMIN as root.
-                securityContext: containerSecurity({ addCapabilities: ['NET_ADMIN'], runAsRoot: true }),
+                // With loadKernelModules, keepalived may also `modprobe ip_vs` (SYS_MODULE, the node's modules).
+                securityContext: containerSecurity({ addCapabilities: modules ? ['NET_ADMIN', 'SYS_MODULE'] : ['NET_ADMIN'], runAsRoot: true }),
               },
               {
                 name: 'exabgp',
@@ -454,6 +485,7 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
               { name: 'config', configMap: { name: config.name } },
               { name: 'run', emptyDir: { medium: 'Memory', sizeLimit: quantity('16Mi') } },
               { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: quantity('16Mi') } },
+              ...(modules ? [{ name: 'modules', hostPath: { path: '/lib/modules', type: 'Directory' } }] : []),
             ],
           },
         },

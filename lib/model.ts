@@ -56,7 +56,51 @@ export interface RouteReflectorModel {
   /** Families exchanged with LB pods and routers. */
   readonly families: AddressFamily[];
   readonly timers: BgpTimersModel;
+  /**
+   * When true, routes from LB pods are accepted only if their prefix is one of `acceptedPrefixes`
+   * (exact length) and they come from `lbNeighborPrefixes`; everything else, including anything
+   * the routers send, is rejected. When false, every route is accepted (the paper's behaviour).
+   */
+  readonly filterPrefixes: boolean;
+  /** The service prefixes (CIDR) LB pods may announce: exact matches only. May be empty. */
+  readonly acceptedPrefixes: string[];
+  /**
+   * Per family, the most prefixes one LB session may announce (the largest prefix count of a
+   * service of that family); beyond it the session is closed. A family not listed has no limit.
+   */
+  readonly prefixLimits: PrefixLimitModel[];
+  /**
+   * TCP-MD5 key of the sessions with the routers: '' for none, else a key matching
+   * `BGP_PASSWORD_PATTERN` or exactly `BGP_PASSWORD_PLACEHOLDER`.
+   */
+  readonly routerPassword: string;
+  /** TCP-MD5 key of the LB pod sessions (the dynamic-neighbor peer group), in the same form. */
+  readonly lbPassword: string;
 }
+
+/** A per-session prefix limit in one family. */
+export interface PrefixLimitModel {
+  readonly family: AddressFamily;
+  /** At least 1. */
+  readonly maxPrefixes: number;
+}
+
+/**
+ * Characters and length a TCP-MD5 key may have here: what every daemon's config syntax carries
+ * without quoting or escaping (letters, digits and `. _ ~ + = / @ % : -`, covering base64), and at
+ * most 80 bytes, Linux's TCP_MD5SIG_MAXKEYLEN.
+ */
+export const BGP_PASSWORD_PATTERN = /^[A-Za-z0-9._~+=/@%:-]{1,80}$/;
+
+/**
+ * What files that leave the cluster (standalone reflector, router configs) and the in-cluster
+ * reflector's ConfigMap carry instead of the key; filled in from the secret store at install or
+ * pod start (see docs/security.md), e.g. `envsubst '$ECMP_LB_BGP_PASSWORD'`.
+ */
+export const BGP_PASSWORD_PLACEHOLDER = '${ECMP_LB_BGP_PASSWORD}';
+
+/** The environment variable that carries the TCP-MD5 key into the pods that render configs. */
+export const BGP_PASSWORD_ENV = 'ECMP_LB_BGP_PASSWORD';
 
 /** Which routing daemon the upstream router runs. */
 export enum RouterFlavour {
@@ -78,10 +122,14 @@ export interface UpstreamRouterModel {
   readonly reflectors: BgpNeighborModel[];
   /** The most equal-cost next hops installed per prefix. */
   readonly maximumPaths: number;
-  /** Service prefixes (CIDR) it expects; informational for the FIB, used for summaries. */
+  /** Service prefixes (CIDR) it expects; with `filterPrefixes`, the only ones it accepts (exact length). */
   readonly servicePrefixes: string[];
   readonly families: AddressFamily[];
   readonly timers: BgpTimersModel;
+  /** When true, only `servicePrefixes` (exact length) are accepted from the reflectors. */
+  readonly filterPrefixes: boolean;
+  /** TCP-MD5 key of the reflector sessions: '' for none, a key, or `BGP_PASSWORD_PLACEHOLDER`. */
+  readonly password: string;
 }
 
 /** Transport protocol of a virtual service. */
@@ -184,6 +232,12 @@ export interface LoadBalancerServiceModel {
   readonly reflectors: ReflectorPeerModel[];
   /** Seconds the LB pod keeps serving after withdrawing its route on shutdown. */
   readonly drainSeconds: number;
+  /**
+   * When true, the reflector sessions are signed with TCP-MD5: `ecmp-lb init` reads the key from
+   * the environment variable `BGP_PASSWORD_ENV` (set from a Secret) and refuses to start without it.
+   * Absent or false: no signature.
+   */
+  readonly md5?: boolean;
 }
 
 /** How an LB pod reaches one route reflector. */
@@ -219,4 +273,6 @@ export interface ExabgpModel {
    * withdraws what it prints (health-aware announcement). When empty, the prefixes are static routes.
    */
   readonly announcerCommand: string;
+  /** TCP-MD5 key of every session (matching `BGP_PASSWORD_PATTERN`); absent or '' for none. */
+  readonly md5Password?: string;
 }

@@ -1,10 +1,12 @@
 import { Chart, Lazy } from 'cdk8s';
 import { Construct, IConstruct } from 'constructs';
 import * as k8s from '../imports/k8s';
+import { BgpPassword, bgpPasswordEnv, checkBgpPassword } from './bgp-password';
 import { ConfigFile } from './config-file';
 import { invalidField, throwInvalid } from './errors';
 import { Cidr } from './ip';
-import { AddressFamily, BgpNeighborModel, BgpTimersModel, ReflectorPeerModel, RouteReflectorModel } from './model';
+import { AddressFamily, BGP_PASSWORD_ENV, BGP_PASSWORD_PLACEHOLDER, BgpNeighborModel, BgpTimersModel, ReflectorPeerModel, RouteReflectorModel } from './model';
+import { LB_ROLE_LABEL } from './node-route-agent';
 import { containerSecurity, NOBODY, podSecurity } from './pod-security';
 import { renderRouteReflector } from './renderers/gobgpd';
 import {
@@ -83,6 +85,28 @@ export interface RouteReflectorProps extends BgpTimers {
    * @default 'cdk8s-ecmp-lb/gobgpd:3.10.0'
    */
   readonly image?: string;
+  /**
+   * Accept from LB pods only the prefixes of the LB services registered with this reflector, at
+   * their exact length, from the pod networks, and at most as many per LB session as the largest
+   * service has (a session announcing more is closed); reject everything else, including routes
+   * the routers send. Turn off only to reproduce the paper's accept-everything reflector.
+   * @default true
+   */
+  readonly filterPrefixes?: boolean;
+  /**
+   * TCP-MD5 on the sessions with the routers (and, with `signLoadBalancerSessions`, with the LB
+   * pods). Standalone: `gobgpd.toml` carries the placeholder `${ECMP_LB_BGP_PASSWORD}` to fill at
+   * install; in-cluster: an init container fills it from the Secret into a memory-backed volume.
+   * @default no TCP-MD5
+   */
+  readonly bgpPassword?: BgpPassword;
+  /**
+   * In-cluster only: a NetworkPolicy that lets only LB pods (label `ecmp-lb.cdk8s.io/role=lb`, any
+   * namespace) reach the reflector's BGP port, and lets the reflector connect only to the routers'
+   * BGP port. Needs a CNI that enforces NetworkPolicy.
+   * @default false
+   */
+  readonly networkPolicy?: boolean;
 }
 
 /** What LB services and routers need to know of a route reflector. */
@@ -105,6 +129,10 @@ export interface IRouteReflector extends IConstruct {
   readonly timers: BgpTimersModel;
   /** How an LB pod reaches it. */
   readonly lbPeer: ReflectorPeerModel;
+  /** Whether it accepts only the registered services' prefixes. */
+  readonly filterPrefixes: boolean;
+  /** The TCP-MD5 key of its sessions, if any; routers and LB services use the same. */
+  readonly bgpPassword?: BgpPassword;
   /** Registers an upstream router as a static neighbor (called by UpstreamRouterConfig). */
   addUpstreamRouter(router: IUpstreamRouter): void;
   /** Registers an LB service whose pods peer with it (called by LoadBalancerService). */
@@ -152,6 +180,8 @@ export class RouteReflector extends Construct implements IRouteReflector {
   public readonly port: number;
   public readonly timers: BgpTimersModel;
   public readonly lbPeer: ReflectorPeerModel;
+  public readonly filterPrefixes: boolean;
+  public readonly bgpPassword?: BgpPassword;
   /** The rendered gobgpd config: a ConfigFile (standalone) or a ConfigMap (in-cluster). */
   public readonly configResource: IConstruct;
   private readonly routers: IUpstreamRouter[] = [];
@@ -170,6 +200,11 @@ export class RouteReflector extends Construct implements IRouteReflector {
     this.sendMax = checkCount(this, 'sendMax', props.sendMax ?? 255, 1, 255, 'use at least the largest lbCount of any service, at most 255');
     this.port = checkPort(this, 'port', props.port ?? BGP_PORT);
     this.timers = checkTimers(this, props);
+    this.filterPrefixes = props.filterPrefixes ?? true;
+    this.bgpPassword = checkBgpPassword(this, 'bgpPassword', props.bgpPassword);
+    if (props.networkPolicy && this.placement !== RouteReflectorPlacement.IN_CLUSTER) {
+      throwInvalid(this, 'networkPolicy', props.networkPolicy, 'only applies to an in-cluster route reflector', 'filter the standalone box\'s port 179 with its own firewall (docs/security.md), or remove networkPolicy');
+    }
 
     if (this.placement === RouteReflectorPlacement.IN_CLUSTER) {
       if (!props.nodeName) {
@@ -178,6 +213,7 @@ export class RouteReflector extends Construct implements IRouteReflector {
       const namespace = Chart.of(this).namespace ?? 'default';
       this.lbPeer = { name: this.reflectorName, host: `${this.reflectorName}-bgp.${namespace}.svc`, port: this.port };
       this.configResource = this.inClusterManifests(props.nodeName, props.image ?? DEFAULT_GOBGPD_IMAGE);
+      if (props.networkPolicy) this.networkPolicy();
     } else {
       if (props.nodeName) {
         throwInvalid(this, 'nodeName', props.nodeName, 'only applies to an in-cluster route reflector', 'remove nodeName, or set placement: RouteReflectorPlacement.IN_CLUSTER');
@@ -213,6 +249,9 @@ export class RouteReflector extends Construct implements IRouteReflector {
     const routers: BgpNeighborModel[] = this.routers.map(r => ({
       address: r.address, asn: r.asn, description: `router-${r.routerName}`, passive: false,
     }));
+    const accepted = [...new Set(this.services.flatMap(s => s.prefixes))].sort();
+    // The key itself never reaches a file: the placeholder is filled at install or pod start.
+    const password = this.bgpPassword ? BGP_PASSWORD_PLACEHOLDER : '';
     return {
       asn: this.asn,
       routerId: this.routerId,
@@ -224,6 +263,14 @@ export class RouteReflector extends Construct implements IRouteReflector {
       sendMax: this.sendMax,
       families: [...families].sort(),
       timers: this.timers,
+      filterPrefixes: this.filterPrefixes,
+      acceptedPrefixes: accepted,
+      prefixLimits: [...families].sort().map(family => ({
+        family,
+        maxPrefixes: Math.max(0, ...this.services.map(s => s.prefixes.filter(p => p.includes(':') === (family === AddressFamily.IPV6_UNICAST)).length)),
+      })).filter(limit => limit.maxPrefixes > 0),
+      routerPassword: password,
+      lbPassword: this.bgpPassword?.signLoadBalancerSessions ? password : '',
     };
   }
 
@@ -245,6 +292,33 @@ export class RouteReflector extends Construct implements IRouteReflector {
     return errors;
   }
 
+  /**
+   * Only LB pods reach the BGP port; the reflector connects only to the routers' BGP port. Replies
+   * on established connections are allowed by every NetworkPolicy implementation (they are stateful).
+   */
+  private networkPolicy(): void {
+    const labels = { 'app.kubernetes.io/name': 'ecmp-lb-route-reflector', 'ecmp-lb.cdk8s.io/reflector': this.reflectorName };
+    const bgp = [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(this.port) }];
+    new k8s.KubeNetworkPolicy(this, 'NetworkPolicy', {
+      metadata: { name: `${this.reflectorName}-gobgpd`, labels },
+      spec: {
+        podSelector: { matchLabels: labels },
+        policyTypes: ['Ingress', 'Egress'],
+        ingress: [{
+          // LB pods of every namespace: LoadBalancerServices may live in other charts.
+          from: [{ namespaceSelector: {}, podSelector: { matchLabels: { [LB_ROLE_LABEL]: 'lb' } } }],
+          ports: bgp,
+        }],
+        egress: Lazy.any({
+          produce: () => this.routers.length === 0 ? [] : [{
+            to: [...new Set(this.routers.map(r => r.address))].sort().map(address => ({ ipBlock: { cidr: `${address}/${address.includes(':') ? 128 : 32}` } })),
+            ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(BGP_PORT) }],
+          }],
+        }),
+      },
+    });
+  }
+
   /** A gobgpd pod pinned to `nodeName`, its config in a ConfigMap, and the Service LB pods dial. */
   private inClusterManifests(nodeName: string, image: string): IConstruct {
     const labels = { 'app.kubernetes.io/name': 'ecmp-lb-route-reflector', 'ecmp-lb.cdk8s.io/reflector': this.reflectorName };
@@ -256,6 +330,11 @@ export class RouteReflector extends Construct implements IRouteReflector {
       metadata: { name: `${this.reflectorName}-gobgpd` },
       automountServiceAccountToken: false,
     });
+    const password = this.bgpPassword;
+    // With a TCP-MD5 key, an init container writes the config with the key filled in from the
+    // Secret to a memory-backed volume; the ConfigMap only ever holds the placeholder.
+    const configPath = password ? '/run/gobgpd/gobgpd.toml' : '/etc/gobgpd/gobgpd.toml';
+    const quantity = k8s.Quantity.fromString;
     new k8s.KubeDeployment(this, 'Deployment', {
       metadata: { name: `${this.reflectorName}-gobgpd`, labels },
       spec: {
@@ -271,11 +350,22 @@ export class RouteReflector extends Construct implements IRouteReflector {
             nodeSelector: { 'kubernetes.io/hostname': nodeName },
             // A safe sysctl: lets the unprivileged gobgpd bind the BGP port.
             securityContext: podSecurity({ 'net.ipv4.ip_unprivileged_port_start': String(Math.min(this.port, 1024)) }),
+            ...(password ? {
+              initContainers: [{
+                name: 'fill-password',
+                image,
+                command: ['/bin/sh', '-c', FILL_PASSWORD_SCRIPT, 'fill-password', '/etc/gobgpd/gobgpd.toml', configPath],
+                env: [bgpPasswordEnv(password)],
+                resources: { requests: { cpu: quantity('10m'), memory: quantity('16Mi') }, limits: { memory: quantity('64Mi') } },
+                securityContext: { ...containerSecurity(), runAsUser: NOBODY },
+                volumeMounts: [{ name: 'config', mountPath: '/etc/gobgpd', readOnly: true }, { name: 'run', mountPath: '/run/gobgpd' }],
+              }],
+            } : {}),
             containers: [{
               name: 'gobgpd',
               image,
               // The gRPC API stays on loopback: anyone reaching it could inject routes.
-              command: ['gobgpd', '-t', 'toml', '-f', '/etc/gobgpd/gobgpd.toml', '--api-hosts', '127.0.0.1:50051', '--log-plain'],
+              command: ['gobgpd', '-t', 'toml', '-f', configPath, '--api-hosts', '127.0.0.1:50051', '--log-plain'],
               ports: [{ name: 'bgp', containerPort: this.port, protocol: 'TCP' }],
               readinessProbe: { tcpSocket: { port: k8s.IntOrString.fromNumber(this.port) }, periodSeconds: 5 },
               resources: {
@@ -283,9 +373,15 @@ export class RouteReflector extends Construct implements IRouteReflector {
                 limits: { memory: k8s.Quantity.fromString('256Mi') },
               },
               securityContext: { ...containerSecurity(), runAsUser: NOBODY },
-              volumeMounts: [{ name: 'config', mountPath: '/etc/gobgpd', readOnly: true }],
+              volumeMounts: [
+                { name: 'config', mountPath: '/etc/gobgpd', readOnly: true },
+                ...(password ? [{ name: 'run', mountPath: '/run/gobgpd', readOnly: true }] : []),
+              ],
             }],
-            volumes: [{ name: 'config', configMap: { name: config.name } }],
+            volumes: [
+              { name: 'config', configMap: { name: config.name } },
+              ...(password ? [{ name: 'run', emptyDir: { medium: 'Memory', sizeLimit: quantity('1Mi') } }] : []),
+            ],
           },
         },
       },
@@ -300,6 +396,25 @@ export class RouteReflector extends Construct implements IRouteReflector {
     return config;
   }
 }
+
+/**
+ * The in-cluster reflector's init step with a TCP-MD5 key: checks the key from the Secret (the same
+ * rule as every renderer: 1-80 characters of A-Z a-z 0-9 . _ ~ + = / @ % : -, which no config
+ * syntax reads as anything but the key) and copies the config with every placeholder replaced by
+ * it, literally (no regex, no shell expansion of the key), readable by gobgpd's user only.
+ * POSIX sh and awk: runs in the Debian-based gobgpd image. Arguments: source, target.
+ */
+export const FILL_PASSWORD_SCRIPT = [
+  'set -eu',
+  'umask 077',
+  `key="\${${BGP_PASSWORD_ENV}:-}"`,
+  'case "$key" in',
+  `  ''|*[!A-Za-z0-9._~+=/@%:-]*) echo "${BGP_PASSWORD_ENV} is empty or has characters outside A-Z a-z 0-9 . _ ~ + = / @ % : -" >&2; exit 1 ;;`,
+  'esac',
+  `if [ "\${#key}" -gt 80 ]; then echo "${BGP_PASSWORD_ENV} is longer than 80 characters (the TCP-MD5 limit)" >&2; exit 1; fi`,
+  `awk -v ph='${BGP_PASSWORD_PLACEHOLDER}' 'BEGIN { key = ENVIRON["${BGP_PASSWORD_ENV}"] } { out = ""; while ((i = index($0, ph)) > 0) { out = out substr($0, 1, i - 1) key; $0 = substr($0, i + length(ph)) } print out $0 }' "$1" > "$2.tmp"`,
+  'mv "$2.tmp" "$2"',
+].join('\n');
 
 /** Parses the pod networks of reflectors (for overlap checks). */
 export function podNetworkCidrs(scope: IConstruct, reflectors: IRouteReflector[]): Cidr[] {

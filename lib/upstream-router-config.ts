@@ -1,7 +1,8 @@
 import { Construct } from 'constructs';
 import { ConfigFile } from './config-file';
-import { invalidField } from './errors';
-import { AddressFamily, RouterFlavour, UpstreamRouterModel } from './model';
+import { invalidField, throwInvalid } from './errors';
+import { sameBgpPassword } from './bgp-password';
+import { AddressFamily, BGP_PASSWORD_PLACEHOLDER, RouterFlavour, UpstreamRouterModel } from './model';
 import { renderBird } from './renderers/bird';
 import { renderFrr, renderFrrDaemons, renderZebraConf } from './renderers/frr';
 import { renderGobgpRouter } from './renderers/gobgpd';
@@ -40,6 +41,13 @@ export interface UpstreamRouterConfigProps extends BgpTimers {
    * @default 16
    */
   readonly maximumPaths?: number;
+  /**
+   * Accept from the reflectors only the prefixes of the LB services registered with them, at
+   * their exact length (FRR: prefix-list and route-map in; BIRD: import filter; gobgpd: import
+   * policy); reject everything else. A second line behind the reflectors' own filter.
+   * @default true
+   */
+  readonly filterPrefixes?: boolean;
 }
 
 /**
@@ -54,6 +62,7 @@ export class UpstreamRouterConfig extends Construct implements IUpstreamRouter {
   public readonly asn: number;
   public readonly flavour: RouterFlavour;
   public readonly maximumPaths: number;
+  public readonly filterPrefixes: boolean;
   private readonly reflectors: IRouteReflector[];
   private readonly timers: UpstreamRouterModel['timers'];
 
@@ -65,9 +74,13 @@ export class UpstreamRouterConfig extends Construct implements IUpstreamRouter {
     this.routerId = checkRouterId(this, props.routerId === undefined ? 'routerId (defaults to address)' : 'routerId', props.routerId ?? this.address);
     this.asn = checkAsn(this, 'asn', props.asn ?? this.reflectors[0].asn);
     this.flavour = props.flavour ?? RouterFlavour.FRR;
+    if (!Object.values(RouterFlavour).includes(this.flavour)) {
+      throwInvalid(this, 'flavour', this.flavour, 'is not a router flavour', 'use RouterFlavour.FRR, RouterFlavour.BIRD or RouterFlavour.GOBGP_ZEBRA');
+    }
     // 255: the most paths a reflector's add-paths send-max passes on.
     this.maximumPaths = checkCount(this, 'maximumPaths', props.maximumPaths ?? 16, 1, 255, 'use at least the largest lbCount of any service, at most 255');
     this.timers = checkTimers(this, props, this.reflectors[0].timers);
+    this.filterPrefixes = props.filterPrefixes ?? true;
     for (const reflector of this.reflectors) reflector.addUpstreamRouter(this);
 
     for (const [file, installTo, produce] of this.files()) {
@@ -95,6 +108,9 @@ export class UpstreamRouterConfig extends Construct implements IUpstreamRouter {
       servicePrefixes: prefixes,
       families,
       timers: this.timers,
+      filterPrefixes: this.filterPrefixes,
+      // The reflectors' TCP-MD5 key, as a placeholder: router files leave the cluster.
+      password: this.reflectors[0].bgpPassword ? BGP_PASSWORD_PLACEHOLDER : '',
     };
   }
 
@@ -132,6 +148,9 @@ export class UpstreamRouterConfig extends Construct implements IUpstreamRouter {
       }
     }
     for (const reflector of this.reflectors) {
+      if (!sameBgpPassword(reflector.bgpPassword, this.reflectors[0].bgpPassword)) {
+        errors.push(invalidField(this, 'routeReflectors', this.reflectors.map(r => r.reflectorName), `mix TCP-MD5 settings ('${reflector.reflectorName}' differs from '${this.reflectors[0].reflectorName}'); a router has one key for its reflector sessions`, 'give every reflector the same bgpPassword (Secret, key and signLoadBalancerSessions), or none'));
+      }
       if (reflector.asn !== this.asn) {
         errors.push(invalidField(this, 'asn', this.asn, `differs from route reflector '${reflector.reflectorName}' AS ${reflector.asn}; the topology is one iBGP AS`, `set asn to ${reflector.asn} or leave it unset`));
       }

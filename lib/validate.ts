@@ -90,17 +90,18 @@ export interface BgpTimers {
 /** Default hold time: a frozen LB is dropped within ~9 s (the paper's exabgp used 1800 s). */
 export const DEFAULT_HOLD_TIME_SECONDS = 9;
 
+/** Durations are read with `integral: false`, so a fraction of a second is refused here, in the usual shape, not by cdk8s. */
 export function checkTimers(scope: IConstruct, timers: BgpTimers, inherited?: BgpTimersModel): BgpTimersModel {
-  const hold = timers.holdTime?.toSeconds() ?? inherited?.holdTimeSeconds ?? DEFAULT_HOLD_TIME_SECONDS;
+  const hold = timers.holdTime?.toSeconds({ integral: false }) ?? inherited?.holdTimeSeconds ?? DEFAULT_HOLD_TIME_SECONDS;
   if (!Number.isInteger(hold) || hold < 3 || hold > 65535) {
     throwInvalid(scope, 'holdTime', `${hold}s`, 'is not a whole number of seconds in 3..65535 (RFC 4271 forbids 1-2 s)', 'use Duration.seconds(3) or more; 9 s detects a frozen speaker in under 10 s');
   }
-  const keepalive = timers.keepaliveInterval?.toSeconds()
+  const keepalive = timers.keepaliveInterval?.toSeconds({ integral: false })
     ?? (timers.holdTime ? Math.floor(hold / 3) : inherited?.keepaliveSeconds ?? Math.floor(hold / 3));
   if (!Number.isInteger(keepalive) || keepalive < 1 || keepalive * 3 > hold) {
     throwInvalid(scope, 'keepaliveInterval', `${keepalive}s`, `is not a whole number of seconds between 1 and a third of the hold time (${hold}s)`, `use Duration.seconds(${Math.max(1, Math.floor(hold / 3))}) or leave it unset`);
   }
-  const connectRetry = timers.connectRetry?.toSeconds() ?? inherited?.connectRetrySeconds ?? 5;
+  const connectRetry = timers.connectRetry?.toSeconds({ integral: false }) ?? inherited?.connectRetrySeconds ?? 5;
   if (!Number.isInteger(connectRetry) || connectRetry < 1 || connectRetry > 65535) {
     throwInvalid(scope, 'connectRetry', `${connectRetry}s`, 'is not a whole number of seconds in 1..65535', 'use Duration.seconds(5)');
   }

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import * as ipaddr from 'ipaddr.js';
 import { ExabgpModel, LoadBalancerServiceModel } from '../../lib/model';
 import { renderExabgp } from '../../lib/renderers/exabgp';
+import { md5PasswordFromEnv } from '../../lib/renderers/password';
 import { writeFileAtomic } from './atomic-file';
 import { Logger } from './log';
 import { PodEnvironment } from './service-config';
@@ -59,7 +60,9 @@ export function dnsResolver(family: 4 | 6, attempts = 30, delayMs = 2000): Resol
 export async function runInit(service: LoadBalancerServiceModel, pod: PodEnvironment, configDir: string, runDir: string, resolve: Resolver, log: Logger): Promise<string> {
   const neighbors = await Promise.all(service.reflectors.map((r) => resolve(r.host)));
   const file = path.join(runDir, 'exabgp.conf');
-  writeFileAtomic(file, renderExabgp(exabgpModel(service, pod, neighbors, announcerCommand(configDir, runDir))));
+  // TCP-MD5 (bgpPassword with signLoadBalancerSessions): the key comes from the Secret through the env, never the ConfigMap.
+  const md5Password = md5PasswordFromEnv(service, process.env);
+  writeFileAtomic(file, renderExabgp({ ...exabgpModel(service, pod, neighbors, announcerCommand(configDir, runDir)), ...(md5Password ? { md5Password } : {}) }));
   log.log('info', 'wrote exabgp config', { file, neighbors });
   return file;
 }

@@ -1,4 +1,5 @@
 import { AddressFamily, BgpNeighborModel, BgpTimersModel, UpstreamRouterModel } from '../model';
+import { md5Key, plainDescription } from './password';
 
 /** BIRD's channel names for the model's families. */
 const BIRD_CHANNEL: Record<AddressFamily, 'ipv4' | 'ipv6'> = {
@@ -33,15 +34,24 @@ export function renderBird(model: UpstreamRouterModel): string {
       '}',
     );
   }
-  for (const reflector of model.reflectors) lines.push('', ...bgpSession(reflector, model.asn, model.timers, channels));
+  const password = md5Key(model.password);
+  const imports = (channel: 'ipv4' | 'ipv6') => {
+    if (!model.filterPrefixes) return 'import all;';
+    // A prefix set matches exact lengths only: a more-specific of a service prefix never passes.
+    const prefixes = model.servicePrefixes.filter(p => p.includes(':') === (channel === 'ipv6'));
+    return prefixes.length === 0 ? 'import none;' : `import where net ~ [ ${prefixes.join(', ')} ];`;
+  };
+  for (const reflector of model.reflectors) lines.push('', ...bgpSession(reflector, model.asn, model.timers, channels, imports, password));
   return lines.join('\n') + '\n';
 }
 
-function bgpSession(reflector: BgpNeighborModel, asn: number, timers: BgpTimersModel, channels: string[]): string[] {
+function bgpSession(
+  reflector: BgpNeighborModel, asn: number, timers: BgpTimersModel, channels: ('ipv4' | 'ipv6')[], imports: (channel: 'ipv4' | 'ipv6') => string, password: string,
+): string[] {
   return [
     // Symbols allow letters, digits and `_` only; addresses are unique among the reflectors.
     `protocol bgp rr_${reflector.address.replace(/[^0-9A-Za-z]/g, '_')} {`,
-    `  description "${reflector.description}";`,
+    `  description "${plainDescription(reflector.description)}";`,
     `  local as ${asn};`,
     `  neighbor ${reflector.address} as ${reflector.asn};`,
     // The reflector and the LB nodes (the next hops) share the router's network: without
@@ -51,9 +61,10 @@ function bgpSession(reflector: BgpNeighborModel, asn: number, timers: BgpTimersM
     `  keepalive time ${timers.keepaliveSeconds};`,
     `  connect retry time ${timers.connectRetrySeconds};`,
     ...(reflector.passive ? ['  passive on;'] : []),
+    ...(password ? [`  password "${password}";`] : []),
     ...channels.flatMap(channel => [
       `  ${channel} {`,
-      '    import all;',
+      `    ${imports(channel)}`,
       '    export none;',
       '    add paths rx;',
       '    gateway direct;',

@@ -1,5 +1,6 @@
 import { stringifyToml } from '../toml';
-import { AddressFamily, BgpNeighborModel, BgpTimersModel, RouteReflectorModel, UpstreamRouterModel } from '../model';
+import { AddressFamily, BgpNeighborModel, BgpTimersModel, PrefixLimitModel, RouteReflectorModel, UpstreamRouterModel } from '../model';
+import { md5Key } from './password';
 
 /** FRR's zebra socket, its API version (6 since FRR 7.5) and the FRR release gobgpd talks to. */
 const ZEBRA_URL = 'unix:/var/run/frr/zserv.api';
@@ -12,16 +13,24 @@ const ZEBRA_SOFTWARE_NAME = 'frr8.4';
  * receives every LB's path through add-paths.
  */
 export function renderRouteReflector(model: RouteReflectorModel): string {
+  const lbPassword = md5Key(model.lbPassword);
+  const routerPassword = md5Key(model.routerPassword);
+  const filter = model.filterPrefixes ? importFilter(model.acceptedPrefixes, { name: 'from-lb-pods', neighbors: model.lbNeighborPrefixes }) : undefined;
   const config = {
-    global: globalSection(model.asn, model.routerId, [...model.lbNeighborPrefixes, ...model.routers.map(r => r.address)], model.listenPort),
+    global: {
+      ...globalSection(model.asn, model.routerId, [...model.lbNeighborPrefixes, ...model.routers.map(r => r.address)], model.listenPort),
+      ...(filter ? { 'apply-policy': filter.applyPolicy } : {}),
+    },
+    ...(filter ? filter.sections : {}),
     'peer-groups': [{
-      config: { 'peer-group-name': model.lbPeerGroup, 'peer-as': model.asn },
+      config: { 'peer-group-name': model.lbPeerGroup, 'peer-as': model.asn, ...(lbPassword ? { 'auth-password': lbPassword } : {}) },
       timers: timersSection(model.timers),
-      'afi-safis': afiSafis(model.families),
+      // The session of an LB announcing more than its service's prefix count is closed (Cease, max prefixes).
+      'afi-safis': afiSafis(model.families, model.filterPrefixes ? model.prefixLimits : []),
     }],
     'dynamic-neighbors': model.lbNeighborPrefixes.map(prefix => ({ config: { prefix, 'peer-group': model.lbPeerGroup } })),
     neighbors: model.routers.map(router => ({
-      ...neighborSection(router, model.timers),
+      ...neighborSection(router, model.timers, routerPassword),
       'route-reflector': { config: { 'route-reflector-client': true, 'route-reflector-cluster-id': model.clusterId } },
       // Without send-max the router learns only the best path, not one per LB.
       'add-paths': { config: { 'send-max': model.sendMax, 'receive': true } },
@@ -32,15 +41,56 @@ export function renderRouteReflector(model: RouteReflectorModel): string {
 }
 
 /**
+ * A global import policy (gobgpd 3.10 applies import policy to the global RIB for every peer, not
+ * per peer group, outside route-server mode): accept routes whose prefix is one of `prefixes`,
+ * exact length, optionally only from `neighbors`; reject everything else. One prefix set per
+ * family. With no prefixes at all, the policy has no statement and rejects every route.
+ */
+function importFilter(prefixes: string[], options: { name: string; neighbors?: string[] }) {
+  const byFamily = [['v4', prefixes.filter(p => !p.includes(':'))], ['v6', prefixes.filter(p => p.includes(':'))]] as const;
+  const sets = byFamily.filter(([, list]) => list.length > 0).map(([family, list]) => ({
+    // No masklength-range: gobgpd then matches the exact length only, so a more-specific never passes.
+    'prefix-set-name': `${options.name}-${family}`,
+    'prefix-list': list.map(prefix => ({ 'ip-prefix': prefix })),
+  }));
+  const neighborSet = options.neighbors ? `${options.name}-sources` : undefined;
+  const definedSets = {
+    ...(sets.length > 0 ? { 'prefix-sets': sets } : {}),
+    ...(neighborSet && sets.length > 0 ? { 'neighbor-sets': [{ 'neighbor-set-name': neighborSet, 'neighbor-info-list': options.neighbors }] } : {}),
+  };
+  const statements = sets.map(set => ({
+    name: `accept-${set['prefix-set-name']}`,
+    conditions: {
+      'match-prefix-set': { 'prefix-set': set['prefix-set-name'], 'match-set-options': 'any' },
+      ...(neighborSet ? { 'match-neighbor-set': { 'neighbor-set': neighborSet, 'match-set-options': 'any' } } : {}),
+    },
+    actions: { 'route-disposition': 'accept-route' },
+  }));
+  return {
+    applyPolicy: { config: { 'import-policy-list': [options.name], 'default-import-policy': 'reject-route' } },
+    sections: {
+      ...(Object.keys(definedSets).length > 0 ? { 'defined-sets': definedSets } : {}),
+      'policy-definitions': [{ name: options.name, ...(statements.length > 0 ? { statements } : {}) }],
+    },
+  };
+}
+
+/**
  * gobgpd TOML for the paper's upstream router (appendix B): learns every path from the
  * reflectors and hands the multipath routes to FRR's zebra, which installs them in the kernel.
  * Needs gobgpd >= 3.18 with FRR >= 8.3: older gobgpd zebra clients panic on FRR 8.3+ messages.
  */
 export function renderGobgpRouter(model: UpstreamRouterModel): string {
+  const password = md5Key(model.password);
+  const filter = model.filterPrefixes ? importFilter(model.servicePrefixes, { name: 'from-reflectors' }) : undefined;
   const config = {
-    global: globalSection(model.asn, model.routerId, model.reflectors.map(r => r.address)),
+    global: {
+      ...globalSection(model.asn, model.routerId, model.reflectors.map(r => r.address)),
+      ...(filter ? { 'apply-policy': filter.applyPolicy } : {}),
+    },
+    ...(filter ? filter.sections : {}),
     neighbors: model.reflectors.map(reflector => ({
-      ...neighborSection(reflector, model.timers),
+      ...neighborSection(reflector, model.timers, password),
       'add-paths': { config: { receive: true } },
       'afi-safis': afiSafis(model.families),
     })),
@@ -72,9 +122,12 @@ function listenAddresses(peers: string[]): string[] {
   return [...(v4 ? ['0.0.0.0'] : []), ...(v6 ? ['::'] : [])];
 }
 
-function neighborSection(neighbor: BgpNeighborModel, timers: BgpTimersModel) {
+function neighborSection(neighbor: BgpNeighborModel, timers: BgpTimersModel, password: string) {
   return {
-    config: { 'neighbor-address': neighbor.address, 'peer-as': neighbor.asn, 'description': neighbor.description },
+    config: {
+      'neighbor-address': neighbor.address, 'peer-as': neighbor.asn, 'description': neighbor.description,
+      ...(password ? { 'auth-password': password } : {}),
+    },
     timers: timersSection(timers),
     ...(neighbor.passive ? { transport: { config: { 'passive-mode': true } } } : {}),
   };
@@ -90,7 +143,13 @@ function timersSection(timers: BgpTimersModel) {
   };
 }
 
-/** The model's family names are gobgpd's afi-safi names. */
-function afiSafis(families: AddressFamily[]) {
-  return families.map(family => ({ config: { 'afi-safi-name': family } }));
+/** The model's family names are gobgpd's afi-safi names; a family with a limit gets a prefix-limit. */
+function afiSafis(families: AddressFamily[], limits: PrefixLimitModel[] = []) {
+  return families.map(family => {
+    const limit = limits.find(l => l.family === family);
+    return {
+      config: { 'afi-safi-name': family },
+      ...(limit ? { 'prefix-limit': { config: { 'max-prefixes': limit.maxPrefixes } } } : {}),
+    };
+  });
 }

@@ -4,3 +4,4 @@ export * from './frr';
 export * from './gobgpd';
 export * from './keepalived';
 export * from './sysctl';
+export * from './password';

@@ -20,6 +20,10 @@ export function renderKeepalived(model: KeepalivedModel): string {
 
 function virtualServer(vs: VirtualServerModel): string[] {
   // keepalived drops a virtual server without real servers anyway, and `keepalived -t` fails on it.
+  if (!/^[a-z]{1,8}$/.test(vs.scheduler) || !/^(NAT|DR|TUN)$/.test(vs.forwardingMethod) || !/^(TCP|UDP)$/.test(vs.protocol)) {
+    // Model values written as bare words: refuse rather than write a line break or a brace.
+    throw new Error(`keepalived: scheduler ${JSON.stringify(vs.scheduler)}, forwarding ${JSON.stringify(vs.forwardingMethod)} or protocol ${JSON.stringify(vs.protocol)} is not a known value`);
+  }
   if (vs.realServers.length === 0) return [`# virtual_server ${vs.vip} ${vs.port} ${vs.protocol}: no ready real server`];
   return [
     `virtual_server ${vs.vip} ${vs.port} {`,

@@ -11,6 +11,8 @@ const router: UpstreamRouterModel = {
   servicePrefixes: ['10.1.1.0/24'],
   families: [AddressFamily.IPV4_UNICAST],
   timers: { holdTimeSeconds: 9, keepaliveSeconds: 3, connectRetrySeconds: 5 },
+  filterPrefixes: false,
+  password: '',
 };
 
 const routerV6: UpstreamRouterModel = {

@@ -17,6 +17,11 @@ const reflector: RouteReflectorModel = {
   sendMax: 255,
   families: [AddressFamily.IPV4_UNICAST],
   timers,
+  filterPrefixes: false,
+  acceptedPrefixes: [],
+  prefixLimits: [],
+  routerPassword: '',
+  lbPassword: '',
 };
 
 const reflectorV6: RouteReflectorModel = {
@@ -40,6 +45,8 @@ const router: UpstreamRouterModel = {
   servicePrefixes: ['10.1.1.0/24'],
   families: [AddressFamily.IPV4_UNICAST],
   timers,
+  filterPrefixes: false,
+  password: '',
 };
 
 /** Decoded TOML, loosely typed for assertions. */

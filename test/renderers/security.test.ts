@@ -1,0 +1,191 @@
+import { AddressFamily, BGP_PASSWORD_PLACEHOLDER, ExabgpModel, RouteReflectorModel, UpstreamRouterModel } from '../../lib/model';
+import { renderBird } from '../../lib/renderers/bird';
+import { renderExabgp } from '../../lib/renderers/exabgp';
+import { renderFrr } from '../../lib/renderers/frr';
+import { renderGobgpRouter, renderRouteReflector } from '../../lib/renderers/gobgpd';
+import { parseToml } from '../../lib/toml';
+import { CheckResult, checkBird, checkExabgp, checkFrr, checkGobgpd } from '../support/daemons';
+
+// Prefix filtering and TCP-MD5 in every renderer, checked by the daemons' own checkers.
+
+const timers = { holdTimeSeconds: 9, keepaliveSeconds: 3, connectRetrySeconds: 5 };
+
+const reflector: RouteReflectorModel = {
+  asn: 65021,
+  routerId: '10.0.0.109',
+  clusterId: '10.0.0.109',
+  listenPort: 179,
+  lbPeerGroup: 'lb-pods',
+  lbNeighborPrefixes: ['172.16.0.0/16'],
+  routers: [{ address: '10.0.0.110', asn: 65021, description: 'router-r1', passive: false }],
+  sendMax: 255,
+  families: [AddressFamily.IPV4_UNICAST, AddressFamily.IPV6_UNICAST],
+  timers,
+  filterPrefixes: true,
+  acceptedPrefixes: ['10.1.1.0/24', '10.1.2.0/24', '2001:db8:1:1::/64'],
+  prefixLimits: [{ family: AddressFamily.IPV4_UNICAST, maxPrefixes: 2 }, { family: AddressFamily.IPV6_UNICAST, maxPrefixes: 1 }],
+  routerPassword: BGP_PASSWORD_PLACEHOLDER,
+  lbPassword: BGP_PASSWORD_PLACEHOLDER,
+};
+
+const router: UpstreamRouterModel = {
+  asn: 65021,
+  routerId: '10.0.0.110',
+  reflectors: [
+    { address: '10.0.0.109', asn: 65021, description: 'rr-rr1', passive: false },
+    { address: '2001:db8::119', asn: 65021, description: 'rr-rr2', passive: true },
+  ],
+  maximumPaths: 16,
+  servicePrefixes: ['10.1.1.0/24', '10.1.2.0/24', '2001:db8:1:1::/64'],
+  families: [AddressFamily.IPV4_UNICAST, AddressFamily.IPV6_UNICAST],
+  timers,
+  filterPrefixes: true,
+  password: BGP_PASSWORD_PLACEHOLDER,
+};
+
+const exabgp: ExabgpModel = {
+  asn: 65021,
+  routerId: '172.16.20.2',
+  localAddress: '172.16.20.2',
+  nextHop: '10.0.0.106',
+  holdTimeSeconds: 9,
+  connectRetrySeconds: 5,
+  neighbors: ['10.0.0.109'],
+  prefixes: ['10.1.1.0/24'],
+  announcerCommand: '',
+  md5Password: 'c2VjcmV0+/=.key_~@%:-',
+};
+
+const accepted = (what: string, result: CheckResult) => {
+  if (result.code !== 0) throw new Error(`${what} was rejected (exit ${result.code}):\n${result.output}`);
+};
+
+describe('route reflector (gobgpd)', () => {
+  const text = renderRouteReflector(reflector);
+  const config = parseToml(text) as any;
+
+  test('snapshot', () => expect(text).toMatchSnapshot());
+
+  test('a global import policy accepts only the declared prefixes (exact length) from the pod networks; the rest is rejected', () => {
+    expect(config.global['apply-policy'].config).toEqual({ 'import-policy-list': ['from-lb-pods'], 'default-import-policy': 'reject-route' });
+    expect(config['defined-sets']['prefix-sets']).toEqual([
+      { 'prefix-set-name': 'from-lb-pods-v4', 'prefix-list': [{ 'ip-prefix': '10.1.1.0/24' }, { 'ip-prefix': '10.1.2.0/24' }] },
+      { 'prefix-set-name': 'from-lb-pods-v6', 'prefix-list': [{ 'ip-prefix': '2001:db8:1:1::/64' }] },
+    ]);
+    // No masklength-range anywhere: a more-specific of a service prefix is not matched.
+    expect(text).not.toContain('masklength-range');
+    expect(config['defined-sets']['neighbor-sets']).toEqual([{ 'neighbor-set-name': 'from-lb-pods-sources', 'neighbor-info-list': ['172.16.0.0/16'] }]);
+    for (const statement of config['policy-definitions'][0].statements) {
+      expect(statement.conditions['match-neighbor-set']).toEqual({ 'neighbor-set': 'from-lb-pods-sources', 'match-set-options': 'any' });
+      expect(statement.actions['route-disposition']).toBe('accept-route');
+    }
+  });
+
+  test('a per-session prefix limit per family on the LB peer group; none towards the routers', () => {
+    expect(config['peer-groups'][0]['afi-safis'].map((a: any) => a['prefix-limit']?.config['max-prefixes'])).toEqual([2, 1]);
+    expect(config.neighbors[0]['afi-safis'].every((a: any) => a['prefix-limit'] === undefined)).toBe(true);
+  });
+
+  test('TCP-MD5: the placeholder, never a key, on the peer group and the router sessions', () => {
+    expect(config['peer-groups'][0].config['auth-password']).toBe(BGP_PASSWORD_PLACEHOLDER);
+    expect(config.neighbors[0].config['auth-password']).toBe(BGP_PASSWORD_PLACEHOLDER);
+    const routerOnly = parseToml(renderRouteReflector({ ...reflector, lbPassword: '' })) as any;
+    expect(routerOnly['peer-groups'][0].config['auth-password']).toBeUndefined();
+  });
+
+  test('no service yet: a policy without statements, rejecting every route', () => {
+    const empty = parseToml(renderRouteReflector({ ...reflector, acceptedPrefixes: [], prefixLimits: [] })) as any;
+    expect(empty['defined-sets']).toBeUndefined();
+    expect(empty['policy-definitions']).toEqual([{ name: 'from-lb-pods' }]);
+    expect(empty.global['apply-policy'].config['default-import-policy']).toBe('reject-route');
+  });
+
+  test('filterPrefixes false: the paper\'s accept-everything reflector, no policy', () => {
+    const open = parseToml(renderRouteReflector({ ...reflector, filterPrefixes: false })) as any;
+    expect(open.global['apply-policy']).toBeUndefined();
+    expect(open['policy-definitions']).toBeUndefined();
+    expect(open['peer-groups'][0]['afi-safis'][0]['prefix-limit']).toBeUndefined();
+  });
+
+  test.each([
+    ['filtered, signed', reflector],
+    ['no service yet', { ...reflector, acceptedPrefixes: [], prefixLimits: [] }],
+    ['IPv4 only, a real key', { ...reflector, acceptedPrefixes: ['10.1.1.0/24'], families: [AddressFamily.IPV4_UNICAST], routerPassword: 'k3y+/=', lbPassword: '' }],
+  ])('gobgpd -d accepts it: %s', (_name, model) => accepted('gobgpd.toml', checkGobgpd(renderRouteReflector(model))));
+
+  test('gobgpd -d does not check policy contents (an unknown prefix set, a /33 pass): test/security/ runs the policy for real', () => {
+    expect(checkGobgpd(text.replace('ip-prefix = "10.1.1.0/24"', 'ip-prefix = "10.1.1.0/33"')).code).toBe(0);
+    expect(checkGobgpd(text.replace('prefix-set = "from-lb-pods-v4"', 'prefix-set = "nope"')).code).toBe(0);
+  });
+});
+
+describe('upstream router', () => {
+  test('FRR: a prefix-list and a route-map in per family, on every reflector; the password placeholder', () => {
+    const text = renderFrr(router);
+    expect(text).toMatchSnapshot();
+    expect(text).toContain('ip prefix-list ecmp-lb-in-v4-prefixes seq 5 permit 10.1.1.0/24\nip prefix-list ecmp-lb-in-v4-prefixes seq 10 permit 10.1.2.0/24\n');
+    expect(text).toContain('ipv6 prefix-list ecmp-lb-in-v6-prefixes seq 5 permit 2001:db8:1:1::/64\n');
+    expect(text).not.toMatch(/ ge | le /);
+    expect(text).toContain('  neighbor 10.0.0.109 route-map ecmp-lb-in-v4 in\n');
+    expect(text).toContain('  neighbor 2001:db8::119 route-map ecmp-lb-in-v6 in\n');
+    expect(text).toContain(` neighbor 10.0.0.109 password ${BGP_PASSWORD_PLACEHOLDER}\n`);
+    accepted('frr.conf', checkFrr(text));
+  });
+
+  test('FRR: a family without service prefixes denies everything', () => {
+    const text = renderFrr({ ...router, servicePrefixes: ['10.1.1.0/24'] });
+    expect(text).toContain('route-map ecmp-lb-in-v6 deny 10\n');
+    accepted('frr.conf', checkFrr(text));
+    accepted('frr.conf (unsigned, no service)', checkFrr(renderFrr({ ...router, servicePrefixes: [], password: '' })));
+  });
+
+  test('BIRD: an import filter per channel with the exact prefixes; the password placeholder', () => {
+    const text = renderBird(router);
+    expect(text).toMatchSnapshot();
+    expect(text).toContain('    import where net ~ [ 10.1.1.0/24, 10.1.2.0/24 ];\n');
+    expect(text).toContain('    import where net ~ [ 2001:db8:1:1::/64 ];\n');
+    expect(text).toContain(`  password "${BGP_PASSWORD_PLACEHOLDER}";\n`);
+    expect(text).not.toContain('import all');
+    accepted('bird.conf', checkBird(text));
+    const v4only = renderBird({ ...router, servicePrefixes: ['10.1.1.0/24'] });
+    expect(v4only).toContain('  ipv6 {\n    import none;\n    export none;\n    add paths rx;');
+    accepted('bird.conf (v4 services only)', checkBird(v4only));
+  });
+
+  test('gobgpd router: a global import policy with the service prefixes; the password placeholder', () => {
+    const text = renderGobgpRouter(router);
+    expect(text).toMatchSnapshot();
+    const config = parseToml(text) as any;
+    expect(config.global['apply-policy'].config).toEqual({ 'import-policy-list': ['from-reflectors'], 'default-import-policy': 'reject-route' });
+    expect(config['defined-sets']['neighbor-sets']).toBeUndefined();
+    expect(config.neighbors.map((n: any) => n.config['auth-password'])).toEqual([BGP_PASSWORD_PLACEHOLDER, BGP_PASSWORD_PLACEHOLDER]);
+    accepted('gobgpd.toml', checkGobgpd(text));
+  });
+});
+
+describe('exabgp (LB pod)', () => {
+  test('md5-password on every neighbor, accepted by exabgp --test', () => {
+    const text = renderExabgp({ ...exabgp, neighbors: ['10.0.0.109', '10.0.0.119'] });
+    expect(text.match(/md5-password "c2VjcmV0\+\/=\.key_~@%:-";/g)).toHaveLength(2);
+    accepted('exabgp.conf', checkExabgp(text));
+    expect(renderExabgp({ ...exabgp, md5Password: '' })).not.toContain('md5');
+  });
+});
+
+describe('every renderer refuses a key that is not plain', () => {
+  test.each([
+    ['a quote', 'ab"c'], ['a space', 'a b'], ['a newline', 'a\nneighbor 1.2.3.4 remote-as 1'], ['a brace', 'a}'],
+    ['a semicolon', 'a;'], ['a backslash', 'a\\'], ['81 characters', 'k'.repeat(81)], ['non-ASCII', 'pässword'],
+  ])('%s', (_name, key) => {
+    expect(() => renderExabgp({ ...exabgp, md5Password: key })).toThrow(/a TCP-MD5 key must be 1-80 characters/);
+    expect(() => renderFrr({ ...router, password: key })).toThrow(/TCP-MD5 key/);
+    expect(() => renderBird({ ...router, password: key })).toThrow(/TCP-MD5 key/);
+    expect(() => renderGobgpRouter({ ...router, password: key })).toThrow(/TCP-MD5 key/);
+    expect(() => renderRouteReflector({ ...reflector, lbPassword: key })).toThrow(/TCP-MD5 key/);
+    expect(() => renderRouteReflector({ ...reflector, routerPassword: key })).toThrow(/TCP-MD5 key/);
+  });
+
+  test('the message never echoes the key', () => {
+    expect(() => renderExabgp({ ...exabgp, md5Password: 'hunter2 "x' })).toThrow(expect.objectContaining({ message: expect.not.stringContaining('hunter2') }));
+  });
+});

@@ -1,0 +1,191 @@
+import * as fs from 'fs';
+import { Chart } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import { Backends, EcmpApp, FILL_PASSWORD_SCRIPT, LoadBalancerService, RouteReflector, RouteReflectorPlacement, UpstreamRouterConfig } from '../../lib';
+import { BGP_PASSWORD_ENV } from '../../lib/model';
+import { validateManifest } from '../support/k8s-schema';
+import { synthToDisk, tempDir, testTopology } from '../support/topology';
+
+// The Kubernetes side of docs/security.md, asserted on every synthesized pod.
+
+/** Every pod template with the kind and name of its owner. */
+function pods(manifests: any[]): { owner: string; spec: any }[] {
+  return manifests.filter(m => m.spec?.template?.spec).map(m => ({ owner: `${m.kind}/${m.metadata.name}`, spec: m.spec.template.spec }));
+}
+
+/** The paper topology plus an in-cluster reflector with MD5 and a NetworkPolicy, and one service with module loading. */
+function fullTopology() {
+  const outdir = tempDir('ecmp-sec-k8s');
+  const app = new EcmpApp({ outdir });
+  const chart = new Chart(app, 'sec', { namespace: 'lb' });
+  const bgpPassword = { secret: kplus.Secret.fromSecretName(chart, 'bgp-key', 'bgp-md5'), key: 'password', signLoadBalancerSessions: true };
+  const rr = new RouteReflector(chart, 'rr1', {
+    asn: 65021, address: '198.18.0.21', podNetworks: ['198.19.128.0/17'], placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: 'node-21',
+    bgpPassword, networkPolicy: true,
+  });
+  new UpstreamRouterConfig(chart, 'router', { address: '198.18.0.110', routeReflectors: [rr] });
+  new UpstreamRouterConfig(chart, 'router2', { address: '198.18.0.111', routeReflectors: [rr] });
+  new LoadBalancerService(chart, 'web1', { prefixes: ['198.18.101.0/24'], ports: [{ port: 80 }], backends: Backends.fromLabels({ app: 'web1' }), routeReflectors: [rr] });
+  new LoadBalancerService(chart, 'legacy', {
+    prefixes: ['198.18.102.0/24'], ports: [{ port: 80 }], backends: Backends.fromLabels({ app: 'legacy' }), routeReflectors: [rr], loadKernelModules: true,
+  });
+  return { app, outdir, ...synthToDisk(app) };
+}
+
+describe.each([
+  ['the default topology', () => { const t = testTopology(); return { outdir: t.outdir, ...synthToDisk(t.app) }; }],
+  ['in-cluster reflector with TCP-MD5 and NetworkPolicy, a service with module loading', fullTopology],
+])('%s', (_name, build) => {
+  const { manifests, files, outdir } = build();
+  afterAll(() => fs.rmSync(outdir, { recursive: true, force: true }));
+
+  test('every manifest validates against the Kubernetes 1.27 schema', () => {
+    for (const m of manifests) validateManifest(m);
+  });
+
+  test('every pod: seccomp RuntimeDefault, every container drops ALL, read-only root, no escalation, not privileged', () => {
+    const all = pods(manifests);
+    expect(all.length).toBeGreaterThanOrEqual(2);
+    for (const { owner, spec } of all) {
+      expect([owner, spec.securityContext?.seccompProfile?.type]).toEqual([owner, 'RuntimeDefault']);
+      expect(spec.hostPID ?? false).toBe(false);
+      expect(spec.hostIPC ?? false).toBe(false);
+      for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
+        const sc = c.securityContext;
+        const where = `${owner} container ${c.name}`;
+        expect([where, sc.allowPrivilegeEscalation, sc.readOnlyRootFilesystem, sc.privileged, sc.capabilities.drop]).toEqual([where, false, true, false, ['ALL']]);
+      }
+    }
+  });
+
+  test('capabilities: NET_ADMIN only where the kernel is programmed, SYS_MODULE only when opted in; everyone else non-root', () => {
+    for (const { owner, spec } of pods(manifests)) {
+      for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
+        const sc = c.securityContext;
+        const where = `${owner} container ${c.name}`;
+        const programsKernel = c.name === 'ipvs' || c.name === 'node-agent';
+        const loadsModules = owner === 'Deployment/legacy-lb' && c.name === 'ipvs';
+        expect([where, sc.capabilities.add ?? []]).toEqual([where, loadsModules ? ['NET_ADMIN', 'SYS_MODULE'] : programsKernel ? ['NET_ADMIN'] : []]);
+        if (!programsKernel) expect([where, sc.runAsNonRoot, sc.runAsUser]).toEqual([where, true, 65534]);
+      }
+    }
+  });
+
+  test('host access: host network only for the node agent; the only hostPath is /lib/modules, read-only, for the opted-in service', () => {
+    for (const { owner, spec } of pods(manifests)) {
+      expect([owner, spec.hostNetwork ?? false]).toEqual([owner, owner === 'DaemonSet/ecmp-lb-node-agent']);
+      const hostPaths = (spec.volumes ?? []).filter((v: any) => v.hostPath);
+      if (owner !== 'Deployment/legacy-lb') {
+        expect([owner, hostPaths]).toEqual([owner, []]);
+        continue;
+      }
+      expect(hostPaths).toEqual([{ name: 'modules', hostPath: { path: '/lib/modules', type: 'Directory' } }]);
+      const mounts = spec.containers.flatMap((c: any) => (c.volumeMounts ?? []).filter((m: any) => m.name === 'modules').map((m: any) => [c.name, m]));
+      expect(mounts).toEqual([['ipvs', { name: 'modules', mountPath: '/lib/modules', readOnly: true }]]);
+    }
+  });
+
+  test('secrets: only config-rendering init containers get a Secret, through the env; no key in any file or ConfigMap', () => {
+    for (const { owner, spec } of pods(manifests)) {
+      for (const c of spec.containers) expect([owner, c.name, JSON.stringify(c.env ?? [])]).toEqual([owner, c.name, expect.not.stringContaining('secretKeyRef')]);
+      for (const c of spec.initContainers ?? []) {
+        for (const e of (c.env ?? []).filter((v: any) => v.valueFrom?.secretKeyRef)) {
+          expect([owner, c.name, e.name]).toEqual([owner, expect.stringMatching(/^(render-config|fill-password)$/), BGP_PASSWORD_ENV]);
+        }
+      }
+      expect((spec.volumes ?? []).filter((v: any) => v.secret)).toEqual([]);
+    }
+    expect(manifests.filter(m => m.kind === 'Secret')).toEqual([]);
+    for (const [file, text] of files) if (!file.endsWith('.yaml')) expect([file, text]).toEqual([file, expect.not.stringMatching(/password\s*=?\s*"?[A-Za-z0-9]/i)]);
+  });
+});
+
+describe('the in-cluster reflector with TCP-MD5 and a NetworkPolicy', () => {
+  const { manifests, outdir } = fullTopology();
+  afterAll(() => fs.rmSync(outdir, { recursive: true, force: true }));
+  const rr = manifests.find(m => m.kind === 'Deployment' && m.metadata.name === 'rr1-gobgpd').spec.template.spec;
+
+  test('an init container fills the key into a memory volume; gobgpd reads that, read-only; the ConfigMap keeps the placeholder', () => {
+    const [init] = rr.initContainers;
+    expect(init.command).toEqual(['/bin/sh', '-c', FILL_PASSWORD_SCRIPT, 'fill-password', '/etc/gobgpd/gobgpd.toml', '/run/gobgpd/gobgpd.toml']);
+    expect(init.env).toEqual([{ name: BGP_PASSWORD_ENV, valueFrom: { secretKeyRef: { name: 'bgp-md5', key: 'password' } } }]);
+    expect(rr.containers[0].command.slice(0, 5)).toEqual(['gobgpd', '-t', 'toml', '-f', '/run/gobgpd/gobgpd.toml']);
+    expect(rr.containers[0].volumeMounts).toContainEqual({ name: 'run', mountPath: '/run/gobgpd', readOnly: true });
+    expect(rr.volumes).toContainEqual({ name: 'run', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } });
+    const config = manifests.find(m => m.kind === 'ConfigMap' && m.metadata.name === 'rr1-gobgpd').data['gobgpd.toml'];
+    expect(config).toContain('auth-password = "${ECMP_LB_BGP_PASSWORD}"');
+  });
+
+  test('NetworkPolicy: only LB pods (any namespace) reach the BGP port; the reflector reaches only the routers\' BGP port', () => {
+    const policy = manifests.find(m => m.kind === 'NetworkPolicy');
+    validateManifest(policy);
+    expect(policy.metadata.name).toBe('rr1-gobgpd');
+    expect(policy.spec).toEqual({
+      podSelector: { matchLabels: { 'app.kubernetes.io/name': 'ecmp-lb-route-reflector', 'ecmp-lb.cdk8s.io/reflector': 'rr1' } },
+      policyTypes: ['Ingress', 'Egress'],
+      ingress: [{ from: [{ namespaceSelector: {}, podSelector: { matchLabels: { 'ecmp-lb.cdk8s.io/role': 'lb' } } }], ports: [{ protocol: 'TCP', port: 179 }] }],
+      egress: [{ to: [{ ipBlock: { cidr: '198.18.0.110/32' } }, { ipBlock: { cidr: '198.18.0.111/32' } }], ports: [{ protocol: 'TCP', port: 179 }] }],
+    });
+    // The policy selects the reflector pod, and LB pods carry the label it admits.
+    expect(rr.containers[0].name).toBe('gobgpd');
+    const lbLabels = manifests.find(m => m.kind === 'Deployment' && m.metadata.name === 'web1-lb').spec.template.metadata.labels;
+    expect(lbLabels['ecmp-lb.cdk8s.io/role']).toBe('lb');
+    const rrLabels = manifests.find(m => m.kind === 'Deployment' && m.metadata.name === 'rr1-gobgpd').spec.template.metadata.labels;
+    expect(rrLabels).toMatchObject(policy.spec.podSelector.matchLabels);
+  });
+
+  test('no NetworkPolicy unless asked', () => {
+    const { manifests: plain, outdir: dir } = (() => {
+      const t = testTopology({ topology: { routeReflectors: [{ name: 'rr1', address: '198.18.0.21', placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: 'n' }] } });
+      return { outdir: t.outdir, ...synthToDisk(t.app) };
+    })();
+    expect(plain.filter(m => m.kind === 'NetworkPolicy')).toEqual([]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('bad security props are refused with construct, field, value and fix', () => {
+  const outdir = tempDir('ecmp-sec-bad');
+  afterAll(() => fs.rmSync(outdir, { recursive: true, force: true }));
+  const chart = () => new Chart(new EcmpApp({ outdir }), 'c', { namespace: 'lb' });
+
+  test('a NetworkPolicy on a standalone reflector', () => {
+    expect(() => new RouteReflector(chart(), 'rr1', { asn: 65021, address: '198.18.0.109', podNetworks: ['198.19.128.0/17'], networkPolicy: true }))
+      .toThrow(/^RouteReflector 'c\/rr1': networkPolicy true only applies to an in-cluster route reflector\. Fix: /);
+  });
+
+  test('a malformed Secret key', () => {
+    const c = chart();
+    const secret = kplus.Secret.fromSecretName(c, 's', 'bgp');
+    expect(() => new RouteReflector(c, 'rr1', { asn: 65021, address: '198.18.0.109', podNetworks: ['198.19.128.0/17'], bgpPassword: { secret, key: 'a key/with spaces' } }))
+      .toThrow(/^RouteReflector 'c\/rr1': bgpPassword\.key "a key\/with spaces" is not a Secret data key\. Fix: /);
+  });
+
+  test('a missing Secret', () => {
+    expect(() => new RouteReflector(chart(), 'rr1', { asn: 65021, address: '198.18.0.109', podNetworks: ['198.19.128.0/17'], bgpPassword: { key: 'password' } as any }))
+      .toThrow(/^RouteReflector 'c\/rr1': bgpPassword\.secret \(not set\) is not a Secret\. Fix: /);
+  });
+
+  test('reflectors with different keys behind one router and one service', () => {
+    const c = chart();
+    const secret = kplus.Secret.fromSecretName(c, 's', 'bgp');
+    const rr1 = new RouteReflector(c, 'rr1', { asn: 65021, address: '198.18.0.109', podNetworks: ['198.19.128.0/17'], bgpPassword: { secret, key: 'password' } });
+    const rr2 = new RouteReflector(c, 'rr2', { asn: 65021, address: '198.18.0.108', podNetworks: ['198.19.128.0/17'] });
+    new UpstreamRouterConfig(c, 'router', { address: '198.18.0.110', routeReflectors: [rr1, rr2] });
+    new LoadBalancerService(c, 'web', { prefixes: ['198.18.101.0/24'], ports: [{ port: 80 }], backends: Backends.fromLabels({ app: 'web' }), routeReflectors: [rr1, rr2] });
+    const app = c.node.root as EcmpApp;
+    expect(() => app.synth()).toThrow(/UpstreamRouterConfig 'c\/router': routeReflectors \["rr1","rr2"\] mix TCP-MD5 settings .*Fix: give every reflector the same bgpPassword/);
+    expect(() => app.synth()).toThrow(/LoadBalancerService 'c\/web': routeReflectors \["rr1","rr2"\] mix TCP-MD5 settings/);
+  });
+});
+
+test('with TCP-MD5, NetworkPolicy and module loading, two synths are still byte-identical', () => {
+  const first = fullTopology();
+  const second = fullTopology();
+  try {
+    expect([...second.files.keys()]).toEqual([...first.files.keys()]);
+    for (const [file, text] of first.files) expect(second.files.get(file)).toBe(text);
+  } finally {
+    for (const { outdir } of [first, second]) fs.rmSync(outdir, { recursive: true, force: true });
+  }
+});

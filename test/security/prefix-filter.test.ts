@@ -1,0 +1,150 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { Chart, Duration } from 'cdk8s';
+import { Backends, EcmpApp, LoadBalancerService, RouteReflector, UpstreamRouterConfig } from '../../lib';
+import { renderExabgp } from '../../lib/renderers/exabgp';
+import { EXABGP_ENV, NetnsLab, startFrr, waitUntil } from '../support/netns';
+import { synthToDisk, tempDir } from '../support/topology';
+
+/**
+ * The prefix filters, run for real: gobgpd reflectors and an FRR router from the synthesized
+ * files, in network namespaces on one bridge (198.18.0.0/15 only), one legitimate exabgp LB and
+ * rogue exabgp speakers in the pod network. The assertion is on the router's kernel table.
+ *
+ *   rr1 198.18.0.109  reflector with the default filter (prefixes, exact length, prefix limit)
+ *   rr2 198.18.0.108  reflector built with filterPrefixes: false, so rogue routes reach the
+ *                     router through it, and only the router's own filter stands in the way
+ *   router 198.18.0.110  FRR from the synthesized frr.conf (filter on)
+ *   pod network 198.19.128.0/17; "node" addresses 198.18.0.10x are the speakers' next hops
+ */
+
+const POD_NETWORK = '198.19.128.0/17';
+const WEB1 = '198.18.101.0/24';
+const WEB2 = '198.18.102.0/24';
+
+interface Speaker { name: string; podIp: string; nodeIp: string; prefixes: string[]; role: string; reflectors?: string[] }
+
+const legit: Speaker = { name: 'lb1', podIp: '198.19.130.2', nodeIp: '198.18.0.101', prefixes: [WEB1], role: 'web1\'s LB pod' };
+const rogues: Speaker[] = [
+  { name: 'default', podIp: '198.19.130.3', nodeIp: '198.18.0.102', prefixes: ['0.0.0.0/0'], role: 'a default route' },
+  { name: 'foreign', podIp: '198.19.130.4', nodeIp: '198.18.0.103', prefixes: ['198.18.103.0/24'], role: 'an undeclared prefix' },
+  { name: 'specific', podIp: '198.19.130.5', nodeIp: '198.18.0.104', prefixes: ['198.18.101.128/25'], role: 'a more-specific of web1' },
+  // Declared prefixes, one too many: only the prefix limit stops it, which rr2 (unfiltered) lacks.
+  { name: 'flood', podIp: '198.19.130.6', nodeIp: '198.18.0.105', prefixes: [WEB1, WEB2], role: 'more prefixes than any service has', reflectors: ['198.18.0.109'] },
+  { name: 'other', podIp: '198.19.130.7', nodeIp: '198.18.0.106', prefixes: [WEB2], role: 'web2\'s prefix (the known limit)' },
+];
+
+/** The synthesized topology: two reflectors (one unfiltered), an FRR router, two services. */
+function synthesize(outdir: string) {
+  const app = new EcmpApp({ outdir });
+  const chart = new Chart(app, 'sec', { namespace: 'lb' });
+  const fast = { connectRetry: Duration.seconds(1) };
+  const rr1 = new RouteReflector(chart, 'rr1', { asn: 65021, address: '198.18.0.109', podNetworks: [POD_NETWORK], ...fast });
+  const rr2 = new RouteReflector(chart, 'rr2', { asn: 65021, address: '198.18.0.108', podNetworks: [POD_NETWORK], filterPrefixes: false, ...fast });
+  new UpstreamRouterConfig(chart, 'router', { address: '198.18.0.110', routeReflectors: [rr1, rr2], ...fast });
+  for (const [id, prefix] of [['web1', WEB1], ['web2', WEB2]]) {
+    new LoadBalancerService(chart, id, {
+      prefixes: [prefix], ports: [{ port: 80 }], backends: Backends.fromLabels({ app: id }), routeReflectors: [rr1, rr2], lbCount: 1,
+    });
+  }
+  return synthToDisk(app).files;
+}
+
+/** Kernel routes of the router's main table for 198.18.0.0/15 and the default, as prefix -> next hops. */
+function routerRoutes(lab: NetnsLab): Map<string, string[]> {
+  const routes = JSON.parse(lab.probe(lab.ns('router'), ['ip', '-j', '-4', 'route', 'show', 'proto', 'bgp']) || '[]') as any[];
+  return new Map(routes.map(r => {
+    const prefix = r.dst === 'default' ? '0.0.0.0/0' : r.dst.includes('/') ? r.dst : `${r.dst}/32`;
+    const hops: string[] = r.gateway ? [r.gateway] : (r.nexthops ?? []).map((n: any) => n.gateway);
+    return [prefix, hops.sort()];
+  }));
+}
+
+/** Prefixes in a gobgpd's RIB (or what it sent to a neighbor), via its own CLI inside its namespace. */
+function gobgpPrefixes(lab: NetnsLab, ns: string, args: string[]): string[] {
+  const out = lab.probe(ns, ['gobgp', '-u', '127.0.0.1', '-p', '50051', ...args, '-j']);
+  if (!out.trim()) return [];
+  const rib = JSON.parse(out);
+  // `global rib -j` is an object keyed by prefix; `adj-out -j` is a list of paths with their nlri.
+  return (Array.isArray(rib) ? rib.map((p: any) => p.nlri.prefix) : Object.keys(rib)).sort();
+}
+
+describe('prefix filtering, with real daemons in network namespaces', () => {
+  const work = tempDir('ecmp-sec-filter');
+  const lab = new NetnsLab('sf', path.join(work, 'logs'));
+  const files = synthesize(path.join(work, 'dist'));
+  afterAll(() => {
+    lab.destroy();
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  test('the router installs only the declared service prefixes; the rogues are filtered by the reflector, and by the router behind an unfiltered one', async () => {
+    const started = Date.now();
+    for (const [name, address] of [['rr1', '198.18.0.109'], ['rr2', '198.18.0.108']]) {
+      // A reflector sees the pods' own addresses (docs/design.md): it has a leg in the pod network.
+      const ns = lab.host(name, [`${address}/24`, name === 'rr1' ? '198.19.128.1/17' : '198.19.128.2/17']);
+      lab.start(name, ns, ['gobgpd', '-t', 'toml', '-f', path.join(work, 'dist', `route-reflectors/${name}/gobgpd.toml`),
+        '--api-hosts', '127.0.0.1:50051', '--pprof-disable']);
+    }
+    const router = lab.host('router', ['198.18.0.110/24']);
+    await startFrr(lab, router, files.get('routers/router/frr.conf')!);
+
+    for (const speaker of [legit, ...rogues]) {
+      const ns = lab.host(speaker.name, [`${speaker.podIp}/17`, `${speaker.nodeIp}/24`]);
+      const conf = path.join(work, `${speaker.name}.exabgp.conf`);
+      // The LB pod's own renderer, with static routes (no announcer): what a rogue pod could run too.
+      fs.writeFileSync(conf, renderExabgp({
+        asn: 65021, routerId: speaker.podIp, localAddress: speaker.podIp, nextHop: speaker.nodeIp, holdTimeSeconds: 9,
+        connectRetrySeconds: 1, neighbors: speaker.reflectors ?? ['198.18.0.109', '198.18.0.108'], prefixes: speaker.prefixes, announcerCommand: '',
+      }));
+      lab.start(speaker.name, ns, ['exabgp', conf], EXABGP_ENV);
+    }
+    // A speaker outside the pod network (on the node network) is no dynamic neighbor at all.
+    const outsider = lab.host('outsider', ['198.18.0.107/24']);
+    const outsiderConf = path.join(work, 'outsider.exabgp.conf');
+    fs.writeFileSync(outsiderConf, renderExabgp({
+      asn: 65021, routerId: '198.18.0.107', localAddress: '198.18.0.107', nextHop: '198.18.0.107', holdTimeSeconds: 9,
+      connectRetrySeconds: 1, neighbors: ['198.18.0.109'], prefixes: [WEB1], announcerCommand: '',
+    }));
+    lab.start('outsider', outsider, ['exabgp', outsiderConf], EXABGP_ENV);
+
+    // Converged: the legitimate routes are installed, and rr2 has passed the rogue routes on.
+    const rr2Sent = () => gobgpPrefixes(lab, lab.ns('rr2'), ['neighbor', '198.18.0.110', 'adj-out']);
+    const converged = await waitUntil(() => {
+      const routes = routerRoutes(lab);
+      return routes.get(WEB1)?.includes(legit.nodeIp) === true && routes.has(WEB2) && rr2Sent().includes('0.0.0.0/0') && rr2Sent().includes('198.18.101.128/25');
+    }, 25_000);
+    // Give a late rogue update the same chance to land before judging the table.
+    await new Promise(resolve => setTimeout(resolve, 1_000));
+    const routes = routerRoutes(lab);
+    const diagnostics = () => [
+      `router routes: ${JSON.stringify([...routes])}`, `rr1 rib: ${gobgpPrefixes(lab, lab.ns('rr1'), ['global', 'rib'])}`,
+      `rr2 sent: ${rr2Sent()}`, lab.probe(lab.ns('rr1'), ['gobgp', 'neighbor']), lab.log('rr1').slice(-3000),
+    ].join('\n');
+    if (!converged) throw new Error(`no convergence within 25 s\n${diagnostics()}`);
+    console.log(`prefix-filter lab converged in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+    // The router's kernel: web1 through the legitimate LB only; nothing for the default, the
+    // undeclared prefix or the more-specific, although rr2 sent all of them.
+    expect(routes.get(WEB1)).toEqual([legit.nodeIp]);
+    expect(routes.has('0.0.0.0/0')).toBe(false);
+    expect(routes.has('198.18.103.0/24')).toBe(false);
+    expect(routes.has('198.18.101.128/25')).toBe(false);
+    expect(rr2Sent()).toEqual(expect.arrayContaining(['0.0.0.0/0', '198.18.103.0/24', '198.18.101.128/25', WEB1, WEB2]));
+
+    // rr1's own filter: only declared prefixes in its RIB...
+    expect(gobgpPrefixes(lab, lab.ns('rr1'), ['global', 'rib'])).toEqual([WEB1, WEB2]);
+    // ...the flooding speaker's session was closed by the prefix limit (1: each service has one prefix),
+    // and the outsider never got a session.
+    expect(lab.log('rr1')).toMatch(/198\.19\.130\.6.*maximum number of prefixes reached|prefix limit reached.*198\.19\.130\.6|198\.19\.130\.6.*prefix limit reached/);
+    const peers = lab.probe(lab.ns('rr1'), ['gobgp', 'neighbor']);
+    expect(peers).not.toMatch(/198\.18\.0\.107/);
+    expect(peers).not.toMatch(/198\.19\.130\.6\s.*Establ/);
+
+    // The known limit: a pod announcing another service's declared prefix is indistinguishable at
+    // the reflector (every LB pod comes from the same pod network), so web2 gets its next hop.
+    // See docs/security.md.
+    expect(routes.get(WEB2)).toContain('198.18.0.106');
+    expect(routes.get(WEB2)).not.toContain('198.18.0.105');
+  }, 45_000);
+});
