@@ -264,7 +264,6 @@ export interface ExabgpModel {
   readonly localAddress: string;
   readonly nextHop: string;
   readonly holdTimeSeconds: number;
-  readonly connectRetrySeconds: number;
   /** Resolved reflector addresses. */
   readonly neighbors: string[];
   readonly prefixes: string[];

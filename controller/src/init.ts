@@ -22,7 +22,6 @@ export function exabgpModel(service: LoadBalancerServiceModel, pod: PodEnvironme
     localAddress: pod.podIp,
     nextHop: pod.nodeIp,
     holdTimeSeconds: service.timers.holdTimeSeconds,
-    connectRetrySeconds: service.timers.connectRetrySeconds,
     neighbors,
     prefixes: service.prefixes,
     announcerCommand: command,

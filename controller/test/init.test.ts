@@ -4,7 +4,7 @@ import { serviceModel } from './fixtures';
 test('exabgp model: pod IP as local address and router id, node IP as next hop', () => {
   const pod = { podIp: '198.18.1.7', nodeIp: '198.18.0.5', podName: 'lb-0', podNamespace: 'shop' };
   expect(exabgpModel(serviceModel(), pod, ['198.18.0.1'], 'cmd')).toEqual({
-    asn: 65000, routerId: '198.18.1.7', localAddress: '198.18.1.7', nextHop: '198.18.0.5', holdTimeSeconds: 9, connectRetrySeconds: 1,
+    asn: 65000, routerId: '198.18.1.7', localAddress: '198.18.1.7', nextHop: '198.18.0.5', holdTimeSeconds: 9,
     neighbors: ['198.18.0.1'], prefixes: ['198.19.10.0/24'], announcerCommand: 'cmd',
   });
 });

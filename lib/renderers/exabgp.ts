@@ -12,7 +12,7 @@ const ANNOUNCER = 'announcer';
  * follow the LB's health; otherwise the prefixes are static routes, announced while exabgp runs.
  *
  * exabgp 4.2 has no connect-retry setting (`connect` is the remote port): it retries with its own
- * backoff, growing to 60 s, so `connectRetrySeconds` is not rendered.
+ * backoff, growing to 60 s; the model has no connect-retry for it.
  */
 export function renderExabgp(model: ExabgpModel): string {
   const api = model.announcerCommand !== '';

@@ -1,19 +1,9 @@
 import { AddressFamily, UpstreamRouterModel } from '../../lib/model';
 import { renderBird } from '../../lib/renderers/bird';
 import { checkBird } from '../support/daemons';
+import { paperRouter } from '../support/paper-models';
 
-/** The paper's upstream router (appendix B). */
-const router: UpstreamRouterModel = {
-  asn: 65021,
-  routerId: '10.0.0.110',
-  reflectors: [{ address: '10.0.0.109', asn: 65021, description: 'rr-rr1', passive: false }],
-  maximumPaths: 16,
-  servicePrefixes: ['10.1.1.0/24'],
-  families: [AddressFamily.IPV4_UNICAST],
-  timers: { holdTimeSeconds: 9, keepaliveSeconds: 3, connectRetrySeconds: 5 },
-  filterPrefixes: false,
-  password: '',
-};
+const router = paperRouter;
 
 const routerV6: UpstreamRouterModel = {
   ...router,

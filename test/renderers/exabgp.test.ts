@@ -1,22 +1,12 @@
 import { ExabgpModel } from '../../lib/model';
 import { renderExabgp } from '../../lib/renderers/exabgp';
 import { checkExabgp } from '../support/daemons';
+import { paperPod } from '../support/paper-models';
 
 /** `exabgp --test` checks that the program exists: use one that does. */
 const ANNOUNCER_COMMAND = '/usr/bin/python3 /etc/ecmp-lb/announcer.py /run/ecmp-lb/announce';
 
-/** The paper's LB pod (appendix D), with static routes. */
-const pod: ExabgpModel = {
-  asn: 65021,
-  routerId: '172.16.20.2',
-  localAddress: '172.16.20.2',
-  nextHop: '10.0.0.106',
-  holdTimeSeconds: 9,
-  connectRetrySeconds: 5,
-  neighbors: ['10.0.0.109'],
-  prefixes: ['10.1.1.0/24'],
-  announcerCommand: '',
-};
+const pod = paperPod;
 
 const healthAware: ExabgpModel = { ...pod, neighbors: ['10.0.0.109', '10.0.0.119'], announcerCommand: ANNOUNCER_COMMAND };
 

@@ -1,28 +1,10 @@
 import { parseToml as parse } from '../../lib/toml';
-import { AddressFamily, RouteReflectorModel, UpstreamRouterModel } from '../../lib/model';
+import { AddressFamily, RouteReflectorModel } from '../../lib/model';
 import { renderGobgpRouter, renderRouteReflector } from '../../lib/renderers/gobgpd';
 import { checkGobgpd } from '../support/daemons';
+import { paperReflector, paperRouter } from '../support/paper-models';
 
-const timers = { holdTimeSeconds: 9, keepaliveSeconds: 3, connectRetrySeconds: 5 };
-
-/** The paper's route reflector (appendix C). */
-const reflector: RouteReflectorModel = {
-  asn: 65021,
-  routerId: '10.0.0.109',
-  clusterId: '10.0.0.109',
-  listenPort: 179,
-  lbPeerGroup: 'lb-pods',
-  lbNeighborPrefixes: ['172.16.0.0/16'],
-  routers: [{ address: '10.0.0.110', asn: 65021, description: 'router-r1', passive: false }],
-  sendMax: 255,
-  families: [AddressFamily.IPV4_UNICAST],
-  timers,
-  filterPrefixes: false,
-  acceptedPrefixes: [],
-  prefixLimits: [],
-  routerPassword: '',
-  lbPassword: '',
-};
+const reflector = paperReflector;
 
 const reflectorV6: RouteReflectorModel = {
   ...reflector,
@@ -36,18 +18,7 @@ const reflectorV6: RouteReflectorModel = {
   families: [AddressFamily.IPV4_UNICAST, AddressFamily.IPV6_UNICAST],
 };
 
-/** The paper's upstream router (appendix B). */
-const router: UpstreamRouterModel = {
-  asn: 65021,
-  routerId: '10.0.0.110',
-  reflectors: [{ address: '10.0.0.109', asn: 65021, description: 'rr-rr1', passive: false }],
-  maximumPaths: 16,
-  servicePrefixes: ['10.1.1.0/24'],
-  families: [AddressFamily.IPV4_UNICAST],
-  timers,
-  filterPrefixes: false,
-  password: '',
-};
+const router = paperRouter;
 
 /** Decoded TOML, loosely typed for assertions. */
 function decode(toml: string): any {

@@ -5,22 +5,13 @@ import { renderFrr } from '../../lib/renderers/frr';
 import { renderGobgpRouter, renderRouteReflector } from '../../lib/renderers/gobgpd';
 import { parseToml } from '../../lib/toml';
 import { CheckResult, checkBird, checkExabgp, checkFrr, checkGobgpd } from '../support/daemons';
+import { paperPod, paperReflector, paperRouter } from '../support/paper-models';
 
 // Prefix filtering and TCP-MD5 in every renderer, checked by the daemons' own checkers.
 
-const timers = { holdTimeSeconds: 9, keepaliveSeconds: 3, connectRetrySeconds: 5 };
-
 const reflector: RouteReflectorModel = {
-  asn: 65021,
-  routerId: '10.0.0.109',
-  clusterId: '10.0.0.109',
-  listenPort: 179,
-  lbPeerGroup: 'lb-pods',
-  lbNeighborPrefixes: ['172.16.0.0/16'],
-  routers: [{ address: '10.0.0.110', asn: 65021, description: 'router-r1', passive: false }],
-  sendMax: 255,
+  ...paperReflector,
   families: [AddressFamily.IPV4_UNICAST, AddressFamily.IPV6_UNICAST],
-  timers,
   filterPrefixes: true,
   acceptedPrefixes: ['10.1.1.0/24', '10.1.2.0/24', '2001:db8:1:1::/64'],
   prefixLimits: [{ family: AddressFamily.IPV4_UNICAST, maxPrefixes: 2 }, { family: AddressFamily.IPV6_UNICAST, maxPrefixes: 1 }],
@@ -29,32 +20,18 @@ const reflector: RouteReflectorModel = {
 };
 
 const router: UpstreamRouterModel = {
-  asn: 65021,
-  routerId: '10.0.0.110',
+  ...paperRouter,
   reflectors: [
     { address: '10.0.0.109', asn: 65021, description: 'rr-rr1', passive: false },
     { address: '2001:db8::119', asn: 65021, description: 'rr-rr2', passive: true },
   ],
-  maximumPaths: 16,
   servicePrefixes: ['10.1.1.0/24', '10.1.2.0/24', '2001:db8:1:1::/64'],
   families: [AddressFamily.IPV4_UNICAST, AddressFamily.IPV6_UNICAST],
-  timers,
   filterPrefixes: true,
   password: BGP_PASSWORD_PLACEHOLDER,
 };
 
-const exabgp: ExabgpModel = {
-  asn: 65021,
-  routerId: '172.16.20.2',
-  localAddress: '172.16.20.2',
-  nextHop: '10.0.0.106',
-  holdTimeSeconds: 9,
-  connectRetrySeconds: 5,
-  neighbors: ['10.0.0.109'],
-  prefixes: ['10.1.1.0/24'],
-  announcerCommand: '',
-  md5Password: 'c2VjcmV0+/=.key_~@%:-',
-};
+const exabgp: ExabgpModel = { ...paperPod, md5Password: 'c2VjcmV0+/=.key_~@%:-' };
 
 const accepted = (what: string, result: CheckResult) => {
   if (result.code !== 0) throw new Error(`${what} was rejected (exit ${result.code}):\n${result.output}`);

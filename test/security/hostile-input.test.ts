@@ -284,7 +284,7 @@ describe('renderers: adversarial free-text fields are written harmlessly or refu
         prefixLimits: families.map(family => ({ family, maxPrefixes: m.maxPrefixes })), routerPassword: m.password, lbPassword: m.lbPassword,
       };
       const exabgp: ExabgpModel = {
-        asn: 65021, routerId: '198.19.130.2', localAddress: '198.19.130.2', nextHop: '198.18.0.106', holdTimeSeconds: 9, connectRetrySeconds: 5,
+        asn: 65021, routerId: '198.19.130.2', localAddress: '198.19.130.2', nextHop: '198.18.0.106', holdTimeSeconds: 9,
         // The LB pod always has at least one reflector (the construct requires one).
         neighbors: ['198.18.0.109', ...m.reflectors.filter(r => !r.address.includes(':')).map(r => r.address)].filter((a, i, all) => all.indexOf(a) === i), prefixes: m.prefixes.filter(p => !p.includes(':')),
         announcerCommand: m.announcer, md5Password: m.password,
@@ -367,7 +367,7 @@ describe('regressions the properties found: each is now refused in the lib/error
 
   test('renderers refuse what constructs never produce: a multi-line announcer, a non-plain description, the placeholder as exabgp key', () => {
     const exabgp: ExabgpModel = {
-      asn: 65021, routerId: '198.19.130.2', localAddress: '198.19.130.2', nextHop: '198.18.0.106', holdTimeSeconds: 9, connectRetrySeconds: 5,
+      asn: 65021, routerId: '198.19.130.2', localAddress: '198.19.130.2', nextHop: '198.18.0.106', holdTimeSeconds: 9,
       neighbors: ['198.18.0.109'], prefixes: ['198.18.101.0/24'], announcerCommand: '',
     };
     expect(() => renderExabgp({ ...exabgp, announcerCommand: '/bin/true\nneighbor 6.6.6.6 {' })).toThrow(/holds a line break/);

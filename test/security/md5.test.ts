@@ -137,8 +137,7 @@ describe('TCP-MD5, with real daemons in network namespaces', () => {
       const ns = lab.host(name, [`${podIp}/17`, `198.18.0.${name === 'signed' ? 101 : 102}/24`]);
       const conf = path.join(work, `${name}.exabgp.conf`);
       fs.writeFileSync(conf, renderExabgp({
-        asn: 65021, routerId: podIp, localAddress: podIp, nextHop: `198.18.0.${name === 'signed' ? 101 : 102}`, holdTimeSeconds: 9,
-        connectRetrySeconds: 1, neighbors: ['198.18.0.109'], prefixes: ['198.18.101.0/24'], announcerCommand: '', md5Password: key,
+        asn: 65021, routerId: podIp, localAddress: podIp, nextHop: `198.18.0.${name === 'signed' ? 101 : 102}`, holdTimeSeconds: 9, neighbors: ['198.18.0.109'], prefixes: ['198.18.101.0/24'], announcerCommand: '', md5Password: key,
       }));
       lab.start(name, ns, ['exabgp', conf], EXABGP_ENV);
     }

@@ -95,7 +95,7 @@ describe('prefix filtering, with real daemons in network namespaces', () => {
       // The LB pod's own renderer, with static routes (no announcer): what a rogue pod could run too.
       fs.writeFileSync(conf, renderExabgp({
         asn: 65021, routerId: speaker.podIp, localAddress: speaker.podIp, nextHop: speaker.nodeIp, holdTimeSeconds: 9,
-        connectRetrySeconds: 1, neighbors: speaker.reflectors ?? ['198.18.0.109', '198.18.0.108'], prefixes: speaker.prefixes, announcerCommand: '',
+        neighbors: speaker.reflectors ?? ['198.18.0.109', '198.18.0.108'], prefixes: speaker.prefixes, announcerCommand: '',
       }));
       lab.start(speaker.name, ns, ['exabgp', conf], EXABGP_ENV);
     }
@@ -104,7 +104,7 @@ describe('prefix filtering, with real daemons in network namespaces', () => {
     const outsiderConf = path.join(work, 'outsider.exabgp.conf');
     fs.writeFileSync(outsiderConf, renderExabgp({
       asn: 65021, routerId: '198.18.0.107', localAddress: '198.18.0.107', nextHop: '198.18.0.107', holdTimeSeconds: 9,
-      connectRetrySeconds: 1, neighbors: ['198.18.0.109'], prefixes: [WEB1], announcerCommand: '',
+      neighbors: ['198.18.0.109'], prefixes: [WEB1], announcerCommand: '',
     }));
     lab.start('outsider', outsider, ['exabgp', outsiderConf], EXABGP_ENV);
 
