@@ -1,0 +1,70 @@
+/**
+ * The control plane on the real daemons, in network namespaces on this host (no IPVS needed):
+ * the synthesized router (FRR, then BIRD), two gobgpd route reflectors, and LB pods running exabgp
+ * with the init step's rendering and the ConfigMap's announcer. Checks the paper's Fig. 12: one
+ * kernel nexthop per LB node, two services side by side, scaling 1 -> 4 -> 2, and withdrawal.
+ */
+import * as fs from 'node:fs';
+import { RouterFlavour } from '../lib';
+import { LbPod, LbPods, startReflectors, startRouter } from './lib/daemons';
+import { runScenarios, ScenarioContext } from './lib/harness';
+import { createLab, nodeIp, routerNexthops } from './lib/lab';
+import { sleep, waitFor } from './lib/proc';
+import { PAPER_SERVICES, synthesize } from './lib/synth';
+
+/** Generous bounds: the first session waits for the reflector-router connect retry (5 s). */
+const CONVERGE_MS = 60_000;
+const CHANGE_MS = 20_000;
+
+const expectedHops = (nodes: number[]) => nodes.map(nodeIp).sort();
+
+async function fig12(flavour: RouterFlavour, { checks, procs, workDir }: ScenarioContext): Promise<void> {
+  const synth = synthesize(flavour);
+  try {
+    const [web1, web2] = PAPER_SERVICES.map((s) => synth.services.get(s.name)!);
+    const expectRoute = async (what: string, service: typeof web1, nodes: number[], timeoutMs = CHANGE_MS) => {
+      const prefix = service.model.prefixes[0];
+      const want = expectedHops(nodes).join(' ');
+      const result = await waitFor(() => routerNexthops(prefix).join(' '), (v) => v === want, timeoutMs);
+      checks.check(`${flavour}: ${what}: router's kernel route ${prefix} has ${nodes.length} nexthop(s)`, result.ok,
+        `got [${result.value}] want [${want}] after ${(result.ms / 1000).toFixed(2)} s`);
+    };
+
+    createLab({ nodes: 4 });
+    const reflectors = startReflectors(procs, synth);
+    await startRouter(procs, synth, flavour, workDir);
+    const pods = new LbPods(procs, workDir, { kind: 'announce-file' });
+    const web1Pods = new Map<number, LbPod>();
+    for (const node of [1, 2, 3]) web1Pods.set(node, await pods.start(web1, node, 2));
+    const web2Pods = [await pods.start(web2, 1, 3), await pods.start(web2, 2, 3)];
+
+    await expectRoute('web1 with 3 LBs', web1, [1, 2, 3], CONVERGE_MS);
+    await expectRoute('web2 with 2 LBs, side by side', web2, [1, 2]);
+
+    // Every path reaches the router through each reflector (add-paths), so losing one loses none.
+    procs.signal(reflectors.get('rr1')!, 'SIGKILL');
+    await sleep(1000);
+    await expectRoute('reflector rr1 down', web1, [1, 2, 3], 2000);
+
+    // Scaling the LB Deployment of web1: 3 -> 1 -> 4 -> 2.
+    for (const node of [2, 3]) { await pods.remove(web1Pods.get(node)!); web1Pods.delete(node); }
+    await expectRoute('web1 scaled to 1 LB', web1, [1]);
+    for (const node of [2, 3, 4]) web1Pods.set(node, await pods.start(web1, node, 2));
+    await expectRoute('web1 scaled 1 -> 4 LBs', web1, [1, 2, 3, 4]);
+    for (const node of [3, 4]) { await pods.remove(web1Pods.get(node)!); web1Pods.delete(node); }
+    await expectRoute('web1 scaled 4 -> 2 LBs', web1, [1, 2]);
+    await expectRoute('web2 unaffected by web1 scaling', web2, [1, 2], 1000);
+
+    // What the controller does when all of a service's backends are unhealthy: both LBs withdraw.
+    for (const pod of web2Pods) pods.withdraw(pod);
+    await expectRoute('web2 withdrawn by its LBs (announce file emptied)', web2, []);
+    await expectRoute('web1 unaffected by web2 withdrawal', web1, [1, 2], 1000);
+  } finally {
+    fs.rmSync(synth.outdir, { recursive: true, force: true });
+  }
+}
+
+void runScenarios('control plane', [
+  ['Fig. 12 on FRR', (ctx) => fig12(RouterFlavour.FRR, ctx)],
+  ['Fig. 12 on BIRD', (ctx) => fig12(RouterFlavour.BIRD, ctx)],
+], 600);

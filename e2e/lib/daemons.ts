@@ -1,0 +1,180 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { RouterFlavour } from '../../lib/model';
+import { announceText } from '../../controller/src/announce';
+import { writeFileAtomic } from '../../controller/src/atomic-file';
+import { dnsResolver, runInit } from '../../controller/src/init';
+import { silentLogger } from '../../controller/src/log';
+import { netnsCommands, requiredSysctls } from '../../controller/src/netns';
+import { DEFAULT_ROUTE_PROTO, desiredRoutes, parseIpRouteJson, routeCommands } from '../../controller/src/node-routes';
+import { addPod, deletePod, nodeIp, nodeNs, reflectorNs, ROUTER_NS } from './lab';
+import { Daemon, ProcessSet, probe, run, waitFor } from './proc';
+import { Synthesized, SynthesizedService } from './synthesized';
+
+/** exabgp as the LB pod's container runs it, logging to stdout (the harness's log file). */
+const EXABGP_ENV = { 'exabgp.daemon.user': 'root', 'exabgp.log.destination': 'stdout', 'exabgp.api.cli': 'false' };
+
+/** FRR's zebra + bgpd from the generated `frr.conf` and `daemons`, or BIRD from `bird.conf`; kernel settings from `99-ecmp-router.conf`. */
+export async function startRouter(procs: ProcessSet, synth: Synthesized, flavour: RouterFlavour, workDir: string): Promise<void> {
+  run(ROUTER_NS, ['sysctl', '-q', '-p', path.join(synth.routerDir, '99-ecmp-router.conf')]);
+  if (flavour === RouterFlavour.BIRD) {
+    const dir = path.join(workDir, 'router');
+    fs.mkdirSync(dir, { recursive: true });
+    procs.start('router-bird', ROUTER_NS, ['bird', '-f', '-c', path.join(synth.routerDir, 'bird.conf'), '-s', path.join(dir, 'bird.ctl'), '-P', path.join(dir, 'bird.pid')]);
+    return;
+  }
+  // FRR refuses to run as root; each instance needs its own sockets and pid files (lab facts),
+  // in a directory owned by frr on a local file system (the VM's shared folders ignore chown).
+  const dir = path.join(os.tmpdir(), 'ecmp-e2e-frr');
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir);
+  run(undefined, ['chown', 'frr:frr', dir]);
+  const options = frrDaemonOptions(fs.readFileSync(path.join(synth.routerDir, 'daemons'), 'utf8'));
+  const common = ['-u', 'frr', '-g', 'frr', '-z', path.join(dir, 'zserv.api'), '--vty_socket', dir, '-P', '0', '-f', '/dev/null'];
+  procs.start('router-zebra', ROUTER_NS, ['/usr/lib/frr/zebra', ...options.get('zebra')!, ...common, '-i', path.join(dir, 'zebra.pid')]);
+  if (!(await waitFor(() => fs.existsSync(path.join(dir, 'zserv.api')), Boolean, 20_000)).ok) throw new Error('zebra did not start');
+  for (const daemon of [...options.keys()].filter((d) => d !== 'zebra')) {
+    procs.start(`router-${daemon}`, ROUTER_NS, [`/usr/lib/frr/${daemon}`, ...options.get(daemon)!, ...common, '-i', path.join(dir, `${daemon}.pid`)]);
+    if (!(await waitFor(() => fs.existsSync(path.join(dir, `${daemon}.vty`)), Boolean, 20_000)).ok) throw new Error(`${daemon} did not start`);
+  }
+  // The integrated config, applied the way `vtysh -b` applies /etc/frr/frr.conf at boot.
+  run(ROUTER_NS, ['vtysh', '--vty_socket', dir, '-f', path.join(synth.routerDir, 'frr.conf')]);
+}
+
+/** Enabled daemons (zebra always) and their options, from FRR's `daemons` file. */
+export function frrDaemonOptions(text: string): Map<string, string[]> {
+  const vars = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const m = /^(\w+)=(?:"([^"]*)"|(\S*))/.exec(line.trim());
+    if (m) vars.set(m[1], m[2] ?? m[3]);
+  }
+  const daemons = ['zebra', ...[...vars].filter(([k, v]) => v === 'yes' && !k.includes('_') && k !== 'zebra').map(([k]) => k)];
+  return new Map(daemons.map((d) => [d, (vars.get(`${d}_options`) ?? '').split(/\s+/).filter(Boolean)]));
+}
+
+/** gobgpd from each generated `gobgpd.toml`, one namespace per reflector; returns them by name. */
+export function startReflectors(procs: ProcessSet, synth: Synthesized): Map<string, Daemon> {
+  return new Map([...synth.reflectorDirs].map(([name, dir]) => [name,
+    procs.start(`reflector-${name}`, reflectorNs(name), ['gobgpd', '-f', path.join(dir, 'gobgpd.toml'), '-t', 'toml', '--api-hosts', '127.0.0.1:50051', '--pprof-disable', '-p'])]));
+}
+
+/** How the LB pod decides what to announce. */
+export type AnnounceMode =
+  /** The harness writes the announce file the way the controller does while backends are healthy (no IPVS needed). */
+  | { kind: 'announce-file' }
+  /** The real controller (`ecmp-lb controller`) runs in the pod with keepalived/IPVS, fed by an API server. */
+  | { kind: 'controller'; cli: string[]; kubeconfig: string };
+
+export interface LbPod {
+  readonly service: SynthesizedService;
+  readonly node: number;
+  readonly ns: string;
+  readonly podIp: string;
+  readonly runDir: string;
+  readonly exabgp: Daemon;
+  readonly controller?: Daemon;
+}
+
+/** LB pods of the synthesized services, one per (service, node), and the node agent's routes for them. */
+export class LbPods {
+  readonly live = new Set<LbPod>();
+
+  constructor(private readonly procs: ProcessSet, private readonly workDir: string, private readonly mode: AnnounceMode) {}
+
+  /** Starts one LB pod: the init step's rendering, the pod's namespace setup, its announcer, exabgp, then the node route. */
+  async start(service: SynthesizedService, node: number, slot: number): Promise<LbPod> {
+    const { model } = service;
+    const ns = `${nodeNs(node)}-${model.name}`;
+    const podIp = addPod(ns, node, slot);
+    const dir = path.join(this.workDir, 'pods', ns);
+    const etcDir = path.join(dir, 'etc');
+    const runDir = path.join(dir, 'run');
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(etcDir, { recursive: true });
+    fs.mkdirSync(runDir, { recursive: true });
+    for (const [file, text] of Object.entries(service.configFiles)) fs.writeFileSync(path.join(etcDir, file), text);
+    const identity = { podIp, nodeIp: nodeIp(node), podName: ns, podNamespace: model.namespace };
+    await runInit(model, identity, etcDir, runDir, dnsResolver(4), silentLogger);
+
+    let controller: Daemon | undefined;
+    if (this.mode.kind === 'announce-file') {
+      for (const command of netnsCommands(model, podIp)) run(ns, [command.file, ...command.args], { input: command.input });
+      writeFileAtomic(path.join(runDir, 'announce'), announceText(model.prefixes, identity.nodeIp, true));
+    } else {
+      // The pod spec's securityContext.sysctls.
+      run(ns, ['sysctl', '-qw', ...Object.entries(requiredSysctls(model)).map(([k, v]) => `${k}=${v}`)]);
+      const env = { POD_IP: podIp, NODE_IP: identity.nodeIp, POD_NAME: ns, POD_NAMESPACE: model.namespace };
+      controller = this.procs.start(`${ns}-controller`, ns, [...this.mode.cli, 'controller', '--config', path.join(etcDir, 'service.json'),
+        '--run-dir', runDir, '--kubeconfig', this.mode.kubeconfig], env);
+    }
+    const exabgp = this.procs.start(`${ns}-exabgp`, ns, ['exabgp', path.join(runDir, 'exabgp.conf')], EXABGP_ENV);
+    const pod: LbPod = { service, node, ns, podIp, runDir, exabgp, controller };
+    this.live.add(pod);
+    syncNodeRoutes(node, [...this.live]);
+    return pod;
+  }
+
+  /** What the controller does when backends become unhealthy or the pod starts draining: an empty announce file. */
+  withdraw(pod: LbPod): void {
+    writeFileAtomic(path.join(pod.runDir, 'announce'), '');
+  }
+
+  /** The pod is gone (deleted, or its container killed): its processes end, the node agent removes its route. */
+  async remove(pod: LbPod): Promise<void> {
+    this.live.delete(pod);
+    await deletePod(pod.ns, pod.node, pod.podIp);
+    syncNodeRoutes(pod.node, [...this.live]);
+  }
+
+  /** Kubernetes scale-down: SIGTERM to the controller (withdraw, drain, stop keepalived), then exabgp, then the pod is deleted. */
+  async drain(pod: LbPod): Promise<void> {
+    if (!pod.controller) throw new Error('drain needs the controller mode');
+    this.procs.signal(pod.controller, 'SIGTERM');
+    const code = await Promise.race([pod.controller.exited, new Promise((r) => setTimeout(() => r('timeout'), (pod.service.model.drainSeconds + 20) * 1000))]);
+    if (code !== 0) throw new Error(`${pod.ns} controller ended with ${code} instead of draining and exiting 0`);
+    await this.procs.stop(pod.exabgp);
+    await this.remove(pod);
+  }
+}
+
+/**
+ * The node agent's work for one node: `ip route replace <prefix> via <pod IP>` for the LB pods on
+ * it, read from the pods' prefixes annotation, with the agent's own route protocol number. Uses the
+ * agent's pure route logic; the harness plays its API watch.
+ */
+export function syncNodeRoutes(node: number, pods: LbPod[]): void {
+  const onNode = pods.filter((p) => p.node === node).map((p) => ({
+    metadata: { name: p.ns, annotations: p.service.podAnnotations },
+    status: { phase: 'Running', podIP: p.podIp },
+  }));
+  const current = parseIpRouteJson(probe(nodeNs(node), ['ip', '-j', '-4', 'route', 'show', 'proto', String(DEFAULT_ROUTE_PROTO)]));
+  for (const args of routeCommands(current, desiredRoutes(onNode), DEFAULT_ROUTE_PROTO)) run(nodeNs(node), ['ip', ...args]);
+}
+
+/** nginx in a backend pod, answering every request with its own name and the address it came from (the LB's SNAT address). */
+export function startBackend(procs: ProcessSet, workDir: string, name: string, ns: string, ip: string): Daemon {
+  const dir = path.join(workDir, 'backends', name);
+  fs.mkdirSync(dir, { recursive: true });
+  const conf = path.join(dir, 'nginx.conf');
+  fs.writeFileSync(conf, `daemon off;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  server {
+    listen ${ip}:8080 reuseport;
+    default_type text/plain;
+    location / { return 200 "${name} $remote_addr\\n"; }
+  }
+}
+`);
+  return procs.start(`backend-${name}`, ns, ['nginx', '-c', conf, '-e', path.join(dir, 'error.log')]);
+}

@@ -1,0 +1,28 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { LoadOptions, LoadResult } from '../load-client';
+import { CLIENT_NS } from './lab';
+import { ProcessSet } from './proc';
+
+/** How to run a sibling TypeScript entry point: compiled JS when this file is compiled, ts-node otherwise. */
+export function nodeEntry(name: string): string[] {
+  const compiled = __filename.endsWith('.js');
+  const file = path.resolve(__dirname, '..', `${name}${compiled ? '.js' : '.ts'}`);
+  return compiled ? [process.execPath, file] : [process.execPath, '-r', 'ts-node/register/transpile-only', file];
+}
+
+/** Starts the bounded load client in the client namespace; resolves with its result once it ends. */
+export function startLoad(procs: ProcessSet, workDir: string, name: string, options: Omit<LoadOptions, 'out'>): Promise<LoadResult> {
+  const out = path.join(workDir, `${name}.json`);
+  fs.rmSync(out, { force: true });
+  const daemon = procs.start(name, CLIENT_NS, [...nodeEntry('load-client'), JSON.stringify({ ...options, out })]);
+  return daemon.exited.then((code) => {
+    if (code !== 0 || !fs.existsSync(out)) throw new Error(`load client ${name} ended with ${code}: see ${daemon.logFile}`);
+    return JSON.parse(fs.readFileSync(out, 'utf8')) as LoadResult;
+  });
+}
+
+export function describeLoad(result: LoadResult): string {
+  const errors = Object.entries(result.errors).map(([k, v]) => `${k}:${v}`).join(',') + (result.failed ? ` at ${result.errorTimes.join(',')} s` : '');
+  return `${result.ok} ok, ${result.failed} failed${errors ? ` (${errors})` : ''} in ${result.seconds.toFixed(1)} s; per LB ${JSON.stringify(result.byLb)}; per backend ${JSON.stringify(result.byBackend)}`;
+}

@@ -1,0 +1,34 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Backends, EcmpApp, EcmpTopology, LoadBalancerService, RouterFlavour } from '../../lib';
+import { ADDRESSES, readSynthesized, ServiceSpec, Synthesized } from './synthesized';
+
+/** The paper's evaluation shape (Fig. 12c): two services with 3 and 2 LBs. */
+export const PAPER_SERVICES: ServiceSpec[] = [
+  { name: 'web1', prefix: '198.18.101.0/24', lbCount: 3 },
+  { name: 'web2', prefix: '198.18.102.0/24', lbCount: 2 },
+];
+
+/** Synthesizes the lab topology with the library's public API, into `outdir` (default: a fresh temp directory). */
+export function synthesize(flavour: RouterFlavour, services: ServiceSpec[] = PAPER_SERVICES, outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'ecmp-e2e-synth-'))): Synthesized {
+  const app = new EcmpApp({ outdir });
+  const topology = new EcmpTopology(app, 'ecmp', {
+    namespace: 'lb',
+    asn: 65021,
+    podNetworks: [ADDRESSES.podNetwork],
+    routeReflectors: ADDRESSES.reflectors.map((r) => ({ ...r })),
+    upstreamRouters: [{ name: 'router', address: ADDRESSES.router, flavour }],
+  });
+  for (const service of services) {
+    new LoadBalancerService(topology, service.name, {
+      prefixes: [service.prefix],
+      ports: [{ port: 80, backendPort: 8080 }],
+      backends: Backends.fromLabels({ app: service.name }),
+      lbCount: service.lbCount,
+      routeReflectors: topology.routeReflectors,
+    });
+  }
+  app.synth();
+  return readSynthesized(outdir);
+}

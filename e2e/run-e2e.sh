@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# npm run e2e: the synthesized topology on the real daemons. Needs root (network namespaces).
+#   1. control plane on this host, in network namespaces: Fig. 12 on FRR, then on BIRD (~15 s);
+#   2. data plane with real IPVS inside the IPVS VM: traffic spread, graceful scale-down, withdrawal (~5-8 min).
+# E2E_LOG_DIR=DIR keeps every daemon's log. Exit status: non-zero if any check failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export CDK8S_CHECK_UPGRADE=false
+rc=0
+timeout 600 node -r ts-node/register/transpile-only e2e/control-plane.ts || rc=1
+timeout 1500 bash e2e/vm/run.sh data-plane || rc=1
+echo "# e2e: $([[ $rc -eq 0 ]] && echo PASS || echo FAIL)"
+exit $rc

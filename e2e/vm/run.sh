@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs an e2e entry point inside the IPVS VM (scripts/ipvs-vm.sh: Debian's stock kernel with IPVS,
+# the host's filesystem shared read-only). The host compiles the harness and the controller CLI to
+# e2e/.build and synthesizes the topology (node and cdk8s are slow under software emulation); the
+# VM only runs them.
+# usage: e2e/vm/run.sh ENTRY [ARGS...]   (ENTRY: data-plane | bench-data-plane)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+entry=${1:?usage: e2e/vm/run.sh ENTRY [ARGS...]}; shift
+out=$(mktemp -d /tmp/ecmp-e2e-vm.XXXXXX)
+node node_modules/typescript/bin/tsc -p e2e/tsconfig.vm.json
+node -r ts-node/register/transpile-only e2e/synth-cli.ts "$out/synth" frr
+echo "# booting the IPVS VM for $entry (logs and results: $out)"
+rc=0
+IPVS_VM_TIMEOUT=${IPVS_VM_TIMEOUT:-1500} bash scripts/ipvs-vm.sh --mem 3072 --cpus 2 --out "$out" e2e/vm/in-vm.sh "$entry" "$out/synth" "$@" || rc=$?
+if [[ -d $out/results ]]; then mkdir -p e2e/results && cp "$out"/results/* e2e/results/; fi
+echo "# IPVS VM run of $entry exited $rc"
+# Keep the VM's logs only when something failed (or when asked to).
+[[ $rc -ne 0 || -n ${E2E_LOG_DIR:-} ]] || rm -rf "$out"
+exit "$rc"
