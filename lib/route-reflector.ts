@@ -10,7 +10,7 @@ import { LB_ROLE_LABEL } from './node-route-agent';
 import { containerSecurity, NOBODY, podSecurity } from './pod-security';
 import { renderRouteReflector } from './renderers/gobgpd';
 import {
-  BgpTimers, checkAddress, checkAsn, checkCidr, checkCount, checkName, checkNonEmpty, checkPort, checkRouterId, checkTimers,
+  BgpTimers, checkAddress, checkAsn, checkCidr, checkCount, checkName, checkNonEmpty, checkRouterId, checkTimers,
 } from './validate';
 
 /** Where a route reflector runs. */
@@ -75,11 +75,6 @@ export interface RouteReflectorProps extends BgpTimers {
    * @default 255, as in the paper
    */
   readonly sendMax?: number;
-  /**
-   * TCP port gobgpd listens on for BGP.
-   * @default 179
-   */
-  readonly port?: number;
   /**
    * In-cluster only: the gobgpd image.
    * @default 'cdk8s-ecmp-lb/gobgpd:3.10.0'
@@ -198,7 +193,8 @@ export class RouteReflector extends Construct implements IRouteReflector {
     const networks = checkNonEmpty(this, 'podNetworks', props.podNetworks, 'list the pod network CIDR(s) LB pods get addresses from, e.g. ["172.16.0.0/16"]');
     this.podNetworks = networks.map((n, i) => checkCidr(this, `podNetworks[${i}]`, n).text);
     this.sendMax = checkCount(this, 'sendMax', props.sendMax ?? 255, 1, 255, 'use at least the largest lbCount of any service, at most 255');
-    this.port = checkPort(this, 'port', props.port ?? BGP_PORT);
+    // Always 179: exabgp, FRR and BIRD are rendered to dial the standard port.
+    this.port = BGP_PORT;
     this.timers = checkTimers(this, props);
     this.filterPrefixes = props.filterPrefixes ?? true;
     this.bgpPassword = checkBgpPassword(this, 'bgpPassword', props.bgpPassword);
