@@ -1,5 +1,6 @@
 import * as ipaddr from 'ipaddr.js';
 import { KeepalivedModel, LoadBalancerServiceModel, RealServerModel, VirtualServerModel } from '../../lib/model';
+import { parseAddress } from '../../lib/ip';
 import { Endpoint, EndpointSlice } from './endpoint-slices';
 
 /** Every real server gets this weight so IPVS `mh` builds the same table on every LB pod. */
@@ -32,11 +33,12 @@ export function reconcile(service: LoadBalancerServiceModel, slices: readonly En
 export function usableEndpointCount(slices: readonly EndpointSlice[]): number {
   const addresses = new Set<string>();
   for (const slice of slices) {
-    if (!isIpFamily(slice.addressType)) continue;
-    for (const endpoint of slice.endpoints ?? []) {
+    const family = familyOfAddressType(slice.addressType);
+    if (family === undefined) continue;
+    for (const endpoint of listOf(slice.endpoints)) {
       if (!isUsable(endpoint)) continue;
-      for (const address of endpoint.addresses) {
-        const canonical = canonicalAddress(address);
+      for (const address of listOf(endpoint.addresses)) {
+        const canonical = canonicalAddress(address, family);
         if (canonical) addresses.add(canonical);
       }
     }
@@ -63,12 +65,12 @@ function realServersFor(slices: readonly EndpointSlice[], family: 4 | 6, backend
   for (const slice of slices) {
     if (familyOfAddressType(slice.addressType) !== family) continue;
     // A slice lists ports resolved for its endpoints; it serves this virtual port only if it has ours.
-    const servesPort = (slice.ports ?? []).some((p) => p.port === backendPort && (p.protocol ?? 'TCP') === protocol);
+    const servesPort = listOf(slice.ports).some((p) => p.port === backendPort && (p.protocol ?? 'TCP') === protocol);
     if (!servesPort) continue;
-    for (const endpoint of slice.endpoints ?? []) {
+    for (const endpoint of listOf(slice.endpoints)) {
       if (!isUsable(endpoint)) continue;
-      for (const address of endpoint.addresses) {
-        const canonical = canonicalAddress(address);
+      for (const address of listOf(endpoint.addresses)) {
+        const canonical = canonicalAddress(address, family);
         if (!canonical) continue;
         byKey.set(`${canonical}|${backendPort}`, { address: canonical, port: backendPort, weight: REAL_SERVER_WEIGHT });
       }
@@ -91,19 +93,25 @@ export function sortRealServers(servers: RealServerModel[]): RealServerModel[] {
   return keyed.map((k) => k.server);
 }
 
-function canonicalAddress(text: string): string | undefined {
-  if (ipaddr.IPv4.isValidFourPartDecimal(text)) return ipaddr.IPv4.parse(text).toString();
-  if (text.includes(':') && ipaddr.IPv6.isValid(text)) return ipaddr.IPv6.parse(text).toString();
-  return undefined;
+/**
+ * The API server validates EndpointSlices, but the controller must survive any object a list or
+ * watch hands it: a missing or non-list field reads as empty, and entries that are not objects
+ * (or, for addresses, not strings) are skipped.
+ */
+function listOf<T>(value: readonly T[] | null | undefined): T[] {
+  return Array.isArray(value) ? value.filter((item) => item !== null && (typeof item === 'object' || typeof item === 'string')) : [];
+}
+
+/** The address in canonical form, if it is a literal of the slice's family (no zone ids, no junk). */
+function canonicalAddress(text: string, family: 4 | 6): string | undefined {
+  const address = parseAddress(text);
+  return address && (address.kind() === 'ipv4' ? 4 : 6) === family ? address.toString() : undefined;
 }
 
 function addressFamily(address: string): 4 | 6 {
   return address.includes(':') ? 6 : 4;
 }
 
-function isIpFamily(addressType: string): boolean {
-  return familyOfAddressType(addressType) !== undefined;
-}
 
 function familyOfAddressType(addressType: string): 4 | 6 | undefined {
   if (addressType === 'IPv4') return 4;
