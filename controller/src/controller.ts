@@ -6,7 +6,7 @@ import { writeFileAtomic } from './atomic-file';
 import { EndpointSlice } from './endpoint-slices';
 import { Logger } from './log';
 import { ControllerMetrics } from './metrics';
-import { hasRealServers, reconcile, usableEndpointCount } from './reconcile';
+import { endpointStats, hasRealServers, reconcile } from './reconcile';
 
 /** What the controller needs from keepalived: (re)load the config file, and stop. */
 export interface KeepalivedControl {
@@ -46,6 +46,7 @@ export class Controller {
   private syncScheduled = false;
   private burstStartedAt?: number;
   private lastConfig?: string;
+  private lastMalformed = '';
   private lastAnnounce?: string;
   private lastReloadAt = -Infinity;
   private pendingReload?: NodeJS.Timeout;
@@ -95,6 +96,16 @@ export class Controller {
     this.pendingReload = undefined;
   }
 
+  /** Logs ignored endpoint addresses once per change of the set, not on every sync. */
+  private reportMalformed(malformed: string[]): void {
+    const key = malformed.join('\n');
+    if (key === this.lastMalformed) return;
+    this.lastMalformed = key;
+    if (malformed.length > 0) {
+      this.options.log.log('warn', 'ignoring endpoint addresses that are not IP literals of their slice\'s family', { count: malformed.length, first: malformed.slice(0, 10) });
+    }
+  }
+
   private sync(): void {
     this.syncScheduled = false;
     if (this.draining) return;
@@ -103,7 +114,9 @@ export class Controller {
       const slices = this.options.slices();
       const model = reconcile(service, slices, this.options.routerId);
       this.hasBackends = hasRealServers(model);
-      metrics.endpoints.set(usableEndpointCount(slices));
+      const stats = endpointStats(slices);
+      metrics.endpoints.set(stats.usable);
+      this.reportMalformed(stats.malformed);
       metrics.realServers.set(model.virtualServers.reduce((n, vs) => n + vs.realServers.length, 0));
       const config = renderKeepalived(model);
       if (config !== this.lastConfig) {

@@ -29,9 +29,17 @@ export function reconcile(service: LoadBalancerServiceModel, slices: readonly En
   return { routerId, virtualServers };
 }
 
-/** Number of distinct usable backend addresses across all slices (for metrics and announcement). */
-export function usableEndpointCount(slices: readonly EndpointSlice[]): number {
+/** What the backends' slices hold, for metrics and logs. */
+export interface EndpointStats {
+  /** Distinct usable backend addresses across all slices. */
+  readonly usable: number;
+  /** `slice/address` of every usable endpoint address that is not a literal of its slice's family, sorted. */
+  readonly malformed: string[];
+}
+
+export function endpointStats(slices: readonly EndpointSlice[]): EndpointStats {
   const addresses = new Set<string>();
+  const malformed: string[] = [];
   for (const slice of slices) {
     const family = familyOfAddressType(slice.addressType);
     if (family === undefined) continue;
@@ -40,10 +48,11 @@ export function usableEndpointCount(slices: readonly EndpointSlice[]): number {
       for (const address of listOf(endpoint.addresses)) {
         const canonical = canonicalAddress(address, family);
         if (canonical) addresses.add(canonical);
+        else malformed.push(`${slice.metadata?.name ?? '?'}/${JSON.stringify(address)}`);
       }
     }
   }
-  return addresses.size;
+  return { usable: addresses.size, malformed: malformed.sort() };
 }
 
 /** True when the model has at least one real server anywhere. */

@@ -81,6 +81,13 @@ describe('ecmp-lb controller (process) against the API double', () => {
     await sleep(300);
     expect(loaded().length).toBe(reloadsBefore);
 
+    // A malformed address is logged once and ignored; the config keeps serving the rest.
+    api.upsert(COLLECTION, slice('web-b', [{ address: '198.18.5.3' }, { address: '2001:db8::9%eth0' }]) as any);
+    await waitFor('malformed address logged', () => stdout.includes('"level":"warn","msg":"ignoring endpoint addresses'));
+    await sleep(300);
+    expect(stdout.split('ignoring endpoint addresses').length - 1).toBe(1);
+    expect(loaded().length).toBe(reloadsBefore);
+
     // A burst of 50 changes is coalesced into far fewer reloads, ending in the right state.
     for (let i = 0; i < 50; i++) api.upsert(COLLECTION, slice('web-c', [{ address: `198.18.6.${i + 1}` }]) as any);
     await waitFor('burst applied', () => realServers(lastLoaded()).includes('198.18.6.50:8080'));

@@ -1,6 +1,6 @@
 import * as fc from 'fast-check';
 import { Protocol } from '../../lib/model';
-import { hasRealServers, isUsable, reconcile, usableEndpointCount } from '../src/reconcile';
+import { endpointStats, hasRealServers, isUsable, reconcile } from '../src/reconcile';
 import { serviceModel, slice } from './fixtures';
 
 describe('reconcile', () => {
@@ -51,7 +51,10 @@ describe('reconcile', () => {
     ], 'lb-0');
     expect(model.virtualServers[0].realServers.map((r) => r.address)).toEqual(['198.18.5.1']);
     expect(model.virtualServers[1].realServers.map((r) => r.address)).toEqual(['2001:db8::5']);
-    expect(usableEndpointCount([slice('v4', [{ address: '198.18.5.1' }]), slice('v4b', [{ address: '198.18.5.1' }, { address: '198.18.5.2', ready: false }])])).toBe(1);
+    expect(endpointStats([slice('v4', [{ address: '198.18.5.1' }]), slice('v4b', [{ address: '198.18.5.1' }, { address: '198.18.5.2', ready: false }])])).toEqual({ usable: 1, malformed: [] });
+    // Usable endpoints whose address is no literal of the slice's family are reported, not used.
+    expect(endpointStats([slice('v4', [{ address: '2001:db8::1' }, { address: '198.18.5.1\n}' }, { address: '198.18.5.3' }])]))
+      .toEqual({ usable: 1, malformed: ['v4/"198.18.5.1\\n}"', 'v4/"2001:db8::1"'] });
   });
 
   test('missing conditions follow the API defaults (ready, not terminating)', () => {
