@@ -20,9 +20,10 @@ export interface BgpPassword {
   readonly key: string;
   /**
    * Also sign the sessions between the LB pods and the route reflectors, not only those between
-   * reflectors and routers. Needs gobgpd >= 3.21 on every reflector: older gobgpd (3.10, Debian 12's,
-   * the default image) sets no TCP-MD5 key for dynamic neighbors, so signed LB sessions never come up
-   * (and unsigned ones are still accepted); see docs/security.md.
+   * reflectors and routers. Needs every reflector to run `daemon: ReflectorDaemon.FRR` (standalone)
+   * or gobgpd >= 3.21: older gobgpd (3.10, Debian 12's, the default image) sets no TCP-MD5 key for
+   * dynamic neighbors, so signed LB sessions never come up (and unsigned ones are still accepted);
+   * see docs/security.md.
    * @default false
    */
   readonly signLoadBalancerSessions?: boolean;

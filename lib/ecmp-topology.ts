@@ -5,7 +5,7 @@ import { throwInvalid } from './errors';
 import { checkName } from './validate';
 import * as k8s from '../imports/k8s';
 import { RouterFlavour } from './model';
-import { RouteReflector, RouteReflectorPlacement } from './route-reflector';
+import { ReflectorDaemon, RouteReflector, RouteReflectorPlacement } from './route-reflector';
 import { UpstreamRouterConfig } from './upstream-router-config';
 
 /** One route reflector of an {@link EcmpTopology}. */
@@ -29,6 +29,12 @@ export interface RouteReflectorSpec {
    * @default RouteReflectorPlacement.STANDALONE
    */
   readonly placement?: RouteReflectorPlacement;
+  /**
+   * The BGP daemon (see {@link RouteReflectorProps.daemon}); FRR is for standalone reflectors
+   * only, and signs the LB pod sessions with `bgpPassword.signLoadBalancerSessions`.
+   * @default ReflectorDaemon.GOBGP
+   */
+  readonly daemon?: ReflectorDaemon;
   /**
    * In-cluster only: the node it is pinned to.
    * @default none

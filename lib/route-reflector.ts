@@ -8,6 +8,8 @@ import { Cidr } from './ip';
 import { AddressFamily, BGP_PASSWORD_ENV, BGP_PASSWORD_PLACEHOLDER, BgpNeighborModel, BgpTimersModel, ReflectorPeerModel, RouteReflectorModel } from './model';
 import { LB_ROLE_LABEL } from './node-route-agent';
 import { containerSecurity, NOBODY, podSecurity } from './pod-security';
+import { renderFrrDaemons } from './renderers/frr';
+import { renderFrrRouteReflector } from './renderers/frr-reflector';
 import { renderRouteReflector } from './renderers/gobgpd';
 import {
   BgpTimers, checkAddress, checkAsn, checkCidr, checkCount, checkName, checkNonEmpty, checkRouterId, checkTimers,
@@ -25,6 +27,20 @@ export enum RouteReflectorPlacement {
    * Service, so their connections are never SNATed.
    */
   IN_CLUSTER = 'in-cluster',
+}
+
+/** Which BGP daemon a route reflector runs. */
+export enum ReflectorDaemon {
+  /**
+   * gobgpd, as in the paper: `gobgpd.toml`. Standalone or in-cluster. gobgpd 3.10 (Debian 12's, the
+   * default image) cannot sign the LB pod sessions with TCP-MD5 (docs/security.md).
+   */
+  GOBGP = 'gobgpd',
+  /**
+   * FRR bgpd (with zebra), standalone only: `frr.conf` and `daemons`. FRR signs the LB pod sessions
+   * (`bgp listen range` with a peer-group password), so `signLoadBalancerSessions` works with it.
+   */
+  FRR = 'frr',
 }
 
 /** Props of a {@link RouteReflector}. */
@@ -64,6 +80,14 @@ export interface RouteReflectorProps extends BgpTimers {
    * @default RouteReflectorPlacement.STANDALONE
    */
   readonly placement?: RouteReflectorPlacement;
+  /**
+   * The BGP daemon. FRR is for standalone reflectors only; its config is written to
+   * `route-reflectors/<name>/frr.conf` and `daemons`, and it can sign the LB pod sessions with
+   * TCP-MD5 (`bgpPassword.signLoadBalancerSessions`). FRR 8.4 has no add-paths send-max: it sends
+   * every path, so `sendMax` only feeds the synth checks.
+   * @default ReflectorDaemon.GOBGP
+   */
+  readonly daemon?: ReflectorDaemon;
   /**
    * In-cluster only: the node the reflector pod is pinned to (its `kubernetes.io/hostname` label).
    * @default none; required when placement is IN_CLUSTER
@@ -160,8 +184,9 @@ const DEFAULT_GOBGPD_IMAGE = 'cdk8s-ecmp-lb/gobgpd:3.10.0';
 const BGP_PORT = 179;
 
 /**
- * A gobgpd route reflector (paper appendix C): LB pods connect to it as dynamic neighbors from
- * the pod network, and it reflects every LB's path, with add-paths, to the upstream routers.
+ * A route reflector (paper appendix C; gobgpd, or FRR when standalone): LB pods connect to it as
+ * dynamic neighbors from the pod network, and it reflects every LB's path, with add-paths, to the
+ * upstream routers.
  */
 export class RouteReflector extends Construct implements IRouteReflector {
   public readonly reflectorName: string;
@@ -170,6 +195,7 @@ export class RouteReflector extends Construct implements IRouteReflector {
   public readonly clusterId: string;
   public readonly address: string;
   public readonly placement: RouteReflectorPlacement;
+  public readonly daemon: ReflectorDaemon;
   public readonly podNetworks: string[];
   public readonly sendMax: number;
   public readonly port: number;
@@ -177,7 +203,7 @@ export class RouteReflector extends Construct implements IRouteReflector {
   public readonly lbPeer: ReflectorPeerModel;
   public readonly filterPrefixes: boolean;
   public readonly bgpPassword?: BgpPassword;
-  /** The rendered gobgpd config: a ConfigFile (standalone) or a ConfigMap (in-cluster). */
+  /** The rendered config (gobgpd.toml or frr.conf): a ConfigFile (standalone) or a ConfigMap (in-cluster). */
   public readonly configResource: IConstruct;
   private readonly routers: IUpstreamRouter[] = [];
   private readonly services: ILoadBalancerServiceSummary[] = [];
@@ -190,6 +216,13 @@ export class RouteReflector extends Construct implements IRouteReflector {
     this.routerId = checkRouterId(this, props.routerId === undefined ? 'routerId (defaults to address)' : 'routerId', props.routerId ?? this.address);
     this.clusterId = checkRouterId(this, 'clusterId', props.clusterId ?? this.routerId);
     this.placement = props.placement ?? RouteReflectorPlacement.STANDALONE;
+    this.daemon = props.daemon ?? ReflectorDaemon.GOBGP;
+    if (!Object.values(ReflectorDaemon).includes(this.daemon)) {
+      throwInvalid(this, 'daemon', this.daemon, 'is not a reflector daemon', 'use ReflectorDaemon.GOBGP or ReflectorDaemon.FRR');
+    }
+    if (this.daemon === ReflectorDaemon.FRR && this.placement === RouteReflectorPlacement.IN_CLUSTER) {
+      throwInvalid(this, 'daemon', this.daemon, 'is only supported for a standalone route reflector (in-cluster reflectors run gobgpd)', 'remove daemon (gobgpd) for an in-cluster reflector, or set placement: RouteReflectorPlacement.STANDALONE');
+    }
     const networks = checkNonEmpty(this, 'podNetworks', props.podNetworks, 'list the pod network CIDR(s) LB pods get addresses from, e.g. ["172.16.0.0/16"]');
     this.podNetworks = networks.map((n, i) => checkCidr(this, `podNetworks[${i}]`, n).text);
     this.sendMax = checkCount(this, 'sendMax', props.sendMax ?? 255, 1, 255, 'use at least the largest lbCount of any service, at most 255');
@@ -215,7 +248,7 @@ export class RouteReflector extends Construct implements IRouteReflector {
         throwInvalid(this, 'nodeName', props.nodeName, 'only applies to an in-cluster route reflector', 'remove nodeName, or set placement: RouteReflectorPlacement.IN_CLUSTER');
       }
       this.lbPeer = { name: this.reflectorName, host: this.address, port: this.port };
-      this.configResource = new ConfigFile(this, 'Resource', {
+      this.configResource = this.daemon === ReflectorDaemon.FRR ? this.frrFiles() : new ConfigFile(this, 'Resource', {
         path: `route-reflectors/${this.reflectorName}/gobgpd.toml`,
         installTo: `/etc/gobgpd/gobgpd.toml on route reflector ${this.reflectorName} (${this.address})`,
         produce: () => renderRouteReflector(this.model()),
@@ -236,7 +269,7 @@ export class RouteReflector extends Construct implements IRouteReflector {
     return [...this.services];
   }
 
-  /** The gobgpd model, complete once every router and service has registered. */
+  /** The reflector model (either daemon), complete once every router and service has registered. */
   public model(): RouteReflectorModel {
     const families = new Set<AddressFamily>([AddressFamily.IPV4_UNICAST]);
     for (const prefix of this.services.flatMap(s => s.prefixes)) {
@@ -312,6 +345,21 @@ export class RouteReflector extends Construct implements IRouteReflector {
           }],
         }),
       },
+    });
+  }
+
+  /** The standalone FRR reflector's files; returns frr.conf's. */
+  private frrFiles(): IConstruct {
+    const where = `on route reflector ${this.reflectorName} (${this.address})`;
+    new ConfigFile(this, 'Daemons', {
+      path: `route-reflectors/${this.reflectorName}/daemons`,
+      installTo: `/etc/frr/daemons ${where}`,
+      produce: () => renderFrrDaemons('an ECMP route reflector', true),
+    });
+    return new ConfigFile(this, 'Resource', {
+      path: `route-reflectors/${this.reflectorName}/frr.conf`,
+      installTo: `/etc/frr/frr.conf ${where}`,
+      produce: () => renderFrrRouteReflector(this.model()),
     });
   }
 

@@ -128,13 +128,13 @@ export class UpstreamRouterConfig extends Construct implements IUpstreamRouter {
         return [
           ['gobgpd.toml', '/etc/gobgpd/gobgpd.toml', () => renderGobgpRouter(this.model())],
           ['zebra.conf', '/etc/frr/zebra.conf', () => renderZebraConf(this.model())],
-          ['daemons', '/etc/frr/daemons', () => renderFrrDaemons(this.flavour)],
+          ['daemons', '/etc/frr/daemons', () => renderFrrDaemons('the upstream ECMP router', this.flavour === RouterFlavour.FRR)],
           sysctl,
         ];
       default:
         return [
           ['frr.conf', '/etc/frr/frr.conf', () => renderFrr(this.model())],
-          ['daemons', '/etc/frr/daemons', () => renderFrrDaemons(this.flavour)],
+          ['daemons', '/etc/frr/daemons', () => renderFrrDaemons('the upstream ECMP router', this.flavour === RouterFlavour.FRR)],
           sysctl,
         ];
     }

@@ -1,4 +1,4 @@
-import { AddressFamily, RouterFlavour, UpstreamRouterModel } from '../../lib/model';
+import { AddressFamily, UpstreamRouterModel } from '../../lib/model';
 import { renderFrr, renderFrrDaemons, renderZebraConf } from '../../lib/renderers/frr';
 import { checkFrr } from '../support/daemons';
 import { paperRouter } from '../support/paper-models';
@@ -83,11 +83,11 @@ describe('renderFrr', () => {
 
 describe('renderFrrDaemons', () => {
   test('FRR flavour runs bgpd; zebra always runs', () => {
-    expect(renderFrrDaemons(RouterFlavour.FRR)).toMatchSnapshot();
+    expect(renderFrrDaemons('the upstream ECMP router', true)).toMatchSnapshot();
   });
 
   test('the gobgpd flavour needs zebra only', () => {
-    const text = renderFrrDaemons(RouterFlavour.GOBGP_ZEBRA);
+    const text = renderFrrDaemons('the upstream ECMP router', false);
     expect(text).toContain('\nbgpd=no\n');
     expect(text).toContain('\nvtysh_enable=yes\n');
   });

@@ -129,17 +129,18 @@ export const EXABGP_ENV = { 'exabgp.daemon.user': 'root', 'exabgp.log.destinatio
 /**
  * FRR's zebra and bgpd in `ns` (they refuse root: run as frr, with their own sockets in `dir`),
  * then the integrated config applied through vtysh, as `vtysh -b` does at boot. Returns the
- * directory of their sockets (for `vtysh --vty_socket`).
+ * directory of their sockets (for `vtysh --vty_socket`). `name` prefixes their log names, for
+ * labs with more than one FRR instance.
  */
-export async function startFrr(lab: NetnsLab, ns: string, frrConf: string): Promise<string> {
+export async function startFrr(lab: NetnsLab, ns: string, frrConf: string, name = ''): Promise<string> {
   // Its own directory under /tmp: FRR's user must reach it (a test's work dir is private).
   const dir = lab.tempDir('frr');
   lab.run(undefined, ['chown', 'frr:frr', dir]);
   const common = ['-u', 'frr', '-g', 'frr', '-z', path.join(dir, 'zserv.api'), '--vty_socket', dir, '-P', '0', '-f', '/dev/null'];
-  lab.start('zebra', ns, ['/usr/lib/frr/zebra', ...common, '-i', path.join(dir, 'zebra.pid')]);
-  if (!await waitUntil(() => fs.existsSync(path.join(dir, 'zserv.api')), 10_000)) throw new Error(`zebra did not start:\n${lab.log('zebra')}`);
-  lab.start('bgpd', ns, ['/usr/lib/frr/bgpd', ...common, '-i', path.join(dir, 'bgpd.pid')]);
-  if (!await waitUntil(() => fs.existsSync(path.join(dir, 'bgpd.vty')), 10_000)) throw new Error(`bgpd did not start:\n${lab.log('bgpd')}`);
+  lab.start(`${name}zebra`, ns, ['/usr/lib/frr/zebra', ...common, '-i', path.join(dir, 'zebra.pid')]);
+  if (!await waitUntil(() => fs.existsSync(path.join(dir, 'zserv.api')), 10_000)) throw new Error(`zebra did not start:\n${lab.log(`${name}zebra`)}`);
+  lab.start(`${name}bgpd`, ns, ['/usr/lib/frr/bgpd', ...common, '-i', path.join(dir, 'bgpd.pid')]);
+  if (!await waitUntil(() => fs.existsSync(path.join(dir, 'bgpd.vty')), 10_000)) throw new Error(`bgpd did not start:\n${lab.log(`${name}bgpd`)}`);
   const conf = path.join(dir, 'frr.conf');
   fs.writeFileSync(conf, frrConf);
   lab.run(ns, ['vtysh', '--vty_socket', dir, '-f', conf]);
