@@ -5,7 +5,7 @@ import {
   RouteReflectorPlacement, RouterFlavour, UpstreamRouterConfig,
 } from '../lib';
 import { validateManifest } from './support/k8s-schema';
-import { nginx, synthToDisk, testTopology } from './support/topology';
+import { nginx, synthToDisk, tempDir, testTopology } from './support/topology';
 
 const byKind = (manifests: any[], kind: string, name?: string) =>
   manifests.filter(m => m.kind === kind && (name === undefined || m.metadata.name === name));
@@ -287,7 +287,7 @@ describe('bad input is refused at synth with construct, field, value and fix', (
   });
 
   test('files outside manifests need an EcmpApp', () => {
-    const app = new App({ outdir: fs.mkdtempSync('/tmp/ecmp-plain-') });
+    const app = new App({ outdir: tempDir('ecmp-plain') });
     const chart = new Chart(app, 'c');
     const rr = new RouteReflector(chart, 'rr1', { asn: 65021, address: '198.18.0.109', podNetworks: ['198.19.128.0/17'] });
     new UpstreamRouterConfig(chart, 'router', { address: '198.18.0.110', routeReflectors: [rr] });

@@ -15,4 +15,5 @@ fi
 node node_modules/typescript/bin/tsc --outDir build/vm --rootDir . --module node16 --moduleResolution node16 \
   --target ES2022 --esModuleInterop --skipLibCheck --strict controller/src/cli.ts
 out=$(mktemp -d /tmp/ecmp-vm-out.XXXXXX)
-bash scripts/ipvs-vm.sh --out "$out" controller/vm/in-vm.sh
+# The VM's logs stay in $out when a check fails, for a look; a passing run leaves nothing behind.
+bash scripts/ipvs-vm.sh --out "$out" controller/vm/in-vm.sh && rm -rf "$out" || { echo "VM logs kept in $out"; exit 1; }

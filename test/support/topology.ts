@@ -5,9 +5,17 @@ import * as kplus from 'cdk8s-plus-27';
 import * as YAML from 'yaml';
 import { Backends, EcmpApp, EcmpTopology, EcmpTopologyProps, LoadBalancerService, LoadBalancerServiceProps } from '../../lib';
 
-/** A fresh temp directory, removed by the caller (or left in /tmp on a crash). */
+const tempDirs: string[] = [];
+// Every test file that synthesizes removes its output directories when it is done.
+afterAll(() => {
+  for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh temp directory, removed after the test file's tests. */
 export function tempDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}-`));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}-`));
+  tempDirs.push(dir);
+  return dir;
 }
 
 /** The paper's topology shape in test addresses (198.18.0.0/15), with overridable parts. */
