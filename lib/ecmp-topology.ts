@@ -4,81 +4,8 @@ import { BgpPassword } from './bgp-password';
 import { throwInvalid } from './errors';
 import { checkName } from './validate';
 import * as k8s from '../imports/k8s';
-import { RouterFlavour } from './model';
-import { ReflectorDaemon, RouteReflector, RouteReflectorPlacement } from './route-reflector';
-import { UpstreamRouterConfig } from './upstream-router-config';
-
-/** One route reflector of an {@link EcmpTopology}. */
-export interface RouteReflectorSpec {
-  /** Name of the reflector (objects, output folder). */
-  readonly name: string;
-  /** See {@link RouteReflectorProps.address}. */
-  readonly address: string;
-  /**
-   * BGP router id.
-   * @default `address`
-   */
-  readonly routerId?: string;
-  /**
-   * Route reflector cluster id.
-   * @default the router id
-   */
-  readonly clusterId?: string;
-  /**
-   * Where it runs.
-   * @default RouteReflectorPlacement.STANDALONE
-   */
-  readonly placement?: RouteReflectorPlacement;
-  /**
-   * The BGP daemon (see {@link RouteReflectorProps.daemon}); FRR is for standalone reflectors
-   * only, and signs the LB pod sessions with `bgpPassword.signLoadBalancerSessions`.
-   * @default ReflectorDaemon.GOBGP
-   */
-  readonly daemon?: ReflectorDaemon;
-  /**
-   * In-cluster only: the node it is pinned to.
-   * @default none
-   */
-  readonly nodeName?: string;
-  /**
-   * add-paths send-max towards the routers.
-   * @default 255
-   */
-  readonly sendMax?: number;
-  /**
-   * In-cluster only: a NetworkPolicy letting only LB pods reach its BGP port.
-   * @default false
-   */
-  readonly networkPolicy?: boolean;
-}
-
-/** One upstream router of an {@link EcmpTopology}. */
-export interface UpstreamRouterSpec {
-  /** Name of the router (output folder `routers/<name>/`). */
-  readonly name: string;
-  /** Its address on the node network. */
-  readonly address: string;
-  /**
-   * BGP router id.
-   * @default `address`
-   */
-  readonly routerId?: string;
-  /**
-   * Routing daemon.
-   * @default RouterFlavour.FRR
-   */
-  readonly flavour?: RouterFlavour;
-  /**
-   * Most ECMP next hops per prefix.
-   * @default 16
-   */
-  readonly maximumPaths?: number;
-  /**
-   * Accept only the services' prefixes from the reflectors.
-   * @default true
-   */
-  readonly filterPrefixes?: boolean;
-}
+import { RouteReflector, RouteReflectorOptions } from './route-reflector';
+import { UpstreamRouterConfig, UpstreamRouterOptions } from './upstream-router-config';
 
 /** Props of an {@link EcmpTopology}. */
 export interface EcmpTopologyProps extends ChartProps {
@@ -86,10 +13,14 @@ export interface EcmpTopologyProps extends ChartProps {
   readonly asn: number;
   /** Pod network prefixes LB pods connect from. */
   readonly podNetworks: string[];
-  /** The route reflectors; every LB pod peers with each. */
-  readonly routeReflectors: RouteReflectorSpec[];
-  /** The upstream routers; each peers with every reflector. */
-  readonly upstreamRouters: UpstreamRouterSpec[];
+  /**
+   * The route reflectors; every LB pod peers with each. Each one's name (default `rr1`, `rr2`, ...) is its construct id.
+   */
+  readonly routeReflectors: RouteReflectorOptions[];
+  /**
+   * The upstream routers; each peers with every reflector. Each one's name (default `router1`, ...) is its construct id.
+   */
+  readonly upstreamRouters: UpstreamRouterOptions[];
   /**
    * Hold time of every BGP session.
    * @default Duration.seconds(9)
@@ -142,22 +73,24 @@ export class EcmpTopology extends Chart {
       namespace.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
     }
     // Names become construct ids in this chart: check them before any construct is created.
+    const reflectors = (props.routeReflectors ?? []).map((spec, i) => ({ ...spec, name: spec?.name ?? `rr${i + 1}` }));
+    const routers = (props.upstreamRouters ?? []).map((spec, i) => ({ ...spec, name: spec?.name ?? `router${i + 1}` }));
     const seen = new Map<string, string>();
-    const specs: [string, { name: string }[]][] = [['routeReflectors', props.routeReflectors ?? []], ['upstreamRouters', props.upstreamRouters ?? []]];
-    for (const [list, entries] of specs) {
+    const named: [string, { name: string }[]][] = [['routeReflectors', reflectors], ['upstreamRouters', routers]];
+    for (const [list, entries] of named) {
       entries.forEach((spec, i) => {
         const field = `${list}[${i}].name`;
-        checkName(this, field, spec?.name);
+        checkName(this, field, spec.name);
         const other = seen.get(spec.name);
         if (other) throwInvalid(this, field, spec.name, `is also the name of ${other}`, 'give every route reflector and upstream router its own name (they share the chart\'s construct ids and output folders)');
         seen.set(spec.name, field);
       });
     }
     const timers = { holdTime: props.holdTime, keepaliveInterval: props.keepaliveInterval };
-    this.routeReflectors = (props.routeReflectors ?? []).map(spec => new RouteReflector(this, spec.name, {
+    this.routeReflectors = reflectors.map(spec => new RouteReflector(this, spec.name, {
       ...spec, ...timers, asn: props.asn, podNetworks: props.podNetworks, filterPrefixes: props.filterPrefixes, bgpPassword: props.bgpPassword,
     }));
-    this.upstreamRouters = (props.upstreamRouters ?? []).map(spec => new UpstreamRouterConfig(this, spec.name, {
+    this.upstreamRouters = routers.map(spec => new UpstreamRouterConfig(this, spec.name, {
       ...spec, ...timers, routeReflectors: this.routeReflectors,
     }));
   }

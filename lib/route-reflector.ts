@@ -43,22 +43,14 @@ export enum ReflectorDaemon {
   FRR = 'frr',
 }
 
-/** Props of a {@link RouteReflector}. */
-export interface RouteReflectorProps extends BgpTimers {
-  /**
-   * AS number of the whole iBGP topology (reflector, LB pods, upstream router).
-   */
-  readonly asn: number;
+/** What sets one route reflector apart; EcmpTopology takes a list of these. */
+export interface RouteReflectorOptions {
   /**
    * The address the upstream router peers with. Standalone: the box's address, which LB pods
    * connect to as well. In-cluster: the IP of `nodeName`, the source the router sees once the
    * CNI has SNATed the reflector pod's connection.
    */
   readonly address: string;
-  /**
-   * Pod network prefixes LB pods connect from: gobgpd dynamic neighbors accept sessions from these.
-   */
-  readonly podNetworks: string[];
   /**
    * Name used for Kubernetes objects and output folders.
    * @default the construct id
@@ -105,6 +97,25 @@ export interface RouteReflectorProps extends BgpTimers {
    */
   readonly image?: string;
   /**
+   * In-cluster only: a NetworkPolicy that lets only LB pods (label `ecmp-lb.cdk8s.io/role=lb`, any
+   * namespace) reach the reflector's BGP port, and lets the reflector connect only to the routers'
+   * BGP port. Needs a CNI that enforces NetworkPolicy.
+   * @default false
+   */
+  readonly networkPolicy?: boolean;
+}
+
+/** Props of a {@link RouteReflector}: its own options and what the whole topology shares. */
+export interface RouteReflectorProps extends RouteReflectorOptions, BgpTimers {
+  /**
+   * AS number of the whole iBGP topology (reflector, LB pods, upstream router).
+   */
+  readonly asn: number;
+  /**
+   * Pod network prefixes LB pods connect from: gobgpd dynamic neighbors accept sessions from these.
+   */
+  readonly podNetworks: string[];
+  /**
    * Accept from LB pods only the prefixes of the LB services registered with this reflector, at
    * their exact length, from the pod networks, and at most as many per LB session as the largest
    * service has (a session announcing more is closed); reject everything else, including routes
@@ -119,13 +130,6 @@ export interface RouteReflectorProps extends BgpTimers {
    * @default no TCP-MD5
    */
   readonly bgpPassword?: BgpPassword;
-  /**
-   * In-cluster only: a NetworkPolicy that lets only LB pods (label `ecmp-lb.cdk8s.io/role=lb`, any
-   * namespace) reach the reflector's BGP port, and lets the reflector connect only to the routers'
-   * BGP port. Needs a CNI that enforces NetworkPolicy.
-   * @default false
-   */
-  readonly networkPolicy?: boolean;
 }
 
 /** What LB services and routers need to know of a route reflector. */

@@ -10,10 +10,8 @@ import { renderRouterSysctl } from './renderers/sysctl';
 import { ILoadBalancerServiceSummary, IRouteReflector, IUpstreamRouter, RouteReflectorPlacement } from './route-reflector';
 import { BgpTimers, checkAddress, checkAsn, checkCount, checkName, checkNonEmpty, checkRouterId, checkTimers } from './validate';
 
-/** Props of an {@link UpstreamRouterConfig}. */
-export interface UpstreamRouterConfigProps extends BgpTimers {
-  /** The route reflectors it peers with; it learns every LB path through each of them. */
-  readonly routeReflectors: IRouteReflector[];
+/** What sets one upstream router apart; EcmpTopology takes a list of these. */
+export interface UpstreamRouterOptions {
   /** The router's address on the node network: reflectors peer with it here. */
   readonly address: string;
   /**
@@ -48,6 +46,12 @@ export interface UpstreamRouterConfigProps extends BgpTimers {
    * @default true
    */
   readonly filterPrefixes?: boolean;
+}
+
+/** Props of an {@link UpstreamRouterConfig}. */
+export interface UpstreamRouterConfigProps extends UpstreamRouterOptions, BgpTimers {
+  /** The route reflectors it peers with; it learns every LB path through each of them. */
+  readonly routeReflectors: IRouteReflector[];
 }
 
 /**
