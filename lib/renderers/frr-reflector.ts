@@ -1,11 +1,6 @@
 import { AddressFamily, RouteReflectorModel } from '../model';
+import { FRR_FAMILY, frrNeighbor, frrPrefixFilter } from './frr';
 import { md5Key, plainDescription } from './password';
-
-/** FRR's `address-family` names for the model's families. */
-const FRR_FAMILY: Record<AddressFamily, string> = {
-  [AddressFamily.IPV4_UNICAST]: 'ipv4 unicast',
-  [AddressFamily.IPV6_UNICAST]: 'ipv6 unicast',
-};
 
 const familyTag = (family: AddressFamily) => (family === AddressFamily.IPV6_UNICAST ? 'v6' : 'v4');
 const lbRouteMap = (family: AddressFamily) => `ecmp-lb-from-lb-pods-${familyTag(family)}`;
@@ -29,7 +24,7 @@ const ROUTERS_ROUTE_MAP = 'ecmp-lb-from-routers';
  * - FRR accepts at most 100 dynamic neighbors by default (`bgp listen limit`).
  */
 export function renderFrrRouteReflector(model: RouteReflectorModel): string {
-  const { holdTimeSeconds, keepaliveSeconds, connectRetrySeconds } = model.timers;
+  const { holdTimeSeconds, keepaliveSeconds } = model.timers;
   const lbPassword = md5Key(model.lbPassword);
   const routerPassword = md5Key(model.routerPassword);
   const group = plainDescription(model.lbPeerGroup);
@@ -57,17 +52,7 @@ export function renderFrrRouteReflector(model: RouteReflectorModel): string {
     ...(lbPassword ? [` neighbor ${group} password ${lbPassword}`] : []),
     ...model.lbNeighborPrefixes.map(prefix => ` bgp listen range ${prefix} peer-group ${group}`),
   ];
-  for (const router of model.routers) {
-    const n = ` neighbor ${router.address}`;
-    lines.push(
-      `${n} remote-as ${router.asn}`,
-      `${n} description ${plainDescription(router.description)}`,
-      `${n} timers ${keepaliveSeconds} ${holdTimeSeconds}`,
-      `${n} timers connect ${connectRetrySeconds}`,
-      ...(routerPassword ? [`${n} password ${routerPassword}`] : []),
-      ...(router.passive ? [`${n} passive`] : []),
-    );
-  }
+  for (const router of model.routers) lines.push(...frrNeighbor(router, model.timers, routerPassword));
   for (const family of model.families) {
     const limit = model.filterPrefixes ? model.prefixLimits.find(l => l.family === family) : undefined;
     lines.push(
@@ -92,30 +77,12 @@ export function renderFrrRouteReflector(model: RouteReflectorModel): string {
 }
 
 /**
- * Per family, an inbound route-map for the LB pods that permits the accepted prefixes at their
- * exact length (a prefix-list entry without ge/le) and denies the rest (a route-map ends in an
- * implicit deny; a family without accepted prefixes gets one that denies everything); and one
- * route-map denying everything the routers send.
+ * Per family, an inbound route-map for the LB pods permitting only the accepted prefixes at their
+ * exact length; and one route-map denying everything the routers send.
  */
 function importFilters(model: RouteReflectorModel): string[] {
-  const lines: string[] = [];
-  for (const family of model.families) {
-    const v6 = family === AddressFamily.IPV6_UNICAST;
-    const prefixes = model.acceptedPrefixes.filter(p => p.includes(':') === v6);
-    const list = `${lbRouteMap(family)}-prefixes`;
-    if (prefixes.length === 0) {
-      lines.push(`route-map ${lbRouteMap(family)} deny 10`, 'exit', '!');
-      continue;
-    }
-    lines.push(
-      ...prefixes.map((prefix, i) => `${v6 ? 'ipv6' : 'ip'} prefix-list ${list} seq ${(i + 1) * 5} permit ${prefix}`),
-      '!',
-      `route-map ${lbRouteMap(family)} permit 10`,
-      ` match ${v6 ? 'ipv6' : 'ip'} address prefix-list ${list}`,
-      'exit',
-      '!',
-    );
-  }
-  lines.push(`route-map ${ROUTERS_ROUTE_MAP} deny 10`, 'exit', '!');
-  return lines;
+  return [
+    ...model.families.flatMap(family => frrPrefixFilter(lbRouteMap(family), family, model.acceptedPrefixes)),
+    `route-map ${ROUTERS_ROUTE_MAP} deny 10`, 'exit', '!',
+  ];
 }
