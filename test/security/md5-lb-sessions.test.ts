@@ -6,7 +6,7 @@ import { Backends, EcmpApp, LoadBalancerService, ReflectorDaemon, RouteReflector
 import { BGP_PASSWORD_ENV, BGP_PASSWORD_PLACEHOLDER, LoadBalancerServiceModel } from '../../lib/model';
 import { renderExabgp } from '../../lib/renderers/exabgp';
 import { md5PasswordFromEnv } from '../../lib/renderers/password';
-import { EXABGP_ENV, NetnsLab, startFrr, waitUntil } from '../support/netns';
+import { EXABGP_ENV, kernelBgpRoutes, NetnsLab, nstatCounter, startFrr, waitUntil } from '../support/netns';
 import { synthToDisk, tempDir } from '../support/topology';
 
 /**
@@ -43,19 +43,6 @@ function synthesize(outdir: string) {
 
 /** What the operator does at install (envsubst limited to the one variable): a literal replacement. */
 const fill = (text: string, key: string) => text.split(BGP_PASSWORD_PLACEHOLDER).join(key);
-
-/** The router's kernel routes learned by BGP, as prefix -> sorted next hops. */
-function routerRoutes(lab: NetnsLab): Map<string, string[]> {
-  const routes = JSON.parse(lab.probe(lab.ns('router'), ['ip', '-j', '-4', 'route', 'show', 'proto', 'bgp']) || '[]') as any[];
-  return new Map(routes.map(r => {
-    const prefix = r.dst === 'default' ? '0.0.0.0/0' : r.dst.includes('/') ? r.dst : `${r.dst}/32`;
-    const hops: string[] = r.gateway ? [r.gateway] : (r.nexthops ?? []).map((n: any) => n.gateway);
-    return [prefix, hops.sort()];
-  }));
-}
-
-const nstat = (lab: NetnsLab, ns: string, counter: string) =>
-  Number(/\s(\d+)\s/.exec(lab.probe(ns, ['nstat', '-az', counter]).split('\n').find(l => l.startsWith(counter)) ?? '')?.[1] ?? 0);
 
 describe('TCP-MD5 on LB pod sessions with an FRR route reflector, real daemons in network namespaces', () => {
   const work = tempDir('ecmp-sec-md5lb');
@@ -104,10 +91,10 @@ describe('TCP-MD5 on LB pod sessions with an FRR route reflector, real daemons i
     const summary = () => JSON.parse(lab.probe(rr, ['vtysh', '--vty_socket', rrDir, '-c', 'show bgp summary json']) || '{}');
     const peers = (): Record<string, { state: string }> => summary().ipv4Unicast?.peers ?? {};
     const converged = await waitUntil(() => peers()['198.19.130.2']?.state === 'Established'
-      && peers()['198.18.0.110']?.state === 'Established' && (routerRoutes(lab).get(WEB1) ?? []).length > 0, 20_000);
+      && peers()['198.18.0.110']?.state === 'Established' && (kernelBgpRoutes(lab, lab.ns('router')).get(WEB1) ?? []).length > 0, 20_000);
     // The unsigned and wrongly signed speakers retry quickly: give them as long again before judging.
     await new Promise(resolve => setTimeout(resolve, 3_000));
-    const routes = routerRoutes(lab);
+    const routes = kernelBgpRoutes(lab, lab.ns('router'));
     const diagnostics = () => [`router routes: ${JSON.stringify([...routes])}`, `rr peers: ${JSON.stringify(peers())}`,
       lab.log('rr-bgpd').slice(-2000), lab.log('rogue').slice(-1000), lab.log('lb').slice(-1000)].join('\n');
     if (!converged) throw new Error(`no convergence within 20 s\n${diagnostics()}`);
@@ -122,9 +109,9 @@ describe('TCP-MD5 on LB pod sessions with an FRR route reflector, real daemons i
     expect(now['198.19.130.2'].state).toBe('Established');
     expect(now['198.19.130.3']?.state).not.toBe('Established');
     expect(now['198.19.130.4']?.state).not.toBe('Established');
-    expect(nstat(lab, rr, 'TcpExtTCPMD5NotFound')).toBeGreaterThan(0);
+    expect(nstatCounter(lab, rr, 'TcpExtTCPMD5NotFound')).toBeGreaterThan(0);
     // `bgp no-rib`: the reflector only reflects, like gobgpd; its own kernel learns nothing.
     expect(JSON.parse(lab.probe(rr, ['ip', '-j', '-4', 'route', 'show', 'proto', 'bgp']) || '[]')).toEqual([]);
-    expect(nstat(lab, rr, 'TcpExtTCPMD5Failure')).toBeGreaterThan(0);
+    expect(nstatCounter(lab, rr, 'TcpExtTCPMD5Failure')).toBeGreaterThan(0);
   }, 30_000);
 });

@@ -10,7 +10,7 @@ import { md5PasswordFromEnv } from '../../lib/renderers/password';
 import { runInit } from '../../controller/src/init';
 import { silentLogger } from '../../controller/src/log';
 import { checkExabgp } from '../support/daemons';
-import { EXABGP_ENV, NetnsLab, startFrr, waitUntil } from '../support/netns';
+import { EXABGP_ENV, NetnsLab, nstatCounter, startFrr, waitUntil } from '../support/netns';
 import { synthToDisk, tempDir } from '../support/topology';
 
 /**
@@ -54,7 +54,6 @@ function fillWithInitScript(source: string, target: string, key: string | undefi
 
 const gobgpNeighbors = (lab: NetnsLab, name: string) => lab.probe(lab.ns(name), ['gobgp', '-u', '127.0.0.1', '-p', '50051', 'neighbor']);
 const established = (table: string, address: string) => new RegExp(`^${address.replace(/\./g, '\\.')}\\s.*Establ`, 'm').test(table);
-const nstat = (lab: NetnsLab, ns: string, counter: string) => Number(/\s(\d+)\s/.exec(lab.probe(ns, ['nstat', '-az', counter]).split('\n').find(l => l.startsWith(counter)) ?? '')?.[1] ?? 0);
 
 describe('TCP-MD5, with real daemons in network namespaces', () => {
   const work = tempDir('ecmp-sec-md5');
@@ -154,14 +153,14 @@ describe('TCP-MD5, with real daemons in network namespaces', () => {
     expect(established(gobgpNeighbors(lab, 'rr1'), '198.18.0.110')).toBe(true);
     expect(frrNeighbor('198.18.0.108')).not.toMatch(/"bgpState":"Established"/);
     expect(established(gobgpNeighbors(lab, 'rr2'), '198.18.0.110')).toBe(false);
-    expect(nstat(lab, router, 'TcpExtTCPMD5Failure') + nstat(lab, lab.ns('rr2'), 'TcpExtTCPMD5Failure')).toBeGreaterThan(0);
+    expect(nstatCounter(lab, router, 'TcpExtTCPMD5Failure') + nstatCounter(lab, lab.ns('rr2'), 'TcpExtTCPMD5Failure')).toBeGreaterThan(0);
 
     // Known limits of gobgpd 3.10 (fixed in gobgp 3.21, osrg/gobgp#2739), pinned so that an
     // upgrade shows up here: it puts no TCP-MD5 key on its listener for dynamic neighbors, so a
     // signed LB gets no session (the kernel drops its SYNs as unexpectedly signed) while an unsigned
     // one is accepted. Hence `signLoadBalancerSessions` defaults to false (docs/security.md).
     expect(established(gobgpNeighbors(lab, 'rr1'), '198.19.130.2')).toBe(false);
-    expect(nstat(lab, lab.ns('rr1'), 'TcpExtTCPMD5Unexpected')).toBeGreaterThan(0);
+    expect(nstatCounter(lab, lab.ns('rr1'), 'TcpExtTCPMD5Unexpected')).toBeGreaterThan(0);
     expect(established(gobgpNeighbors(lab, 'rr1'), '198.19.130.3')).toBe(true);
   }, 45_000);
 });

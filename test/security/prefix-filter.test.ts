@@ -3,7 +3,7 @@ import * as path from 'path';
 import { Chart, Duration } from 'cdk8s';
 import { Backends, EcmpApp, LoadBalancerService, RouteReflector, UpstreamRouterConfig } from '../../lib';
 import { renderExabgp } from '../../lib/renderers/exabgp';
-import { EXABGP_ENV, NetnsLab, startFrr, waitUntil } from '../support/netns';
+import { EXABGP_ENV, kernelBgpRoutes, NetnsLab, startFrr, waitUntil } from '../support/netns';
 import { synthToDisk, tempDir } from '../support/topology';
 
 /**
@@ -48,16 +48,6 @@ function synthesize(outdir: string) {
     });
   }
   return synthToDisk(app).files;
-}
-
-/** Kernel routes of the router's main table for 198.18.0.0/15 and the default, as prefix -> next hops. */
-function routerRoutes(lab: NetnsLab): Map<string, string[]> {
-  const routes = JSON.parse(lab.probe(lab.ns('router'), ['ip', '-j', '-4', 'route', 'show', 'proto', 'bgp']) || '[]') as any[];
-  return new Map(routes.map(r => {
-    const prefix = r.dst === 'default' ? '0.0.0.0/0' : r.dst.includes('/') ? r.dst : `${r.dst}/32`;
-    const hops: string[] = r.gateway ? [r.gateway] : (r.nexthops ?? []).map((n: any) => n.gateway);
-    return [prefix, hops.sort()];
-  }));
 }
 
 /** Prefixes in a gobgpd's RIB (or what it sent to a neighbor), via its own CLI inside its namespace. */
@@ -111,12 +101,12 @@ describe('prefix filtering, with real daemons in network namespaces', () => {
     // Converged: the legitimate routes are installed, and rr2 has passed the rogue routes on.
     const rr2Sent = () => gobgpPrefixes(lab, lab.ns('rr2'), ['neighbor', '198.18.0.110', 'adj-out']);
     const converged = await waitUntil(() => {
-      const routes = routerRoutes(lab);
+      const routes = kernelBgpRoutes(lab, lab.ns('router'));
       return routes.get(WEB1)?.includes(legit.nodeIp) === true && routes.has(WEB2) && rr2Sent().includes('0.0.0.0/0') && rr2Sent().includes('198.18.101.128/25');
     }, 25_000);
     // Give a late rogue update the same chance to land before judging the table.
     await new Promise(resolve => setTimeout(resolve, 1_000));
-    const routes = routerRoutes(lab);
+    const routes = kernelBgpRoutes(lab, lab.ns('router'));
     const diagnostics = () => [
       `router routes: ${JSON.stringify([...routes])}`, `rr1 rib: ${gobgpPrefixes(lab, lab.ns('rr1'), ['global', 'rib'])}`,
       `rr2 sent: ${rr2Sent()}`, lab.probe(lab.ns('rr1'), ['gobgp', 'neighbor']), lab.log('rr1').slice(-3000),

@@ -114,6 +114,22 @@ export class NetnsLab {
 }
 
 /** Polls `check` every 200 ms until it returns true or `timeoutMs` passes; returns whether it did. */
+/** The IPv4 routes BGP installed in `ns`'s kernel table, as prefix -> sorted next hops. */
+export function kernelBgpRoutes(lab: NetnsLab, ns: string): Map<string, string[]> {
+  const routes = JSON.parse(lab.probe(ns, ['ip', '-j', '-4', 'route', 'show', 'proto', 'bgp']) || '[]') as any[];
+  return new Map(routes.map(r => {
+    const prefix = r.dst === 'default' ? '0.0.0.0/0' : r.dst.includes('/') ? r.dst : `${r.dst}/32`;
+    const hops: string[] = r.gateway ? [r.gateway] : (r.nexthops ?? []).map((n: any) => n.gateway);
+    return [prefix, hops.sort()];
+  }));
+}
+
+/** A kernel SNMP counter of `ns` (e.g. TcpExtTCPMD5Failure), 0 when absent. */
+export function nstatCounter(lab: NetnsLab, ns: string, counter: string): number {
+  const line = lab.probe(ns, ['nstat', '-az', counter]).split('\n').find(l => l.startsWith(counter)) ?? '';
+  return Number(/\s(\d+)\s/.exec(line)?.[1] ?? 0);
+}
+
 export async function waitUntil(check: () => boolean, timeoutMs: number): Promise<boolean> {
   const end = Date.now() + timeoutMs;
   for (;;) {
