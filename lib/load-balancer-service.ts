@@ -8,6 +8,7 @@ import { Cidr, cidrContains, cidrsOverlap, firstHostAddress, overlappingPairs, p
 import {
   ForwardingMethod, HealthCheckModel, HealthCheckType, LoadBalancerServiceModel, Protocol, ServicePortModel,
 } from './model';
+import { DEFAULT_EXABGP_IMAGE, DEFAULT_LB_IMAGE } from './images';
 import { LB_ROLE_LABEL, NodeRouteAgent, PREFIXES_ANNOTATION } from './node-route-agent';
 import { containerSecurity, podSecurity } from './pod-security';
 import { renderAnnouncer } from './renderers/announcer';
@@ -164,8 +165,6 @@ export interface LoadBalancerServiceProps extends BgpTimers {
   readonly loadKernelModules?: boolean;
 }
 
-const DEFAULT_LB_IMAGE = 'cdk8s-ecmp-lb/lb:0.1.0';
-const DEFAULT_EXABGP_IMAGE = 'cdk8s-ecmp-lb/exabgp:4.2.21';
 const METRICS_PORT = 9100;
 /** Time after the drain for keepalived to clean up IPVS and exit (the controller gives it 10 s) before the kubelet kills it. */
 const SHUTDOWN_MARGIN_SECONDS = 15;

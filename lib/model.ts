@@ -76,6 +76,22 @@ export interface RouteReflectorModel {
   readonly routerPassword: string;
   /** TCP-MD5 key of the LB pod sessions (the dynamic-neighbor peer group), in the same form. */
   readonly lbPassword: string;
+  /**
+   * With `filterPrefixes`: when not empty, each service's prefixes are accepted only from the
+   * addresses in its own neighbor set, which the reflector agent keeps equal to the IPs of the
+   * service's LB pods; `acceptedPrefixes` then only sets the limits. Empty: any LB pod address.
+   */
+  readonly lbPodBindings: LbPodBindingModel[];
+}
+
+/** One LB service whose prefixes only its own LB pods may announce through a reflector. */
+export interface LbPodBindingModel {
+  /** Namespace of the LB pods. */
+  readonly namespace: string;
+  /** The LB service's name: its pods carry `app.kubernetes.io/instance=<service>`. */
+  readonly service: string;
+  /** The service's prefixes (CIDR). */
+  readonly prefixes: string[];
 }
 
 /** A per-session prefix limit in one family. */

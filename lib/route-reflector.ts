@@ -3,6 +3,7 @@ import { Construct, IConstruct } from 'constructs';
 import * as k8s from '../imports/k8s';
 import { BgpPassword, bgpPasswordEnv, checkBgpPassword } from './bgp-password';
 import { ConfigFile } from './config-file';
+import { DEFAULT_GOBGPD_IMAGE, DEFAULT_LB_IMAGE } from './images';
 import { invalidField, throwInvalid } from './errors';
 import { Cidr } from './ip';
 import { AddressFamily, BGP_PASSWORD_ENV, BGP_PASSWORD_PLACEHOLDER, BgpNeighborModel, BgpTimersModel, ReflectorPeerModel, RouteReflectorModel } from './model';
@@ -11,6 +12,7 @@ import { containerSecurity, NOBODY, podSecurity } from './pod-security';
 import { renderFrrDaemons } from './renderers/frr';
 import { renderFrrRouteReflector } from './renderers/frr-reflector';
 import { renderRouteReflector } from './renderers/gobgpd';
+import { renderReflectorAgentConfig } from './renderers/reflector-agent';
 import {
   BgpTimers, checkAddress, checkAsn, checkCidr, checkCount, checkName, checkNonEmpty, checkRouterId, checkTimers,
 } from './validate';
@@ -97,6 +99,12 @@ export interface RouteReflectorOptions {
    */
   readonly image?: string;
   /**
+   * In-cluster only: the image of the reflector agent (`ecmp-lb reflector-agent`, with the `gobgp`
+   * CLI), which keeps the LB pod bindings; the LB controller image carries both.
+   * @default 'cdk8s-ecmp-lb/lb:0.1.0'
+   */
+  readonly agentImage?: string;
+  /**
    * In-cluster only: a NetworkPolicy that lets only LB pods (label `ecmp-lb.cdk8s.io/role=lb`, any
    * namespace) reach the reflector's BGP port, and lets the reflector connect only to the routers'
    * BGP port. Needs a CNI that enforces NetworkPolicy.
@@ -123,6 +131,16 @@ export interface RouteReflectorProps extends RouteReflectorOptions, BgpTimers {
    * @default true
    */
   readonly filterPrefixes?: boolean;
+  /**
+   * Accept each service's prefixes only from that service's own LB pods, as the Kubernetes API
+   * lists them, instead of from any address in `podNetworks`: the reflector agent
+   * (`ecmp-lb reflector-agent`) keeps one gobgpd neighbor set per service equal to the IPs of its
+   * LB pods. A pod elsewhere in the pod network then cannot announce a service's prefix. Needs
+   * `filterPrefixes`. gobgpd only: an FRR reflector must sign the LB sessions instead
+   * (`bgpPassword` with `signLoadBalancerSessions`), or set this to false to accept the risk.
+   * @default true
+   */
+  readonly bindPrefixesToLbPods?: boolean;
   /**
    * TCP-MD5 on the sessions with the routers (and, with `signLoadBalancerSessions`, with the LB
    * pods). Standalone: `gobgpd.toml` carries the placeholder `${ECMP_LB_BGP_PASSWORD}` to fill at
@@ -162,6 +180,8 @@ export interface IRouteReflector extends IConstruct {
   addLoadBalancerService(service: ILoadBalancerServiceSummary): void;
   /** The LB services registered so far. */
   loadBalancerServices(): ILoadBalancerServiceSummary[];
+  /** Whether only each service's own LB pods may announce its prefixes. */
+  readonly bindPrefixesToLbPods: boolean;
 }
 
 /** What a route reflector needs to know of an upstream router. */
@@ -178,14 +198,16 @@ export interface IUpstreamRouter extends IConstruct {
 export interface ILoadBalancerServiceSummary extends IConstruct {
   /** The service's name. */
   readonly serviceName: string;
+  /** The namespace of its LB pods. */
+  readonly namespace: string;
   /** Number of LB pods: one path each. */
   readonly lbCount: number;
   /** Announced prefixes. */
   readonly prefixes: string[];
 }
 
-const DEFAULT_GOBGPD_IMAGE = 'cdk8s-ecmp-lb/gobgpd:3.10.0';
 const BGP_PORT = 179;
+const API_SERVER_PORTS = [443, 6443];
 
 /**
  * A route reflector (paper appendix C; gobgpd, or FRR when standalone): LB pods connect to it as
@@ -206,11 +228,14 @@ export class RouteReflector extends Construct implements IRouteReflector {
   public readonly timers: BgpTimersModel;
   public readonly lbPeer: ReflectorPeerModel;
   public readonly filterPrefixes: boolean;
+  public readonly bindPrefixesToLbPods: boolean;
   public readonly bgpPassword?: BgpPassword;
   /** The rendered config (gobgpd.toml or frr.conf): a ConfigFile (standalone) or a ConfigMap (in-cluster). */
   public readonly configResource: IConstruct;
   private readonly routers: IUpstreamRouter[] = [];
   private readonly services: ILoadBalancerServiceSummary[] = [];
+  /** Namespaces whose LB pods the reflector agent may read. */
+  private readonly agentNamespaces = new Set<string>();
 
   constructor(scope: Construct, id: string, props: RouteReflectorProps) {
     super(scope, id);
@@ -235,6 +260,7 @@ export class RouteReflector extends Construct implements IRouteReflector {
     this.timers = checkTimers(this, props);
     this.filterPrefixes = props.filterPrefixes ?? true;
     this.bgpPassword = checkBgpPassword(this, 'bgpPassword', props.bgpPassword);
+    this.bindPrefixesToLbPods = this.checkBinding(props);
     if (props.networkPolicy && this.placement !== RouteReflectorPlacement.IN_CLUSTER) {
       throwInvalid(this, 'networkPolicy', props.networkPolicy, 'only applies to an in-cluster route reflector', 'filter the standalone box\'s port 179 with its own firewall (docs/security.md), or remove networkPolicy');
     }
@@ -245,7 +271,7 @@ export class RouteReflector extends Construct implements IRouteReflector {
       }
       const namespace = Chart.of(this).namespace ?? 'default';
       this.lbPeer = { name: this.reflectorName, host: `${this.reflectorName}-bgp.${namespace}.svc`, port: this.port };
-      this.configResource = this.inClusterManifests(props.nodeName, props.image ?? DEFAULT_GOBGPD_IMAGE);
+      this.configResource = this.inClusterManifests(props.nodeName, props.image ?? DEFAULT_GOBGPD_IMAGE, props.agentImage ?? DEFAULT_LB_IMAGE);
       if (props.networkPolicy) this.networkPolicy();
     } else {
       if (props.nodeName) {
@@ -257,6 +283,7 @@ export class RouteReflector extends Construct implements IRouteReflector {
         installTo: `/etc/gobgpd/gobgpd.toml on route reflector ${this.reflectorName} (${this.address})`,
         produce: () => renderRouteReflector(this.model()),
       });
+      if (this.bindPrefixesToLbPods) this.standaloneAgent();
     }
     this.node.addValidation({ validate: () => this.validateTopology() });
   }
@@ -267,6 +294,7 @@ export class RouteReflector extends Construct implements IRouteReflector {
 
   public addLoadBalancerService(service: ILoadBalancerServiceSummary): void {
     this.services.push(service);
+    if (this.bindPrefixesToLbPods) this.allowAgentToReadPods(service.namespace);
   }
 
   public loadBalancerServices(): ILoadBalancerServiceSummary[] {
@@ -304,7 +332,67 @@ export class RouteReflector extends Construct implements IRouteReflector {
       })).filter(limit => limit.maxPrefixes > 0),
       routerPassword: password,
       lbPassword: this.bgpPassword?.signLoadBalancerSessions ? password : '',
+      lbPodBindings: !this.bindPrefixesToLbPods ? [] : this.services
+        .map(s => ({ namespace: s.namespace, service: s.serviceName, prefixes: [...s.prefixes].sort() }))
+        .sort((a, b) => `${a.namespace}/${a.service}`.localeCompare(`${b.namespace}/${b.service}`)),
     };
+  }
+
+  /** Binding is the default wherever it can work; an FRR reflector must sign LB sessions instead. */
+  private checkBinding(props: RouteReflectorProps): boolean {
+    const bind = props.bindPrefixesToLbPods;
+    if (bind && !this.filterPrefixes) {
+      throwInvalid(this, 'bindPrefixesToLbPods', bind, 'needs filterPrefixes, which is false', 'remove bindPrefixesToLbPods, or turn filterPrefixes back on');
+    }
+    if (this.daemon === ReflectorDaemon.FRR) {
+      if (bind) throwInvalid(this, 'bindPrefixesToLbPods', bind, 'is not supported by an FRR reflector (the reflector agent drives gobgpd)', 'sign the LB sessions instead: bgpPassword with signLoadBalancerSessions: true');
+      if (bind === undefined && this.filterPrefixes && !this.bgpPassword?.signLoadBalancerSessions) {
+        throwInvalid(this, 'bgpPassword', this.bgpPassword ? 'without signLoadBalancerSessions' : undefined,
+          'leaves an FRR reflector open to any pod in podNetworks announcing a service\'s prefix (FRR cannot bind prefixes to LB pods)',
+          'set bgpPassword with signLoadBalancerSessions: true, or bindPrefixesToLbPods: false to accept that risk');
+      }
+      return false;
+    }
+    return (bind ?? true) && this.filterPrefixes;
+  }
+
+  /** The account the reflector agent runs as: the reflector pod's, or one for the standalone box. */
+  private agentAccount(): string {
+    return this.placement === RouteReflectorPlacement.IN_CLUSTER ? `${this.reflectorName}-gobgpd` : `${this.reflectorName}-reflector-agent`;
+  }
+
+  /** The reflector agent reads the LB pods (get/list/watch pods) of each namespace with LB services. */
+  private allowAgentToReadPods(namespace: string): void {
+    if (this.agentNamespaces.has(namespace)) return;
+    this.agentNamespaces.add(namespace);
+    const name = `${this.reflectorName}-reflector-agent`;
+    new k8s.KubeRole(this, `AgentRole-${namespace}`, {
+      metadata: { name, namespace },
+      rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }],
+    });
+    new k8s.KubeRoleBinding(this, `AgentRoleBinding-${namespace}`, {
+      metadata: { name, namespace },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+      subjects: [{ kind: 'ServiceAccount', name: this.agentAccount(), namespace: Chart.of(this).namespace ?? 'default' }],
+    });
+  }
+
+  /**
+   * The standalone box runs `ecmp-lb reflector-agent` beside gobgpd with `lb-pod-bindings.json` and
+   * a kubeconfig made from this account's token Secret (docs/security.md).
+   */
+  private standaloneAgent(): void {
+    const name = this.agentAccount();
+    new ConfigFile(this, 'AgentConfig', {
+      path: `route-reflectors/${this.reflectorName}/lb-pod-bindings.json`,
+      installTo: `/etc/ecmp-lb/lb-pod-bindings.json on route reflector ${this.reflectorName} (${this.address}), for ecmp-lb reflector-agent`,
+      produce: () => renderReflectorAgentConfig(this.model()),
+    });
+    new k8s.KubeServiceAccount(this, 'AgentServiceAccount', { metadata: { name }, automountServiceAccountToken: false });
+    new k8s.KubeSecret(this, 'AgentToken', {
+      metadata: { name: `${name}-token`, annotations: { 'kubernetes.io/service-account.name': name } },
+      type: 'kubernetes.io/service-account-token',
+    });
   }
 
   private validateTopology(): string[] {
@@ -343,10 +431,15 @@ export class RouteReflector extends Construct implements IRouteReflector {
           ports: bgp,
         }],
         egress: Lazy.any({
-          produce: () => this.routers.length === 0 ? [] : [{
-            to: [...new Set(this.routers.map(r => r.address))].sort().map(address => ({ ipBlock: { cidr: `${address}/${address.includes(':') ? 128 : 32}` } })),
-            ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(BGP_PORT) }],
-          }],
+          produce: () => [
+            ...(this.routers.length === 0 ? [] : [{
+              to: [...new Set(this.routers.map(r => r.address))].sort().map(address => ({ ipBlock: { cidr: `${address}/${address.includes(':') ? 128 : 32}` } })),
+              ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(BGP_PORT) }],
+            }]),
+            // The reflector agent reads LB pods from the API server, whose address is not known
+            // here: its ports only (the kubernetes Service's 443, and 6443 after the CNI's DNAT).
+            ...(this.bindPrefixesToLbPods ? [{ ports: API_SERVER_PORTS.map(port => ({ protocol: 'TCP', port: k8s.IntOrString.fromNumber(port) })) }] : []),
+          ],
         }),
       },
     });
@@ -368,11 +461,14 @@ export class RouteReflector extends Construct implements IRouteReflector {
   }
 
   /** A gobgpd pod pinned to `nodeName`, its config in a ConfigMap, and the Service LB pods dial. */
-  private inClusterManifests(nodeName: string, image: string): IConstruct {
+  private inClusterManifests(nodeName: string, image: string, agentImage: string): IConstruct {
     const labels = { 'app.kubernetes.io/name': 'ecmp-lb-route-reflector', 'ecmp-lb.cdk8s.io/reflector': this.reflectorName };
     const config = new k8s.KubeConfigMap(this, 'Resource', {
       metadata: { name: `${this.reflectorName}-gobgpd` },
-      data: { 'gobgpd.toml': Lazy.any({ produce: () => renderRouteReflector(this.model()) }) },
+      data: {
+        'gobgpd.toml': Lazy.any({ produce: () => renderRouteReflector(this.model()) }),
+        ...(this.bindPrefixesToLbPods ? { 'lb-pod-bindings.json': Lazy.any({ produce: () => renderReflectorAgentConfig(this.model()) }) } : {}),
+      },
     });
     new k8s.KubeServiceAccount(this, 'ServiceAccount', {
       metadata: { name: `${this.reflectorName}-gobgpd` },
@@ -425,10 +521,22 @@ export class RouteReflector extends Construct implements IRouteReflector {
                 { name: 'config', mountPath: '/etc/gobgpd', readOnly: true },
                 ...(password ? [{ name: 'run', mountPath: '/run/gobgpd', readOnly: true }] : []),
               ],
-            }],
+            }, ...(this.bindPrefixesToLbPods ? [{
+              name: 'reflector-agent',
+              image: agentImage,
+              command: ['ecmp-lb', 'reflector-agent', '--config', '/etc/gobgpd/lb-pod-bindings.json'],
+              resources: { requests: { cpu: quantity('10m'), memory: quantity('48Mi') }, limits: { memory: quantity('192Mi') } },
+              securityContext: containerSecurity(),
+              volumeMounts: [
+                { name: 'config', mountPath: '/etc/gobgpd', readOnly: true },
+                // Only this container gets the API token (the pod does not automount it).
+                { name: 'api-token', mountPath: SERVICE_ACCOUNT_DIR, readOnly: true },
+              ],
+            }] : [])],
             volumes: [
               { name: 'config', configMap: { name: config.name } },
               ...(password ? [{ name: 'run', emptyDir: { medium: 'Memory', sizeLimit: quantity('1Mi') } }] : []),
+              ...(this.bindPrefixesToLbPods ? [{ name: 'api-token', projected: { sources: SERVICE_ACCOUNT_SOURCES } }] : []),
             ],
           },
         },
@@ -444,6 +552,15 @@ export class RouteReflector extends Construct implements IRouteReflector {
     return config;
   }
 }
+
+/** Where client libraries look for in-cluster credentials. */
+const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+/** What the kubelet's automount puts there: a bound token, the cluster CA and the namespace. */
+const SERVICE_ACCOUNT_SOURCES: k8s.VolumeProjection[] = [
+  { serviceAccountToken: { path: 'token', expirationSeconds: 3607 } },
+  { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+  { downwardApi: { items: [{ path: 'namespace', fieldRef: { fieldPath: 'metadata.namespace' } }] } },
+];
 
 /**
  * The in-cluster reflector's init step with a TCP-MD5 key: checks the key from the Secret (the same

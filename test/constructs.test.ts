@@ -56,6 +56,8 @@ describe('the default shape (two services, one standalone reflector, FRR router)
     expect(env).toMatchObject({ POD_IP: 'status.podIP', NODE_IP: 'status.hostIP' });
     expect(pod.containers[1].command).toEqual(['exabgp', '/run/ecmp-lb/exabgp.conf']);
     expect(pod.terminationGracePeriodSeconds).toBe(25);
+    // NAT (the default): no sloppy_tcp, a moved flow has no SNAT state on the new LB anyway.
+    expect(pod.securityContext.sysctls.map((s: any) => s.name)).not.toContain('net.ipv4.vs.sloppy_tcp');
   });
 
   test('least privilege: only the containers that program the kernel get NET_ADMIN, nothing else', () => {
@@ -74,7 +76,7 @@ describe('the default shape (two services, one standalone reflector, FRR router)
     }
   });
 
-  test('RBAC: the controller reads EndpointSlices of its namespace, the node agent reads pods, nothing cluster-wide', () => {
+  test('RBAC: the controller reads EndpointSlices of its namespace, the node agent and the reflector agent read pods, nothing cluster-wide', () => {
     expect(byKind(manifests, 'ClusterRole')).toHaveLength(0);
     expect(byKind(manifests, 'ClusterRoleBinding')).toHaveLength(0);
     expect(one(manifests, 'Role', 'web1-lb').rules).toEqual([
@@ -83,6 +85,11 @@ describe('the default shape (two services, one standalone reflector, FRR router)
     expect(one(manifests, 'Role', 'ecmp-lb-node-agent').rules).toEqual([
       { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
     ]);
+    // The standalone reflector's agent reads the LB pods it binds prefixes to.
+    expect(one(manifests, 'Role', 'rr1-reflector-agent').rules).toEqual([
+      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
+    ]);
+    expect(one(manifests, 'RoleBinding', 'rr1-reflector-agent').subjects).toEqual([{ kind: 'ServiceAccount', name: 'rr1-reflector-agent', namespace: 'lb' }]);
   });
 
   test('the node agent routes the prefixes on every node from the host network', () => {
@@ -120,6 +127,7 @@ describe('the default shape (two services, one standalone reflector, FRR router)
     expect([...files.keys()].filter(p => !p.endsWith('.k8s.yaml')).sort()).toEqual([
       'TOPOLOGY.md',
       'route-reflectors/rr1/gobgpd.toml',
+      'route-reflectors/rr1/lb-pod-bindings.json',
       'routers/router/99-ecmp-router.conf',
       'routers/router/daemons',
       'routers/router/frr.conf',
@@ -215,6 +223,8 @@ test('IPv6 prefixes, HTTP checks, DR forwarding and custom timers reach the mode
   const model = JSON.parse(one(manifests, 'ConfigMap', 'v6-lb').data['service.json']);
   expect(model.vips).toEqual(['2001:db8:100::10', '2001:db8:101::10']);
   expect(model.forwardingMethod).toBe('DR');
+  // DR/TUN: an LB that ECMP hands a flow mid-connection forwards it (docs/design.md, Draining).
+  expect(one(manifests, 'Deployment', 'v6-lb').spec.template.spec.securityContext.sysctls).toContainEqual({ name: 'net.ipv4.vs.sloppy_tcp', value: '1' });
   expect(model.timers).toEqual({ holdTimeSeconds: 30, keepaliveSeconds: 10, connectRetrySeconds: 5 });
   expect(model.healthCheck).toMatchObject({ type: 'HTTP', httpPath: '/healthz', intervalSeconds: 5 });
 });

@@ -61,6 +61,23 @@ describe('ReflectorDaemon validation', () => {
     expect(reflector({ daemon: 'bird' })).toThrow(/daemon "bird" is not a reflector daemon\. Fix: use ReflectorDaemon\.GOBGP or ReflectorDaemon\.FRR/);
   });
 
+  test('FRR without signed LB sessions is refused unless the risk is accepted: it cannot bind prefixes to LB pods', () => {
+    expect(reflector({ daemon: ReflectorDaemon.FRR })).toThrow(new RegExp(
+      "^RouteReflector 'c/rr': bgpPassword \\(not set\\) leaves an FRR reflector open to any pod in podNetworks announcing a service's prefix \\(FRR cannot bind prefixes to LB pods\\)\\. " +
+      'Fix: set bgpPassword with signLoadBalancerSessions: true, or bindPrefixesToLbPods: false to accept that risk'));
+    expect(reflector({ daemon: ReflectorDaemon.FRR, bindPrefixesToLbPods: true })).toThrow(/bindPrefixesToLbPods true is not supported by an FRR reflector/);
+    const accepted = reflector({ daemon: ReflectorDaemon.FRR, bindPrefixesToLbPods: false })() as RouteReflector;
+    expect(accepted.bindPrefixesToLbPods).toBe(false);
+    // The paper's accept-everything reflector asks for no binding either.
+    expect((reflector({ daemon: ReflectorDaemon.FRR, filterPrefixes: false })() as RouteReflector).bindPrefixesToLbPods).toBe(false);
+  });
+
+  test('binding needs the prefix filter; gobgpd binds by default', () => {
+    expect(reflector({ filterPrefixes: false, bindPrefixesToLbPods: true })).toThrow(/bindPrefixesToLbPods true needs filterPrefixes, which is false\. Fix: remove bindPrefixesToLbPods, or turn filterPrefixes back on/);
+    expect((reflector({})() as RouteReflector).bindPrefixesToLbPods).toBe(true);
+    expect((reflector({ filterPrefixes: false })() as RouteReflector).bindPrefixesToLbPods).toBe(false);
+  });
+
   test('the default stays gobgpd, standalone and in-cluster', () => {
     expect((reflector({})() as RouteReflector).daemon).toBe(ReflectorDaemon.GOBGP);
     expect((reflector({ placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: 'n1' })() as RouteReflector).daemon).toBe(ReflectorDaemon.GOBGP);

@@ -4,6 +4,7 @@ import { dnsResolver, runInit } from './init';
 import { jsonLogger } from './log';
 import { runController } from './run-controller';
 import { runNodeAgent } from './node-agent';
+import { gobgpCli, loadAgentConfig, runReflectorAgent } from './reflector-agent';
 import { loadServiceModel, podEnvironment } from './service-config';
 import * as path from 'node:path';
 
@@ -11,7 +12,8 @@ const USAGE = `usage:
   ecmp-lb init --config FILE --run-dir DIR
   ecmp-lb controller --config FILE --run-dir DIR [--metrics-port 9100] [--kubeconfig FILE]
                      [--keepalived BINARY] [--skip-netns-setup]
-  ecmp-lb node-agent --namespaces NS1,NS2 [--kubeconfig FILE]   (env NODE_NAME)`;
+  ecmp-lb node-agent --namespaces NS1,NS2 [--kubeconfig FILE]   (env NODE_NAME)
+  ecmp-lb reflector-agent --config lb-pod-bindings.json [--kubeconfig FILE] [--gobgp BINARY]`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -24,6 +26,7 @@ async function main(argv: string[]): Promise<number> {
       'kubeconfig': { type: 'string' },
       'namespaces': { type: 'string' },
       'keepalived': { type: 'string' },
+      'gobgp': { type: 'string' },
       'skip-netns-setup': { type: 'boolean', default: false },
     },
   });
@@ -54,6 +57,14 @@ async function main(argv: string[]): Promise<number> {
       const agent = await runNodeAgent({ nodeName, namespaces: required('namespaces').split(',').filter(Boolean), kubeconfigPath: values.kubeconfig, log });
       await new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
       // Routes stay: LB pods keep serving while the agent is replaced.
+      await agent.stop();
+      return 0;
+    }
+    case 'reflector-agent': {
+      const config = loadAgentConfig(required('config'));
+      const agent = await runReflectorAgent({ config, kubeconfigPath: values.kubeconfig, gobgp: values.gobgp ? gobgpCli(config.gobgpApi, values.gobgp) : undefined, log });
+      await new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
+      // The bindings stay in gobgpd: LB pods keep their routes while the agent is replaced.
       await agent.stop();
       return 0;
     }

@@ -1,6 +1,7 @@
 import { stringifyToml } from '../toml';
-import { AddressFamily, BgpNeighborModel, BgpTimersModel, PrefixLimitModel, RouteReflectorModel, UpstreamRouterModel } from '../model';
+import { AddressFamily, BgpNeighborModel, BgpTimersModel, LbPodBindingModel, PrefixLimitModel, RouteReflectorModel, UpstreamRouterModel } from '../model';
 import { md5Key } from './password';
+import { lbPodNeighborSet, UNBOUND_NEIGHBORS } from './reflector-agent';
 
 /** FRR's zebra socket, its API version (6 since FRR 7.5) and the FRR release gobgpd talks to. */
 const ZEBRA_URL = 'unix:/var/run/frr/zserv.api';
@@ -15,7 +16,9 @@ const ZEBRA_SOFTWARE_NAME = 'frr8.4';
 export function renderRouteReflector(model: RouteReflectorModel): string {
   const lbPassword = md5Key(model.lbPassword);
   const routerPassword = md5Key(model.routerPassword);
-  const filter = model.filterPrefixes ? importFilter(model.acceptedPrefixes, { name: 'from-lb-pods', neighbors: model.lbNeighborPrefixes }) : undefined;
+  const filter = !model.filterPrefixes ? undefined : model.lbPodBindings.length > 0
+    ? boundImportFilter(model.lbPodBindings, 'from-lb-pods')
+    : importFilter(model.acceptedPrefixes, { name: 'from-lb-pods', neighbors: model.lbNeighborPrefixes });
   const config = {
     global: {
       ...globalSection(model.asn, model.routerId, [...model.lbNeighborPrefixes, ...model.routers.map(r => r.address)], model.listenPort),
@@ -71,6 +74,40 @@ function importFilter(prefixes: string[], options: { name: string; neighbors?: s
     sections: {
       ...(Object.keys(definedSets).length > 0 ? { 'defined-sets': definedSets } : {}),
       'policy-definitions': [{ name: options.name, ...(statements.length > 0 ? { statements } : {}) }],
+    },
+  };
+}
+
+/**
+ * Like importFilter, but each service's prefixes are accepted only from its own neighbor set,
+ * which the reflector agent fills with the service's LB pod IPs at run time. The sets start with
+ * addresses no peer can have: gobgpd matches an *empty* neighbor set against every peer.
+ */
+function boundImportFilter(bindings: LbPodBindingModel[], name: string) {
+  const services = bindings.map(binding => ({
+    neighborSet: lbPodNeighborSet(binding),
+    families: [['v4', binding.prefixes.filter(p => !p.includes(':'))], ['v6', binding.prefixes.filter(p => p.includes(':'))]] as const,
+  }));
+  const prefixSets = services.flatMap(({ neighborSet, families }) => families.filter(([, list]) => list.length > 0).map(([family, list]) => ({
+    'prefix-set-name': `${neighborSet}-${family}`,
+    'prefix-list': list.map(prefix => ({ 'ip-prefix': prefix })),
+  })));
+  const statements = services.flatMap(({ neighborSet, families }) => families.filter(([, list]) => list.length > 0).map(([family]) => ({
+    name: `accept-${neighborSet}-${family}`,
+    conditions: {
+      'match-prefix-set': { 'prefix-set': `${neighborSet}-${family}`, 'match-set-options': 'any' },
+      'match-neighbor-set': { 'neighbor-set': neighborSet, 'match-set-options': 'any' },
+    },
+    actions: { 'route-disposition': 'accept-route' },
+  })));
+  return {
+    applyPolicy: { config: { 'import-policy-list': [name], 'default-import-policy': 'reject-route' } },
+    sections: {
+      'defined-sets': {
+        'prefix-sets': prefixSets,
+        'neighbor-sets': services.map(({ neighborSet }) => ({ 'neighbor-set-name': neighborSet, 'neighbor-info-list': UNBOUND_NEIGHBORS })),
+      },
+      'policy-definitions': [{ name, statements }],
     },
   };
 }

@@ -95,7 +95,13 @@ describe.each([
       }
       expect((spec.volumes ?? []).filter((v: any) => v.secret)).toEqual([]);
     }
-    expect(manifests.filter(m => m.kind === 'Secret')).toEqual([]);
+    // The one Secret is the standalone reflector agent's API token, which Kubernetes fills in.
+    for (const secret of manifests.filter(m => m.kind === 'Secret')) {
+      expect(secret).toEqual({
+        apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/service-account-token',
+        metadata: { name: 'rr1-reflector-agent-token', namespace: 'lb', annotations: { 'kubernetes.io/service-account.name': 'rr1-reflector-agent' } },
+      });
+    }
     for (const [file, text] of files) if (!file.endsWith('.yaml')) expect([file, text]).toEqual([file, expect.not.stringMatching(/password\s*=?\s*"?[A-Za-z0-9]/i)]);
   });
 });
@@ -116,6 +122,20 @@ describe('the in-cluster reflector with TCP-MD5 and a NetworkPolicy', () => {
     expect(config).toContain('auth-password = "${ECMP_LB_BGP_PASSWORD}"');
   });
 
+  test('API tokens: only the reflector agent container gets one, read-only; the pod automounts none', () => {
+    expect(rr.automountServiceAccountToken).toBe(false);
+    const withToken = rr.containers.filter((c: any) => (c.volumeMounts ?? []).some((m: any) => m.name === 'api-token'));
+    expect(withToken.map((c: any) => [c.name, c.command, c.volumeMounts.find((m: any) => m.name === 'api-token')])).toEqual([
+      ['reflector-agent', ['ecmp-lb', 'reflector-agent', '--config', '/etc/gobgpd/lb-pod-bindings.json'], { name: 'api-token', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true }],
+    ]);
+    expect(rr.volumes.find((v: any) => v.name === 'api-token').projected.sources[0]).toEqual({ serviceAccountToken: { path: 'token', expirationSeconds: 3607 } });
+    const role = manifests.find(m => m.kind === 'Role' && m.metadata.name === 'rr1-reflector-agent');
+    expect(role).toMatchObject({ metadata: { namespace: 'lb' }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }] });
+    const binding = manifests.find(m => m.kind === 'RoleBinding' && m.metadata.name === 'rr1-reflector-agent');
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'rr1-gobgpd', namespace: 'lb' }]);
+    expect(manifests.find(m => m.kind === 'ConfigMap' && m.metadata.name === 'rr1-gobgpd').data['lb-pod-bindings.json']).toContain('"neighborSet": "lb-pods.lb.web1"');
+  });
+
   test('NetworkPolicy: only LB pods (any namespace) reach the BGP port; the reflector reaches only the routers\' BGP port', () => {
     const policy = manifests.find(m => m.kind === 'NetworkPolicy');
     validateManifest(policy);
@@ -124,7 +144,11 @@ describe('the in-cluster reflector with TCP-MD5 and a NetworkPolicy', () => {
       podSelector: { matchLabels: { 'app.kubernetes.io/name': 'ecmp-lb-route-reflector', 'ecmp-lb.cdk8s.io/reflector': 'rr1' } },
       policyTypes: ['Ingress', 'Egress'],
       ingress: [{ from: [{ namespaceSelector: {}, podSelector: { matchLabels: { 'ecmp-lb.cdk8s.io/role': 'lb' } } }], ports: [{ protocol: 'TCP', port: 179 }] }],
-      egress: [{ to: [{ ipBlock: { cidr: '198.18.0.110/32' } }, { ipBlock: { cidr: '198.18.0.111/32' } }], ports: [{ protocol: 'TCP', port: 179 }] }],
+      egress: [
+        { to: [{ ipBlock: { cidr: '198.18.0.110/32' } }, { ipBlock: { cidr: '198.18.0.111/32' } }], ports: [{ protocol: 'TCP', port: 179 }] },
+        // The reflector agent's API server.
+        { ports: [{ protocol: 'TCP', port: 443 }, { protocol: 'TCP', port: 6443 }] },
+      ],
     });
     // The policy selects the reflector pod, and LB pods carry the label it admits.
     expect(rr.containers[0].name).toBe('gobgpd');

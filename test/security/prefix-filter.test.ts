@@ -3,15 +3,19 @@ import * as path from 'path';
 import { Chart, Duration } from 'cdk8s';
 import { Backends, EcmpApp, LoadBalancerService, RouteReflector, UpstreamRouterConfig } from '../../lib';
 import { renderExabgp } from '../../lib/renderers/exabgp';
+import { ApiServerDouble } from '../../controller/test/apiserver-double';
 import { EXABGP_ENV, kernelBgpRoutes, NetnsLab, startFrr, waitUntil } from '../support/netns';
 import { synthToDisk, tempDir } from '../support/topology';
 
 /**
  * The prefix filters, run for real: gobgpd reflectors and an FRR router from the synthesized
- * files, in network namespaces on one bridge (198.18.0.0/15 only), one legitimate exabgp LB and
- * rogue exabgp speakers in the pod network. The assertion is on the router's kernel table.
+ * files, in network namespaces on one bridge (198.18.0.0/15 only), one legitimate exabgp LB per
+ * service and rogue exabgp speakers in the pod network. rr1's reflector agent (the real
+ * `ecmp-lb reflector-agent`) reads the LB pods from an API server double. The assertion is on
+ * the router's kernel table.
  *
- *   rr1 198.18.0.109  reflector with the default filter (prefixes, exact length, prefix limit)
+ *   rr1 198.18.0.109  reflector with the defaults: prefix filter (exact length, prefix limit) and
+ *                     each service's prefix bound to its own LB pods
  *   rr2 198.18.0.108  reflector built with filterPrefixes: false, so rogue routes reach the
  *                     router through it, and only the router's own filter stands in the way
  *   router 198.18.0.110  FRR from the synthesized frr.conf (filter on)
@@ -25,14 +29,27 @@ const WEB2 = '198.18.102.0/24';
 interface Speaker { name: string; podIp: string; nodeIp: string; prefixes: string[]; role: string; reflectors?: string[] }
 
 const legit: Speaker = { name: 'lb1', podIp: '198.19.130.2', nodeIp: '198.18.0.101', prefixes: [WEB1], role: 'web1\'s LB pod' };
+const legit2: Speaker = { name: 'lb2', podIp: '198.19.130.8', nodeIp: '198.18.0.100', prefixes: [WEB2], role: 'web2\'s LB pod' };
+/** LB pods as the API server lists them: web1's, web2's, and a second web2 pod that announces web1's prefix. */
+const apiPods = [[legit, 'web1'], [legit2, 'web2'], [{ podIp: '198.19.130.9', name: 'hijack' }, 'web2']] as const;
+// The rogues that the unfiltered rr2 would pass on with a declared prefix speak to rr1 only.
 const rogues: Speaker[] = [
   { name: 'default', podIp: '198.19.130.3', nodeIp: '198.18.0.102', prefixes: ['0.0.0.0/0'], role: 'a default route' },
   { name: 'foreign', podIp: '198.19.130.4', nodeIp: '198.18.0.103', prefixes: ['198.18.103.0/24'], role: 'an undeclared prefix' },
   { name: 'specific', podIp: '198.19.130.5', nodeIp: '198.18.0.104', prefixes: ['198.18.101.128/25'], role: 'a more-specific of web1' },
   // Declared prefixes, one too many: only the prefix limit stops it, which rr2 (unfiltered) lacks.
   { name: 'flood', podIp: '198.19.130.6', nodeIp: '198.18.0.105', prefixes: [WEB1, WEB2], role: 'more prefixes than any service has', reflectors: ['198.18.0.109'] },
-  { name: 'other', podIp: '198.19.130.7', nodeIp: '198.18.0.106', prefixes: [WEB2], role: 'web2\'s prefix (the known limit)' },
+  { name: 'other', podIp: '198.19.130.7', nodeIp: '198.18.0.106', prefixes: [WEB2], role: 'web2\'s prefix, from a pod that is no LB pod', reflectors: ['198.18.0.109'] },
+  { name: 'hijack', podIp: '198.19.130.9', nodeIp: '198.18.0.99', prefixes: [WEB1], role: 'web1\'s prefix, from an LB pod of web2', reflectors: ['198.18.0.109'] },
 ];
+
+function lbPod(podIp: string, name: string, service: string) {
+  return {
+    kind: 'Pod', apiVersion: 'v1',
+    metadata: { name, namespace: 'lb', labels: { 'app.kubernetes.io/name': 'ecmp-lb', 'app.kubernetes.io/instance': service, 'ecmp-lb.cdk8s.io/role': 'lb' } },
+    status: { phase: 'Running', podIP: podIp, podIPs: [{ ip: podIp }] },
+  };
+}
 
 /** The synthesized topology: two reflectors (one unfiltered), an FRR router, two services. */
 function synthesize(outdir: string) {
@@ -63,12 +80,30 @@ describe('prefix filtering, with real daemons in network namespaces', () => {
   const work = tempDir('ecmp-sec-filter');
   const lab = new NetnsLab('sf', path.join(work, 'logs'));
   const files = synthesize(path.join(work, 'dist'));
-  afterAll(() => {
+  const api = new ApiServerDouble();
+  afterAll(async () => {
     lab.destroy();
+    await api.stop();
     fs.rmSync(work, { recursive: true, force: true });
   });
 
-  test('the router installs only the declared service prefixes; the rogues are filtered by the reflector, and by the router behind an unfiltered one', async () => {
+  /** rr1's agent runs here, reaching rr1's loopback gobgpd API through `ip netns exec`. */
+  async function startAgent(): Promise<void> {
+    await api.start();
+    for (const [speaker, service] of apiPods) api.upsert('/api/v1/namespaces/lb/pods', lbPod(speaker.podIp, `${service}-lb-${speaker.name}`, service));
+    const kubeconfig = path.join(work, 'kubeconfig');
+    fs.writeFileSync(kubeconfig, JSON.stringify({
+      apiVersion: 'v1', kind: 'Config', 'current-context': 't',
+      clusters: [{ name: 't', cluster: { server: api.url, 'insecure-skip-tls-verify': true } }], users: [{ name: 't', user: {} }], contexts: [{ name: 't', context: { cluster: 't', user: 't' } }],
+    }));
+    const gobgp = path.join(work, 'gobgp-rr1');
+    fs.writeFileSync(gobgp, `#!/bin/sh\nexec ip netns exec ${lab.ns('rr1')} gobgp "$@"\n`, { mode: 0o755 });
+    const repo = path.resolve(__dirname, '../..');
+    lab.start('agent', undefined, [process.execPath, path.join(repo, 'node_modules/.bin/ts-node'), path.join(repo, 'controller/src/cli.ts'), 'reflector-agent',
+      '--config', path.join(work, 'dist/route-reflectors/rr1/lb-pod-bindings.json'), '--kubeconfig', kubeconfig, '--gobgp', gobgp], { TS_NODE_TRANSPILE_ONLY: '1', NODE_OPTIONS: '' });
+  }
+
+  test('the router installs only the declared prefixes, each from its own service\'s LB pods; rogues are filtered by the reflector, and by the router behind an unfiltered one', async () => {
     const started = Date.now();
     for (const [name, address] of [['rr1', '198.18.0.109'], ['rr2', '198.18.0.108']]) {
       // A reflector sees the pods' own addresses (docs/design.md): it has a leg in the pod network.
@@ -76,10 +111,11 @@ describe('prefix filtering, with real daemons in network namespaces', () => {
       lab.start(name, ns, ['gobgpd', '-t', 'toml', '-f', path.join(work, 'dist', `route-reflectors/${name}/gobgpd.toml`),
         '--api-hosts', '127.0.0.1:50051', '--pprof-disable']);
     }
+    await startAgent();
     const router = lab.host('router', ['198.18.0.110/24']);
     await startFrr(lab, router, files.get('routers/router/frr.conf')!);
 
-    for (const speaker of [legit, ...rogues]) {
+    for (const speaker of [legit, legit2, ...rogues]) {
       const ns = lab.host(speaker.name, [`${speaker.podIp}/17`, `${speaker.nodeIp}/24`]);
       const conf = path.join(work, `${speaker.name}.exabgp.conf`);
       // The LB pod's own renderer, with static routes (no announcer): what a rogue pod could run too.
@@ -100,18 +136,21 @@ describe('prefix filtering, with real daemons in network namespaces', () => {
 
     // Converged: the legitimate routes are installed, and rr2 has passed the rogue routes on.
     const rr2Sent = () => gobgpPrefixes(lab, lab.ns('rr2'), ['neighbor', '198.18.0.110', 'adj-out']);
+    const rr1Peers = () => lab.probe(lab.ns('rr1'), ['gobgp', 'neighbor']);
     const converged = await waitUntil(() => {
       const routes = kernelBgpRoutes(lab, lab.ns('router'));
-      return routes.get(WEB1)?.includes(legit.nodeIp) === true && routes.has(WEB2) && rr2Sent().includes('0.0.0.0/0') && rr2Sent().includes('198.18.101.128/25');
-    }, 25_000);
+      return routes.get(WEB1)?.includes(legit.nodeIp) === true && routes.get(WEB2)?.includes(legit2.nodeIp) === true &&
+        rr2Sent().includes('0.0.0.0/0') && rr2Sent().includes('198.18.101.128/25') && /198\.19\.130\.7\s.*Establ/.test(rr1Peers()) && /198\.19\.130\.9\s.*Establ/.test(rr1Peers()) &&
+        gobgpPrefixes(lab, lab.ns('rr1'), ['global', 'rib']).length === 2;
+    }, 30_000);
     // Give a late rogue update the same chance to land before judging the table.
     await new Promise(resolve => setTimeout(resolve, 1_000));
     const routes = kernelBgpRoutes(lab, lab.ns('router'));
     const diagnostics = () => [
       `router routes: ${JSON.stringify([...routes])}`, `rr1 rib: ${gobgpPrefixes(lab, lab.ns('rr1'), ['global', 'rib'])}`,
-      `rr2 sent: ${rr2Sent()}`, lab.probe(lab.ns('rr1'), ['gobgp', 'neighbor']), lab.log('rr1').slice(-3000),
+      `rr2 sent: ${rr2Sent()}`, rr1Peers(), lab.log('rr1').slice(-3000), lab.log('agent').slice(-3000),
     ].join('\n');
-    if (!converged) throw new Error(`no convergence within 25 s\n${diagnostics()}`);
+    if (!converged) throw new Error(`no convergence within 30 s\n${diagnostics()}`);
     console.log(`prefix-filter lab converged in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
     // The router's kernel: web1 through the legitimate LB only; nothing for the default, the
@@ -131,10 +170,24 @@ describe('prefix filtering, with real daemons in network namespaces', () => {
     expect(peers).not.toMatch(/198\.18\.0\.107/);
     expect(peers).not.toMatch(/198\.19\.130\.6\s.*Establ/);
 
-    // The known limit: a pod announcing another service's declared prefix is indistinguishable at
-    // the reflector (every LB pod comes from the same pod network), so web2 gets its next hop.
-    // See docs/security.md.
-    expect(routes.get(WEB2)).toContain('198.18.0.106');
-    expect(routes.get(WEB2)).not.toContain('198.18.0.105');
-  }, 45_000);
+    // A declared prefix from the wrong pod: web2's from a pod that is no LB pod, web1's from an LB
+    // pod of web2. Both sessions are up at rr1, and rr1 drops both routes: each service's prefix is
+    // bound to its own LB pods.
+    expect(routes.get(WEB2)).toEqual([legit2.nodeIp]);
+    expect(peers).toMatch(/198\.19\.130\.7\s.*Establ/);
+    expect(peers).toMatch(/198\.19\.130\.9\s.*Establ/);
+
+    // The binding follows the API: web1's LB pod deleted, rr1 drops its route (the router keeps
+    // it through the unfiltered rr2); the pod back, the route is back.
+    const rr1HasWeb1 = () => gobgpPrefixes(lab, lab.ns('rr1'), ['global', 'rib']).includes(WEB1);
+    let mark = Date.now();
+    api.remove('/api/v1/namespaces/lb/pods', 'web1-lb-lb1');
+    expect(await waitUntil(() => !rr1HasWeb1(), 10_000)).toBe(true);
+    const unbound = (Date.now() - mark) / 1000;
+    mark = Date.now();
+    api.upsert('/api/v1/namespaces/lb/pods', lbPod(legit.podIp, 'web1-lb-lb1', 'web1'));
+    expect(await waitUntil(rr1HasWeb1, 10_000)).toBe(true);
+    console.log(`reflector agent: web1's route left rr1 ${unbound.toFixed(2)} s after its LB pod was deleted, and was back ${((Date.now() - mark) / 1000).toFixed(2)} s after it returned`);
+    expect(lab.log('agent')).toMatch(/"msg":"LB pod unbound","level"|"level":"info","msg":"LB pod unbound"/);
+  }, 60_000);
 });

@@ -63,10 +63,14 @@ export class NetnsLab {
     }
   }
 
-  /** Starts a long-running program in `ns`, its output in `<logDir>/<name>.log`, in its own process group. */
-  public start(name: string, ns: string, argv: string[], env: Record<string, string> = {}): ChildProcess {
+  /**
+   * Starts a long-running program in `ns` (on the host when undefined), its output in
+   * `<logDir>/<name>.log`, in its own process group.
+   */
+  public start(name: string, ns: string | undefined, argv: string[], env: Record<string, string> = {}): ChildProcess {
     const out = fs.openSync(path.join(this.logDir, `${name}.log`), 'a');
-    const child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', out, out], detached: true, env: { ...process.env, ...env } });
+    const full = ns ? ['ip', 'netns', 'exec', ns, ...argv] : argv;
+    const child = spawn(full[0], full.slice(1), { stdio: ['ignore', out, out], detached: true, env: { ...process.env, ...env } });
     fs.closeSync(out);
     this.children.push(child);
     return child;

@@ -22,6 +22,7 @@ export const paperReflector: RouteReflectorModel = {
   prefixLimits: [],
   routerPassword: '',
   lbPassword: '',
+  lbPodBindings: [],
 };
 
 /** The upstream router (appendix B), without prefix filtering or passwords. */

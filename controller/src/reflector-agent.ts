@@ -1,0 +1,189 @@
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import { promisify } from 'node:util';
+import type * as K8s from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
+import { parseAddress } from '../../lib/ip';
+import { ReflectorAgentBinding, ReflectorAgentConfig, UNBOUND_NEIGHBORS } from '../../lib/renderers/reflector-agent';
+import { loadKubeClient, loadKubeConfig } from './kube-client';
+import { Logger, errorFields } from './log';
+import { LB_ROLE_LABEL } from './node-routes';
+import { ResilientInformer } from './resilient-informer';
+
+/**
+ * `ecmp-lb reflector-agent`: binds each service's prefixes to its own LB pods. gobgpd accepts a
+ * service's prefix only from the addresses in the service's neighbor set; this agent keeps every
+ * such set equal to the IPs of the service's LB pods as the API server lists them, so a pod
+ * elsewhere in the pod network cannot announce it. Runs beside gobgpd and drives it through the
+ * `gobgp` CLI on gobgpd's loopback API.
+ */
+
+/** The subset of a Pod the agent reads. */
+export interface AgentPod {
+  readonly metadata?: { readonly namespace?: string; readonly labels?: Record<string, string> };
+  readonly status?: { readonly phase?: string; readonly podIP?: string; readonly podIPs?: { readonly ip?: string }[] };
+}
+
+/** neighbor set -> addresses as gobgpd lists them (`A/32`, `A/128`), sorted. */
+export type NeighborSets = Map<string, string[]>;
+
+/**
+ * Pure: the addresses each bound neighbor set must hold. A pod counts from the moment it has an IP
+ * until it is gone, terminating included (a draining LB pod withdraws its routes itself), except
+ * when it has finished. Addresses that do not parse strictly are skipped (and returned).
+ */
+export function desiredNeighborSets(bindings: readonly ReflectorAgentBinding[], pods: readonly AgentPod[]): { sets: NeighborSets; skipped: string[] } {
+  const sets: NeighborSets = new Map();
+  const skipped: string[] = [];
+  for (const binding of bindings) {
+    const addresses = new Set(UNBOUND_NEIGHBORS);
+    for (const pod of pods) {
+      const labels = pod.metadata?.labels ?? {};
+      if (pod.metadata?.namespace !== binding.namespace || labels[LB_ROLE_LABEL] !== 'lb' || labels['app.kubernetes.io/instance'] !== binding.service) continue;
+      if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') continue;
+      const ips = [pod.status?.podIP, ...(pod.status?.podIPs ?? []).map((p) => p?.ip)].filter((ip): ip is string => typeof ip === 'string' && ip !== '');
+      for (const ip of ips) {
+        const address = parseAddress(ip);
+        if (!address) skipped.push(ip);
+        else addresses.add(`${address.toString()}/${address.kind() === 'ipv4' ? 32 : 128}`);
+      }
+    }
+    sets.set(binding.neighborSet, [...addresses].sort());
+  }
+  return { sets, skipped: [...new Set(skipped)].sort() };
+}
+
+/** Parses `gobgp policy neighbor -j`: the sets gobgpd holds now. */
+export function parseNeighborSets(json: string): NeighborSets {
+  const sets: NeighborSets = new Map();
+  for (const set of JSON.parse(json) as { name: string; list?: string[] }[]) sets.set(set.name, [...(set.list ?? [])].sort());
+  return sets;
+}
+
+/** One membership change: `gobgp policy neighbor add|del SET ADDRESS`. */
+export interface NeighborChange {
+  readonly op: 'add' | 'del';
+  readonly set: string;
+  readonly address: string;
+}
+
+/**
+ * Pure: what takes gobgpd's bound sets from `current` to `desired`, adds first (so a set never
+ * passes through empty, which gobgpd would match against every peer). The never-a-peer addresses
+ * stay.
+ */
+export function neighborSetChanges(current: NeighborSets, desired: NeighborSets): NeighborChange[] {
+  const adds: NeighborChange[] = [];
+  const dels: NeighborChange[] = [];
+  for (const [set, wanted] of desired) {
+    const have = current.get(set) ?? [];
+    for (const address of wanted) if (!have.includes(address) && !UNBOUND_NEIGHBORS.includes(address)) adds.push({ op: 'add', set, address });
+    for (const address of have) if (!wanted.includes(address) && !UNBOUND_NEIGHBORS.includes(address)) dels.push({ op: 'del', set, address });
+  }
+  return [...adds, ...dels];
+}
+
+const execFileAsync = promisify(execFile);
+
+/** Runs the `gobgp` CLI against gobgpd's API. */
+export type GobgpRunner = (args: string[]) => Promise<string>;
+
+export function gobgpCli(api: string, binary = 'gobgp'): GobgpRunner {
+  const [host, port] = [api.slice(0, api.lastIndexOf(':')), api.slice(api.lastIndexOf(':') + 1)];
+  return async (args) => (await execFileAsync(binary, ['-u', host, '-p', port, ...args], { timeout: 10_000 })).stdout;
+}
+
+/** Brings gobgpd's sets to what the pods say; re-applies the import policy to the peers it changed. */
+export class BindingSyncer {
+  private running?: Promise<void>;
+  private again = false;
+  private lastSkipped = '';
+
+  constructor(private readonly config: ReflectorAgentConfig, private readonly pods: () => readonly AgentPod[], private readonly gobgp: GobgpRunner, private readonly log: Logger) {}
+
+  /** Coalesces bursts of pod events into one pass; a pass already running is followed by one more. */
+  schedule(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        await this.sync().catch((err) => this.log.log('error', 'gobgpd not updated; retrying on the next change or resync', errorFields(err)));
+      } while (this.again);
+      this.running = undefined;
+    })();
+    return this.running;
+  }
+
+  /** One pass; returns the changes made. */
+  async sync(): Promise<NeighborChange[]> {
+    const { sets: desired, skipped } = desiredNeighborSets(this.config.bindings, this.pods());
+    if (skipped.join() !== this.lastSkipped) {
+      this.lastSkipped = skipped.join();
+      if (skipped.length > 0) this.log.log('warn', 'LB pod addresses ignored: not IP addresses', { addresses: skipped });
+    }
+    const current = parseNeighborSets(await this.gobgp(['policy', 'neighbor', '-j']));
+    const changes = neighborSetChanges(current, desired);
+    for (const change of changes) {
+      // The CLI takes a bare address (and silently ignores `A/32`).
+      await this.gobgp(['policy', 'neighbor', change.op, change.set, change.address.slice(0, change.address.lastIndexOf('/'))]);
+      this.log.log('info', change.op === 'add' ? 'LB pod bound' : 'LB pod unbound', { neighborSet: change.set, address: change.address });
+    }
+    // gobgpd evaluates import policy when a route arrives: re-run it over what these peers sent.
+    for (const address of new Set(changes.map((c) => c.address.slice(0, c.address.lastIndexOf('/'))))) {
+      await this.gobgp(['neighbor', address, 'softresetin']).catch(() => undefined); // not connected (yet): nothing to re-evaluate
+    }
+    return changes;
+  }
+}
+
+export function loadAgentConfig(file: string): ReflectorAgentConfig {
+  const config = JSON.parse(fs.readFileSync(file, 'utf8')) as ReflectorAgentConfig;
+  if (typeof config.gobgpApi !== 'string' || !Array.isArray(config.bindings)) throw new Error(`${file}: not a reflector agent config (gobgpApi, bindings)`);
+  return config;
+}
+
+export interface ReflectorAgentOptions {
+  readonly config: ReflectorAgentConfig;
+  readonly log: Logger;
+  readonly kubeconfigPath?: string;
+  readonly kubeConfig?: K8s.KubeConfig;
+  readonly gobgp?: GobgpRunner;
+  /** Re-reads gobgpd's sets this often: a restarted gobgpd comes back with the config's sets only. */
+  readonly resyncMs?: number;
+}
+
+/** Watches the LB pods of every bound namespace and keeps gobgpd's sets in step. */
+export async function runReflectorAgent(options: ReflectorAgentOptions): Promise<{ stop: () => Promise<void>; syncer: BindingSyncer }> {
+  const k8s = await loadKubeClient();
+  const kubeConfig = options.kubeConfig ?? await loadKubeConfig(options.kubeconfigPath);
+  const core = kubeConfig.makeApiClient(k8s.CoreV1Api);
+  const labelSelector = `${LB_ROLE_LABEL}=lb`;
+  const namespaces = [...new Set(options.config.bindings.map((b) => b.namespace))].sort();
+  const informers: ResilientInformer<any>[] = [];
+  // Until every namespace has been listed once, bindings stay as they are: dropping a live LB pod's would withdraw its service.
+  const allSynced = () => informers.every((i) => i.synced);
+  const syncer = new BindingSyncer(options.config, () => informers.flatMap((i) => i.list() as AgentPod[]), options.gobgp ?? gobgpCli(options.config.gobgpApi), options.log);
+  for (const namespace of namespaces) {
+    informers.push(new ResilientInformer<any>({
+      kubeConfig,
+      path: `/api/v1/namespaces/${namespace}/pods`,
+      labelSelector,
+      listPage: (token) => core.listNamespacedPod({ namespace, labelSelector, limit: 500, _continue: token }),
+      description: `LB pods (${labelSelector}) in namespace ${namespace}`,
+      log: options.log,
+      onChange: () => { if (allSynced()) void syncer.schedule(); },
+    }));
+  }
+  await Promise.all(informers.map((i) => i.start()));
+  const resync = setInterval(() => { if (allSynced()) void syncer.schedule(); }, options.resyncMs ?? 10_000);
+  options.log.log('info', 'reflector agent started', { namespaces, neighborSets: options.config.bindings.map((b) => b.neighborSet) });
+  return {
+    syncer,
+    stop: async () => {
+      clearInterval(resync);
+      await Promise.all(informers.map((i) => i.stop()));
+    },
+  };
+}

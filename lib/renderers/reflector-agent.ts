@@ -1,0 +1,40 @@
+import { LbPodBindingModel, RouteReflectorModel } from '../model';
+
+/**
+ * Where the reflector agent reaches gobgpd's gRPC API: loopback only (in-cluster, the agent shares
+ * the reflector pod's network namespace), since anyone reaching it could inject routes.
+ */
+export const GOBGPD_API = '127.0.0.1:50051';
+
+/**
+ * Addresses no BGP peer can have. Every bound neighbor set keeps them: gobgpd matches an empty
+ * neighbor set against every peer, so a set must never become empty.
+ */
+export const UNBOUND_NEIGHBORS = ['0.0.0.0/32', '::/128'];
+
+/** The gobgpd neighbor set of one service's LB pods. Namespaces and names are DNS labels: no dots, so no clashes. */
+export function lbPodNeighborSet(binding: Pick<LbPodBindingModel, 'namespace' | 'service'>): string {
+  return `lb-pods.${binding.namespace}.${binding.service}`;
+}
+
+/** One service the reflector agent keeps bound: whose pods fill which neighbor set. */
+export interface ReflectorAgentBinding {
+  readonly namespace: string;
+  readonly service: string;
+  readonly neighborSet: string;
+}
+
+/** The reflector agent's configuration, `lb-pod-bindings.json`. */
+export interface ReflectorAgentConfig {
+  readonly gobgpApi: string;
+  readonly bindings: ReflectorAgentBinding[];
+}
+
+/** `lb-pod-bindings.json` for `ecmp-lb reflector-agent`: the services whose neighbor sets it keeps. */
+export function renderReflectorAgentConfig(model: RouteReflectorModel): string {
+  const config: ReflectorAgentConfig = {
+    gobgpApi: GOBGPD_API,
+    bindings: model.lbPodBindings.map(binding => ({ namespace: binding.namespace, service: binding.service, neighborSet: lbPodNeighborSet(binding) })),
+  };
+  return `${JSON.stringify(config, undefined, 2)}\n`;
+}
