@@ -281,7 +281,8 @@ describe('renderers: adversarial free-text fields are written harmlessly or refu
       const reflector: RouteReflectorModel = {
         asn: 65021, routerId: '198.18.0.109', clusterId: '198.18.0.109', listenPort: 179, lbPeerGroup: 'lb-pods', lbNeighborPrefixes: ['198.19.128.0/17'],
         routers: m.reflectors, sendMax: 255, families, timers, filterPrefixes: m.filter, acceptedPrefixes: m.prefixes,
-        prefixLimits: families.map(family => ({ family, maxPrefixes: m.maxPrefixes })), routerPassword: m.password, lbPassword: m.lbPassword, lbPodBindings: [],
+        prefixLimits: families.map(family => ({ family, maxPrefixes: m.maxPrefixes })), routerPassword: m.password, lbPassword: m.lbPassword,
+        lbPodBindings: m.filter && m.prefixes.length > 0 ? [{ namespace: 'lb', service: 'web', prefixes: m.prefixes }] : [],
       };
       const exabgp: ExabgpModel = {
         asn: 65021, routerId: '198.19.130.2', localAddress: '198.19.130.2', nextHop: '198.18.0.106', holdTimeSeconds: 9,
