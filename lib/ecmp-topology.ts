@@ -44,6 +44,12 @@ export interface EcmpTopologyProps extends ChartProps {
    */
   readonly filterPrefixes?: boolean;
   /**
+   * Accept each service's prefixes only from its own LB pods (every reflector; see
+   * RouteReflectorProps.bindPrefixesToLbPods).
+   * @default true for gobgpd reflectors
+   */
+  readonly bindPrefixesToLbPods?: boolean;
+  /**
    * TCP-MD5 key of every reflector's sessions (see RouteReflectorProps.bgpPassword).
    * @default no TCP-MD5
    */
@@ -88,7 +94,7 @@ export class EcmpTopology extends Chart {
     }
     const timers = { holdTime: props.holdTime, keepaliveInterval: props.keepaliveInterval };
     this.routeReflectors = reflectors.map(spec => new RouteReflector(this, spec.name, {
-      ...spec, ...timers, asn: props.asn, podNetworks: props.podNetworks, filterPrefixes: props.filterPrefixes, bgpPassword: props.bgpPassword,
+      ...spec, ...timers, asn: props.asn, podNetworks: props.podNetworks, filterPrefixes: props.filterPrefixes, bindPrefixesToLbPods: props.bindPrefixesToLbPods, bgpPassword: props.bgpPassword,
     }));
     this.upstreamRouters = routers.map(spec => new UpstreamRouterConfig(this, spec.name, {
       ...spec, ...timers, routeReflectors: this.routeReflectors,

@@ -72,6 +72,12 @@ describe('ReflectorDaemon validation', () => {
     expect((reflector({ daemon: ReflectorDaemon.FRR, filterPrefixes: false })() as RouteReflector).bindPrefixesToLbPods).toBe(false);
   });
 
+  test('EcmpTopology passes the choice to every reflector', () => {
+    const { topology, outdir } = testTopology({ topology: { routeReflectors: [{ name: 'rr1', address: '198.18.0.109', daemon: ReflectorDaemon.FRR }], bindPrefixesToLbPods: false } });
+    expect(topology.routeReflectors.map(r => r.bindPrefixesToLbPods)).toEqual([false]);
+    fs.rmSync(outdir, { recursive: true, force: true });
+  });
+
   test('binding needs the prefix filter; gobgpd binds by default', () => {
     expect(reflector({ filterPrefixes: false, bindPrefixesToLbPods: true })).toThrow(/bindPrefixesToLbPods true needs filterPrefixes, which is false\. Fix: remove bindPrefixesToLbPods, or turn filterPrefixes back on/);
     expect((reflector({})() as RouteReflector).bindPrefixesToLbPods).toBe(true);
