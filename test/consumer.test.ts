@@ -37,7 +37,7 @@ app.synth();
     fs.writeFileSync(path.join(app, 'cdk8s.yaml'), 'language: typescript\napp: node main.js\n');
     execFileSync(path.join(BIN, 'cdk8s'), ['synth'], { cwd: app, stdio: 'pipe', env: { ...process.env, CDK8S_CHECK_UPGRADE: 'false' } });
     const out = readTree(path.join(app, 'dist'));
-    expect([...out.keys()].sort()).toEqual(['TOPOLOGY.md', 'route-reflectors/rr-a/gobgpd.toml', 'routers/edge/99-ecmp-router.conf', 'routers/edge/bird.conf', 'shop.k8s.yaml']);
+    expect([...out.keys()].sort()).toEqual(['TOPOLOGY.md', 'route-reflectors/rr-a/gobgpd.toml', 'route-reflectors/rr-a/lb-pod-bindings.json', 'routers/edge/99-ecmp-router.conf', 'routers/edge/bird.conf', 'shop.k8s.yaml']);
     expect(out.get('shop.k8s.yaml')).toContain('name: shop-lb');
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
