@@ -334,7 +334,8 @@ export class RouteReflector extends Construct implements IRouteReflector {
       lbPassword: this.bgpPassword?.signLoadBalancerSessions ? password : '',
       lbPodBindings: !this.bindPrefixesToLbPods ? [] : this.services
         .map(s => ({ namespace: s.namespace, service: s.serviceName, prefixes: [...s.prefixes].sort() }))
-        .sort((a, b) => `${a.namespace}/${a.service}`.localeCompare(`${b.namespace}/${b.service}`)),
+        // Plain code-point order: the same bytes whatever the machine's locale.
+        .sort((a, b) => (`${a.namespace}/${a.service}` < `${b.namespace}/${b.service}` ? -1 : 1)),
     };
   }
 
