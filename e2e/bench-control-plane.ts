@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { RouterFlavour } from '../lib';
-import { LbPod, LbPods, startReflectors, startRouter } from './lib/daemons';
+import { LbPod, LbPods, SOURCE_CLI, startClusterApi, startReflectors, startRouter } from './lib/daemons';
 import { runScenarios, ScenarioContext } from './lib/harness';
 import { createLab, LAN_NS, nodeIp, routerNexthops } from './lib/lab';
 import { run, sleep, waitFor } from './lib/proc';
@@ -25,15 +25,17 @@ const RESULTS_DIR = process.env.E2E_RESULTS_DIR ?? path.resolve(__dirname, 'resu
 /** The node whose LB pod comes and goes; nodes 1-3 keep theirs. */
 const MOVING_NODE = 4;
 
-async function bench({ checks, procs, workDir }: ScenarioContext): Promise<void> {
+async function bench(ctx: ScenarioContext): Promise<void> {
+  const { checks, procs, workDir } = ctx;
   const synth = synthesize(RouterFlavour.FRR);
   const web1 = synth.services.get('web1')!;
   const prefix = web1.model.prefixes[0];
   const hold = web1.model.timers.holdTimeSeconds;
   createLab({ nodes: MOVING_NODE });
-  startReflectors(procs, synth);
+  const cluster = await startClusterApi(ctx, SOURCE_CLI);
+  startReflectors(procs, synth, cluster, workDir);
   await startRouter(procs, synth, RouterFlavour.FRR, workDir);
-  const pods = new LbPods(procs, workDir, { kind: 'announce-file' });
+  const pods = new LbPods(procs, workDir, { kind: 'announce-file' }, cluster.api);
   for (const node of [1, 2, 3]) await pods.start(web1, node, 2);
   const hasMoving = (hops: string[]) => hops.includes(nodeIp(MOVING_NODE));
   const base = await waitFor(() => routerNexthops(prefix), (h) => h.length === 3, 60_000);

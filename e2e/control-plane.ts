@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import { RouterFlavour } from '../lib';
-import { LbPod, LbPods, startReflectors, startRouter } from './lib/daemons';
+import { LbPod, LbPods, SOURCE_CLI, startClusterApi, startReflectors, startRouter } from './lib/daemons';
 import { runScenarios, ScenarioContext } from './lib/harness';
 import { createLab, nodeIp, routerNexthops } from './lib/lab';
 import { sleep, waitFor } from './lib/proc';
@@ -18,7 +18,8 @@ const CHANGE_MS = 20_000;
 
 const expectedHops = (nodes: number[]) => nodes.map(nodeIp).sort();
 
-async function fig12(flavour: RouterFlavour, { checks, procs, workDir }: ScenarioContext): Promise<void> {
+async function fig12(flavour: RouterFlavour, ctx: ScenarioContext): Promise<void> {
+  const { checks, procs, workDir } = ctx;
   const synth = synthesize(flavour);
   try {
     const [web1, web2] = PAPER_SERVICES.map((s) => synth.services.get(s.name)!);
@@ -31,9 +32,10 @@ async function fig12(flavour: RouterFlavour, { checks, procs, workDir }: Scenari
     };
 
     createLab({ nodes: 4 });
-    const reflectors = startReflectors(procs, synth);
+    const cluster = await startClusterApi(ctx, SOURCE_CLI);
+    const reflectors = startReflectors(procs, synth, cluster, workDir);
     await startRouter(procs, synth, flavour, workDir);
-    const pods = new LbPods(procs, workDir, { kind: 'announce-file' });
+    const pods = new LbPods(procs, workDir, { kind: 'announce-file' }, cluster.api);
     const web1Pods = new Map<number, LbPod>();
     for (const node of [1, 2, 3]) web1Pods.set(node, await pods.start(web1, node, 2));
     const web2Pods = [await pods.start(web2, 1, 3), await pods.start(web2, 2, 3)];

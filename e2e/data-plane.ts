@@ -4,7 +4,7 @@
  * the API server double) with keepalived/IPVS and exabgp, three nginx backends, and a client
  * behind the router. Checks the traffic spread, graceful scale-down under load with no failed
  * request, the share of a removed LB moving to the others, and withdrawal when every backend is
- * unhealthy (keepalived's own health checks, not the API).
+ * unhealthy (keepalived's own health checks, not the API). Then TUN mode: scale-down with 0 failures.
  *
  * usage (compiled, in the VM): node e2e/.build/e2e/data-plane.js SYNTH_DIR
  */
@@ -12,9 +12,10 @@ import * as path from 'node:path';
 import { within } from './lib/checks';
 import { runScenarios, ScenarioContext } from './lib/harness';
 import { startIpvsLab } from './lib/ipvs-lab';
-import { nodeIp, routerNexthops } from './lib/lab';
+import { CLIENT_IP, nodeIp, routerNexthops } from './lib/lab';
 import { describeLoad, startLoad } from './lib/load';
 import { sleep, waitFor } from './lib/proc';
+import { lossTrials, trialTotals } from './lib/trials';
 
 const SYNTH_DIR = process.argv[2];
 const CLI = [process.execPath, path.resolve(__dirname, '../controller/src/cli.js')];
@@ -76,5 +77,27 @@ async function dataPlane(ctx: ScenarioContext): Promise<void> {
   checks.check('backends healthy again: both LBs announce again', withdrawn.ok && back.ok, `after ${(back.ms / 1000).toFixed(1)} s`);
 }
 
+/**
+ * TUN mode (web3: IPIP to the backend, `mh`, sloppy_tcp, no SNAT): the backend answers the client
+ * directly from the VIP, so a flow that ECMP moves to another LB mid-connection reaches the same
+ * backend and survives. Graceful scale-down 4 -> 3 -> 2 -> 1 under continuous load (3 trials):
+ * 0 failed requests in all, with keep-alive flows seen moving between LBs in every trial.
+ */
+async function tunnelScaleDown(ctx: ScenarioContext): Promise<void> {
+  const { checks, procs, workDir } = ctx;
+  const lab = await startIpvsLab(ctx, SYNTH_DIR, 4, [1, 2, 3, 4], CLI, 'web3');
+  const direct = await startLoad(procs, workDir, 'tun-direct', { url: lab.vipUrl, count: 300, concurrency: 8, maxSeconds: 120 });
+  console.log(`  TUN: ${describeLoad(direct)}`);
+  checks.check('TUN: 300 flows, none failed, each backend answered the client directly (it saw the client\'s address, no SNAT)',
+    direct.ok === 300 && direct.failed === 0 && Object.keys(direct.byLb).join() === CLIENT_IP && Object.keys(direct.byBackend).length === 4, `${direct.ok} ok, ${direct.failed} failed`);
+
+  const trials = await lossTrials(ctx, lab, 'graceful', 3, 'TUN');
+  const totals = trialTotals(trials);
+  checks.check('TUN: graceful scale-down 4 -> 3 -> 2 -> 1 LBs under continuous load (3 trials): 0 failed requests in all', totals.failed === 0 && totals.total > 1000,
+    `${totals.failed} failed of ${totals.total}: ${trials.map((t) => t.short.failed + t.keepAlive.failed).join(' / ')} per trial`);
+  checks.check('TUN: flows really moved between LBs in every trial (keep-alive flows established on one LB, then on another) and the other LBs took over',
+    trials.every((t) => t.movedFlows > 0 && Object.values(t.connsAfter).every((n) => n > 0)), `${trials.map((t) => t.movedFlows).join(' / ')} moved flows`);
+}
+
 if (!SYNTH_DIR) throw new Error('usage: data-plane.js SYNTH_DIR');
-void runScenarios('data plane (IPVS VM)', [['traffic through real IPVS', dataPlane]], 900);
+void runScenarios('data plane (IPVS VM)', [['traffic through real IPVS', dataPlane], ['TUN mode: no failed request on scale-down', tunnelScaleDown]], 1200);

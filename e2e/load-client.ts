@@ -17,6 +17,13 @@ export interface LoadOptions {
   readonly out: string;
   /** Per-request timeout; a request slower than this counts as failed. */
   readonly timeoutMs?: number;
+  /**
+   * Long-lived flows instead: each worker keeps one keep-alive connection (a new one only after a
+   * failure) and pauses `pauseMs` between requests. A flow that ECMP moves to another LB mid-life
+   * keeps working only if that LB forwards it to the same backend (DR/TUN with `mh`).
+   */
+  readonly keepAlive?: boolean;
+  readonly pauseMs?: number;
 }
 
 export interface LoadResult {
@@ -28,15 +35,21 @@ export interface LoadResult {
   readonly errors: Record<string, number>;
   /** When the first failures happened, in seconds since the start: ties them to a route change. */
   readonly errorTimes: number[];
+  /** Requests answered in each second since the start (index = second). */
+  readonly okPerSecond: number[];
+  /** The client's local ports of the connections that answered (keep-alive mode): names its flows in IPVS's connection table. */
+  readonly ports?: number[];
 }
 
-function once(url: string, timeoutMs: number): Promise<string> {
+/** One request, on a new connection (no agent) or on the agent's keep-alive connection; resolves with the body and the local port. */
+function once(url: string, timeoutMs: number, agent?: http.Agent): Promise<{ body: string; port: number }> {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent: false, headers: { connection: 'close' }, timeout: timeoutMs }, (res) => {
+    const req = http.get(url, { agent: agent ?? false, headers: agent ? {} : { connection: 'close' }, timeout: timeoutMs }, (res) => {
       let body = '';
+      const port = res.socket.localPort ?? 0;
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => { body += chunk; });
-      res.on('end', () => (res.statusCode === 200 ? resolve(body.trim()) : reject(new Error(`HTTP ${res.statusCode}`))));
+      res.on('end', () => (res.statusCode === 200 ? resolve({ body: body.trim(), port }) : reject(new Error(`HTTP ${res.statusCode}`))));
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
@@ -50,17 +63,25 @@ async function main(options: LoadOptions): Promise<void> {
   const byBackend: Record<string, number> = {};
   const errors: Record<string, number> = {};
   const errorTimes: number[] = [];
+  const okPerSecond: number[] = [];
+  const ports = new Set<number>();
   const started = performance.now();
   const deadline = started + options.maxSeconds * 1000;
   let issued = 0;
   const worker = async () => {
+    const agent = options.keepAlive ? new http.Agent({ keepAlive: true, maxSockets: 1 }) : undefined;
     while (issued < options.count && performance.now() < deadline) {
       issued++;
       try {
-        const [backend, lb] = (await once(options.url, options.timeoutMs ?? 3000)).split(' ');
+        const answer = await once(options.url, options.timeoutMs ?? 3000, agent);
+        const [backend, lb] = answer.body.split(' ');
         counts.ok++;
         byBackend[backend] = (byBackend[backend] ?? 0) + 1;
         byLb[lb] = (byLb[lb] ?? 0) + 1;
+        const second = Math.floor((performance.now() - started) / 1000);
+        okPerSecond[second] = (okPerSecond[second] ?? 0) + 1;
+        if (agent) ports.add(answer.port);
+        if (options.pauseMs) await new Promise((r) => setTimeout(r, options.pauseMs));
       } catch (err) {
         counts.failed++;
         const key = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
@@ -68,9 +89,13 @@ async function main(options: LoadOptions): Promise<void> {
         if (errorTimes.length < 50) errorTimes.push(Number(((performance.now() - started) / 1000).toFixed(2)));
       }
     }
+    agent?.destroy();
   };
   await Promise.all(Array.from({ length: options.concurrency }, worker));
-  const result: LoadResult = { ...counts, seconds: (performance.now() - started) / 1000, byLb, byBackend, errors, errorTimes };
+  const result: LoadResult = {
+    ...counts, seconds: (performance.now() - started) / 1000, byLb, byBackend, errors, errorTimes,
+    okPerSecond: Array.from(okPerSecond, (n) => n ?? 0), ...(options.keepAlive ? { ports: [...ports] } : {}),
+  };
   fs.writeFileSync(options.out, JSON.stringify(result));
 }
 

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # npm run bench:e2e: prints the measurements and writes them to e2e/results/ (JSON and SVG).
 #   1. control plane on this host: ECMP update delay (LB start/stop, 100 events), silent failure (~6 min);
-#   2. data plane in the IPVS VM: failed requests under load, throughput against the number of LBs (~10 min).
+#   2. data plane in the IPVS VM: failed requests under load (NAT and TUN, graceful and abrupt LB loss),
+#      throughput against the number of LBs, the LB count changed under load (~19 min).
 # usage: e2e/run-bench.sh [EVENTS] [SILENT_EVENTS]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export CDK8S_CHECK_UPGRADE=false
 rc=0
 timeout 3600 node -r ts-node/register/transpile-only e2e/bench-control-plane.ts "${1:-100}" "${2:-5}" || rc=1
-timeout 1500 bash e2e/vm/run.sh bench-data-plane || rc=1
+IPVS_VM_TIMEOUT=2800 timeout 2900 bash e2e/vm/run.sh bench-data-plane || rc=1
 exit $rc

@@ -429,6 +429,9 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
               'net.ipv4.ip_forward': '1',
               'net.ipv4.vs.conntrack': '1',
               'net.ipv4.vs.conn_reuse_mode': '0',
+              // DR/TUN: forward a flow that ECMP moves here mid-connection (a non-SYN packet) to the
+              // backend `mh` picks, the same one; it answers the client directly, so the flow survives.
+              ...(this.model.forwardingMethod === ForwardingMethod.NAT ? {} : { 'net.ipv4.vs.sloppy_tcp': '1' }),
             }),
             initContainers: [{
               name: 'render-config',

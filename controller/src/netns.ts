@@ -40,10 +40,15 @@ export function snatRuleset(service: LoadBalancerServiceModel, podIp: string): s
   return `${lines.join('\n')}\n`;
 }
 
-/** Sysctls of the pod's namespace that IPVS NAT needs: netfilter must see IPVS traffic to SNAT it. */
+/**
+ * Sysctls of the pod's namespace. NAT: netfilter must see IPVS traffic to SNAT it. DR/TUN: an LB that
+ * ECMP hands a flow mid-connection must forward it (sloppy_tcp: schedule a non-SYN packet too), and
+ * `mh` sends it to the same backend, which answers the client directly: the flow survives.
+ */
 export function requiredSysctls(service: LoadBalancerServiceModel): Record<string, string> {
   const sysctls: Record<string, string> = { 'net.ipv4.ip_forward': '1', 'net.ipv4.vs.conn_reuse_mode': '0' };
   if (service.forwardingMethod === ForwardingMethod.NAT) sysctls['net.ipv4.vs.conntrack'] = '1';
+  else sysctls['net.ipv4.vs.sloppy_tcp'] = '1';
   return sysctls;
 }
 

@@ -62,7 +62,14 @@ export async function runController(options: RunControllerOptions): Promise<{ do
   log.log('info', 'controller started', { service: service.name, namespace, metricsPort: options.metricsPort });
 
   const done = new Promise<void>((resolve) => {
-    process.once('SIGTERM', () => {
+    let draining = false;
+    // Kept installed: a second SIGTERM must not kill the process (the default action) mid-drain.
+    process.on('SIGTERM', () => {
+      if (draining) {
+        log.log('info', 'SIGTERM again: already draining');
+        return;
+      }
+      draining = true;
       log.log('info', 'SIGTERM: draining');
       void controller!.drain()
         .then(() => informer.stop())

@@ -120,10 +120,13 @@ describe('ecmp-lb controller (process) against the API double', () => {
     const termAt = Date.now();
     child.kill('SIGTERM');
     await waitFor('withdrawn on SIGTERM', () => announce() === '', 1000);
+    // A second SIGTERM mid-drain changes nothing: the drain runs its course and the exit is clean.
+    child.kill('SIGTERM');
     expect(fs.existsSync(path.join(fakeOut(), 'terminated'))).toBe(false);
     await waitFor('keepalived stopped', () => fs.existsSync(path.join(fakeOut(), 'terminated')), 5000);
     expect(Date.now() - termAt).toBeGreaterThanOrEqual(950);
     expect(await exited).toBe(0);
+    expect(stdout.trim().split('\n').map((l) => JSON.parse(l)).some((l) => l.msg === 'SIGTERM again: already draining')).toBe(true);
   }, 60000);
 });
 

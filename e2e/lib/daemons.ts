@@ -11,6 +11,7 @@ import { DEFAULT_ROUTE_PROTO, desiredRoutes, parseIpRouteJson, routeCommands } f
 import { addPod, deletePod, nodeIp, nodeNs, reflectorNs, ROUTER_NS } from './lab';
 import { Daemon, ProcessSet, probe, run, waitFor } from './proc';
 import { Synthesized, SynthesizedService } from './synthesized';
+import { ApiServerDouble } from '../../controller/test/apiserver-double';
 
 /** exabgp as the LB pod's container runs it, logging to stdout (the harness's log file). */
 const EXABGP_ENV = { 'exabgp.daemon.user': 'root', 'exabgp.log.destination': 'stdout', 'exabgp.api.cli': 'false' };
@@ -53,10 +54,50 @@ export function frrDaemonOptions(text: string): Map<string, string[]> {
   return new Map(daemons.map((d) => [d, (vars.get(`${d}_options`) ?? '').split(/\s+/).filter(Boolean)]));
 }
 
-/** gobgpd from each generated `gobgpd.toml`, one namespace per reflector; returns them by name. */
-export function startReflectors(procs: ProcessSet, synth: Synthesized): Map<string, Daemon> {
-  return new Map([...synth.reflectorDirs].map(([name, dir]) => [name,
-    procs.start(`reflector-${name}`, reflectorNs(name), ['gobgpd', '-f', path.join(dir, 'gobgpd.toml'), '-t', 'toml', '--api-hosts', '127.0.0.1:50051', '--pprof-disable', '-p'])]));
+/** The lab's Kubernetes API (a double) and how to run the `ecmp-lb` CLI against it. */
+export interface ClusterApi {
+  readonly api: ApiServerDouble;
+  readonly kubeconfig: string;
+  readonly cli: string[];
+}
+
+/** The `ecmp-lb` CLI from source, for harnesses that run on this host under ts-node. */
+export const SOURCE_CLI = [process.execPath, '-r', 'ts-node/register/transpile-only', path.resolve(__dirname, '../../controller/src/cli.ts')];
+
+/** An API server double on loopback, stopped at teardown, with a kubeconfig for it. */
+export async function startClusterApi(ctx: { workDir: string; onTeardown(undo: () => unknown): void }, cli: string[]): Promise<ClusterApi> {
+  const api = new ApiServerDouble();
+  await api.start();
+  ctx.onTeardown(() => api.stop());
+  const kubeconfig = path.join(ctx.workDir, 'kubeconfig');
+  writeKubeconfig(kubeconfig, api.url);
+  return { api, kubeconfig, cli };
+}
+
+/** A kubeconfig for the API server double (plain HTTP). */
+export function writeKubeconfig(file: string, server: string): void {
+  fs.writeFileSync(file, JSON.stringify({
+    apiVersion: 'v1', kind: 'Config', 'current-context': 'e2e',
+    clusters: [{ name: 'e2e', cluster: { server, 'insecure-skip-tls-verify': true } }],
+    users: [{ name: 'e2e', user: {} }], contexts: [{ name: 'e2e', context: { cluster: 'e2e', user: 'e2e' } }],
+  }));
+}
+
+/**
+ * gobgpd from each generated `gobgpd.toml`, one namespace per reflector, each with its reflector
+ * agent (`ecmp-lb reflector-agent` from the generated `lb-pod-bindings.json`), which binds the
+ * services' prefixes to the LB pods the API lists. The agent runs on the host, where the API
+ * double is, and reaches gobgpd's loopback API through `ip netns exec`. Returns gobgpd by name.
+ */
+export function startReflectors(procs: ProcessSet, synth: Synthesized, cluster: ClusterApi, workDir: string): Map<string, Daemon> {
+  return new Map([...synth.reflectorDirs].map(([name, dir]) => {
+    const gobgpd = procs.start(`reflector-${name}`, reflectorNs(name), ['gobgpd', '-f', path.join(dir, 'gobgpd.toml'), '-t', 'toml', '--api-hosts', '127.0.0.1:50051', '--pprof-disable', '-p']);
+    const gobgp = path.join(workDir, `gobgp-${name}`);
+    fs.writeFileSync(gobgp, `#!/bin/sh\nexec ip netns exec ${reflectorNs(name)} gobgp "$@"\n`, { mode: 0o755 });
+    procs.start(`reflector-agent-${name}`, undefined, [...cluster.cli, 'reflector-agent', '--config', path.join(dir, 'lb-pod-bindings.json'),
+      '--kubeconfig', cluster.kubeconfig, '--gobgp', gobgp]);
+    return [name, gobgpd];
+  }));
 }
 
 /** How the LB pod decides what to announce. */
@@ -80,7 +121,7 @@ export interface LbPod {
 export class LbPods {
   readonly live = new Set<LbPod>();
 
-  constructor(private readonly procs: ProcessSet, private readonly workDir: string, private readonly mode: AnnounceMode) {}
+  constructor(private readonly procs: ProcessSet, private readonly workDir: string, private readonly mode: AnnounceMode, private readonly api: ApiServerDouble) {}
 
   /** Starts one LB pod: the init step's rendering, the pod's namespace setup, its announcer, exabgp, then the node route. */
   async start(service: SynthesizedService, node: number, slot: number): Promise<LbPod> {
@@ -95,6 +136,12 @@ export class LbPods {
     fs.mkdirSync(runDir, { recursive: true });
     for (const [file, text] of Object.entries(service.configFiles)) fs.writeFileSync(path.join(etcDir, file), text);
     const identity = { podIp, nodeIp: nodeIp(node), podName: ns, podNamespace: model.namespace };
+    // The pod as the API lists it once it has an IP, before its containers start.
+    this.api.upsert(`/api/v1/namespaces/${model.namespace}/pods`, {
+      kind: 'Pod', apiVersion: 'v1',
+      metadata: { name: ns, namespace: model.namespace, labels: service.podLabels, annotations: service.podAnnotations },
+      status: { phase: 'Running', podIP: podIp, podIPs: [{ ip: podIp }] },
+    });
     await runInit(model, identity, etcDir, runDir, dnsResolver(4), silentLogger);
 
     let controller: Daemon | undefined;
@@ -123,6 +170,7 @@ export class LbPods {
   /** The pod is gone (deleted, or its container killed): its processes end, the node agent removes its route. */
   async remove(pod: LbPod): Promise<void> {
     this.live.delete(pod);
+    this.api.remove(`/api/v1/namespaces/${pod.service.model.namespace}/pods`, pod.ns);
     await deletePod(pod.ns, pod.node, pod.podIp);
     syncNodeRoutes(pod.node, [...this.live]);
   }
@@ -152,8 +200,12 @@ export function syncNodeRoutes(node: number, pods: LbPod[]): void {
   for (const args of routeCommands(current, desiredRoutes(onNode), DEFAULT_ROUTE_PROTO)) run(nodeNs(node), ['ip', ...args]);
 }
 
-/** nginx in a backend pod, answering every request with its own name and the address it came from (the LB's SNAT address). */
-export function startBackend(procs: ProcessSet, workDir: string, name: string, ns: string, ip: string): Daemon {
+/**
+ * nginx in a backend pod, answering every request with its own name and the address it came from
+ * (NAT: the LB's SNAT address; TUN: the client's). `listen`: nginx listen addresses (TUN: `80`, any
+ * local address, so the VIP on tunl0 too).
+ */
+export function startBackend(procs: ProcessSet, workDir: string, name: string, ns: string, ip: string, listen = [`${ip}:8080`]): Daemon {
   const dir = path.join(workDir, 'backends', name);
   fs.mkdirSync(dir, { recursive: true });
   const conf = path.join(dir, 'nginx.conf');
@@ -170,8 +222,7 @@ http {
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
   server {
-    listen ${ip}:8080 reuseport;
-    default_type text/plain;
+${listen.map((l) => `    listen ${l} reuseport;\n`).join('')}    default_type text/plain;
     location / { return 200 "${name} $remote_addr\\n"; }
   }
 }

@@ -1,11 +1,10 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { RouterFlavour } from '../../lib/model';
+import { ForwardingMethod, RouterFlavour } from '../../lib/model';
 import { ApiServerDouble } from '../../controller/test/apiserver-double';
-import { LbPod, LbPods, startBackend, startReflectors, startRouter } from './daemons';
+import { LbPod, LbPods, startBackend, startReflectors, startRouter, writeKubeconfig } from './daemons';
 import { ScenarioContext } from './harness';
-import { addPod, API_HOST_IP, createLab, nodeIp, ROUTER_NS, routerNexthops } from './lab';
-import { Daemon, probe, waitFor } from './proc';
+import { addPod, API_HOST_IP, CLIENT_IP, createLab, nodeIp, ROUTER_NS, routerNexthops } from './lab';
+import { Daemon, probe, run, sleep, waitFor } from './proc';
 import { readSynthesized, SynthesizedService } from './synthesized';
 
 /** The whole chain with real IPVS (inside the VM): router, reflectors, LB pods with the real controller, backends, client. */
@@ -19,18 +18,36 @@ export interface IpvsLab {
   readonly api: ApiServerDouble;
   /** Starts (again) every backend that is not running. */
   startBackends(): void;
+  /** Waits until the router's route has exactly the LBs on `nodes` (a check), then 2 s more; throws if it does not. */
+  converge(nodes: number[]): Promise<void>;
 }
 
 const API_PORT = 6443;
 
+/** The LB pods' slot on their node's pod network (pod IP 198.19.(128+node).2). */
+export const LB_SLOT = 2;
+
 /**
- * Builds the lab for one service (`web1` of the synthesized topology) with `lbNodes` LB pods and
- * one backend per node, waits until the router has one nexthop per LB, and warms the router's
- * neighbour entries (it never talks to the nodes before the first packet; see lab facts).
+ * A backend pod as a Kubernetes pod would be prepared for TUN forwarding (an init container with
+ * NET_ADMIN; the node has the ipip module): tunl0 up, every VIP on it as /32, so the decapsulated
+ * packet is local and the reply leaves from the VIP straight to the client, not through the LB; no
+ * reverse-path filter (the client is not routed via tunl0).
  */
-export async function startIpvsLab(ctx: ScenarioContext, synthDir: string, nodes: number, lbNodes: number[], cli: string[]): Promise<IpvsLab> {
+function prepareTunnelBackend(ns: string, vips: readonly string[]): void {
+  run(ns, ['sysctl', '-qw', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0']);
+  run(ns, ['ip', 'link', 'set', 'tunl0', 'up']);
+  run(ns, ['sysctl', '-qw', 'net.ipv4.conf.tunl0.rp_filter=0']);
+  for (const vip of vips) run(ns, ['ip', 'addr', 'add', `${vip}/32`, 'dev', 'tunl0']);
+}
+
+/**
+ * Builds the lab for one service of the synthesized topology (`web1`, NAT, by default) with
+ * `lbNodes` LB pods and one backend per node, waits until the router has one nexthop per LB, and
+ * warms the router's neighbour entries (it never talks to the nodes before the first packet; see lab facts).
+ */
+export async function startIpvsLab(ctx: ScenarioContext, synthDir: string, nodes: number, lbNodes: number[], cli: string[], serviceName = 'web1'): Promise<IpvsLab> {
   const synth = readSynthesized(synthDir);
-  const service = synth.services.get('web1')!;
+  const service = synth.services.get(serviceName)!;
   const { model } = service;
   createLab({ nodes, apiHost: true });
   const api = new ApiServerDouble();
@@ -42,11 +59,14 @@ export async function startIpvsLab(ctx: ScenarioContext, synthDir: string, nodes
     const name = `be${node}`;
     const ns = `e2e-${name}`;
     backends.push({ name, ns, ip: addPod(ns, node, 10 + node) });
+    if (model.forwardingMethod === ForwardingMethod.TUNNEL) prepareTunnelBackend(ns, model.vips);
   }
+  // NAT: the backend port on the pod address; TUN: the service port (no remapping) on every local address.
+  const listen = (ip: string) => (model.forwardingMethod === ForwardingMethod.NAT ? [`${ip}:${model.ports[0].backendPort}`] : [String(model.ports[0].backendPort)]);
   const startBackends = () => {
     for (const backend of backends) {
       if (!backend.daemon || backend.daemon.child.exitCode !== null || backend.daemon.child.signalCode !== null) {
-        backend.daemon = startBackend(ctx.procs, ctx.workDir, backend.name, backend.ns, backend.ip);
+        backend.daemon = startBackend(ctx.procs, ctx.workDir, backend.name, backend.ns, backend.ip, listen(backend.ip));
       }
     }
   };
@@ -60,17 +80,13 @@ export async function startIpvsLab(ctx: ScenarioContext, synthDir: string, nodes
     ports: [{ name: 'http', port: model.ports[0].backendPort, protocol: 'TCP' }],
   });
   const kubeconfig = path.join(ctx.workDir, 'kubeconfig');
-  fs.writeFileSync(kubeconfig, JSON.stringify({
-    apiVersion: 'v1', kind: 'Config', 'current-context': 'e2e',
-    clusters: [{ name: 'e2e', cluster: { server: `http://${API_HOST_IP}:${API_PORT}`, 'insecure-skip-tls-verify': true } }],
-    users: [{ name: 'e2e', user: {} }], contexts: [{ name: 'e2e', context: { cluster: 'e2e', user: 'e2e' } }],
-  }));
+  writeKubeconfig(kubeconfig, `http://${API_HOST_IP}:${API_PORT}`);
 
-  startReflectors(ctx.procs, synth);
+  startReflectors(ctx.procs, synth, { api, kubeconfig, cli }, ctx.workDir);
   await startRouter(ctx.procs, synth, RouterFlavour.FRR, ctx.workDir);
-  const pods = new LbPods(ctx.procs, ctx.workDir, { kind: 'controller', cli, kubeconfig });
+  const pods = new LbPods(ctx.procs, ctx.workDir, { kind: 'controller', cli, kubeconfig }, api);
   const lbs = new Map<number, LbPod>();
-  for (const node of lbNodes) lbs.set(node, await pods.start(service, node, 2));
+  for (const node of lbNodes) lbs.set(node, await pods.start(service, node, LB_SLOT));
 
   const prefix = model.prefixes[0];
   const want = lbNodes.map(nodeIp).sort().join(' ');
@@ -79,5 +95,32 @@ export async function startIpvsLab(ctx: ScenarioContext, synthDir: string, nodes
   ctx.checks.check(`router's route ${prefix} has one nexthop per LB node (${lbNodes.length}) with real IPVS behind each`, converged.ok,
     `got [${converged.value}] after ${(converged.ms / 1000).toFixed(1)} s`);
   for (let node = 1; node <= nodes; node++) probe(ROUTER_NS, ['ping', '-c', '1', '-W', '2', nodeIp(node)]);
-  return { service, prefix, vipUrl: `http://${model.vips[0]}:${model.ports[0].port}/`, pods, lbs, backends, api, startBackends };
+  const converge = async (want: number[]) => {
+    const hops = want.map(nodeIp).sort().join(' ');
+    const result = await waitFor(() => routerNexthops(prefix).join(' '), (v) => v === hops, 180_000, 250);
+    if (!ctx.checks.check(`router route back to ${want.length} LBs`, result.ok, result.value)) throw new Error('no convergence');
+    await sleep(2000);
+  };
+  return { service, prefix, vipUrl: `http://${model.vips[0]}:${model.ports[0].port}/`, pods, lbs, backends, api, startBackends, converge };
+}
+
+/** Connections IPVS has scheduled so far on each running LB pod, by node (`ipvsadm -Ln --stats`, every virtual service). */
+export function ipvsConnections(lab: IpvsLab): Map<number, number> {
+  const counts = new Map<number, number>();
+  for (const [node, pod] of lab.lbs) {
+    const lines = probe(pod.ns, ['ipvsadm', '-Ln', '--stats', '--exact']).split('\n');
+    counts.set(node, lines.filter((l) => /^(TCP|UDP)\s/.test(l)).reduce((sum, l) => sum + Number(l.trim().split(/\s+/)[2]), 0));
+  }
+  return counts;
+}
+
+/** The client's ports with an ESTABLISHED entry in each running LB pod's IPVS connection table, by node. */
+export function establishedClientPorts(lab: IpvsLab): Map<number, Set<number>> {
+  const ports = new Map<number, Set<number>>();
+  for (const [node, pod] of lab.lbs) {
+    const entries = probe(pod.ns, ['ipvsadm', '-Lnc']).split('\n').map((l) => l.trim().split(/\s+/));
+    // pro expire state source virtual destination
+    ports.set(node, new Set(entries.filter((e) => e[2] === 'ESTABLISHED' && e[3]?.startsWith(`${CLIENT_IP}:`)).map((e) => Number(e[3].split(':')[1]))));
+  }
+  return ports;
 }

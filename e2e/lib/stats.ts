@@ -23,6 +23,65 @@ export function formatSummary(s: Summary, unit = 's', digits = 3): string {
   return `n=${s.count} min ${f(s.min)} / median ${f(s.median)} / p99 ${f(s.p99)} / max ${f(s.max)} ${unit}`;
 }
 
+const esc = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+
+/** The opening of a plain SVG picture: white background and a centred title. */
+function svgStart(title: string, width: number, height: number): string[] {
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="${width / 2}" y="18" text-anchor="middle" font-size="14">${esc(title)}</text>`,
+  ];
+}
+
+/** A line of a time series: one value per second (left axis), or a step line on the right axis. */
+export interface TimeSeriesLine {
+  readonly label: string;
+  readonly values: number[];
+  readonly color: string;
+  readonly axis?: 'left' | 'right';
+  readonly dashed?: boolean;
+  readonly width?: number;
+}
+
+/**
+ * A time-series picture in the manner of the paper's Fig. 13(b): per-second values on the left
+ * axis (throughput), a small count on the right axis (LB pods), x in seconds. Plain SVG.
+ */
+export function timeSeriesSvg(title: string, lines: TimeSeriesLine[], leftLabel: string, rightLabel: string, rightMax: number): string {
+  const left = 60;
+  const top = 40;
+  const plotW = 720;
+  const plotH = 260;
+  const width = left + plotW + 60;
+  const height = top + plotH + 50 + 16 * Math.ceil(lines.length / 3);
+  const seconds = Math.max(...lines.map((l) => l.values.length)) - 1;
+  const leftMax = Math.max(1, ...lines.filter((l) => l.axis !== 'right').flatMap((l) => l.values)) * 1.1;
+  const x = (t: number) => left + (t / Math.max(1, seconds)) * plotW;
+  const y = (v: number, axis?: string) => top + plotH - (v / (axis === 'right' ? rightMax : leftMax)) * plotH;
+  const parts = svgStart(title, width, height);
+  const y0 = top + plotH;
+  parts.push(`<line x1="${left}" y1="${y0}" x2="${left + plotW}" y2="${y0}" stroke="black"/><line x1="${left}" y1="${top}" x2="${left}" y2="${y0}" stroke="black"/><line x1="${left + plotW}" y1="${top}" x2="${left + plotW}" y2="${y0}" stroke="black"/>`);
+  for (let t = 0; t <= 5; t++) {
+    parts.push(`<text x="${left - 6}" y="${(y((t * leftMax) / 5) + 4).toFixed(1)}" text-anchor="end">${((t * leftMax) / 5).toFixed(0)}</text>`);
+  }
+  for (let n = 0; n <= rightMax; n++) parts.push(`<text x="${left + plotW + 6}" y="${(y(n, 'right') + 4).toFixed(1)}">${n}</text>`);
+  for (let t = 0; t <= seconds; t += 10) parts.push(`<text x="${x(t).toFixed(1)}" y="${y0 + 14}" text-anchor="middle">${t}</text>`);
+  parts.push(`<text x="${left + plotW / 2}" y="${y0 + 30}" text-anchor="middle">time (s)</text>`);
+  parts.push(`<text x="14" y="${top + plotH / 2}" text-anchor="middle" transform="rotate(-90 14 ${top + plotH / 2})">${esc(leftLabel)}</text>`);
+  parts.push(`<text x="${width - 12}" y="${top + plotH / 2}" text-anchor="middle" transform="rotate(90 ${width - 12} ${top + plotH / 2})">${esc(rightLabel)}</text>`);
+  lines.forEach((l, i) => {
+    // Right-axis lines are counts: drawn as steps.
+    const points = l.values.flatMap((v, t) => (l.axis === 'right' && t > 0 ? [[x(t), y(l.values[t - 1], l.axis)], [x(t), y(v, l.axis)]] : [[x(t), y(v, l.axis)]]));
+    parts.push(`<polyline fill="none" stroke="${l.color}" stroke-width="${l.width ?? 1.5}"${l.dashed ? ' stroke-dasharray="5,3"' : ''} points="${points.map(([px, py]) => `${px.toFixed(1)},${py.toFixed(1)}`).join(' ')}"/>`);
+    const lx = left + (i % 3) * 240;
+    const ly = y0 + 46 + 16 * Math.floor(i / 3);
+    parts.push(`<line x1="${lx}" y1="${ly - 4}" x2="${lx + 20}" y2="${ly - 4}" stroke="${l.color}" stroke-width="2"${l.dashed ? ' stroke-dasharray="5,3"' : ''}/><text x="${lx + 26}" y="${ly}">${esc(l.label)}</text>`);
+  });
+  parts.push('</svg>');
+  return `${parts.join('\n')}\n`;
+}
+
 /**
  * A histogram picture in the manner of the paper's Fig. 13(c): one panel per series, bars of the
  * count per bin of delay. Plain SVG, no dependencies.
@@ -44,12 +103,7 @@ export function histogramSvg(title: string, series: { label: string; values: num
   const width = left + series.length * (panelW + 30);
   const height = top + panelH + bottom;
   const barW = (panelW - 10) / bins;
-  const esc = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;');
-  const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`,
-    `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="${width / 2}" y="18" text-anchor="middle" font-size="14">${esc(title)}</text>`,
-  ];
+  const parts = svgStart(title, width, height);
   series.forEach((s, i) => {
     const x0 = left + i * (panelW + 30);
     const y0 = top + panelH;

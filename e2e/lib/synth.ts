@@ -1,13 +1,19 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Backends, EcmpApp, EcmpTopology, LoadBalancerService, RouterFlavour } from '../../lib';
+import { Backends, EcmpApp, EcmpTopology, ForwardingMethod, LoadBalancerService, RouterFlavour } from '../../lib';
 import { ADDRESSES, readSynthesized, ServiceSpec, Synthesized } from './synthesized';
 
 /** The paper's evaluation shape (Fig. 12c): two services with 3 and 2 LBs. */
 export const PAPER_SERVICES: ServiceSpec[] = [
   { name: 'web1', prefix: '198.18.101.0/24', lbCount: 3 },
   { name: 'web2', prefix: '198.18.102.0/24', lbCount: 2 },
+];
+
+/** The IPVS VM's topology: the paper's, plus web3 in TUN mode (backends answer clients directly, so flows that ECMP moves survive). */
+export const VM_SERVICES: ServiceSpec[] = [
+  ...PAPER_SERVICES,
+  { name: 'web3', prefix: '198.18.103.0/24', lbCount: 4, forwardingMethod: ForwardingMethod.TUNNEL },
 ];
 
 /** Synthesizes the lab topology with the library's public API, into `outdir` (default: a fresh temp directory). */
@@ -23,9 +29,10 @@ export function synthesize(flavour: RouterFlavour, services: ServiceSpec[] = PAP
   for (const service of services) {
     new LoadBalancerService(topology, service.name, {
       prefixes: [service.prefix],
-      ports: [{ port: 80, backendPort: 8080 }],
+      ports: [{ port: 80, backendPort: (service.forwardingMethod ?? ForwardingMethod.NAT) === ForwardingMethod.NAT ? 8080 : 80 }],
       backends: Backends.fromLabels({ app: service.name }),
       lbCount: service.lbCount,
+      forwardingMethod: service.forwardingMethod,
       routeReflectors: topology.routeReflectors,
     });
   }

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as YAML from 'yaml';
-import { LoadBalancerServiceModel } from '../../lib/model';
+import { ForwardingMethod, LoadBalancerServiceModel } from '../../lib/model';
 
 // Reading a synthesized output directory needs only the model's types, not cdk8s: the IPVS VM
 // reads what the host synthesized.
@@ -17,12 +17,8 @@ export interface ServiceSpec {
   readonly name: string;
   readonly prefix: string;
   readonly lbCount: number;
-}
-
-export interface ServiceSpec {
-  readonly name: string;
-  readonly prefix: string;
-  readonly lbCount: number;
+  /** Default NAT (backend port 8080); DR/TUN cannot remap ports, so the backends serve port 80. */
+  readonly forwardingMethod?: ForwardingMethod;
 }
 
 /** What one LB pod of a service gets from the synthesized manifests. */
@@ -32,6 +28,8 @@ export interface SynthesizedService {
   readonly configFiles: Record<string, string>;
   /** The pod template's annotations, which the node agent reads. */
   readonly podAnnotations: Record<string, string>;
+  /** The pod template's labels, which the reflector agent selects LB pods by. */
+  readonly podLabels: Record<string, string>;
 }
 
 export interface Synthesized {
@@ -52,7 +50,8 @@ export function readSynthesized(outdir: string): Synthesized {
       && m.spec.template.metadata.labels?.['app.kubernetes.io/instance'] === model.name
       && m.spec.template.metadata.labels?.['ecmp-lb.cdk8s.io/role'] === 'lb');
     if (!deployment) throw new Error(`no LB Deployment for service ${model.name} in the synthesized manifests`);
-    found.set(model.name, { model, configFiles: configMap.data, podAnnotations: deployment.spec.template.metadata.annotations ?? {} });
+    const { annotations, labels } = deployment.spec.template.metadata;
+    found.set(model.name, { model, configFiles: configMap.data, podAnnotations: annotations ?? {}, podLabels: labels });
   }
   return {
     outdir,

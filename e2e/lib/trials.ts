@@ -1,0 +1,107 @@
+import type { LoadResult } from '../load-client';
+import { ScenarioContext } from './harness';
+import { establishedClientPorts, IpvsLab, ipvsConnections, LB_SLOT } from './ipvs-lab';
+import { startLoad } from './load';
+import { sleep } from './proc';
+
+/** How an LB pod goes: Kubernetes scale-down (SIGTERM: withdraw, drain, stop) or every process of the pod killed. */
+export type LbLoss = 'graceful' | 'abrupt';
+
+export interface LossTrial {
+  readonly loss: LbLoss;
+  readonly node: number;
+  /** Short requests, each on a new connection (a new flow). */
+  readonly short: LoadResult;
+  /** Requests on long-lived keep-alive connections: the flows in flight at the route change. */
+  readonly keepAlive: LoadResult;
+  /** Connections IPVS scheduled on each LB (by node) in the 3 s before the loss, and from it to the end of the load. */
+  readonly connsBefore: Record<number, number>;
+  readonly connsAfter: Record<number, number>;
+  /** Keep-alive flows that were established on one LB before the loss and on another one after it. */
+  readonly movedFlows: number;
+}
+
+/** When the loss happens, seconds into the load. */
+const LOSS_AT_SECONDS = 3;
+const KEEPALIVE_FLOWS = 16;
+const AFTER_LOSS_SNAPSHOT_MS = 3000;
+
+/**
+ * One LB pod lost under continuous load: short requests (4 at a time) plus 16 long-lived keep-alive
+ * flows (a request every 200 ms each) from the client, the pod on `node` lost 3 s in, the load
+ * running on until the drain is over. Counts what IPVS scheduled on each LB before and after, and
+ * how many keep-alive flows the route change moved from one LB to another, so that a zero means
+ * moved flows survived, not that none moved.
+ */
+export async function lbLossTrial(ctx: ScenarioContext, lab: IpvsLab, node: number, loss: LbLoss, tag: string): Promise<LossTrial> {
+  const { procs, workDir } = ctx;
+  const seconds = LOSS_AT_SECONDS + (loss === 'graceful' ? lab.service.model.drainSeconds + 3 : 8);
+  const c0 = ipvsConnections(lab);
+  const short = startLoad(procs, workDir, `${tag}-short`, { url: lab.vipUrl, count: 100_000, concurrency: 4, maxSeconds: seconds });
+  const keepAlive = startLoad(procs, workDir, `${tag}-keepalive`, { url: lab.vipUrl, count: 100_000, concurrency: KEEPALIVE_FLOWS, maxSeconds: seconds, keepAlive: true, pauseMs: 200 });
+  await sleep(LOSS_AT_SECONDS * 1000);
+  const c1 = ipvsConnections(lab);
+  const portsBefore = establishedClientPorts(lab);
+  const pod = lab.lbs.get(node)!;
+  lab.lbs.delete(node);
+  const gone = loss === 'graceful' ? lab.pods.drain(pod) : lab.pods.remove(pod);
+  gone.catch(() => undefined); // awaited below
+  // While the load still runs (its flows still ESTABLISHED): the route changed within ~0.3 s, and
+  // each keep-alive flow has sent a request on its new LB since.
+  await sleep(AFTER_LOSS_SNAPSHOT_MS);
+  const portsAfter = establishedClientPorts(lab);
+  await gone;
+  const [shortResult, keepAliveResult] = await Promise.all([short, keepAlive]);
+  const c2 = ipvsConnections(lab);
+
+  const flows = new Set(keepAliveResult.ports ?? []);
+  let movedFlows = 0;
+  for (const [to, ports] of portsAfter) {
+    for (const port of ports) {
+      if (flows.has(port) && !portsBefore.get(to)?.has(port) && [...portsBefore].some(([from, before]) => from !== to && before.has(port))) movedFlows++;
+    }
+  }
+  // Per node running at both ends of the interval.
+  const delta = (a: Map<number, number>, b: Map<number, number>) => Object.fromEntries([...a].filter(([n]) => b.has(n)).map(([n, v]) => [n, b.get(n)! - v]));
+  return { loss, node, short: shortResult, keepAlive: keepAliveResult, connsBefore: delta(c0, c1), connsAfter: delta(c1, c2), movedFlows };
+}
+
+/**
+ * `count` losses of the same kind in a row under load, each of the highest-numbered running LB pod
+ * (4 -> 3 -> 2 -> 1 LBs from 4), without re-adding any: every trial moves flows.
+ */
+export async function lossTrials(ctx: ScenarioContext, lab: IpvsLab, loss: LbLoss, count: number, tag: string, afterEach?: () => void): Promise<LossTrial[]> {
+  const trials: LossTrial[] = [];
+  for (let i = 1; i <= count; i++) {
+    const lbs = lab.lbs.size;
+    const trial = await lbLossTrial(ctx, lab, Math.max(...lab.lbs.keys()), loss, `${tag}-${loss}-${i}`);
+    console.log(`  ${tag} trial ${i}, ${lbs} -> ${lbs - 1} LBs: ${describeTrial(trial)}`);
+    trials.push(trial);
+    afterEach?.();
+  }
+  return trials;
+}
+
+/** Starts an LB pod on each of `nodes` that has none (in parallel, as a Deployment scaling up), then waits for the route. */
+export async function restoreLbs(lab: IpvsLab, nodes: number[]): Promise<void> {
+  await Promise.all(nodes.filter((n) => !lab.lbs.has(n)).map(async (n) => lab.lbs.set(n, await lab.pods.start(lab.service, n, LB_SLOT))));
+  await lab.converge(nodes);
+}
+
+/** One line per trial: failed requests (short, keep-alive), the flows that moved, and what each LB scheduled before/after. */
+export function describeTrial(t: LossTrial): string {
+  const errors = (r: LoadResult) => Object.entries(r.errors).map(([k, v]) => `${k}:${v}`).join(',');
+  const failed = (r: LoadResult) => `${r.failed} of ${r.ok + r.failed} failed${r.failed ? ` (${errors(r)} at ${r.errorTimes.join(',')} s)` : ''}`;
+  return `${t.loss} loss of the LB on node ${t.node}: short requests ${failed(t.short)}; keep-alive requests ${failed(t.keepAlive)}; `
+    + `${t.movedFlows} of ${t.keepAlive.ports?.length ?? 0} keep-alive flows moved to another LB; IPVS connections per LB node before ${JSON.stringify(t.connsBefore)}, after ${JSON.stringify(t.connsAfter)}`;
+}
+
+/** Failed and total requests over trials, short and keep-alive together. */
+export function trialTotals(trials: LossTrial[]): { failed: number; total: number; moved: number } {
+  const results = trials.flatMap((t) => [t.short, t.keepAlive]);
+  return {
+    failed: results.reduce((n, r) => n + r.failed, 0),
+    total: results.reduce((n, r) => n + r.ok + r.failed, 0),
+    moved: trials.reduce((n, t) => n + t.movedFlows, 0),
+  };
+}
