@@ -29,6 +29,11 @@ export function formatAddress(address: ipaddr.IPv4 | ipaddr.IPv6): string {
   return address.toString();
 }
 
+/** The one-address prefix of an address: `A/32` or `A/128`. */
+export function hostPrefix(address: string): string {
+  return `${address}/${address.includes(':') ? 128 : 32}`;
+}
+
 /**
  * Parses a CIDR prefix whose host bits are all zero; undefined when the text is not one.
  * `hostBitsSet` tells a near miss (`10.1.1.5/24`) apart from garbage, for a better error.

@@ -6,10 +6,10 @@ import { bgpPasswordEnv, sameBgpPassword } from './bgp-password';
 import { invalidField, throwInvalid } from './errors';
 import { Cidr, cidrContains, cidrsOverlap, firstHostAddress, overlappingPairs, parseAddress, parseCidr } from './ip';
 import {
-  ForwardingMethod, HealthCheckModel, HealthCheckType, LoadBalancerServiceModel, Protocol, ServicePortModel,
+  ForwardingMethod, HealthCheckModel, HealthCheckType, LB_ROLE_LABEL, LB_SERVICE_LABEL, LoadBalancerServiceModel, PREFIXES_ANNOTATION, Protocol, ServicePortModel,
 } from './model';
 import { DEFAULT_EXABGP_IMAGE, DEFAULT_LB_IMAGE } from './images';
-import { LB_ROLE_LABEL, NodeRouteAgent, PREFIXES_ANNOTATION } from './node-route-agent';
+import { NodeRouteAgent } from './node-route-agent';
 import { containerSecurity, podSecurity } from './pod-security';
 import { renderAnnouncer } from './renderers/announcer';
 import { ILoadBalancerServiceSummary, IRouteReflector, podNetworkCidrs } from './route-reflector';
@@ -356,7 +356,7 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
 
   private manifests(props: LoadBalancerServiceProps, image: string): void {
     const name = `${this.serviceName}-lb`;
-    const labels = { 'app.kubernetes.io/name': 'ecmp-lb', 'app.kubernetes.io/instance': this.serviceName, [LB_ROLE_LABEL]: 'lb' };
+    const labels = { 'app.kubernetes.io/name': 'ecmp-lb', [LB_SERVICE_LABEL]: this.serviceName, [LB_ROLE_LABEL]: 'lb' };
 
     new k8s.KubeServiceAccount(this, 'ServiceAccount', { metadata: { name } });
     // The controller reads the backends' EndpointSlices, nothing else.

@@ -7,6 +7,13 @@
  * renderers trust it and never re-check it.
  */
 
+/** Label every LB pod carries; the node agent and the reflector agent select LB pods by it. */
+export const LB_ROLE_LABEL = 'ecmp-lb.cdk8s.io/role';
+/** Annotation on every LB pod: the comma-separated prefixes the node routes to it. */
+export const PREFIXES_ANNOTATION = 'ecmp-lb.cdk8s.io/prefixes';
+/** Label naming the LB service an LB pod belongs to. */
+export const LB_SERVICE_LABEL = 'app.kubernetes.io/instance';
+
 /** An address family as BGP names it. */
 export enum AddressFamily {
   IPV4_UNICAST = 'ipv4-unicast',

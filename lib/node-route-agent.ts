@@ -3,10 +3,6 @@ import { Construct } from 'constructs';
 import * as k8s from '../imports/k8s';
 import { containerSecurity, podSecurity } from './pod-security';
 
-/** Label every LB pod carries; the node agent watches pods with it. */
-export const LB_ROLE_LABEL = 'ecmp-lb.cdk8s.io/role';
-/** Annotation on every LB pod: the comma-separated prefixes the node routes to it. */
-export const PREFIXES_ANNOTATION = 'ecmp-lb.cdk8s.io/prefixes';
 
 /** Props of a {@link NodeRouteAgent}. */
 export interface NodeRouteAgentProps {

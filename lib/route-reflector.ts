@@ -5,9 +5,8 @@ import { BgpPassword, bgpPasswordEnv, checkBgpPassword } from './bgp-password';
 import { ConfigFile } from './config-file';
 import { DEFAULT_GOBGPD_IMAGE, DEFAULT_LB_IMAGE } from './images';
 import { invalidField, throwInvalid } from './errors';
-import { Cidr } from './ip';
-import { AddressFamily, BGP_PASSWORD_ENV, BGP_PASSWORD_PLACEHOLDER, BgpNeighborModel, BgpTimersModel, ReflectorPeerModel, RouteReflectorModel } from './model';
-import { LB_ROLE_LABEL } from './node-route-agent';
+import { Cidr, hostPrefix } from './ip';
+import { AddressFamily, BGP_PASSWORD_ENV, BGP_PASSWORD_PLACEHOLDER, BgpNeighborModel, BgpTimersModel, LB_ROLE_LABEL, ReflectorPeerModel, RouteReflectorModel } from './model';
 import { containerSecurity, NOBODY, podSecurity } from './pod-security';
 import { renderFrrDaemons } from './renderers/frr';
 import { renderFrrRouteReflector } from './renderers/frr-reflector';
@@ -434,7 +433,7 @@ export class RouteReflector extends Construct implements IRouteReflector {
         egress: Lazy.any({
           produce: () => [
             ...(this.routers.length === 0 ? [] : [{
-              to: [...new Set(this.routers.map(r => r.address))].sort().map(address => ({ ipBlock: { cidr: `${address}/${address.includes(':') ? 128 : 32}` } })),
+              to: [...new Set(this.routers.map(r => r.address))].sort().map(address => ({ ipBlock: { cidr: hostPrefix(address) } })),
               ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(BGP_PORT) }],
             }]),
             // The reflector agent reads LB pods from the API server, whose address is not known

@@ -103,8 +103,7 @@ async function rssBenchmark(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ecmp-bench-rss-'));
   fs.mkdirSync(path.join(dir, 'fake'));
   fs.writeFileSync(path.join(dir, 'service.json'), JSON.stringify(serviceModel()));
-  fs.writeFileSync(path.join(dir, 'kubeconfig'), JSON.stringify({ apiVersion: 'v1', kind: 'Config', 'current-context': 't',
-    clusters: [{ name: 't', cluster: { server: api.url, 'insecure-skip-tls-verify': true } }], users: [{ name: 't', user: {} }], contexts: [{ name: 't', context: { cluster: 't', user: 't' } }] }));
+  api.writeKubeconfig(path.join(dir, 'kubeconfig'));
   const port = 19600 + Math.floor(Math.random() * 300);
   const child = spawn(process.execPath, [path.join(buildDir, 'controller/src/cli.js'), 'controller', '--config', path.join(dir, 'service.json'), '--run-dir', path.join(dir, 'run'),
     '--kubeconfig', path.join(dir, 'kubeconfig'), '--metrics-port', String(port), '--keepalived', path.join(REPO, 'controller/test/bin/fake-keepalived.sh'), '--skip-netns-setup'], {

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { loadKubeClient, loadKubeConfig } from './kube-client';
+import { loadKubeConfig } from './kube-client';
+import { LbPodWatch } from './lb-pod-watch';
 import { Logger } from './log';
-import { DEFAULT_ROUTE_PROTO, LB_ROLE_LABEL, LbPod, RouteTable, desiredRoutes, parseIpRouteJson, routeCommands } from './node-routes';
-import { ResilientInformer } from './resilient-informer';
+import { DEFAULT_ROUTE_PROTO, LbPod, RouteTable, desiredRoutes, parseIpRouteJson, routeCommands } from './node-routes';
 import type * as K8s from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 
 /** Runs `ip` (in tests, inside a namespace: `ip -n NS ...`). */
@@ -52,36 +52,17 @@ export interface NodeAgentOptions {
   readonly resyncMs?: number;
 }
 
-/** `ecmp-lb node-agent`: one pod informer per namespace, scoped to this node and to LB pods. */
+/** `ecmp-lb node-agent`: the LB pods scheduled on this node, in the namespaces with LB services. */
 export async function runNodeAgent(options: NodeAgentOptions): Promise<{ stop: () => Promise<void>; syncer: RouteSyncer }> {
-  const k8s = await loadKubeClient();
   const kubeConfig = options.kubeConfig ?? await loadKubeConfig(options.kubeconfigPath);
-  const core = kubeConfig.makeApiClient(k8s.CoreV1Api);
-  const labelSelector = `${LB_ROLE_LABEL}=lb`;
-  const fieldSelector = `spec.nodeName=${options.nodeName}`;
-  const informers: ResilientInformer<any>[] = [];
-  const syncer = new RouteSyncer(() => informers.filter((i) => i.synced).flatMap((i) => i.list() as LbPod[]), options.ip ?? hostIp, options.log);
-  for (const namespace of options.namespaces) {
-    informers.push(new ResilientInformer<any>({
-      kubeConfig,
-      path: `/api/v1/namespaces/${namespace}/pods`,
-      labelSelector,
-      fieldSelector,
-      listPage: (token) => core.listNamespacedPod({ namespace, labelSelector, fieldSelector, limit: 500, _continue: token }),
-      description: `pods (${labelSelector}) in namespace ${namespace}`,
-      log: options.log,
-      onChange: () => { if (informers.every((i) => i.synced)) syncer.schedule(); },
-    }));
-  }
-  await Promise.all(informers.map((i) => i.start()));
-  // Repairs routes that someone else removed or changed.
-  const resync = setInterval(() => { if (informers.every((i) => i.synced)) syncer.schedule(); }, options.resyncMs ?? 30_000);
+  const watch = await LbPodWatch.create<LbPod>({
+    kubeConfig, namespaces: options.namespaces, fieldSelector: `spec.nodeName=${options.nodeName}`, log: options.log,
+    onChange: () => syncer.schedule(),
+    // The resync also repairs routes that someone else removed or changed.
+    resyncMs: options.resyncMs ?? 30_000,
+  });
+  const syncer = new RouteSyncer(() => watch.pods(), options.ip ?? hostIp, options.log);
+  await watch.start();
   options.log.log('info', 'node agent started', { node: options.nodeName, namespaces: options.namespaces });
-  return {
-    syncer,
-    stop: async () => {
-      clearInterval(resync);
-      await Promise.all(informers.map((i) => i.stop()));
-    },
-  };
+  return { syncer, stop: () => watch.stop() };
 }

@@ -1,9 +1,11 @@
+import { hostPrefix } from '../../lib/ip';
+import { PREFIXES_ANNOTATION } from '../../lib/model';
+
 /**
  * Pure logic of the node agent: which service prefixes the node routes to which LB pods, and
  * the `ip route` commands that take the node from what it has to that.
  */
-export const LB_ROLE_LABEL = 'ecmp-lb.cdk8s.io/role';
-export const PREFIXES_ANNOTATION = 'ecmp-lb.cdk8s.io/prefixes';
+
 /** Routes the agent owns carry this protocol number, so it can find and remove its own stale ones. */
 export const DEFAULT_ROUTE_PROTO = 212;
 
@@ -39,7 +41,7 @@ export function desiredRoutes(pods: readonly LbPod[]): RouteTable {
 export function parseIpRouteJson(json: string): RouteTable {
   const routes: RouteTable = new Map();
   for (const route of JSON.parse(json || '[]') as { dst: string; gateway?: string; nexthops?: { gateway?: string }[] }[]) {
-    const dst = route.dst.includes('/') ? route.dst : `${route.dst}/${route.dst.includes(':') ? 128 : 32}`;
+    const dst = route.dst.includes('/') ? route.dst : hostPrefix(route.dst);
     const gateways = route.gateway ? [route.gateway] : (route.nexthops ?? []).flatMap((n) => (n.gateway ? [n.gateway] : []));
     routes.set(dst, gateways.sort());
   }

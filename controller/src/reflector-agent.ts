@@ -2,12 +2,12 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import { promisify } from 'node:util';
 import type * as K8s from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
-import { parseAddress } from '../../lib/ip';
-import { ReflectorAgentBinding, ReflectorAgentConfig, UNBOUND_NEIGHBORS } from '../../lib/renderers/reflector-agent';
-import { loadKubeClient, loadKubeConfig } from './kube-client';
+import { formatAddress, hostPrefix, parseAddress } from '../../lib/ip';
+import { LB_ROLE_LABEL, LB_SERVICE_LABEL } from '../../lib/model';
+import { lbPodNeighborSet, ReflectorAgentBinding, ReflectorAgentConfig, UNBOUND_NEIGHBORS } from '../../lib/renderers/reflector-agent';
+import { loadKubeConfig } from './kube-client';
+import { LbPodWatch } from './lb-pod-watch';
 import { Logger, errorFields } from './log';
-import { LB_ROLE_LABEL } from './node-routes';
-import { ResilientInformer } from './resilient-informer';
 
 /**
  * `ecmp-lb reflector-agent`: binds each service's prefixes to its own LB pods. gobgpd accepts a
@@ -38,16 +38,16 @@ export function desiredNeighborSets(bindings: readonly ReflectorAgentBinding[], 
     const addresses = new Set(UNBOUND_NEIGHBORS);
     for (const pod of pods) {
       const labels = pod.metadata?.labels ?? {};
-      if (pod.metadata?.namespace !== binding.namespace || labels[LB_ROLE_LABEL] !== 'lb' || labels['app.kubernetes.io/instance'] !== binding.service) continue;
+      if (pod.metadata?.namespace !== binding.namespace || labels[LB_ROLE_LABEL] !== 'lb' || labels[LB_SERVICE_LABEL] !== binding.service) continue;
       if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') continue;
       const ips = [pod.status?.podIP, ...(pod.status?.podIPs ?? []).map((p) => p?.ip)].filter((ip): ip is string => typeof ip === 'string' && ip !== '');
       for (const ip of ips) {
         const address = parseAddress(ip);
         if (!address) skipped.push(ip);
-        else addresses.add(`${address.toString()}/${address.kind() === 'ipv4' ? 32 : 128}`);
+        else addresses.add(hostPrefix(formatAddress(address)));
       }
     }
-    sets.set(binding.neighborSet, [...addresses].sort());
+    sets.set(lbPodNeighborSet(binding), [...addresses].sort());
   }
   return { sets, skipped: [...new Set(skipped)].sort() };
 }
@@ -150,40 +150,21 @@ export interface ReflectorAgentOptions {
   readonly kubeconfigPath?: string;
   readonly kubeConfig?: K8s.KubeConfig;
   readonly gobgp?: GobgpRunner;
-  /** Re-reads gobgpd's sets this often: a restarted gobgpd comes back with the config's sets only. */
   readonly resyncMs?: number;
 }
 
 /** Watches the LB pods of every bound namespace and keeps gobgpd's sets in step. */
 export async function runReflectorAgent(options: ReflectorAgentOptions): Promise<{ stop: () => Promise<void>; syncer: BindingSyncer }> {
-  const k8s = await loadKubeClient();
   const kubeConfig = options.kubeConfig ?? await loadKubeConfig(options.kubeconfigPath);
-  const core = kubeConfig.makeApiClient(k8s.CoreV1Api);
-  const labelSelector = `${LB_ROLE_LABEL}=lb`;
   const namespaces = [...new Set(options.config.bindings.map((b) => b.namespace))].sort();
-  const informers: ResilientInformer<any>[] = [];
-  // Until every namespace has been listed once, bindings stay as they are: dropping a live LB pod's would withdraw its service.
-  const allSynced = () => informers.every((i) => i.synced);
-  const syncer = new BindingSyncer(options.config, () => informers.flatMap((i) => i.list() as AgentPod[]), options.gobgp ?? gobgpCli(options.config.gobgpApi), options.log);
-  for (const namespace of namespaces) {
-    informers.push(new ResilientInformer<any>({
-      kubeConfig,
-      path: `/api/v1/namespaces/${namespace}/pods`,
-      labelSelector,
-      listPage: (token) => core.listNamespacedPod({ namespace, labelSelector, limit: 500, _continue: token }),
-      description: `LB pods (${labelSelector}) in namespace ${namespace}`,
-      log: options.log,
-      onChange: () => { if (allSynced()) void syncer.schedule(); },
-    }));
-  }
-  await Promise.all(informers.map((i) => i.start()));
-  const resync = setInterval(() => { if (allSynced()) void syncer.schedule(); }, options.resyncMs ?? 10_000);
-  options.log.log('info', 'reflector agent started', { namespaces, neighborSets: options.config.bindings.map((b) => b.neighborSet) });
-  return {
-    syncer,
-    stop: async () => {
-      clearInterval(resync);
-      await Promise.all(informers.map((i) => i.stop()));
-    },
-  };
+  const watch = await LbPodWatch.create<AgentPod>({
+    kubeConfig, namespaces, log: options.log,
+    onChange: () => void syncer.schedule(),
+    // Also repairs a restarted gobgpd, which comes back with the config's sets only.
+    resyncMs: options.resyncMs ?? 10_000,
+  });
+  const syncer = new BindingSyncer(options.config, () => watch.pods(), options.gobgp ?? gobgpCli(options.config.gobgpApi), options.log);
+  await watch.start();
+  options.log.log('info', 'reflector agent started', { namespaces, neighborSets: options.config.bindings.map(lbPodNeighborSet) });
+  return { syncer, stop: () => watch.stop() };
 }

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as http from 'node:http';
 import { AddressInfo, Socket } from 'node:net';
 
@@ -67,6 +68,15 @@ export class ApiServerDouble {
   }
 
   get url(): string { return `http://${(this.server?.address() as AddressInfo | undefined)?.address ?? '127.0.0.1'}:${this.port}`; }
+
+  /** Writes a kubeconfig for this server (plain HTTP, no credentials) for programs run as processes. */
+  writeKubeconfig(file: string): void {
+    fs.writeFileSync(file, JSON.stringify({
+      apiVersion: 'v1', kind: 'Config', 'current-context': 'double',
+      clusters: [{ name: 'double', cluster: { server: this.url, 'insecure-skip-tls-verify': true } }],
+      users: [{ name: 'double', user: {} }], contexts: [{ name: 'double', context: { cluster: 'double', user: 'double' } }],
+    }));
+  }
 
   /** Number of open watch streams. */
   get openWatches(): number { return this.watchers.size; }

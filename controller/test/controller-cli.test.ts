@@ -31,10 +31,7 @@ describe('ecmp-lb controller (process) against the API double', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ecmp-controller-'));
     fs.mkdirSync(fakeOut());
     fs.writeFileSync(path.join(dir, 'service.json'), JSON.stringify(serviceModel({ drainSeconds: 1 })));
-    fs.writeFileSync(path.join(dir, 'kubeconfig'), JSON.stringify({
-      apiVersion: 'v1', kind: 'Config', 'current-context': 't',
-      clusters: [{ name: 't', cluster: { server: api.url, 'insecure-skip-tls-verify': true } }], users: [{ name: 't', user: {} }], contexts: [{ name: 't', context: { cluster: 't', user: 't' } }],
-    }));
+    api.writeKubeconfig(path.join(dir, 'kubeconfig'));
   });
 
   afterEach(async () => {

@@ -1,4 +1,5 @@
-import { LbPod, PREFIXES_ANNOTATION, desiredRoutes, parseIpRouteJson, routeCommands } from '../src/node-routes';
+import { PREFIXES_ANNOTATION } from '../../lib/model';
+import { LbPod, desiredRoutes, parseIpRouteJson, routeCommands } from '../src/node-routes';
 
 const pod = (name: string, ip: string | undefined, prefixes: string, phase = 'Running'): LbPod => ({
   metadata: { name, annotations: { [PREFIXES_ANNOTATION]: prefixes } },

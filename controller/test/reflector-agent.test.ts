@@ -2,8 +2,8 @@ import { ReflectorAgentBinding, UNBOUND_NEIGHBORS } from '../../lib/renderers/re
 import { silentLogger } from '../src/log';
 import { AgentPod, BindingSyncer, desiredNeighborSets, neighborSetChanges, parseNeighborSets } from '../src/reflector-agent';
 
-const web1: ReflectorAgentBinding = { namespace: 'shop', service: 'web1', neighborSet: 'lb-pods.shop.web1' };
-const web2: ReflectorAgentBinding = { namespace: 'shop', service: 'web2', neighborSet: 'lb-pods.shop.web2' };
+const web1: ReflectorAgentBinding = { namespace: 'shop', service: 'web1' };
+const web2: ReflectorAgentBinding = { namespace: 'shop', service: 'web2' };
 
 function pod(service: string, ips: string[], extra: { namespace?: string; phase?: string; role?: string } = {}): AgentPod {
   return {

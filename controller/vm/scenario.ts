@@ -98,8 +98,7 @@ function startLb(lb: Lb): void {
     healthCheck: { type: 'TCP' as any, intervalSeconds: 1, timeoutSeconds: 1, retries: 1, httpPath: '/', httpExpectStatus: 200 },
   })));
   fs.writeFileSync(path.join(dir, 'etc/announcer.py'), renderAnnouncer());
-  fs.writeFileSync(path.join(dir, 'kubeconfig'), JSON.stringify({ apiVersion: 'v1', kind: 'Config', 'current-context': 't',
-    clusters: [{ name: 't', cluster: { server: api.url, 'insecure-skip-tls-verify': true } }], users: [{ name: 't', user: {} }], contexts: [{ name: 't', context: { cluster: 't', user: 't' } }] }));
+  api.writeKubeconfig(path.join(dir, 'kubeconfig'));
   const env = { POD_IP: LBS[lb], NODE_IP: LBS[lb], POD_NAME: `web-${lb}`, POD_NAMESPACE: 'shop' };
   const args = ['--config', path.join(dir, 'etc/service.json'), '--run-dir', path.join(dir, 'run')];
   execFileSync('ip', ['netns', 'exec', lb, 'env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, CLI, 'init', ...args], { stdio: 'inherit', timeout: 30000 });

@@ -70,17 +70,8 @@ export async function startClusterApi(ctx: { workDir: string; onTeardown(undo: (
   await api.start();
   ctx.onTeardown(() => api.stop());
   const kubeconfig = path.join(ctx.workDir, 'kubeconfig');
-  writeKubeconfig(kubeconfig, api.url);
+  api.writeKubeconfig(kubeconfig);
   return { api, kubeconfig, cli };
-}
-
-/** A kubeconfig for the API server double (plain HTTP). */
-export function writeKubeconfig(file: string, server: string): void {
-  fs.writeFileSync(file, JSON.stringify({
-    apiVersion: 'v1', kind: 'Config', 'current-context': 'e2e',
-    clusters: [{ name: 'e2e', cluster: { server, 'insecure-skip-tls-verify': true } }],
-    users: [{ name: 'e2e', user: {} }], contexts: [{ name: 'e2e', context: { cluster: 'e2e', user: 'e2e' } }],
-  }));
 }
 
 /**

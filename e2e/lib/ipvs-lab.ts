@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { ForwardingMethod, RouterFlavour } from '../../lib/model';
 import { ApiServerDouble } from '../../controller/test/apiserver-double';
-import { LbPod, LbPods, startBackend, startReflectors, startRouter, writeKubeconfig } from './daemons';
+import { LbPod, LbPods, startBackend, startReflectors, startRouter } from './daemons';
 import { ScenarioContext } from './harness';
 import { addPod, API_HOST_IP, CLIENT_IP, createLab, nodeIp, ROUTER_NS, routerNexthops } from './lab';
 import { Daemon, probe, run, sleep, waitFor } from './proc';
@@ -80,7 +80,7 @@ export async function startIpvsLab(ctx: ScenarioContext, synthDir: string, nodes
     ports: [{ name: 'http', port: model.ports[0].backendPort, protocol: 'TCP' }],
   });
   const kubeconfig = path.join(ctx.workDir, 'kubeconfig');
-  writeKubeconfig(kubeconfig, `http://${API_HOST_IP}:${API_PORT}`);
+  api.writeKubeconfig(kubeconfig);
 
   startReflectors(ctx.procs, synth, { api, kubeconfig, cli }, ctx.workDir);
   await startRouter(ctx.procs, synth, RouterFlavour.FRR, ctx.workDir);

@@ -1,4 +1,4 @@
-import { LbPodBindingModel, RouteReflectorModel } from '../model';
+import { RouteReflectorModel } from '../model';
 
 /**
  * Where the reflector agent reaches gobgpd's gRPC API: loopback only (in-cluster, the agent shares
@@ -13,15 +13,14 @@ export const GOBGPD_API = '127.0.0.1:50051';
 export const UNBOUND_NEIGHBORS = ['0.0.0.0/32', '::/128'];
 
 /** The gobgpd neighbor set of one service's LB pods. Namespaces and names are DNS labels: no dots, so no clashes. */
-export function lbPodNeighborSet(binding: Pick<LbPodBindingModel, 'namespace' | 'service'>): string {
+export function lbPodNeighborSet(binding: ReflectorAgentBinding): string {
   return `lb-pods.${binding.namespace}.${binding.service}`;
 }
 
-/** One service the reflector agent keeps bound: whose pods fill which neighbor set. */
+/** One service the reflector agent keeps bound; its neighbor set is `lbPodNeighborSet(binding)`. */
 export interface ReflectorAgentBinding {
   readonly namespace: string;
   readonly service: string;
-  readonly neighborSet: string;
 }
 
 /** The reflector agent's configuration, `lb-pod-bindings.json`. */
@@ -34,7 +33,7 @@ export interface ReflectorAgentConfig {
 export function renderReflectorAgentConfig(model: RouteReflectorModel): string {
   const config: ReflectorAgentConfig = {
     gobgpApi: GOBGPD_API,
-    bindings: model.lbPodBindings.map(binding => ({ namespace: binding.namespace, service: binding.service, neighborSet: lbPodNeighborSet(binding) })),
+    bindings: model.lbPodBindings.map(binding => ({ namespace: binding.namespace, service: binding.service })),
   };
   return `${JSON.stringify(config, undefined, 2)}\n`;
 }

@@ -133,7 +133,9 @@ describe('the in-cluster reflector with TCP-MD5 and a NetworkPolicy', () => {
     expect(role).toMatchObject({ metadata: { namespace: 'lb' }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }] });
     const binding = manifests.find(m => m.kind === 'RoleBinding' && m.metadata.name === 'rr1-reflector-agent');
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'rr1-gobgpd', namespace: 'lb' }]);
-    expect(manifests.find(m => m.kind === 'ConfigMap' && m.metadata.name === 'rr1-gobgpd').data['lb-pod-bindings.json']).toContain('"neighborSet": "lb-pods.lb.web1"');
+    expect(JSON.parse(manifests.find(m => m.kind === 'ConfigMap' && m.metadata.name === 'rr1-gobgpd').data['lb-pod-bindings.json'])).toEqual({
+      gobgpApi: '127.0.0.1:50051', bindings: [{ namespace: 'lb', service: 'legacy' }, { namespace: 'lb', service: 'web1' }],
+    });
   });
 
   test('NetworkPolicy: only LB pods (any namespace) reach the BGP port; the reflector reaches only the routers\' BGP port', () => {

@@ -92,10 +92,7 @@ describe('prefix filtering, with real daemons in network namespaces', () => {
     await api.start();
     for (const [speaker, service] of apiPods) api.upsert('/api/v1/namespaces/lb/pods', lbPod(speaker.podIp, `${service}-lb-${speaker.name}`, service));
     const kubeconfig = path.join(work, 'kubeconfig');
-    fs.writeFileSync(kubeconfig, JSON.stringify({
-      apiVersion: 'v1', kind: 'Config', 'current-context': 't',
-      clusters: [{ name: 't', cluster: { server: api.url, 'insecure-skip-tls-verify': true } }], users: [{ name: 't', user: {} }], contexts: [{ name: 't', context: { cluster: 't', user: 't' } }],
-    }));
+    api.writeKubeconfig(kubeconfig);
     const gobgp = path.join(work, 'gobgp-rr1');
     fs.writeFileSync(gobgp, `#!/bin/sh\nexec ip netns exec ${lab.ns('rr1')} gobgp "$@"\n`, { mode: 0o755 });
     const repo = path.resolve(__dirname, '../..');
