@@ -4,8 +4,10 @@
 out=${FAKE_KEEPALIVED_OUT:?}
 conf=""
 while [[ $# -gt 0 ]]; do [[ $1 == -f ]] && conf=$2; shift; done
+# Copy, then rename: the test polls for these files and must never read a half-written one.
+keep() { cp "$conf" "$out/.partial" && mv "$out/.partial" "$out/$(printf %04d "$1").conf"; }
 n=0
-cp "$conf" "$out/0000.conf"  # numbered: the last file is the latest config
-trap 'n=$((n+1)); cp "$conf" "$out/$(printf %04d $n).conf"' HUP
+keep 0  # numbered: the last file is the latest config
+trap 'n=$((n+1)); keep $n' HUP
 trap 'touch "$out/terminated"; exit 0' TERM
 for ((i = 0; i < 12000; i++)); do sleep 0.05; done  # bounded: 10 minutes at most
