@@ -13,30 +13,48 @@ export interface Command {
 /**
  * Pure: the commands that make the LB pod's namespace serve the service.
  * - Every address of every prefix is local (paper Fig. 7b), so IPVS sees the traffic.
- * - In NAT mode, backends must answer through this LB: SNAT what IPVS forwards to the pod IP.
- *   At postrouting the destination is already the backend, so match the original destination.
+ * - One nftables table: VIP traffic that IPVS did not take is dropped, and in NAT mode what IPVS
+ *   forwards is SNATed to the pod IP (see lbRuleset).
  */
 export function netnsCommands(service: LoadBalancerServiceModel, podIp: string): Command[] {
   const commands: Command[] = service.prefixes.map((prefix) => ({
     file: 'ip', args: [prefix.includes(':') ? '-6' : '-4', 'route', 'replace', 'local', prefix, 'dev', 'lo'],
   }));
-  if (service.forwardingMethod === ForwardingMethod.NAT) commands.push({ file: 'nft', args: ['-f', '-'], input: snatRuleset(service, podIp) });
+  commands.push({ file: 'nft', args: ['-f', '-'], input: lbRuleset(service, podIp) });
   return commands;
 }
 
-/** An nftables ruleset that replaces its own table atomically (nft -f applies it as one transaction). */
-export function snatRuleset(service: LoadBalancerServiceModel, podIp: string): string {
+/**
+ * The pod's nftables ruleset, replacing its own table atomically (nft -f applies it as one transaction).
+ * - input: TCP/UDP/SCTP to a service prefix that IPVS did not take (keepalived not yet or no longer
+ *   running: its health checker removes the IPVS services as it exits, also when keepalived is
+ *   killed) is dropped. The local stack would answer it with a reset, and a client aborts on a reset;
+ *   a dropped packet is retransmitted, by then to another LB, since the controller withdraws the
+ *   route once IPVS is empty. The chain hooks after IPVS (LOCAL_IN at NF_IP_PRI_NAT_SRC - 1 = 99), so
+ *   it sees only what IPVS left.
+ * - postrouting, NAT mode: backends must answer through this LB, so what IPVS forwards is SNATed to
+ *   the pod IP. At postrouting the destination is already the backend: match the original destination.
+ */
+export function lbRuleset(service: LoadBalancerServiceModel, podIp: string): string {
   const v6 = podIp.includes(':');
   const family = v6 ? 'ip6' : 'ip';
+  const prefixes = service.prefixes.filter((prefix) => prefix.includes(':') === v6);
   const vips = service.vips.filter((vip) => vip.includes(':') === v6);
-  const lines = [`table ${family} ecmp_lb {}`, `delete table ${family} ecmp_lb`, `table ${family} ecmp_lb {`, '  chain postrouting {', '    type nat hook postrouting priority srcnat; policy accept;'];
-  const protocols = [...new Set(service.ports.map((p) => p.protocol.toLowerCase()))];
-  for (const protocol of protocols) {
-    const ports = [...new Set(service.ports.filter((p) => p.protocol.toLowerCase() === protocol).map((p) => p.port))];
-    if (vips.length === 0) continue;
-    lines.push(`    ct original ${family} daddr { ${vips.join(', ')} } ct original protocol ${protocol} ct original proto-dst { ${ports.join(', ')} } snat to ${podIp}`);
+  const lines = [`table ${family} ecmp_lb {}`, `delete table ${family} ecmp_lb`, `table ${family} ecmp_lb {`];
+  lines.push('  chain input {', '    type filter hook input priority 100; policy accept;');
+  if (prefixes.length > 0) lines.push(`    ${family} daddr { ${prefixes.join(', ')} } meta l4proto { tcp, udp, sctp } drop`);
+  lines.push('  }');
+  if (service.forwardingMethod === ForwardingMethod.NAT) {
+    lines.push('  chain postrouting {', '    type nat hook postrouting priority srcnat; policy accept;');
+    const protocols = [...new Set(service.ports.map((p) => p.protocol.toLowerCase()))];
+    for (const protocol of protocols) {
+      const ports = [...new Set(service.ports.filter((p) => p.protocol.toLowerCase() === protocol).map((p) => p.port))];
+      if (vips.length === 0) continue;
+      lines.push(`    ct original ${family} daddr { ${vips.join(', ')} } ct original protocol ${protocol} ct original proto-dst { ${ports.join(', ')} } snat to ${podIp}`);
+    }
+    lines.push('  }');
   }
-  lines.push('  }', '}');
+  lines.push('}');
   return `${lines.join('\n')}\n`;
 }
 

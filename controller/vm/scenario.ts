@@ -235,6 +235,18 @@ async function main(): Promise<void> {
   const code = await Promise.race([exited, sleep(15000).then(() => 'timeout')]);
   check('lb1 controller exits 0 after the drain', code === 0, `exit ${code} after ${Date.now() - termAt} ms`);
   check('lb1 keepalived removed its IPVS service', ipvsRealServers('lb1') === '');
+  // The VIPs are still local in the pod: without the pod's drop rule its TCP stack would reset this
+  // (a client gives up on a reset, but retransmits into a drop, by then to another LB).
+  run('client', ['ip', 'route', 'replace', `${VIP}/32`, 'via', LBS.lb1]);
+  const attempt = run('client', ['python3', '-c', `import socket
+s = socket.socket(); s.settimeout(2)
+try:
+    s.connect(("${VIP}", 80)); print("connected")
+except socket.timeout:
+    print("timeout")
+except OSError as e:
+    print(type(e).__name__)`]).trim();
+  check('lb1 without IPVS: a connection to the VIP through it is dropped silently, not reset', attempt === 'timeout', attempt);
 }
 
 main()
