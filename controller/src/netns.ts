@@ -13,8 +13,8 @@ export interface Command {
 /**
  * Pure: the commands that make the LB pod's namespace serve the service.
  * - Every address of every prefix is local (paper Fig. 7b), so IPVS sees the traffic.
- * - One nftables table: VIP traffic that IPVS did not take is dropped, and in NAT mode what IPVS
- *   forwards is SNATed to the pod IP (see lbRuleset).
+ * - One nftables table: VIP traffic that IPVS did not take is dropped where a retry can succeed,
+ *   and in NAT mode what IPVS forwards is SNATed to the pod IP (see lbRuleset).
  */
 export function netnsCommands(service: LoadBalancerServiceModel, podIp: string): Command[] {
   const commands: Command[] = service.prefixes.map((prefix) => ({
@@ -26,11 +26,14 @@ export function netnsCommands(service: LoadBalancerServiceModel, podIp: string):
 
 /**
  * The pod's nftables ruleset, replacing its own table atomically (nft -f applies it as one transaction).
- * - input: TCP/UDP/SCTP to a service prefix that IPVS did not take (keepalived not yet or no longer
- *   running: its health checker removes the IPVS services as it exits, also when keepalived is
- *   killed) is dropped. The local stack would answer it with a reset, and a client aborts on a reset;
- *   a dropped packet is retransmitted, by then to another LB, since the controller withdraws the
- *   route once IPVS is empty. The chain hooks after IPVS (LOCAL_IN at NF_IP_PRI_NAT_SRC - 1 = 99), so
+ * - input: traffic to a service prefix that IPVS did not take. IPVS is empty while keepalived is not
+ *   (yet, or no longer) running: its health checker removes the IPVS services as it exits, also when
+ *   keepalived is killed. The local stack would answer with a reset or a port unreachable, on which a
+ *   client gives up; a dropped packet is retransmitted, by then to another LB, since the controller
+ *   withdraws the route once IPVS is empty. Dropped: UDP; TCP connection attempts; in DR/TUN mode any
+ *   TCP packet, since a flow that reaches another LB survives there (sloppy_tcp, mh). A mid-flow NAT
+ *   packet is still reset: its flow cannot survive on another LB, and a reset ends it at once instead of
+ *   at the client's timeout. The chain hooks after IPVS (LOCAL_IN at NF_IP_PRI_NAT_SRC - 1 = 99), so
  *   it sees only what IPVS left.
  * - postrouting, NAT mode: backends must answer through this LB, so what IPVS forwards is SNATed to
  *   the pod IP. At postrouting the destination is already the backend: match the original destination.
@@ -42,9 +45,13 @@ export function lbRuleset(service: LoadBalancerServiceModel, podIp: string): str
   const vips = service.vips.filter((vip) => vip.includes(':') === v6);
   const lines = [`table ${family} ecmp_lb {}`, `delete table ${family} ecmp_lb`, `table ${family} ecmp_lb {`];
   lines.push('  chain input {', '    type filter hook input priority 100; policy accept;');
-  if (prefixes.length > 0) lines.push(`    ${family} daddr { ${prefixes.join(', ')} } meta l4proto { tcp, udp, sctp } drop`);
+  const nat = service.forwardingMethod === ForwardingMethod.NAT;
+  if (prefixes.length > 0) {
+    const to = `${family} daddr { ${prefixes.join(', ')} }`;
+    lines.push(`    ${to} meta l4proto udp drop`, nat ? `    ${to} tcp flags & (syn | ack) == syn drop` : `    ${to} meta l4proto tcp drop`);
+  }
   lines.push('  }');
-  if (service.forwardingMethod === ForwardingMethod.NAT) {
+  if (nat) {
     lines.push('  chain postrouting {', '    type nat hook postrouting priority srcnat; policy accept;');
     const protocols = [...new Set(service.ports.map((p) => p.protocol.toLowerCase()))];
     for (const protocol of protocols) {

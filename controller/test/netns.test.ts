@@ -24,21 +24,24 @@ test.each([ForwardingMethod.TUNNEL, ForwardingMethod.DIRECT_ROUTING])('%s: slopp
 });
 
 describe('the pod ruleset, applied by the real nft', () => {
-  test('NAT: unclaimed VIP traffic dropped after IPVS, forwarded VIP traffic SNATed to the pod IP', () => {
+  test('NAT: connection attempts and UDP that IPVS left dropped (mid-flow TCP still reset), forwarded VIP traffic SNATed to the pod IP', () => {
     const service = serviceModel({ ports: [{ port: 80, backendPort: 8080, protocol: Protocol.TCP }, { port: 53, backendPort: 5353, protocol: Protocol.UDP }] });
     const listed = appliedRuleset(lbRuleset(service, '198.19.129.2'));
     expect(listed.match(/table ip ecmp_lb/g)).toHaveLength(1);
     expect(listed).toContain('type filter hook input priority 100; policy accept;');
-    expect(listed).toContain('ip daddr 198.19.10.0/24 meta l4proto { tcp, udp, sctp } drop');
+    expect(listed).toContain('ip daddr 198.19.10.0/24 meta l4proto udp drop');
+    expect(listed).toContain('ip daddr 198.19.10.0/24 tcp flags syn / syn,ack drop');
+    expect(listed).not.toContain('l4proto tcp');
     expect(listed).toContain('ct original ip daddr 198.19.10.1 ct protocol tcp ct original proto-dst 80 snat to 198.19.129.2');
     expect(listed).toContain('ct original ip daddr 198.19.10.1 ct protocol udp ct original proto-dst 53 snat to 198.19.129.2');
   });
 
-  test('TUN, IPv6: only the drop chain, in the ip6 family', () => {
+  test('TUN, IPv6: every TCP and UDP packet that IPVS left dropped, no SNAT, in the ip6 family', () => {
     const service = serviceModel({ forwardingMethod: ForwardingMethod.TUNNEL, prefixes: ['2001:db8:10::/64'], vips: ['2001:db8:10::1'], ports: [{ port: 80, backendPort: 80, protocol: Protocol.TCP }] });
     const listed = appliedRuleset(lbRuleset(service, '2001:db8:129::2'));
     expect(listed).toContain('table ip6 ecmp_lb');
-    expect(listed).toContain('ip6 daddr 2001:db8:10::/64 meta l4proto { tcp, udp, sctp } drop');
+    expect(listed).toContain('ip6 daddr 2001:db8:10::/64 meta l4proto udp drop');
+    expect(listed).toContain('ip6 daddr 2001:db8:10::/64 meta l4proto tcp drop');
     expect(listed).not.toContain('postrouting');
   });
 });
