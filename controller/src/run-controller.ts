@@ -26,6 +26,15 @@ export interface RunControllerOptions {
 /** `ecmp-lb controller`: wires the informer, the controller, keepalived and the HTTP endpoints. */
 export async function runController(options: RunControllerOptions): Promise<{ done: Promise<void> }> {
   const { log, pod, runDir } = options;
+  // Installed before anything starts, and kept: a pod deleted while its controller is still starting
+  // (a first list that hangs, a slow node) must drain, not die by SIGTERM's default action after
+  // announcing, and a second SIGTERM must not end a drain.
+  let terminate: (() => void) | undefined;
+  let terminationRequested = false;
+  process.on('SIGTERM', () => {
+    if (terminate) terminate();
+    else terminationRequested = true;
+  });
   const service = loadServiceModel(options.configFile);
   fs.mkdirSync(runDir, { recursive: true });
   if (!options.skipNetnsSetup) prepareNetns(service, pod.podIp, log);
@@ -57,14 +66,9 @@ export async function runController(options: RunControllerOptions): Promise<{ do
     healthy: () => true,
     ready: () => informer.synced && controller!.configured && keepalived.running,
   }, options.metricsPort);
-  controller.start();
-  await informer.start();
-  log.log('info', 'controller started', { service: service.name, namespace, metricsPort: options.metricsPort });
-
   const done = new Promise<void>((resolve) => {
     let draining = false;
-    // Kept installed: a second SIGTERM must not kill the process (the default action) mid-drain.
-    process.on('SIGTERM', () => {
+    terminate = () => {
       if (draining) {
         log.log('info', 'SIGTERM again: already draining');
         return;
@@ -74,7 +78,14 @@ export async function runController(options: RunControllerOptions): Promise<{ do
       void controller!.drain()
         .then(() => informer.stop())
         .finally(() => server.close(() => resolve()));
-    });
+    };
   });
-  return { done };
+  if (terminationRequested) {
+    terminate!();
+    return { done };
+  }
+  controller.start();
+  // Not awaited: the process must end on SIGTERM even while the first list hangs; a failed start is fatal.
+  const started = informer.start().then(() => log.log('info', 'controller started', { service: service.name, namespace, metricsPort: options.metricsPort }));
+  return { done: Promise.race([done, started.then(() => done)]) };
 }

@@ -1,5 +1,6 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ApiServerDouble } from './apiserver-double';
@@ -125,6 +126,32 @@ describe('ecmp-lb controller (process) against the API double', () => {
     expect(await exited).toBe(0);
     expect(stdout.trim().split('\n').map((l) => JSON.parse(l)).some((l) => l.msg === 'SIGTERM again: already draining')).toBe(true);
   }, 60000);
+
+  test('a SIGTERM while it starts (its first list hanging) drains and exits 0, not by the signal', async () => {
+    // An API server that accepts connections and never answers.
+    const held: net.Socket[] = [];
+    const silent = net.createServer((socket) => held.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    fs.writeFileSync(path.join(dir, 'kubeconfig'), JSON.stringify({
+      apiVersion: 'v1', kind: 'Config', 'current-context': 'silent',
+      clusters: [{ name: 'silent', cluster: { server: `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`, 'insecure-skip-tls-verify': true } }],
+      users: [{ name: 'silent', user: {} }], contexts: [{ name: 'silent', context: { cluster: 'silent', user: 'silent' } }],
+    }));
+    try {
+      const child = startController(19600 + Math.floor(Math.random() * 300));
+      const exited = new Promise<number | string | null>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)));
+      await waitFor('the first list is pending', () => held.length > 0, 15000);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      const messages = stdout.trim().split('\n').map((l) => JSON.parse(l).msg);
+      expect(messages).toContain('SIGTERM: draining');
+      expect(messages).not.toContain('controller started');
+      expect(announce()).toBe('');
+    } finally {
+      held.forEach((socket) => socket.destroy());
+      silent.close();
+    }
+  }, 30000);
 });
 
 function httpStatus(port: number, urlPath: string): Promise<number> {
