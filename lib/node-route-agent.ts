@@ -3,7 +3,6 @@ import { Construct } from 'constructs';
 import * as k8s from '../imports/k8s';
 import { containerSecurity, podSecurity } from './pod-security';
 
-
 /** Props of a {@link NodeRouteAgent}. */
 export interface NodeRouteAgentProps {
   /** The LB controller image, which carries the `ecmp-lb node-agent` command. */

@@ -6,7 +6,7 @@ import { writeFileAtomic } from './atomic-file';
 import { EndpointSlice } from './endpoint-slices';
 import { Logger } from './log';
 import { ControllerMetrics } from './metrics';
-import { endpointStats, hasRealServers, reconcile } from './reconcile';
+import { backendEndpoints, hasRealServers, keepalivedModel } from './reconcile';
 
 /** What the controller needs from keepalived: (re)load the config file, and stop. */
 export interface KeepalivedControl {
@@ -111,12 +111,11 @@ export class Controller {
     if (this.draining) return;
     const { service, metrics, log } = this.options;
     try {
-      const slices = this.options.slices();
-      const model = reconcile(service, slices, this.options.routerId);
+      const endpoints = backendEndpoints(this.options.slices());
+      const model = keepalivedModel(service, endpoints, this.options.routerId);
       this.hasBackends = hasRealServers(model);
-      const stats = endpointStats(slices);
-      metrics.endpoints.set(stats.usable);
-      this.reportMalformed(stats.malformed);
+      metrics.endpoints.set(endpoints.usable);
+      this.reportMalformed(endpoints.malformed);
       metrics.realServers.set(model.virtualServers.reduce((n, vs) => n + vs.realServers.length, 0));
       const config = renderKeepalived(model);
       if (config !== this.lastConfig) {

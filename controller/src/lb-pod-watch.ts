@@ -19,8 +19,10 @@ export interface LbPodWatchOptions {
   readonly resyncMs: number;
 }
 
-/** The LB pods (label `ecmp-lb.cdk8s.io/role=lb`) of some namespaces, kept by resilient informers. */
-/** `T`: the subset of a Pod the caller reads. */
+/**
+ * The LB pods (label `ecmp-lb.cdk8s.io/role=lb`) of some namespaces, kept by resilient informers.
+ * `T`: the subset of a Pod the caller reads.
+ */
 export class LbPodWatch<T> {
   static async create<T>(options: LbPodWatchOptions): Promise<LbPodWatch<T>> {
     return new LbPodWatch<T>(options, await loadKubeClient());

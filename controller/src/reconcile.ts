@@ -1,7 +1,7 @@
 import * as ipaddr from 'ipaddr.js';
 import { KeepalivedModel, LoadBalancerServiceModel, RealServerModel, VirtualServerModel } from '../../lib/model';
 import { parseAddress } from '../../lib/ip';
-import { Endpoint, EndpointSlice } from './endpoint-slices';
+import { Endpoint, EndpointPort, EndpointSlice } from './endpoint-slices';
 
 /** Every real server gets this weight so IPVS `mh` builds the same table on every LB pod. */
 export const REAL_SERVER_WEIGHT = 1;
@@ -11,6 +11,11 @@ export const REAL_SERVER_WEIGHT = 1;
  * the set of usable endpoints, never on slice or event order, so every LB pod renders the same file.
  */
 export function reconcile(service: LoadBalancerServiceModel, slices: readonly EndpointSlice[], routerId: string): KeepalivedModel {
+  return keepalivedModel(service, backendEndpoints(slices), routerId);
+}
+
+/** The second half of `reconcile`, for a caller that also reads the endpoints' figures. */
+export function keepalivedModel(service: LoadBalancerServiceModel, endpoints: BackendEndpoints, routerId: string): KeepalivedModel {
   const virtualServers: VirtualServerModel[] = [];
   for (const vip of service.vips) {
     const family = addressFamily(vip);
@@ -22,37 +27,43 @@ export function reconcile(service: LoadBalancerServiceModel, slices: readonly En
         scheduler: service.scheduler,
         forwardingMethod: service.forwardingMethod,
         healthCheck: service.healthCheck,
-        realServers: realServersFor(slices, family, port.backendPort, port.protocol),
+        realServers: realServersFor(endpoints, family, port.backendPort, port.protocol),
       });
     }
   }
   return { routerId, virtualServers };
 }
 
-/** What the backends' slices hold, for metrics and logs. */
-export interface EndpointStats {
+/** The backends' slices read once: every usable endpoint address checked and made canonical. */
+export interface BackendEndpoints {
+  /** Per IP slice: its family, the ports it resolved, and its usable addresses (canonical). */
+  readonly slices: readonly { readonly family: 4 | 6; readonly ports: readonly EndpointPort[]; readonly addresses: readonly string[] }[];
   /** Distinct usable backend addresses across all slices. */
   readonly usable: number;
   /** `slice/address` of every usable endpoint address that is not a literal of its slice's family, sorted. */
   readonly malformed: string[];
 }
 
-export function endpointStats(slices: readonly EndpointSlice[]): EndpointStats {
-  const addresses = new Set<string>();
+export function backendEndpoints(slices: readonly EndpointSlice[]): BackendEndpoints {
+  const read: BackendEndpoints['slices'][number][] = [];
+  const distinct = new Set<string>();
   const malformed: string[] = [];
   for (const slice of slices) {
     const family = familyOfAddressType(slice.addressType);
     if (family === undefined) continue;
+    const addresses: string[] = [];
     for (const endpoint of listOf(slice.endpoints)) {
       if (!isUsable(endpoint)) continue;
       for (const address of listOf(endpoint.addresses)) {
         const canonical = canonicalAddress(address, family);
-        if (canonical) addresses.add(canonical);
+        if (canonical) addresses.push(canonical);
         else malformed.push(`${slice.metadata?.name ?? '?'}/${JSON.stringify(address)}`);
       }
     }
+    addresses.forEach((a) => distinct.add(a));
+    read.push({ family, ports: listOf(slice.ports), addresses });
   }
-  return { usable: addresses.size, malformed: malformed.sort() };
+  return { slices: read, usable: distinct.size, malformed: malformed.sort() };
 }
 
 /** True when the model has at least one real server anywhere. */
@@ -69,20 +80,14 @@ export function isUsable(endpoint: Endpoint): boolean {
   return conditions.ready !== false && conditions.terminating !== true;
 }
 
-function realServersFor(slices: readonly EndpointSlice[], family: 4 | 6, backendPort: number, protocol: string): RealServerModel[] {
+function realServersFor(endpoints: BackendEndpoints, family: 4 | 6, backendPort: number, protocol: string): RealServerModel[] {
   const byKey = new Map<string, RealServerModel>();
-  for (const slice of slices) {
-    if (familyOfAddressType(slice.addressType) !== family) continue;
+  for (const slice of endpoints.slices) {
+    if (slice.family !== family) continue;
     // A slice lists ports resolved for its endpoints; it serves this virtual port only if it has ours.
-    const servesPort = listOf(slice.ports).some((p) => p.port === backendPort && (p.protocol ?? 'TCP') === protocol);
-    if (!servesPort) continue;
-    for (const endpoint of listOf(slice.endpoints)) {
-      if (!isUsable(endpoint)) continue;
-      for (const address of listOf(endpoint.addresses)) {
-        const canonical = canonicalAddress(address, family);
-        if (!canonical) continue;
-        byKey.set(`${canonical}|${backendPort}`, { address: canonical, port: backendPort, weight: REAL_SERVER_WEIGHT });
-      }
+    if (!slice.ports.some((p) => p.port === backendPort && (p.protocol ?? 'TCP') === protocol)) continue;
+    for (const address of slice.addresses) {
+      byKey.set(`${address}|${backendPort}`, { address, port: backendPort, weight: REAL_SERVER_WEIGHT });
     }
   }
   return sortRealServers([...byKey.values()]);
@@ -120,7 +125,6 @@ function canonicalAddress(text: string, family: 4 | 6): string | undefined {
 function addressFamily(address: string): 4 | 6 {
   return address.includes(':') ? 6 : 4;
 }
-
 
 function familyOfAddressType(addressType: string): 4 | 6 | undefined {
   if (addressType === 'IPv4') return 4;

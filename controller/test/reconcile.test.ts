@@ -1,7 +1,13 @@
 import * as fc from 'fast-check';
 import { Protocol } from '../../lib/model';
-import { endpointStats, hasRealServers, isUsable, reconcile } from '../src/reconcile';
+import { backendEndpoints, hasRealServers, isUsable, reconcile } from '../src/reconcile';
 import { serviceModel, slice } from './fixtures';
+
+/** The figures the controller reports from the slices. */
+function figures(slices: Parameters<typeof backendEndpoints>[0]): { usable: number; malformed: string[] } {
+  const { usable, malformed } = backendEndpoints(slices);
+  return { usable, malformed };
+}
 
 describe('reconcile', () => {
   test('only ready, non-terminating endpoints become real servers, sorted numerically, equal weights', () => {
@@ -51,9 +57,9 @@ describe('reconcile', () => {
     ], 'lb-0');
     expect(model.virtualServers[0].realServers.map((r) => r.address)).toEqual(['198.18.5.1']);
     expect(model.virtualServers[1].realServers.map((r) => r.address)).toEqual(['2001:db8::5']);
-    expect(endpointStats([slice('v4', [{ address: '198.18.5.1' }]), slice('v4b', [{ address: '198.18.5.1' }, { address: '198.18.5.2', ready: false }])])).toEqual({ usable: 1, malformed: [] });
+    expect(figures([slice('v4', [{ address: '198.18.5.1' }]), slice('v4b', [{ address: '198.18.5.1' }, { address: '198.18.5.2', ready: false }])])).toEqual({ usable: 1, malformed: [] });
     // Usable endpoints whose address is no literal of the slice's family are reported, not used.
-    expect(endpointStats([slice('v4', [{ address: '2001:db8::1' }, { address: '198.18.5.1\n}' }, { address: '198.18.5.3' }])]))
+    expect(figures([slice('v4', [{ address: '2001:db8::1' }, { address: '198.18.5.1\n}' }, { address: '198.18.5.3' }])]))
       .toEqual({ usable: 1, malformed: ['v4/"198.18.5.1\\n}"', 'v4/"2001:db8::1"'] });
   });
 

@@ -48,10 +48,8 @@ describe('TCP-MD5 on LB pod sessions with an FRR route reflector, real daemons i
   const work = tempDir('ecmp-sec-md5lb');
   const lab = new NetnsLab('ml', path.join(work, 'logs'));
   const { files, manifests } = synthesize(path.join(work, 'dist'));
-  afterAll(() => {
-    lab.destroy();
-    fs.rmSync(work, { recursive: true, force: true });
-  });
+  // The work directory goes with the test file (tempDir).
+  afterAll(() => lab.destroy());
 
   test('the synthesized reflector signs the LB peer group with the placeholder only', () => {
     const conf = files.get('route-reflectors/rr/frr.conf')!;

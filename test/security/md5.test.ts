@@ -59,10 +59,8 @@ describe('TCP-MD5, with real daemons in network namespaces', () => {
   const work = tempDir('ecmp-sec-md5');
   const lab = new NetnsLab('sm', path.join(work, 'logs'));
   const { files, manifests } = synthesize(path.join(work, 'dist'));
-  afterAll(() => {
-    lab.destroy();
-    fs.rmSync(work, { recursive: true, force: true });
-  });
+  // The work directory goes with the test file (tempDir).
+  afterAll(() => lab.destroy());
 
   test('no synthesized file holds a key: the placeholder only, and the pods take the key from the Secret', () => {
     for (const file of ['route-reflectors/rr1/gobgpd.toml', 'routers/router/frr.conf']) {

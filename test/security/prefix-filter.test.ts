@@ -81,10 +81,10 @@ describe('prefix filtering, with real daemons in network namespaces', () => {
   const lab = new NetnsLab('sf', path.join(work, 'logs'));
   const files = synthesize(path.join(work, 'dist'));
   const api = new ApiServerDouble();
+  // The work directory goes with the test file (tempDir).
   afterAll(async () => {
     lab.destroy();
     await api.stop();
-    fs.rmSync(work, { recursive: true, force: true });
   });
 
   /** rr1's agent runs here, reaching rr1's loopback gobgpd API through `ip netns exec`. */

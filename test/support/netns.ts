@@ -2,6 +2,7 @@ import { ChildProcess, execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { hostPrefix } from '../../lib/ip';
 
 /**
  * A throwaway lab of network namespaces on one bridge, for tests that run real daemons. Every
@@ -117,12 +118,11 @@ export class NetnsLab {
   }
 }
 
-/** Polls `check` every 200 ms until it returns true or `timeoutMs` passes; returns whether it did. */
 /** The IPv4 routes BGP installed in `ns`'s kernel table, as prefix -> sorted next hops. */
 export function kernelBgpRoutes(lab: NetnsLab, ns: string): Map<string, string[]> {
   const routes = JSON.parse(lab.probe(ns, ['ip', '-j', '-4', 'route', 'show', 'proto', 'bgp']) || '[]') as any[];
   return new Map(routes.map(r => {
-    const prefix = r.dst === 'default' ? '0.0.0.0/0' : r.dst.includes('/') ? r.dst : `${r.dst}/32`;
+    const prefix = r.dst === 'default' ? '0.0.0.0/0' : r.dst.includes('/') ? r.dst : hostPrefix(r.dst);
     const hops: string[] = r.gateway ? [r.gateway] : (r.nexthops ?? []).map((n: any) => n.gateway);
     return [prefix, hops.sort()];
   }));
@@ -134,6 +134,7 @@ export function nstatCounter(lab: NetnsLab, ns: string, counter: string): number
   return Number(/\s(\d+)\s/.exec(line)?.[1] ?? 0);
 }
 
+/** Polls `check` every 200 ms until it returns true or `timeoutMs` passes; returns whether it did. */
 export async function waitUntil(check: () => boolean, timeoutMs: number): Promise<boolean> {
   const end = Date.now() + timeoutMs;
   for (;;) {
