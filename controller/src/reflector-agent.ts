@@ -127,15 +127,20 @@ export class BindingSyncer {
     const changes = neighborSetChanges(current, desired);
     for (const change of changes) {
       // The CLI takes a bare address (and silently ignores `A/32`).
-      await this.gobgp(['policy', 'neighbor', change.op, change.set, change.address.slice(0, change.address.lastIndexOf('/'))]);
+      await this.gobgp(['policy', 'neighbor', change.op, change.set, bareAddress(change.address)]);
       this.log.log('info', change.op === 'add' ? 'LB pod bound' : 'LB pod unbound', { neighborSet: change.set, address: change.address });
     }
     // gobgpd evaluates import policy when a route arrives: re-run it over what these peers sent.
-    for (const address of new Set(changes.map((c) => c.address.slice(0, c.address.lastIndexOf('/'))))) {
+    for (const address of new Set(changes.map((c) => bareAddress(c.address)))) {
       await this.gobgp(['neighbor', address, 'softresetin']).catch(() => undefined); // not connected (yet): nothing to re-evaluate
     }
     return changes;
   }
+}
+
+/** `A` of `A/32` or `A/128`. */
+function bareAddress(prefix: string): string {
+  return prefix.slice(0, prefix.lastIndexOf('/'));
 }
 
 export function loadAgentConfig(file: string): ReflectorAgentConfig {
