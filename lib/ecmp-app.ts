@@ -2,8 +2,18 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { App, AppProps } from 'cdk8s';
 import { CONFIG_FILE_WRITER, ConfigFile, configFilesOf, validateTree } from './config-file';
+import { ImageSource, setImageSource } from './images';
 import { renderTopology } from './renderers/topology';
 import { summarizeTopology } from './topology-summary';
+
+/** Props of an {@link EcmpApp}. */
+export interface EcmpAppProps extends AppProps {
+  /**
+   * Registry, tag and digests of every image in the app (see ImageSource).
+   * @default `cdk8s-ecmp-lb/<image>:<library version>`
+   */
+  readonly images?: ImageSource;
+}
 
 /**
  * A cdk8s App that also writes the files that are not Kubernetes manifests: standalone route
@@ -11,8 +21,9 @@ import { summarizeTopology } from './topology-summary';
  * tree validates and every file renders.
  */
 export class EcmpApp extends App {
-  constructor(props: AppProps = {}) {
+  constructor(props: EcmpAppProps = {}) {
     super(props);
+    setImageSource(this, 'images', props.images);
     (this as any)[CONFIG_FILE_WRITER] = true;
     new ConfigFile(this, 'Topology', {
       path: 'TOPOLOGY.md',

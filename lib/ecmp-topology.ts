@@ -2,7 +2,8 @@ import { Chart, ChartProps, Duration, JsonPatch } from 'cdk8s';
 import { Construct } from 'constructs';
 import { BgpPassword } from './bgp-password';
 import { throwInvalid } from './errors';
-import { checkName } from './validate';
+import { ImageSource, setImageSource } from './images';
+import { checkName, checkNamespace } from './validate';
 import * as k8s from '../imports/k8s';
 import { RouteReflector, RouteReflectorOptions } from './route-reflector';
 import { UpstreamRouterConfig, UpstreamRouterOptions } from './upstream-router-config';
@@ -54,12 +55,17 @@ export interface EcmpTopologyProps extends ChartProps {
    * @default no TCP-MD5
    */
   readonly bgpPassword?: BgpPassword;
+  /**
+   * Registry, tag and digests of the images of every construct in this chart (see ImageSource).
+   * @default the EcmpApp's, then `cdk8s-ecmp-lb/<image>:<library version>`
+   */
+  readonly images?: ImageSource;
 }
 
 /**
  * The BGP fabric of an ECMP load-balancer topology in one chart: route reflectors and upstream
- * routers, wired to each other. Add services with
- * `new LoadBalancerService(topology, 'web', { routeReflectors: topology.routeReflectors, ... })`.
+ * routers, wired to each other. Add services with `new LoadBalancerService(topology, 'web', { ... })`:
+ * they peer with the topology's reflectors.
  */
 export class EcmpTopology extends Chart {
   public readonly routeReflectors: RouteReflector[];
@@ -67,6 +73,8 @@ export class EcmpTopology extends Chart {
 
   constructor(scope: Construct, id: string, props: EcmpTopologyProps) {
     super(scope, id, props);
+    checkNamespace(this);
+    setImageSource(this, 'images', props.images);
     if (props.namespace && (props.createNamespace ?? true)) {
       const namespace = new k8s.KubeNamespace(this, 'Namespace', {
         metadata: {

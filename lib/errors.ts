@@ -16,6 +16,8 @@ export function throwInvalid(scope: IConstruct, field: string, value: unknown, p
 
 function describe(value: unknown): string {
   if (value === undefined) return '(not set)';
-  const text = JSON.stringify(value) ?? String(value);
+  // JSON has no NaN or Infinity: it would print them as null.
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+  const text = JSON.stringify(value, (_key, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v)) ?? String(value);
   return text.length > 120 ? `${text.slice(0, 117)}...` : text;
 }

@@ -8,4 +8,5 @@ export * from './load-balancer-service';
 export * from './node-route-agent';
 export * from './ecmp-topology';
 export * from './validate';
+export * from './images';
 export * from './renderers';

@@ -102,3 +102,23 @@ export function overlappingPairs<T>(items: { cidr: Cidr; owner: T }[]): [{ cidr:
   }
   return pairs;
 }
+
+/** Ranges no unicast service or BGP peer can live in, with why. */
+const SPECIAL_RANGES: [string, string][] = [
+  ['0.0.0.0/8', 'the IPv4 "this network" range'],
+  ['127.0.0.0/8', 'IPv4 loopback'],
+  ['169.254.0.0/16', 'IPv4 link-local'],
+  ['224.0.0.0/4', 'IPv4 multicast'],
+  ['240.0.0.0/4', 'reserved IPv4 space (and broadcast)'],
+  ['::/128', 'the IPv6 unspecified address'],
+  ['::1/128', 'IPv6 loopback'],
+  ['::ffff:0:0/96', 'IPv4-mapped IPv6 space'],
+  ['fe80::/10', 'IPv6 link-local'],
+  ['ff00::/8', 'IPv6 multicast'],
+];
+const SPECIAL_CIDRS = SPECIAL_RANGES.map(([text, why]) => ({ cidr: parseCidr(text).cidr!, why }));
+
+/** Why no router forwards unicast traffic for this prefix (loopback, link-local, multicast, ...), or undefined. */
+export function specialPurpose(cidr: Cidr): string | undefined {
+  return SPECIAL_CIDRS.find(special => cidrsOverlap(special.cidr, cidr))?.why;
+}

@@ -4,17 +4,19 @@ import * as k8s from '../imports/k8s';
 import { Backends } from './backends';
 import { bgpPasswordEnv, sameBgpPassword } from './bgp-password';
 import { invalidField, throwInvalid } from './errors';
-import { Cidr, cidrContains, cidrsOverlap, firstHostAddress, overlappingPairs, parseAddress, parseCidr } from './ip';
+import { checkObjectNamesOnce } from './object-names';
+import { Cidr, cidrContains, cidrRange, cidrsOverlap, firstHostAddress, hostPrefix, overlappingPairs, parseAddress, parseCidr, specialPurpose } from './ip';
 import {
   ForwardingMethod, HealthCheckModel, HealthCheckType, LB_ROLE_LABEL, LB_SERVICE_LABEL, LoadBalancerServiceModel, PREFIXES_ANNOTATION, Protocol, ServicePortModel,
 } from './model';
-import { DEFAULT_EXABGP_IMAGE, DEFAULT_LB_IMAGE } from './images';
+import { EcmpTopology } from './ecmp-topology';
+import { ImageName, imageReference, ImageSource } from './images';
 import { NodeRouteAgent } from './node-route-agent';
 import { containerSecurity, podSecurity } from './pod-security';
 import { renderAnnouncer } from './renderers/announcer';
 import { ILoadBalancerServiceSummary, IRouteReflector, podNetworkCidrs } from './route-reflector';
 import {
-  BgpTimers, checkAsn, checkCidr, checkCount, checkName, checkNonEmpty, checkPort, checkTimers,
+  BgpTimers, checkAsn, checkCidr, checkCount, checkLabels, checkName, checkNamespace, checkNonEmpty, checkPort, checkResources, checkTimers,
 } from './validate';
 
 /** IPVS schedulers (`ipvsadm -s`). */
@@ -87,8 +89,11 @@ export interface LoadBalancerServiceProps extends BgpTimers {
   readonly ports: ServicePort[];
   /** The pods traffic is balanced over. */
   readonly backends: Backends;
-  /** Route reflectors every LB pod peers with. */
-  readonly routeReflectors: IRouteReflector[];
+  /**
+   * Route reflectors every LB pod peers with.
+   * @default the reflectors of the enclosing EcmpTopology (required elsewhere)
+   */
+  readonly routeReflectors?: IRouteReflector[];
   /**
    * Name for the Kubernetes objects (`<name>-lb`, ...).
    * @default the construct id
@@ -130,13 +135,18 @@ export interface LoadBalancerServiceProps extends BgpTimers {
    */
   readonly drainTimeout?: Duration;
   /**
-   * Image of the IPVS container (keepalived, ipvsadm, the controller).
-   * @default 'cdk8s-ecmp-lb/lb:0.1.0'
+   * Registry, tag and digests of the images (see ImageSource).
+   * @default the enclosing EcmpTopology's, then the EcmpApp's, then `cdk8s-ecmp-lb/<image>:<library version>`
+   */
+  readonly images?: ImageSource;
+  /**
+   * Full reference of the LB image (init, controller and node agent), overriding `images`.
+   * @default from `images`
    */
   readonly image?: string;
   /**
-   * Image of the exabgp container.
-   * @default 'cdk8s-ecmp-lb/exabgp:4.2.21'
+   * Full reference of the exabgp image, overriding `images`.
+   * @default from `images`
    */
   readonly exabgpImage?: string;
   /**
@@ -190,16 +200,23 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
   constructor(scope: Construct, id: string, props: LoadBalancerServiceProps) {
     super(scope, id);
     this.serviceName = checkName(this, 'name', props.name ?? id);
-    this.namespace = Chart.of(this).namespace ?? 'default';
-    this.routeReflectors = [...checkNonEmpty(this, 'routeReflectors', props.routeReflectors, 'pass at least one RouteReflector; two give redundancy')];
+    this.namespace = checkNamespace(this);
+    const chart: Chart = Chart.of(this);
+    const reflectors = props.routeReflectors ?? (chart instanceof EcmpTopology ? (chart as EcmpTopology).routeReflectors : undefined);
+    this.routeReflectors = [...checkNonEmpty(this, 'routeReflectors', reflectors, 'pass at least one RouteReflector (two give redundancy), or create the service inside an EcmpTopology')];
     this.prefixCidrs = checkNonEmpty(this, 'prefixes', props.prefixes, 'list the prefix(es) to announce, e.g. ["10.1.1.0/24"]')
-      .map((p, i) => checkCidr(this, `prefixes[${i}]`, p));
+      .map((p, i) => this.checkPrefix(p, i));
     this.prefixes = this.prefixCidrs.map(c => c.text);
     if (new Set(this.prefixCidrs.map(c => c.family)).size > 1) {
       // The next hop is the node's address (status.hostIP), which has one family.
       throwInvalid(this, 'prefixes', this.prefixes, 'mixes IPv4 and IPv6', 'announce each family from its own LoadBalancerService (the BGP next hop, the node address, has one family)');
     }
     this.vips = this.checkVips(props.vips);
+    const lbFamilies = new Set(podNetworkCidrs(this, this.routeReflectors).map(c => c.family));
+    if (!lbFamilies.has(this.prefixCidrs[0].family)) {
+      // exabgp refuses a next hop (the node) of another family, keepalived real servers (pods) of another family.
+      throwInvalid(this, 'prefixes', this.prefixes, `are IPv${this.prefixCidrs[0].family}, but the reflectors' pod networks have no IPv${this.prefixCidrs[0].family} prefix (the nodes and backend pods are of another family)`, `announce IPv${[...lbFamilies][0]} prefixes, or add the cluster's IPv${this.prefixCidrs[0].family} pod network to podNetworks`);
+    }
     this.lbCount = checkCount(this, 'lbCount', props.lbCount ?? 2, 1, 255, 'run at least 1 LB pod (2 or more for redundancy), at most 255 (the most paths BGP add-paths passes on here)');
     const forwardingMethod = props.forwardingMethod ?? ForwardingMethod.NAT;
     if (!Object.values(ForwardingMethod).includes(forwardingMethod)) {
@@ -210,6 +227,10 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
       throwInvalid(this, 'scheduler', scheduler, 'is not an IPVS scheduler', 'use one of IpvsScheduler, e.g. IpvsScheduler.MAGLEV_HASHING');
     }
     const ports = checkNonEmpty(this, 'ports', props.ports, 'list the ports to serve, e.g. [{ port: 80 }]').map((p, i) => this.checkPort(p, i, forwardingMethod));
+    ports.forEach((port, i) => {
+      const first = ports.findIndex(other => other.port === port.port && other.protocol === port.protocol);
+      if (first !== i) throwInvalid(this, `ports[${i}]`, `${port.protocol}/${port.port}`, `repeats ports[${first}] (one IPVS virtual service per VIP, protocol and port)`, 'list each port and protocol once');
+    });
     const backendServiceName = this.checkBackends(props.backends, ports);
     const reflector = this.routeReflectors[0];
     const asn = checkAsn(this, 'asn', props.asn ?? reflector.asn);
@@ -235,23 +256,49 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
     for (const r of this.routeReflectors) r.addLoadBalancerService(this);
     servicesOfApp(this).services.push(this);
 
-    const image = props.image ?? DEFAULT_LB_IMAGE;
+    checkLabels(this, 'nodeSelector', props.nodeSelector);
+    checkResources(this, 'resources', props.resources);
+    const image = imageReference(this, ImageName.LB, props.images, { field: 'image', value: props.image });
+    const exabgpImage = imageReference(this, ImageName.EXABGP, props.images, { field: 'exabgpImage', value: props.exabgpImage });
     NodeRouteAgent.of(this, { image }).watchNamespace(this.namespace);
-    this.manifests(props, image);
+    this.manifests(props, image, exabgpImage);
+    checkObjectNamesOnce(this);
     this.node.addValidation({ validate: () => this.validateTopology() });
+  }
+
+  private checkPrefix(text: string, i: number): Cidr {
+    const cidr = checkCidr(this, `prefixes[${i}]`, text);
+    const special = specialPurpose(cidr);
+    if (special) {
+      throwInvalid(this, `prefixes[${i}]`, cidr.text, `overlaps ${special}, which no router forwards to a service`, 'announce a unicast prefix of your own, e.g. from your provider-independent or private space');
+    }
+    return cidr;
   }
 
   private checkVips(vips: string[] | undefined): string[] {
     if (vips === undefined) return this.prefixCidrs.map(firstHostAddress);
     checkNonEmpty(this, 'vips', vips, 'leave vips unset to serve the first address of each prefix, or list addresses inside the prefixes');
-    return vips.map((text, i) => {
+    const checked = vips.map((text, i) => {
       const address = parseAddress(text);
       if (!address) throwInvalid(this, `vips[${i}]`, text, 'is not an IP address', 'write a literal address such as "10.1.1.1"');
-      if (!this.prefixCidrs.some(c => cidrContains(c, address))) {
+      const prefix = this.prefixCidrs.find(c => cidrContains(c, address));
+      if (!prefix) {
         throwInvalid(this, `vips[${i}]`, text, `is outside the announced prefixes ${this.prefixes.join(', ')}`, 'pick an address inside one of the prefixes, or add its prefix');
+      }
+      const bits = prefix.family === 4 ? 32 : 128;
+      // The network address (IPv6: the subnet-router anycast address) and IPv4's broadcast address are not host addresses.
+      const { start, end } = cidrRange(prefix);
+      const value = cidrRange(parseCidr(hostPrefix(address.toString())).cidr!).start;
+      if (prefix.length < bits - 1 && (value === start || (prefix.family === 4 && value === end))) {
+        throwInvalid(this, `vips[${i}]`, text, `is the ${value === start ? 'network' : 'broadcast'} address of ${prefix.text}`, `use a host address such as ${firstHostAddress(prefix)}`);
       }
       return address.toString();
     });
+    checked.forEach((vip, i) => {
+      const first = checked.indexOf(vip);
+      if (first !== i) throwInvalid(this, `vips[${i}]`, vip, `repeats vips[${first}]`, 'list each VIP once');
+    });
+    return checked;
   }
 
   private checkPort(port: ServicePort, i: number, forwardingMethod: ForwardingMethod): ServicePortModel {
@@ -280,7 +327,7 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
       throwInvalid(this, 'backends', backends.namespace, `is in another namespace than the LB pods (${this.namespace})`, 'define the backends in the same namespace (the LB controller may only read its own)');
     }
     if (backends.serviceName !== undefined) return backends.serviceName;
-    const selector = backends.selector ?? {};
+    const selector = checkLabels(this, 'backends', backends.selector) ?? {};
     if (Object.keys(selector).length === 0) {
       throwInvalid(this, 'backends', selector, 'is an empty selector, which would select every pod in the namespace', 'select the backend pods by at least one label, e.g. Backends.fromLabels({ app: "web" })');
     }
@@ -311,10 +358,16 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
     if (!/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/.test(httpPath)) {
       throwInvalid(this, 'healthCheck.httpPath', httpPath, 'is not a URL path', 'start with "/" and use URL characters only (percent-encode the rest)');
     }
+    const intervalSeconds = checkCount(this, 'healthCheck.interval', check.interval?.toSeconds({ integral: false }) ?? 2, 1, 3600, 'use whole seconds, e.g. Duration.seconds(2)');
+    const timeoutSeconds = checkCount(this, 'healthCheck.timeout', check.timeout?.toSeconds({ integral: false }) ?? 1, 1, 3600, 'use whole seconds, e.g. Duration.seconds(1)');
+    if (timeoutSeconds >= intervalSeconds) {
+      // keepalived would start a check while the last one still runs: failures are counted late.
+      throwInvalid(this, 'healthCheck.timeout', `${timeoutSeconds}s`, `is not shorter than the interval (${intervalSeconds}s)`, `use a timeout below ${intervalSeconds}s, or a longer interval`);
+    }
     return {
       type,
-      intervalSeconds: checkCount(this, 'healthCheck.interval', check.interval?.toSeconds({ integral: false }) ?? 2, 1, 3600, 'use whole seconds, e.g. Duration.seconds(2)'),
-      timeoutSeconds: checkCount(this, 'healthCheck.timeout', check.timeout?.toSeconds({ integral: false }) ?? 1, 1, 3600, 'use whole seconds, e.g. Duration.seconds(1)'),
+      intervalSeconds,
+      timeoutSeconds,
       retries: checkCount(this, 'healthCheck.retries', check.retries ?? 1, 0, 100, 'use 0..100'),
       httpPath,
       httpExpectStatus: checkCount(this, 'healthCheck.httpExpectStatus', check.httpExpectStatus ?? 200, 100, 599, 'use an HTTP status such as 200'),
@@ -324,6 +377,12 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
   /** Checks that span constructs: prefixes unique in the app, outside pod networks, one AS. */
   private validateTopology(): string[] {
     const errors: string[] = [];
+    const peers = this.routeReflectors.map(r => `${r.lbPeer.host}:${r.lbPeer.port}`);
+    peers.forEach((peer, i) => {
+      if (peers.indexOf(peer) !== i) {
+        errors.push(invalidField(this, 'routeReflectors', this.routeReflectors.map(r => r.reflectorName), `list two reflectors at ${peer} ('${this.routeReflectors[peers.indexOf(peer)].reflectorName}' and '${this.routeReflectors[i].reflectorName}'); exabgp stops on a duplicate neighbor`, 'give every route reflector its own address, and list each one once'));
+      }
+    });
     for (const reflector of this.routeReflectors) {
       if (!sameBgpPassword(reflector.bgpPassword, this.routeReflectors[0].bgpPassword)) {
         errors.push(invalidField(this, 'routeReflectors', this.routeReflectors.map(r => r.reflectorName), `mix TCP-MD5 settings ('${reflector.reflectorName}' differs from '${this.routeReflectors[0].reflectorName}'); an LB pod has one key for its reflector sessions`, 'give every reflector the same bgpPassword (Secret, key and signLoadBalancerSessions), or none'));
@@ -354,7 +413,7 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
     return errors;
   }
 
-  private manifests(props: LoadBalancerServiceProps, image: string): void {
+  private manifests(props: LoadBalancerServiceProps, image: string, exabgpImage: string): void {
     const name = `${this.serviceName}-lb`;
     const labels = { 'app.kubernetes.io/name': 'ecmp-lb', [LB_SERVICE_LABEL]: this.serviceName, [LB_ROLE_LABEL]: 'lb' };
 
@@ -468,7 +527,7 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
               },
               {
                 name: 'exabgp',
-                image: props.exabgpImage ?? DEFAULT_EXABGP_IMAGE,
+                image: exabgpImage,
                 command: ['exabgp', `${RUN_DIR}/exabgp.conf`],
                 env: [
                   ...downwardEnv,

@@ -3,6 +3,8 @@ import { Construct } from 'constructs';
 import * as k8s from '../imports/k8s';
 import { containerSecurity, podSecurity } from './pod-security';
 
+const agents = new WeakMap<Construct, NodeRouteAgent>();
+
 /** Props of a {@link NodeRouteAgent}. */
 export interface NodeRouteAgentProps {
   /** The LB controller image, which carries the `ecmp-lb node-agent` command. */
@@ -14,14 +16,17 @@ export interface NodeRouteAgentProps {
  * prefix to the LB pod on its node (`ip route replace PREFIX via POD_IP`). It reads LB pods from the
  * API, only in the namespaces that have LB services, so it needs no cluster-wide permission.
  *
- * One per chart: use {@link NodeRouteAgent.of}.
+ * One per app, in the chart of the app's first LB service, whatever charts the other services are
+ * in: two agents on one node would each remove the other's routes as stale (they own the routes of
+ * one protocol number). Use {@link NodeRouteAgent.of}.
  */
 export class NodeRouteAgent extends Construct {
-  /** The chart's agent, created on first use. */
+  /** The app's agent, created on first use. */
   public static of(scope: Construct, props: NodeRouteAgentProps): NodeRouteAgent {
-    const chart = Chart.of(scope);
-    const existing = chart.node.tryFindChild(NodeRouteAgent.ID);
-    return existing instanceof NodeRouteAgent ? existing : new NodeRouteAgent(chart, NodeRouteAgent.ID, props);
+    const root = scope.node.root;
+    let agent = agents.get(root);
+    if (!agent) agents.set(root, agent = new NodeRouteAgent(Chart.of(scope), NodeRouteAgent.ID, props));
+    return agent;
   }
 
   private static readonly ID = 'NodeRouteAgent';

@@ -1,19 +1,20 @@
 import { Chart, Lazy } from 'cdk8s';
 import { Construct, IConstruct } from 'constructs';
 import * as k8s from '../imports/k8s';
-import { BgpPassword, bgpPasswordEnv, checkBgpPassword } from './bgp-password';
+import { BgpPassword, checkBgpPassword } from './bgp-password';
 import { ConfigFile } from './config-file';
-import { DEFAULT_GOBGPD_IMAGE, DEFAULT_LB_IMAGE } from './images';
+import { ImageName, imageReference, ImageSource } from './images';
 import { invalidField, throwInvalid } from './errors';
-import { Cidr, hostPrefix } from './ip';
-import { AddressFamily, BGP_PASSWORD_ENV, BGP_PASSWORD_PLACEHOLDER, BgpNeighborModel, BgpTimersModel, LB_ROLE_LABEL, ReflectorPeerModel, RouteReflectorModel } from './model';
+import { checkObjectNamesOnce } from './object-names';
+import { Cidr, cidrContains, hostPrefix, overlappingPairs, parseAddress, parseCidr } from './ip';
+import { AddressFamily, BGP_PASSWORD_PLACEHOLDER, BgpNeighborModel, BgpTimersModel, LB_ROLE_LABEL, ReflectorPeerModel, RouteReflectorModel } from './model';
 import { containerSecurity, NOBODY, podSecurity } from './pod-security';
 import { renderFrrDaemons } from './renderers/frr';
 import { renderFrrRouteReflector } from './renderers/frr-reflector';
 import { renderRouteReflector } from './renderers/gobgpd';
 import { renderReflectorAgentConfig } from './renderers/reflector-agent';
 import {
-  BgpTimers, checkAddress, checkAsn, checkCidr, checkCount, checkName, checkNonEmpty, checkRouterId, checkTimers,
+  BgpTimers, checkAsn, checkCidr, checkCount, checkName, checkNamespace, checkNodeName, checkNonEmpty, checkPeerAddress, checkRouterId, checkTimers,
 } from './validate';
 
 /** Where a route reflector runs. */
@@ -93,16 +94,34 @@ export interface RouteReflectorOptions {
    */
   readonly sendMax?: number;
   /**
-   * In-cluster only: the gobgpd image.
-   * @default 'cdk8s-ecmp-lb/gobgpd:3.10.0'
+   * In-cluster only: registry, tag and digests of the images (see ImageSource).
+   * @default the enclosing EcmpTopology's, then the EcmpApp's, then `cdk8s-ecmp-lb/<image>:<library version>`
+   */
+  readonly images?: ImageSource;
+  /**
+   * In-cluster only: full reference of the gobgpd image, overriding `images`.
+   * @default from `images`
    */
   readonly image?: string;
   /**
-   * In-cluster only: the image of the reflector agent (`ecmp-lb reflector-agent`, with the `gobgp`
-   * CLI), which keeps the LB pod bindings; the LB controller image carries both.
-   * @default 'cdk8s-ecmp-lb/lb:0.1.0'
+   * In-cluster only: full reference of the reflector agent's image (`ecmp-lb reflector-agent`,
+   * with the `gobgp` CLI: the LB image), overriding `images`.
+   * @default from `images`
    */
   readonly agentImage?: string;
+  /**
+   * gobgpd only: the gobgpd version the reflector runs, for the features that depend on it
+   * (TCP-MD5 on the LB pods' dynamic-neighbor sessions needs 3.21 or later).
+   * @default '3.10.0', Debian 12's and the default image's
+   */
+  readonly gobgpdVersion?: string;
+  /**
+   * Accept an `address` inside `podNetworks`. A reflector there is itself a possible LB peer
+   * address, and LB pods reach it through the pod network's routing rather than the node
+   * network's; only right for a reflector attached to the pod network on purpose.
+   * @default false
+   */
+  readonly allowAddressInPodNetwork?: boolean;
   /**
    * In-cluster only: a NetworkPolicy that lets only LB pods (label `ecmp-lb.cdk8s.io/role=lb`, any
    * namespace) reach the reflector's BGP port, and lets the reflector connect only to the routers'
@@ -189,6 +208,8 @@ export interface IUpstreamRouter extends IConstruct {
   readonly routerName: string;
   /** Its peering address. */
   readonly address: string;
+  /** Its BGP router id. */
+  readonly routerId: string;
   /** Its AS number. */
   readonly asn: number;
 }
@@ -206,6 +227,8 @@ export interface ILoadBalancerServiceSummary extends IConstruct {
 }
 
 const BGP_PORT = 179;
+/** Debian 12's gobgpd, which the default gobgpd image carries. */
+const DEFAULT_GOBGPD_VERSION = '3.10.0';
 const API_SERVER_PORTS = [443, 6443];
 
 /**
@@ -240,7 +263,7 @@ export class RouteReflector extends Construct implements IRouteReflector {
     super(scope, id);
     this.reflectorName = checkName(this, 'name', props.name ?? id);
     this.asn = checkAsn(this, 'asn', props.asn);
-    this.address = checkAddress(this, 'address', props.address);
+    this.address = checkPeerAddress(this, 'address', props.address);
     this.routerId = checkRouterId(this, props.routerId === undefined ? 'routerId (defaults to address)' : 'routerId', props.routerId ?? this.address);
     this.clusterId = checkRouterId(this, 'clusterId', props.clusterId ?? this.routerId);
     this.placement = props.placement ?? RouteReflectorPlacement.STANDALONE;
@@ -251,30 +274,40 @@ export class RouteReflector extends Construct implements IRouteReflector {
     if (this.daemon === ReflectorDaemon.FRR && this.placement === RouteReflectorPlacement.IN_CLUSTER) {
       throwInvalid(this, 'daemon', this.daemon, 'is only supported for a standalone route reflector (in-cluster reflectors run gobgpd)', 'remove daemon (gobgpd) for an in-cluster reflector, or set placement: RouteReflectorPlacement.STANDALONE');
     }
-    const networks = checkNonEmpty(this, 'podNetworks', props.podNetworks, 'list the pod network CIDR(s) LB pods get addresses from, e.g. ["172.16.0.0/16"]');
-    this.podNetworks = networks.map((n, i) => checkCidr(this, `podNetworks[${i}]`, n).text);
+    this.podNetworks = this.checkPodNetworks(props);
     this.sendMax = checkCount(this, 'sendMax', props.sendMax ?? 255, 1, 255, 'use at least the largest lbCount of any service, at most 255');
     // Always 179: exabgp, FRR and BIRD are rendered to dial the standard port.
     this.port = BGP_PORT;
     this.timers = checkTimers(this, props);
     this.filterPrefixes = props.filterPrefixes ?? true;
     this.bgpPassword = checkBgpPassword(this, 'bgpPassword', props.bgpPassword);
+    if (this.bgpPassword && this.placement === RouteReflectorPlacement.IN_CLUSTER) {
+      // Measured in namespaces: with TCP-MD5 and SNAT the session never comes up (either alone works).
+      throwInvalid(this, 'bgpPassword', this.bgpPassword.secret.name, 'cannot sign an in-cluster reflector\'s sessions: its session to the router leaves through the node\'s SNAT and the LB pods reach it through the ClusterIP\'s DNAT, and TCP-MD5 signs the addresses NAT rewrites',
+        'run the reflector standalone (placement: RouteReflectorPlacement.STANDALONE) to sign its sessions, or remove bgpPassword');
+    }
+    this.checkGobgpdVersion(props);
     this.bindPrefixesToLbPods = this.checkBinding(props);
     if (props.networkPolicy && this.placement !== RouteReflectorPlacement.IN_CLUSTER) {
       throwInvalid(this, 'networkPolicy', props.networkPolicy, 'only applies to an in-cluster route reflector', 'filter the standalone box\'s port 179 with its own firewall (docs/security.md), or remove networkPolicy');
     }
 
     if (this.placement === RouteReflectorPlacement.IN_CLUSTER) {
-      if (!props.nodeName) {
+      const nodeName = checkNodeName(this, 'nodeName', props.nodeName);
+      if (!nodeName) {
         throwInvalid(this, 'nodeName', props.nodeName, 'is required for an in-cluster route reflector', 'name the node whose IP is `address`, so the upstream router always sees the reflector at that address');
       }
-      const namespace = Chart.of(this).namespace ?? 'default';
+      const namespace = checkNamespace(this);
       this.lbPeer = { name: this.reflectorName, host: `${this.reflectorName}-bgp.${namespace}.svc`, port: this.port };
-      this.configResource = this.inClusterManifests(props.nodeName, props.image ?? DEFAULT_GOBGPD_IMAGE, props.agentImage ?? DEFAULT_LB_IMAGE);
+      this.configResource = this.inClusterManifests(nodeName,
+        imageReference(this, ImageName.GOBGPD, props.images, { field: 'image', value: props.image }),
+        imageReference(this, ImageName.LB, props.images, { field: 'agentImage', value: props.agentImage }));
       if (props.networkPolicy) this.networkPolicy();
     } else {
-      if (props.nodeName) {
-        throwInvalid(this, 'nodeName', props.nodeName, 'only applies to an in-cluster route reflector', 'remove nodeName, or set placement: RouteReflectorPlacement.IN_CLUSTER');
+      for (const field of ['nodeName', 'image', 'agentImage', 'images'] as const) {
+        if (props[field] !== undefined) {
+          throwInvalid(this, field, props[field], 'only applies to an in-cluster route reflector', `remove ${field}, or set placement: RouteReflectorPlacement.IN_CLUSTER`);
+        }
       }
       this.lbPeer = { name: this.reflectorName, host: this.address, port: this.port };
       this.configResource = this.daemon === ReflectorDaemon.FRR ? this.frrFiles() : new ConfigFile(this, 'Resource', {
@@ -284,6 +317,7 @@ export class RouteReflector extends Construct implements IRouteReflector {
       });
       if (this.bindPrefixesToLbPods) this.standaloneAgent();
     }
+    checkObjectNamesOnce(this);
     this.node.addValidation({ validate: () => this.validateTopology() });
   }
 
@@ -336,6 +370,40 @@ export class RouteReflector extends Construct implements IRouteReflector {
         // Plain code-point order: the same bytes whatever the machine's locale.
         .sort((a, b) => (`${a.namespace}/${a.service}` < `${b.namespace}/${b.service}` ? -1 : 1)),
     };
+  }
+
+  /** Pod networks: CIDRs that do not overlap, at least one IPv4 (LB pods reach reflectors and give router ids over IPv4). */
+  private checkPodNetworks(props: RouteReflectorProps): string[] {
+    const networks = checkNonEmpty(this, 'podNetworks', props.podNetworks, 'list the pod network CIDR(s) LB pods get addresses from, e.g. ["172.16.0.0/16"]')
+      .map((n, i) => ({ cidr: checkCidr(this, `podNetworks[${i}]`, n), owner: i }));
+    for (const [outer, inner] of overlappingPairs(networks)) {
+      throwInvalid(this, `podNetworks[${inner.owner}]`, inner.cidr.text, `overlaps podNetworks[${outer.owner}] ${outer.cidr.text}`, 'list each pod network once, without nesting');
+    }
+    if (!networks.some(n => n.cidr.family === 4)) {
+      throwInvalid(this, 'podNetworks', networks.map(n => n.cidr.text), 'has no IPv4 prefix; LB pods open their reflector sessions over IPv4 and take their BGP router id from their IPv4 address',
+        'add the cluster\'s IPv4 pod network (IPv6-only clusters are not supported yet)');
+    }
+    const address = parseAddress(this.address)!;
+    const home = networks.find(n => cidrContains(n.cidr, address));
+    if (home && !props.allowAddressInPodNetwork) {
+      throwInvalid(this, 'address', this.address, `is inside the pod network ${home.cidr.text}`, 'use the reflector\'s address on the node network, or set allowAddressInPodNetwork: true if it sits on the pod network on purpose (docs/synth-checks.md)');
+    }
+    return networks.map(n => n.cidr.text);
+  }
+
+  /** gobgpd before 3.21 sets no TCP-MD5 key for dynamic neighbors: signed LB sessions never come up (test/security/md5.test.ts). */
+  private checkGobgpdVersion(props: RouteReflectorProps): void {
+    if (props.gobgpdVersion !== undefined && this.daemon !== ReflectorDaemon.GOBGP) {
+      throwInvalid(this, 'gobgpdVersion', props.gobgpdVersion, 'only applies to a gobgpd reflector', 'remove gobgpdVersion');
+    }
+    const version = props.gobgpdVersion ?? DEFAULT_GOBGPD_VERSION;
+    const parts = /^(\d+)\.(\d+)\.(\d+)$/.exec(version);
+    if (!parts) throwInvalid(this, 'gobgpdVersion', version, 'is not a version', 'write major.minor.patch, e.g. "3.21.0"');
+    const [major, minor] = [Number(parts[1]), Number(parts[2])];
+    if (this.daemon === ReflectorDaemon.GOBGP && this.bgpPassword?.signLoadBalancerSessions && (major < 3 || (major === 3 && minor < 21))) {
+      throwInvalid(this, 'bgpPassword.signLoadBalancerSessions', true, `needs gobgpd 3.21 or later, and this reflector runs gobgpd ${version}, which puts no TCP-MD5 key on dynamic neighbors (signed LB pods then get no session)`,
+        'use daemon: ReflectorDaemon.FRR (standalone), or run gobgpd >= 3.21 and say so with gobgpdVersion, or sign only the router sessions (signLoadBalancerSessions: false)');
+    }
   }
 
   /** Binding is the default wherever it can work; an FRR reflector must sign LB sessions instead. */
@@ -410,6 +478,38 @@ export class RouteReflector extends Construct implements IRouteReflector {
         errors.push(invalidField(this, 'asn', this.asn, `differs from router '${router.routerName}' AS ${router.asn}; the topology is one iBGP AS`, `give the router asn ${this.asn}`));
       }
     }
+    errors.push(...this.peerCollisions());
+    return errors;
+  }
+
+  /** Its routers and itself: one address and one router id each, none inside a pod network or a service prefix. */
+  private peerCollisions(): string[] {
+    const errors: string[] = [];
+    const speakers = [{ what: `reflector '${this.reflectorName}'`, address: this.address, routerId: this.routerId }, ...this.routers.map(r => ({ what: `router '${r.routerName}'`, address: r.address, routerId: r.routerId }))];
+    speakers.forEach((speaker, i) => {
+      const sameAddress = speakers.findIndex(other => other.address === speaker.address);
+      if (sameAddress !== i) {
+        errors.push(invalidField(this, 'upstream routers', this.routers.map(r => r.routerName), `put ${speaker.what} at ${speaker.address}, the address of ${speakers[sameAddress].what}; gobgpd keeps one neighbor per address`, 'give every router and reflector its own address'));
+      }
+      const sameId = speakers.findIndex(other => other.routerId === speaker.routerId);
+      if (sameId !== i && sameAddress === i) {
+        errors.push(invalidField(this, 'upstream routers', this.routers.map(r => r.routerName), `give ${speaker.what} the router id ${speaker.routerId} of ${speakers[sameId].what}; BGP refuses a peer with its own identifier`, 'give every router and reflector its own routerId'));
+      }
+    });
+    const podNetworks = this.podNetworks.map(n => parseCidr(n).cidr!);
+    const prefixes = this.services.flatMap(s => s.prefixes.map(p => ({ service: s.serviceName, cidr: parseCidr(p).cidr! })));
+    for (const speaker of speakers) {
+      const address = parseAddress(speaker.address)!;
+      const network = podNetworks.find(n => cidrContains(n, address));
+      // The reflector's own address was checked against its pod networks at construction.
+      if (network && speaker.address !== this.address) {
+        errors.push(invalidField(this, 'podNetworks', this.podNetworks, `contain ${speaker.what}'s address ${speaker.address} (${network.text}); its session would be taken for an LB pod's`, 'give the router an address on the node network, outside the pod networks'));
+      }
+      const prefix = prefixes.find(p => cidrContains(p.cidr, address));
+      if (prefix) {
+        errors.push(invalidField(this, 'address', speaker.address, `of ${speaker.what} is inside ${prefix.cidr.text}, the prefix of service '${prefix.service}'; the route to the service would capture the BGP session`, 'announce service prefixes outside the routers\' and reflectors\' addresses'));
+      }
+    }
     return errors;
   }
 
@@ -474,10 +574,7 @@ export class RouteReflector extends Construct implements IRouteReflector {
       metadata: { name: `${this.reflectorName}-gobgpd` },
       automountServiceAccountToken: false,
     });
-    const password = this.bgpPassword;
-    // With a TCP-MD5 key, an init container writes the config with the key filled in from the
-    // Secret to a memory-backed volume; the ConfigMap only ever holds the placeholder.
-    const configPath = password ? '/run/gobgpd/gobgpd.toml' : '/etc/gobgpd/gobgpd.toml';
+    const configPath = '/etc/gobgpd/gobgpd.toml';
     const quantity = k8s.Quantity.fromString;
     new k8s.KubeDeployment(this, 'Deployment', {
       metadata: { name: `${this.reflectorName}-gobgpd`, labels },
@@ -494,17 +591,6 @@ export class RouteReflector extends Construct implements IRouteReflector {
             nodeSelector: { 'kubernetes.io/hostname': nodeName },
             // A safe sysctl: lets the unprivileged gobgpd bind the BGP port.
             securityContext: podSecurity({ 'net.ipv4.ip_unprivileged_port_start': String(Math.min(this.port, 1024)) }),
-            ...(password ? {
-              initContainers: [{
-                name: 'fill-password',
-                image,
-                command: ['/bin/sh', '-c', FILL_PASSWORD_SCRIPT, 'fill-password', '/etc/gobgpd/gobgpd.toml', configPath],
-                env: [bgpPasswordEnv(password)],
-                resources: { requests: { cpu: quantity('10m'), memory: quantity('16Mi') }, limits: { memory: quantity('64Mi') } },
-                securityContext: { ...containerSecurity(), runAsUser: NOBODY },
-                volumeMounts: [{ name: 'config', mountPath: '/etc/gobgpd', readOnly: true }, { name: 'run', mountPath: '/run/gobgpd' }],
-              }],
-            } : {}),
             containers: [{
               name: 'gobgpd',
               image,
@@ -517,10 +603,7 @@ export class RouteReflector extends Construct implements IRouteReflector {
                 limits: { memory: k8s.Quantity.fromString('256Mi') },
               },
               securityContext: { ...containerSecurity(), runAsUser: NOBODY },
-              volumeMounts: [
-                { name: 'config', mountPath: '/etc/gobgpd', readOnly: true },
-                ...(password ? [{ name: 'run', mountPath: '/run/gobgpd', readOnly: true }] : []),
-              ],
+              volumeMounts: [{ name: 'config', mountPath: '/etc/gobgpd', readOnly: true }],
             }, ...(this.bindPrefixesToLbPods ? [{
               name: 'reflector-agent',
               image: agentImage,
@@ -535,7 +618,6 @@ export class RouteReflector extends Construct implements IRouteReflector {
             }] : [])],
             volumes: [
               { name: 'config', configMap: { name: config.name } },
-              ...(password ? [{ name: 'run', emptyDir: { medium: 'Memory', sizeLimit: quantity('1Mi') } }] : []),
               ...(this.bindPrefixesToLbPods ? [{ name: 'api-token', projected: { sources: SERVICE_ACCOUNT_SOURCES } }] : []),
             ],
           },
@@ -561,25 +643,6 @@ const SERVICE_ACCOUNT_SOURCES: k8s.VolumeProjection[] = [
   { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
   { downwardApi: { items: [{ path: 'namespace', fieldRef: { fieldPath: 'metadata.namespace' } }] } },
 ];
-
-/**
- * The in-cluster reflector's init step with a TCP-MD5 key: checks the key from the Secret (the same
- * rule as every renderer: 1-80 characters of A-Z a-z 0-9 . _ ~ + = / @ % : -, which no config
- * syntax reads as anything but the key) and copies the config with every placeholder replaced by
- * it, literally (no regex, no shell expansion of the key), readable by gobgpd's user only.
- * POSIX sh and awk: runs in the Debian-based gobgpd image. Arguments: source, target.
- */
-export const FILL_PASSWORD_SCRIPT = [
-  'set -eu',
-  'umask 077',
-  `key="\${${BGP_PASSWORD_ENV}:-}"`,
-  'case "$key" in',
-  `  ''|*[!A-Za-z0-9._~+=/@%:-]*) echo "${BGP_PASSWORD_ENV} is empty or has characters outside A-Z a-z 0-9 . _ ~ + = / @ % : -" >&2; exit 1 ;;`,
-  'esac',
-  `if [ "\${#key}" -gt 80 ]; then echo "${BGP_PASSWORD_ENV} is longer than 80 characters (the TCP-MD5 limit)" >&2; exit 1; fi`,
-  `awk -v ph='${BGP_PASSWORD_PLACEHOLDER}' 'BEGIN { key = ENVIRON["${BGP_PASSWORD_ENV}"] } { out = ""; while ((i = index($0, ph)) > 0) { out = out substr($0, 1, i - 1) key; $0 = substr($0, i + length(ph)) } print out $0 }' "$1" > "$2.tmp"`,
-  'mv "$2.tmp" "$2"',
-].join('\n');
 
 /** Parses the pod networks of reflectors (for overlap checks). */
 export function podNetworkCidrs(scope: IConstruct, reflectors: IRouteReflector[]): Cidr[] {

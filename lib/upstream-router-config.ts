@@ -8,7 +8,7 @@ import { renderFrr, renderFrrDaemons, renderZebraConf } from './renderers/frr';
 import { renderGobgpRouter } from './renderers/gobgpd';
 import { renderRouterSysctl } from './renderers/sysctl';
 import { ILoadBalancerServiceSummary, IRouteReflector, IUpstreamRouter, RouteReflectorPlacement } from './route-reflector';
-import { BgpTimers, checkAddress, checkAsn, checkCount, checkName, checkNonEmpty, checkRouterId, checkTimers } from './validate';
+import { BgpTimers, checkAsn, checkCount, checkName, checkNonEmpty, checkPeerAddress, checkRouterId, checkTimers } from './validate';
 
 /** What sets one upstream router apart; EcmpTopology takes a list of these. */
 export interface UpstreamRouterOptions {
@@ -35,7 +35,8 @@ export interface UpstreamRouterOptions {
    */
   readonly flavour?: RouterFlavour;
   /**
-   * The most equal-cost next hops installed per prefix; at least the largest LB count.
+   * The most equal-cost next hops installed per prefix; at least the largest LB count. FRR and
+   * BIRD only: gobgpd + zebra has no such setting (zebra installs every path it is given).
    * @default 16
    */
   readonly maximumPaths?: number;
@@ -74,12 +75,15 @@ export class UpstreamRouterConfig extends Construct implements IUpstreamRouter {
     super(scope, id);
     this.routerName = checkName(this, 'name', props.name ?? id);
     this.reflectors = [...checkNonEmpty(this, 'routeReflectors', props.routeReflectors, 'pass the RouteReflector construct(s) this router peers with')];
-    this.address = checkAddress(this, 'address', props.address);
+    this.address = checkPeerAddress(this, 'address', props.address);
     this.routerId = checkRouterId(this, props.routerId === undefined ? 'routerId (defaults to address)' : 'routerId', props.routerId ?? this.address);
     this.asn = checkAsn(this, 'asn', props.asn ?? this.reflectors[0].asn);
     this.flavour = props.flavour ?? RouterFlavour.FRR;
     if (!Object.values(RouterFlavour).includes(this.flavour)) {
       throwInvalid(this, 'flavour', this.flavour, 'is not a router flavour', 'use RouterFlavour.FRR, RouterFlavour.BIRD or RouterFlavour.GOBGP_ZEBRA');
+    }
+    if (this.flavour === RouterFlavour.GOBGP_ZEBRA && props.maximumPaths !== undefined) {
+      throwInvalid(this, 'maximumPaths', props.maximumPaths, 'has no effect on a gobgpd + zebra router: no file it reads carries it', 'remove maximumPaths (zebra installs every path gobgpd learns), or use RouterFlavour.FRR or RouterFlavour.BIRD');
     }
     // 255: the most paths a reflector's add-paths send-max passes on.
     this.maximumPaths = checkCount(this, 'maximumPaths', props.maximumPaths ?? 16, 1, 255, 'use at least the largest lbCount of any service, at most 255');
@@ -146,7 +150,23 @@ export class UpstreamRouterConfig extends Construct implements IUpstreamRouter {
 
   private validateTopology(): string[] {
     const errors: string[] = [];
-    for (const service of this.services()) {
+    const reflectorNames = this.reflectors.map(r => r.reflectorName);
+    this.reflectors.forEach((reflector, i) => {
+      const sameAddress = this.reflectors.findIndex(other => other.address === reflector.address);
+      if (sameAddress !== i) {
+        errors.push(invalidField(this, 'routeReflectors', reflectorNames, `list two reflectors at ${reflector.address} ('${this.reflectors[sameAddress].reflectorName}' and '${reflector.reflectorName}'); the router keeps one neighbor per address`, 'give every route reflector its own address, and list each one once'));
+      }
+      const sameId = this.reflectors.findIndex(other => other.routerId === reflector.routerId);
+      if (sameId !== i && sameAddress === i) {
+        errors.push(invalidField(this, 'routeReflectors', reflectorNames, `list two reflectors with router id ${reflector.routerId} ('${this.reflectors[sameId].reflectorName}' and '${reflector.reflectorName}'); BGP tells paths apart by the reflector's identifier`, 'give every route reflector its own routerId'));
+      }
+      if (reflector.address === this.address) {
+        errors.push(invalidField(this, 'address', this.address, `is also the address of route reflector '${reflector.reflectorName}'`, 'give the router and every reflector their own addresses'));
+      } else if (reflector.routerId === this.routerId) {
+        errors.push(invalidField(this, 'routerId', this.routerId, `is also the router id of route reflector '${reflector.reflectorName}'; BGP refuses a peer with its own identifier`, 'give the router and every reflector their own router ids'));
+      }
+    });
+    for (const service of this.flavour === RouterFlavour.GOBGP_ZEBRA ? [] : this.services()) {
       if (service.lbCount > this.maximumPaths) {
         errors.push(invalidField(this, 'maximumPaths', this.maximumPaths, `is smaller than the ${service.lbCount} LB pods of service '${service.serviceName}': only ${this.maximumPaths} would get traffic`, `set maximumPaths to at least ${service.lbCount}`));
       }

@@ -1,16 +1,94 @@
-import { Duration } from 'cdk8s';
+import { Chart, Duration } from 'cdk8s';
 import { IConstruct } from 'constructs';
+import * as k8s from '../imports/k8s';
 import { throwInvalid } from './errors';
-import { Cidr, isDottedQuad, parseAddress, parseCidr } from './ip';
+import { isDnsLabel, isDnsSubdomain, isImageReference, isLabelValue, isQualifiedName, isResourceName, quantityValue } from './kubernetes-rules';
+import { Cidr, hostPrefix, isDottedQuad, parseAddress, parseCidr, specialPurpose } from './ip';
 import { BgpTimersModel } from './model';
 
 /** Field checks shared by the constructs. Each returns the checked (canonical) value or throws. */
 
+/** AS numbers no speaker may use: 23456 is AS_TRANS (RFC 6793), 65535 and 4294967295 are reserved (RFC 7300). */
+const RESERVED_ASNS = [23456, 65535, 4294967295];
+
 export function checkAsn(scope: IConstruct, field: string, asn: number): number {
+  const fix = 'use an integer in 1..4294967294 other than 23456 and 65535 (private: 64512-65534 or 4200000000-4294967294)';
   if (!Number.isInteger(asn) || asn < 1 || asn > 4294967295) {
-    throwInvalid(scope, field, asn, 'is not a valid AS number', 'use an integer in 1..4294967295 (private: 64512-65534 or 4200000000-4294967294)');
+    throwInvalid(scope, field, asn, 'is not a valid AS number', fix);
+  }
+  if (RESERVED_ASNS.includes(asn)) {
+    throwInvalid(scope, field, asn, 'is a reserved AS number (23456 is AS_TRANS, RFC 6793; 65535 and 4294967295 are reserved, RFC 7300)', fix);
   }
   return asn;
+}
+
+/** The namespace of the construct's chart, which every namespaced object it creates lands in. */
+export function checkNamespace(scope: IConstruct): string {
+  const namespace = Chart.of(scope).namespace ?? 'default';
+  if (!isDnsLabel(namespace)) {
+    throwInvalid(scope, 'namespace', namespace, 'is not a Kubernetes namespace name (an RFC 1123 label: at most 63 lower-case letters, digits and "-", starting and ending with a letter or digit)', 'set the chart\'s namespace to a name such as "ecmp-lb"');
+  }
+  return namespace;
+}
+
+/** Label keys and values (nodeSelector, backend selectors), as the API server checks them. */
+export function checkLabels(scope: IConstruct, field: string, labels: { [key: string]: string } | undefined): { [key: string]: string } | undefined {
+  if (labels === undefined) return undefined;
+  if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) {
+    throwInvalid(scope, field, labels, 'is not a map of labels', 'pass an object such as { "kubernetes.io/os": "linux" }');
+  }
+  for (const [key, value] of Object.entries(labels)) {
+    if (!isQualifiedName(key)) {
+      throwInvalid(scope, `${field} key`, key, 'is not a label key', 'use an optional DNS-subdomain prefix and "/", then at most 63 letters, digits, "-", "_" and ".", starting and ending with a letter or digit, e.g. "node-role.kubernetes.io/lb"');
+    }
+    if (!isLabelValue(value)) {
+      throwInvalid(scope, `${field}["${key}"]`, value, 'is not a label value', 'use at most 63 letters, digits, "-", "_" and ".", starting and ending with a letter or digit (or "")');
+    }
+  }
+  return labels;
+}
+
+/** A node name, as the `kubernetes.io/hostname` label and `spec.nodeName` carry it. */
+export function checkNodeName(scope: IConstruct, field: string, name: string | undefined): string | undefined {
+  if (name !== undefined && !(isDnsSubdomain(name) && isLabelValue(name))) {
+    throwInvalid(scope, field, name, 'is not a node name (an RFC 1123 subdomain that fits a label value: at most 63 lower-case letters, digits, "-" and ".")', 'use the name `kubectl get nodes` prints, e.g. "node-1"');
+  }
+  return name;
+}
+
+/** An image reference the container runtime can pull. */
+export function checkImage(scope: IConstruct, field: string, image: string): string {
+  if (!isImageReference(image)) {
+    throwInvalid(scope, field, image, 'is not an image reference', 'write [registry[:port]/]repository[:tag][@sha256:<64 hex digits>] with a lower-case repository, e.g. "registry.example.com/ecmp/lb:0.1.0"');
+  }
+  return image;
+}
+
+/** Container resources: known resource names, quantities the API server parses, requests no more than limits. */
+export function checkResources(scope: IConstruct, field: string, resources: k8s.ResourceRequirements | undefined): k8s.ResourceRequirements | undefined {
+  if (resources === undefined) return undefined;
+  const values: Record<'requests' | 'limits', Map<string, number>> = { requests: new Map(), limits: new Map() };
+  for (const kind of ['requests', 'limits'] as const) {
+    for (const [name, quantity] of Object.entries(resources[kind] ?? {})) {
+      if (!isResourceName(name)) {
+        throwInvalid(scope, `${field}.${kind}`, name, 'is not a resource name', 'use "cpu", "memory", "ephemeral-storage", "hugepages-<size>" or an extended resource such as "example.com/device"');
+      }
+      // Duck-typed: the app's cdk8s-plus copy may not be ours.
+      const text = typeof quantity === 'object' && quantity !== null && 'value' in quantity ? (quantity as k8s.Quantity).value : quantity;
+      const value = typeof text === 'number' ? text : quantityValue(String(text));
+      if (!Number.isFinite(value) || value < 0) {
+        throwInvalid(scope, `${field}.${kind}.${name}`, text, 'is not a resource quantity', 'use a non-negative number with an optional suffix, e.g. k8s.Quantity.fromString("100m") or k8s.Quantity.fromString("64Mi")');
+      }
+      values[kind].set(name, value);
+    }
+  }
+  for (const [name, request] of values.requests) {
+    const limit = values.limits.get(name);
+    if (limit !== undefined && request > limit) {
+      throwInvalid(scope, `${field}.requests.${name}`, resources.requests![name].value, `is more than the limit ${resources.limits![name].value}`, 'request at most the limit (the API server refuses the pod otherwise)');
+    }
+  }
+  return resources;
 }
 
 export function checkRouterId(scope: IConstruct, field: string, id: string): string {
@@ -26,6 +104,16 @@ export function checkAddress(scope: IConstruct, field: string, text: string): st
     throwInvalid(scope, field, text, 'is not an IP address', 'write a literal IPv4 address such as "10.0.0.109" or an IPv6 address such as "2001:db8::1"');
   }
   return address.toString();
+}
+
+/** The address of a BGP speaker (router, reflector): a unicast address a session can reach. */
+export function checkPeerAddress(scope: IConstruct, field: string, text: string): string {
+  const address = checkAddress(scope, field, text);
+  const special = specialPurpose(parseCidr(hostPrefix(address)).cidr!);
+  if (special) {
+    throwInvalid(scope, field, text, `is in ${special}, where no BGP session between machines can run`, 'use the speaker\'s unicast address on the node network');
+  }
+  return address;
 }
 
 export function checkCidr(scope: IConstruct, field: string, text: string): Cidr {

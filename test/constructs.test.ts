@@ -211,6 +211,7 @@ test('backends from a cdk8s-plus workload or an existing Service', () => {
 
 test('IPv6 prefixes, HTTP checks, DR forwarding and custom timers reach the model', () => {
   const { app } = testTopology({
+    topology: { podNetworks: ['198.19.128.0/17', '2001:db8:130::/64'] },
     services: [{
       id: 'v6', props: {
         prefixes: ['2001:db8:100::/64', '2001:db8:101::/64'], vips: ['2001:db8:100::10', '2001:db8:101::10'],
@@ -251,7 +252,7 @@ describe('bad input is refused at synth with construct, field, value and fix', (
     ['keepalive above a third of hold', service({ holdTime: Duration.seconds(9), keepaliveInterval: Duration.seconds(4) }), /keepaliveInterval "4s" is not a whole number of seconds between 1 and a third of the hold time \(9s\)/],
     ['bad service name', service({ name: 'Web_1' }), /name "Web_1" is not a DNS label/],
     ['AS differing from the reflectors', service({ asn: 65000 }), /asn 65000 differs from route reflector 'rr1' AS 65021/],
-    ['AS out of range', topology({ asn: 4294967296 }), /RouteReflector 'ecmp\/rr1': asn 4294967296 is not a valid AS number\. Fix: use an integer in 1\.\.4294967295/],
+    ['AS out of range', topology({ asn: 4294967296 }), /RouteReflector 'ecmp\/rr1': asn 4294967296 is not a valid AS number\. Fix: use an integer in 1\.\.4294967294 other than 23456 and 65535/],
     ['AS zero', topology({ asn: 0 }), /asn 0 is not a valid AS number/],
     ['router id not a dotted quad', topology({ routeReflectors: [{ name: 'rr1', address: '198.18.0.109', routerId: '1.2.3' }] }), /routerId "1\.2\.3" is not a dotted-quad BGP identifier/],
     ['IPv6 reflector without router id', topology({ routeReflectors: [{ name: 'rr1', address: '2001:db8::109' }] }), /routerId \(defaults to address\) "2001:db8::109" is not a dotted-quad/],

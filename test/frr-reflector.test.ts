@@ -10,7 +10,7 @@ import { synthToDisk, testTopology } from './support/topology';
 describe('a standalone FRR route reflector (daemon: ReflectorDaemon.FRR)', () => {
   const { app, topology, outdir } = testTopology({
     topology: {
-      routeReflectors: [{ name: 'rr1', address: '198.18.0.109', daemon: ReflectorDaemon.FRR }, { name: 'rr2', address: '198.18.0.108' }],
+      routeReflectors: [{ name: 'rr1', address: '198.18.0.109', daemon: ReflectorDaemon.FRR }, { name: 'rr2', address: '198.18.0.108', gobgpdVersion: '3.21.0' }],
       bgpPassword: { secret: kplus.Secret.fromSecretName(new Chart(new App(), 'secrets'), 'bgp', 'bgp-md5'), key: 'password', signLoadBalancerSessions: true },
     },
   });

@@ -138,7 +138,13 @@ function topologyArbitrary(hostile: boolean) {
     ...t,
     // Valid names and addresses by default, distinct across reflectors and routers.
     reflectors: t.reflectors.map((r, i) => ({ ...r, name: r.name ?? t.names[i], address: r.address ?? `198.18.0.${t.hosts[i]}` })),
-    routers: t.routers.map((r, i) => ({ ...r, name: r.name ?? t.names[2 + i], address: r.address ?? `198.18.0.${t.hosts[2 + i]}` })),
+    routers: t.routers.map((r, i) => ({
+      ...r, name: r.name ?? t.names[2 + i], address: r.address ?? `198.18.0.${t.hosts[2 + i]}`,
+      // gobgpd + zebra has no maximum-paths setting, so synth refuses one.
+      maximumPaths: !hostile && r.flavour === RouterFlavour.GOBGP_ZEBRA ? undefined : r.maximumPaths,
+    })),
+    // TCP-MD5 cannot cross an in-cluster reflector's NAT, and gobgpd 3.10 cannot sign LB sessions.
+    password: !hostile && t.password && (t.reflectors.some(r => r.inCluster) ? undefined : { ...t.password, signLoadBalancerSessions: undefined }),
   }));
 }
 const topologyProps = fc.oneof(topologyArbitrary(false), topologyArbitrary(true));
@@ -157,7 +163,7 @@ function build(p: any) {
   const topology = new EcmpTopology(app, 'ecmp', {
     namespace: 'lb',
     asn: p.asn,
-    podNetworks: [p.podNetwork],
+    podNetworks: [p.podNetwork, '2001:db8:ff00::/56'],
     routeReflectors: p.reflectors.map((r: any) => ({
       name: r.name, address: r.address, routerId: r.routerId, sendMax: r.sendMax,
       ...(r.inCluster ? { placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: r.nodeName, networkPolicy: r.networkPolicy } : {}),

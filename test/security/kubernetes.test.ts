@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import { Chart } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import { Backends, EcmpApp, FILL_PASSWORD_SCRIPT, LoadBalancerService, RouteReflector, RouteReflectorPlacement, UpstreamRouterConfig } from '../../lib';
+import { Backends, EcmpApp, LoadBalancerService, ReflectorDaemon, RouteReflector, RouteReflectorPlacement, UpstreamRouterConfig } from '../../lib';
 import { BGP_PASSWORD_ENV } from '../../lib/model';
 import { validateManifest } from '../support/k8s-schema';
 import { synthToDisk, tempDir, testTopology } from '../support/topology';
@@ -13,19 +13,24 @@ function pods(manifests: any[]): { owner: string; spec: any }[] {
   return manifests.filter(m => m.spec?.template?.spec).map(m => ({ owner: `${m.kind}/${m.metadata.name}`, spec: m.spec.template.spec }));
 }
 
-/** The paper topology plus an in-cluster reflector with MD5 and a NetworkPolicy, and one service with module loading. */
+/**
+ * The paper topology plus an in-cluster reflector with a NetworkPolicy, a standalone FRR reflector
+ * that signs its LB sessions with TCP-MD5, and one service with module loading.
+ */
 function fullTopology() {
   const outdir = tempDir('ecmp-sec-k8s');
   const app = new EcmpApp({ outdir });
   const chart = new Chart(app, 'sec', { namespace: 'lb' });
   const bgpPassword = { secret: kplus.Secret.fromSecretName(chart, 'bgp-key', 'bgp-md5'), key: 'password', signLoadBalancerSessions: true };
   const rr = new RouteReflector(chart, 'rr1', {
-    asn: 65021, address: '198.18.0.21', podNetworks: ['198.19.128.0/17'], placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: 'node-21',
-    bgpPassword, networkPolicy: true,
+    asn: 65021, address: '198.18.0.21', podNetworks: ['198.19.128.0/17'], placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: 'node-21', networkPolicy: true,
   });
+  const signing = new RouteReflector(chart, 'rr2', { asn: 65021, address: '198.18.0.22', podNetworks: ['198.19.128.0/17'], daemon: ReflectorDaemon.FRR, bgpPassword });
   new UpstreamRouterConfig(chart, 'router', { address: '198.18.0.110', routeReflectors: [rr] });
   new UpstreamRouterConfig(chart, 'router2', { address: '198.18.0.111', routeReflectors: [rr] });
+  new UpstreamRouterConfig(chart, 'router3', { address: '198.18.0.112', routeReflectors: [signing] });
   new LoadBalancerService(chart, 'web1', { prefixes: ['198.18.101.0/24'], ports: [{ port: 80 }], backends: Backends.fromLabels({ app: 'web1' }), routeReflectors: [rr] });
+  new LoadBalancerService(chart, 'signed', { prefixes: ['198.18.103.0/24'], ports: [{ port: 80 }], backends: Backends.fromLabels({ app: 'signed' }), routeReflectors: [signing] });
   new LoadBalancerService(chart, 'legacy', {
     prefixes: ['198.18.102.0/24'], ports: [{ port: 80 }], backends: Backends.fromLabels({ app: 'legacy' }), routeReflectors: [rr], loadKernelModules: true,
   });
@@ -34,7 +39,7 @@ function fullTopology() {
 
 describe.each([
   ['the default topology', () => { const t = testTopology(); return { outdir: t.outdir, ...synthToDisk(t.app) }; }],
-  ['in-cluster reflector with TCP-MD5 and NetworkPolicy, a service with module loading', fullTopology],
+  ['in-cluster reflector with NetworkPolicy, a signing FRR reflector, a service with module loading', fullTopology],
 ])('%s', (_name, build) => {
   const { manifests, files, outdir } = build();
   afterAll(() => fs.rmSync(outdir, { recursive: true, force: true }));
@@ -90,7 +95,7 @@ describe.each([
       for (const c of spec.containers) expect([owner, c.name, JSON.stringify(c.env ?? [])]).toEqual([owner, c.name, expect.not.stringContaining('secretKeyRef')]);
       for (const c of spec.initContainers ?? []) {
         for (const e of (c.env ?? []).filter((v: any) => v.valueFrom?.secretKeyRef)) {
-          expect([owner, c.name, e.name]).toEqual([owner, expect.stringMatching(/^(render-config|fill-password)$/), BGP_PASSWORD_ENV]);
+          expect([owner, c.name, e.name]).toEqual([owner, 'render-config', BGP_PASSWORD_ENV]);
         }
       }
       expect((spec.volumes ?? []).filter((v: any) => v.secret)).toEqual([]);
@@ -106,21 +111,10 @@ describe.each([
   });
 });
 
-describe('the in-cluster reflector with TCP-MD5 and a NetworkPolicy', () => {
+describe('the in-cluster reflector with a NetworkPolicy', () => {
   const { manifests, outdir } = fullTopology();
   afterAll(() => fs.rmSync(outdir, { recursive: true, force: true }));
   const rr = manifests.find(m => m.kind === 'Deployment' && m.metadata.name === 'rr1-gobgpd').spec.template.spec;
-
-  test('an init container fills the key into a memory volume; gobgpd reads that, read-only; the ConfigMap keeps the placeholder', () => {
-    const [init] = rr.initContainers;
-    expect(init.command).toEqual(['/bin/sh', '-c', FILL_PASSWORD_SCRIPT, 'fill-password', '/etc/gobgpd/gobgpd.toml', '/run/gobgpd/gobgpd.toml']);
-    expect(init.env).toEqual([{ name: BGP_PASSWORD_ENV, valueFrom: { secretKeyRef: { name: 'bgp-md5', key: 'password' } } }]);
-    expect(rr.containers[0].command.slice(0, 5)).toEqual(['gobgpd', '-t', 'toml', '-f', '/run/gobgpd/gobgpd.toml']);
-    expect(rr.containers[0].volumeMounts).toContainEqual({ name: 'run', mountPath: '/run/gobgpd', readOnly: true });
-    expect(rr.volumes).toContainEqual({ name: 'run', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } });
-    const config = manifests.find(m => m.kind === 'ConfigMap' && m.metadata.name === 'rr1-gobgpd').data['gobgpd.toml'];
-    expect(config).toContain('auth-password = "${ECMP_LB_BGP_PASSWORD}"');
-  });
 
   test('API tokens: only the reflector agent container gets one, read-only; the pod automounts none', () => {
     expect(rr.automountServiceAccountToken).toBe(false);

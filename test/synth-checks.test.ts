@@ -1,0 +1,170 @@
+import * as fs from 'fs';
+import { App, Chart, Duration } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import * as k8s from '../imports/k8s';
+import {
+  Backends, EcmpApp, EcmpTopology, LoadBalancerService, LoadBalancerServiceProps, ReflectorDaemon, RouteReflectorPlacement, RouterFlavour,
+} from '../lib';
+import { isImageReference, isQualifiedName, isQuantity, quantityValue } from '../lib/kubernetes-rules';
+import { synthToDisk, tempDir, testTopology } from './support/topology';
+
+// Every class of input docs/synth-checks.md lists: refused with the construct path, the field, the
+// value and the fix, before anything is written.
+
+const secret = () => kplus.Secret.fromSecretName(new Chart(new App(), 'secrets'), 'bgp', 'bgp-md5');
+const service = (props: Partial<LoadBalancerServiceProps>, topology: object = {}) => () => testTopology({ topology, services: [{ id: 'web', props: { prefixes: ['198.18.101.0/24'], ...props } }] });
+const topology = (props: object) => () => testTopology({ topology: props as any });
+const rr = (extra: object = {}) => ({ name: 'rr1', address: '198.18.0.109', ...extra });
+const router = (extra: object = {}) => ({ name: 'router', address: '198.18.0.110', ...extra });
+
+type Build = () => { app: EcmpApp; outdir: string };
+
+describe('synth refuses what cannot work, naming construct, field, value and fix, and writes nothing', () => {
+  test.each<[string, Build, RegExp]>([
+    // Kubernetes names and values the API server refuses
+    ['namespace', topology({ namespace: 'LB_ns' }), /EcmpTopology 'ecmp': namespace "LB_ns" is not a Kubernetes namespace name .*Fix: set the chart's namespace/],
+    ['node name', topology({ routeReflectors: [rr({ placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: 'Node_1' })] }), /RouteReflector 'ecmp\/rr1': nodeName "Node_1" is not a node name.*Fix: /],
+    ['nodeSelector key', service({ nodeSelector: { 'bad key': 'x' } }), /LoadBalancerService 'ecmp\/web': nodeSelector key "bad key" is not a label key\. Fix: /],
+    ['nodeSelector value', service({ nodeSelector: { 'node-role.kubernetes.io/lb': 'yes please' } }), /nodeSelector\["node-role\.kubernetes\.io\/lb"\] "yes please" is not a label value\. Fix: /],
+    ['backend label', service({ backends: Backends.fromLabels({ app: 'web!' }) }), /LoadBalancerService 'ecmp\/web': backends\["app"\] "web!" is not a label value\. Fix: /],
+    ['resource quantity', service({ resources: { requests: { memory: k8s.Quantity.fromString('64MB') } } }), /resources\.requests\.memory "64MB" is not a resource quantity\. Fix: /],
+    ['resource name', service({ resources: { limits: { gpu: k8s.Quantity.fromString('1') } } }), /resources\.limits "gpu" is not a resource name\. Fix: /],
+    ['requests above limits', service({ resources: { requests: { memory: k8s.Quantity.fromString('1Gi') }, limits: { memory: k8s.Quantity.fromString('256Mi') } } }), /resources\.requests\.memory "1Gi" is more than the limit 256Mi\. Fix: /],
+    ['image reference', service({ image: 'Registry.example.com/ECMP/lb:0.1.0 ' }), /LoadBalancerService 'ecmp\/web': image "Registry\.example\.com\/ECMP\/lb:0\.1\.0 " is not an image reference\. Fix: /],
+    ['image digest', service({ images: { lbDigest: 'sha256:abc' } }), /images\.lbDigest "sha256:abc" is not an image digest\. Fix: /],
+    ['image registry with a tag', topology({ images: { registry: 'ghcr.io/acme:1.0' } }), /EcmpTopology 'ecmp': images\.registry "ghcr\.io\/acme:1\.0" is not a registry and repository prefix\. Fix: /],
+    ['image tag', topology({ images: { tag: '-1' } }), /images\.tag "-1" is not an image tag\. Fix: /],
+    // Peers that collide
+    ['two reflectors at one address', topology({ routeReflectors: [rr(), rr({ name: 'rr2' })] }), /LoadBalancerService 'ecmp\/web1': routeReflectors \["rr1","rr2"\] list two reflectors at 198\.18\.0\.109:179 .*exabgp stops on a duplicate neighbor\. Fix: /],
+    ['two routers at one address', topology({ upstreamRouters: [router(), router({ name: 'router2' })] }), /RouteReflector 'ecmp\/rr1': upstream routers \["router","router2"\] put router 'router2' at 198\.18\.0\.110, the address of router 'router'.*Fix: give every router and reflector its own address/],
+    ['a router at a reflector\'s address', topology({ upstreamRouters: [router({ address: '198.18.0.109' })] }), /UpstreamRouterConfig 'ecmp\/router': address "198\.18\.0\.109" is also the address of route reflector 'rr1'\. Fix: /],
+    ['router ids that collide', topology({ upstreamRouters: [router({ routerId: '198.18.0.109' })] }), /UpstreamRouterConfig 'ecmp\/router': routerId "198\.18\.0\.109" is also the router id of route reflector 'rr1'.*Fix: /],
+    ['two reflectors with one router id', topology({ routeReflectors: [rr({ routerId: '1.1.1.1' }), rr({ name: 'rr2', address: '198.18.0.108', routerId: '1.1.1.1' })] }), /UpstreamRouterConfig 'ecmp\/router': routeReflectors \["rr1","rr2"\] list two reflectors with router id 1\.1\.1\.1.*Fix: give every route reflector its own routerId/],
+    ['a router inside a service prefix', service({ prefixes: ['198.18.0.0/24'], vips: ['198.18.0.1'] }), /RouteReflector 'ecmp\/rr1': address "198\.18\.0\.110" of router 'router' is inside 198\.18\.0\.0\/24, the prefix of service 'web'.*Fix: /],
+    ['a router inside the pod network', topology({ upstreamRouters: [router({ address: '198.19.128.1' })] }), /RouteReflector 'ecmp\/rr1': podNetworks \["198\.19\.128\.0\/17"\] contain router 'router''s address 198\.19\.128\.1.*Fix: /],
+    ['a reflector inside the pod network', topology({ routeReflectors: [rr({ address: '198.19.128.9' })] }), /RouteReflector 'ecmp\/rr1': address "198\.19\.128\.9" is inside the pod network 198\.19\.128\.0\/17\. Fix: .*allowAddressInPodNetwork: true/],
+    ['pod networks that overlap', topology({ podNetworks: ['198.19.128.0/17', '198.19.130.0/24'] }), /RouteReflector 'ecmp\/rr1': podNetworks\[1\] "198\.19\.130\.0\/24" overlaps podNetworks\[0\] 198\.19\.128\.0\/17\. Fix: /],
+    ['a loopback router', topology({ upstreamRouters: [router({ address: '127.0.0.1' })] }), /UpstreamRouterConfig 'ecmp\/router': address "127\.0\.0\.1" is in IPv4 loopback.*Fix: /],
+    // Address families
+    ['IPv6 prefix with IPv4 nodes and pods', service({ prefixes: ['2001:db8:1::/64'] }), /LoadBalancerService 'ecmp\/web': prefixes \["2001:db8:1::\/64"\] are IPv6, but the reflectors' pod networks have no IPv6 prefix.*Fix: /],
+    ['an IPv6-only pod network', topology({ podNetworks: ['2001:db8:130::/64'] }), /RouteReflector 'ecmp\/rr1': podNetworks \["2001:db8:130::\/64"\] has no IPv4 prefix.*Fix: /],
+    // Prefixes that cannot be a service
+    ['multicast prefix', service({ prefixes: ['239.1.1.0/24'] }), /prefixes\[0\] "239\.1\.1\.0\/24" overlaps IPv4 multicast, which no router forwards to a service\. Fix: /],
+    ['loopback prefix', service({ prefixes: ['127.0.10.0/24'] }), /prefixes\[0\] "127\.0\.10\.0\/24" overlaps IPv4 loopback/],
+    ['link-local prefix', service({ prefixes: ['fe80::/64'] }, { podNetworks: ['198.19.128.0/17', '2001:db8:130::/64'] }), /prefixes\[0\] "fe80::\/64" overlaps IPv6 link-local/],
+    ['the default route', service({ prefixes: ['0.0.0.0/0'] }), /prefixes\[0\] "0\.0\.0\.0\/0" overlaps the IPv4 "this network" range/],
+    ['a VIP on the network address', service({ vips: ['198.18.101.0'] }), /vips\[0\] "198\.18\.101\.0" is the network address of 198\.18\.101\.0\/24\. Fix: use a host address such as 198\.18\.101\.1/],
+    ['a VIP on the broadcast address', service({ vips: ['198.18.101.255'] }), /vips\[0\] "198\.18\.101\.255" is the broadcast address of 198\.18\.101\.0\/24/],
+    ['duplicate VIPs', service({ vips: ['198.18.101.1', '198.18.101.1'] }), /vips\[1\] "198\.18\.101\.1" repeats vips\[0\]\. Fix: list each VIP once/],
+    ['duplicate ports', service({ ports: [{ port: 80 }, { port: 80, backendPort: 8080 }] }), /ports\[1\] "TCP\/80" repeats ports\[0\].*Fix: list each port and protocol once/],
+    ['health-check timeout at the interval', service({ healthCheck: { interval: Duration.seconds(2), timeout: Duration.seconds(2) } }), /healthCheck\.timeout "2s" is not shorter than the interval \(2s\)\. Fix: /],
+    // Options the chosen daemons cannot honour
+    ['TCP-MD5 on an in-cluster reflector', topology({ routeReflectors: [rr({ placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: 'node-1' })], bgpPassword: { secret: secret(), key: 'password' } }),
+      /RouteReflector 'ecmp\/rr1': bgpPassword "bgp-md5" cannot sign an in-cluster reflector's sessions.*Fix: run the reflector standalone/],
+    ['signed LB sessions on gobgpd 3.10', topology({ bgpPassword: { secret: secret(), key: 'password', signLoadBalancerSessions: true } }), /bgpPassword\.signLoadBalancerSessions true needs gobgpd 3\.21 or later.*Fix: /],
+    ['maximumPaths on gobgpd + zebra', topology({ upstreamRouters: [router({ flavour: RouterFlavour.GOBGP_ZEBRA, maximumPaths: 8 })] }), /UpstreamRouterConfig 'ecmp\/router': maximumPaths 8 has no effect on a gobgpd \+ zebra router.*Fix: /],
+    // Reserved AS numbers
+    ...[23456, 65535, 4294967295].map((asn): [string, Build, RegExp] => [`reserved AS ${asn}`, topology({ asn }), new RegExp(`asn ${asn} is a reserved AS number.*Fix: `)]),
+    // Messages for NaN and Infinity
+    ['NaN', service({ lbCount: Number.NaN }), /lbCount NaN is not an integer/],
+    ['Infinity', service({ ports: [{ port: Number.POSITIVE_INFINITY }] }), /ports\[0\]\.port Infinity is not a valid port/],
+  ])('%s', (_name, build, message) => {
+    let outdir: string | undefined;
+    const synth = () => {
+      const { app, outdir: dir } = build();
+      outdir = dir;
+      app.synth();
+    };
+    expect(synth).toThrow(message);
+    if (outdir) expect(fs.readdirSync(outdir)).toEqual([]);
+  });
+
+  test('an object name that collides with one the user already has in the chart', () => {
+    const { app, topology: chart, outdir } = testTopology();
+    new k8s.KubeConfigMap(chart, 'mine', { metadata: { name: 'web1-lb' } });
+    expect(() => app.synth()).toThrow(/KubeConfigMap 'ecmp\/mine': metadata\.name "web1-lb" is also the name of ecmp\/web1\/Config, another ConfigMap in namespace lb; kubectl apply would keep only one of them\. Fix: /);
+    expect(fs.readdirSync(outdir)).toEqual([]);
+  });
+
+  test('accepted only with an explicit prop: a reflector inside the pod network', () => {
+    const { app } = topology({ routeReflectors: [rr({ address: '198.19.128.9', allowAddressInPodNetwork: true })] })();
+    expect(synthToDisk(app).files.get('route-reflectors/rr1/gobgpd.toml')).toContain('neighbor-address = "198.18.0.110"');
+  });
+});
+
+test('two topologies in one app share one node route agent, which watches both namespaces', () => {
+  const app = new EcmpApp({ outdir: tempDir('ecmp-two') });
+  for (const [name, n] of [['blue', 1], ['green', 2]] as const) {
+    const chart = new EcmpTopology(app, name, {
+      namespace: name, asn: 65021, podNetworks: ['198.19.128.0/17'],
+      routeReflectors: [{ name: `${name}-rr`, address: `198.18.${n}.109` }], upstreamRouters: [{ name: `${name}-router`, address: `198.18.${n}.110` }],
+    });
+    new LoadBalancerService(chart, 'web', { prefixes: [`198.18.10${n}.0/24`], ports: [{ port: 80 }], backends: Backends.fromLabels({ app: 'web' }) });
+  }
+  const { manifests } = synthToDisk(app);
+  const agents = manifests.filter(m => m.kind === 'DaemonSet');
+  expect(agents.map(a => [a.metadata.namespace, a.spec.template.spec.containers[0].args])).toEqual([['blue', ['--namespaces=blue,green']]]);
+  const bindings = manifests.filter(m => m.kind === 'RoleBinding' && m.metadata.name === 'ecmp-lb-node-agent');
+  expect(bindings.map(b => [b.metadata.namespace, b.subjects[0].namespace])).toEqual([['blue', 'blue'], ['green', 'blue']]);
+});
+
+describe('images: one place for registry, tag and digest', () => {
+  const lbImages = (manifests: any[]) => [...new Set(manifests.flatMap(m => [...(m.spec?.template?.spec?.initContainers ?? []), ...(m.spec?.template?.spec?.containers ?? [])]).map((c: any) => c.image))].sort();
+
+  test('the default tag is the library version', () => {
+    const { manifests } = synthToDisk(testTopology().app);
+    const { version } = JSON.parse(fs.readFileSync(`${__dirname}/../package.json`, 'utf8'));
+    expect(lbImages(manifests)).toEqual([`cdk8s-ecmp-lb/exabgp:${version}`, `cdk8s-ecmp-lb/lb:${version}`]);
+  });
+
+  test('the app sets registry and tag, a chart overrides the tag, a construct pins a digest', () => {
+    const digest = `sha256:${'ab'.repeat(32)}`;
+    const outdir = tempDir('ecmp-images');
+    const app = new EcmpApp({ outdir, images: { registry: 'registry.local:5000/ecmp', tag: '1.0.0' } });
+    const chart = new EcmpTopology(app, 'ecmp', {
+      namespace: 'lb', asn: 65021, podNetworks: ['198.19.128.0/17'], images: { tag: '1.0.1' },
+      routeReflectors: [{ address: '198.18.0.109', placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: 'node-1' }], upstreamRouters: [{ address: '198.18.0.110' }],
+    });
+    new LoadBalancerService(chart, 'web', { prefixes: ['198.18.101.0/24'], ports: [{ port: 80 }], backends: Backends.fromLabels({ app: 'web' }), images: { lbDigest: digest } });
+    expect(lbImages(synthToDisk(app).manifests)).toEqual([
+      'registry.local:5000/ecmp/exabgp:1.0.1', 'registry.local:5000/ecmp/gobgpd:1.0.1', 'registry.local:5000/ecmp/lb:1.0.1', `registry.local:5000/ecmp/lb:1.0.1@${digest}`,
+    ]);
+  });
+
+  test('image props apply only where an image runs', () => {
+    expect(() => topology({ routeReflectors: [rr({ image: 'x/gobgpd:1' })] })()).toThrow(/RouteReflector 'ecmp\/rr1': image "x\/gobgpd:1" only applies to an in-cluster route reflector/);
+    expect(() => topology({ routeReflectors: [rr({ daemon: ReflectorDaemon.FRR, gobgpdVersion: '3.21.0', bindPrefixesToLbPods: false })] })()).toThrow(/gobgpdVersion "3\.21\.0" only applies to a gobgpd reflector/);
+  });
+});
+
+describe('the API server\'s rules', () => {
+  test.each([
+    ['nginx', true], ['nginx:1.25', true], ['ghcr.io/acme/lb:0.1.0', true], ['localhost:5000/a/b@sha256:' + '0'.repeat(64), true],
+    ['[::1]:5000/a:b', true], ['registry.local:5000/ecmp/lb:1.0.1@sha256:' + 'ab'.repeat(32), true],
+    ['', false], ['Nginx', false], ['a b', false], ['a:b:c', false], ['a@sha256:abc', false], ['a/', false], ['-a', false], ['a:-b', false],
+  ])('image reference %j: %s', (text, valid) => {
+    expect(isImageReference(text)).toBe(valid);
+  });
+
+  test.each([
+    ['app', true], ['app.kubernetes.io/name', true], ['a/b/c', false], ['-a', false], ['a'.repeat(64), false], ['Example.com/x', false], ['x/', false],
+  ])('label key %j: %s', (text, valid) => {
+    expect(isQualifiedName(text)).toBe(valid);
+  });
+
+  test.each([
+    ['100m', 0.1], ['64Mi', 64 * 2 ** 20], ['1.5', 1.5], ['2e3', 2000], ['1Ki', 1024], ['.5', 0.5],
+  ])('quantity %j is %d', (text, value) => {
+    expect(isQuantity(text)).toBe(true);
+    expect(quantityValue(text)).toBe(value);
+  });
+
+  test.each(['64MB', '-1', '1.2.3', 'm', '', '1 Gi'])('%j is not a quantity', (text) => {
+    expect(isQuantity(text)).toBe(false);
+  });
+});
+
+test('the library version in lib/version.ts is package.json\'s', () => {
+  const { LIBRARY_VERSION } = require('../lib/version');
+  expect(LIBRARY_VERSION).toBe(JSON.parse(fs.readFileSync(`${__dirname}/../package.json`, 'utf8')).version);
+});
