@@ -22,7 +22,6 @@ for (const [name, prefix, lbCount] of [['web1', '10.1.1.0/24', 3], ['web2', '10.
     ports: [{ port: 80, backendPort: 8080 }],
     backends: Backends.fromWorkload(web),
     lbCount,
-    routeReflectors: topology.routeReflectors,
   });
 }
 
