@@ -2,12 +2,14 @@
  * The control plane on the real daemons, in network namespaces on this host (no IPVS needed):
  * the synthesized router (FRR, then BIRD), two gobgpd route reflectors, and LB pods running exabgp
  * with the init step's rendering and the ConfigMap's announcer. Checks the paper's Fig. 12: one
- * kernel nexthop per LB node, two services side by side, scaling 1 -> 4 -> 2, and withdrawal.
+ * kernel nexthop per LB node, two services side by side, scaling 1 -> 4 -> 2, and withdrawal; then
+ * the in-cluster reflector placement through the NAT a cluster puts on its path.
  */
 import * as fs from 'node:fs';
 import { RouterFlavour } from '../lib';
 import { LbPod, LbPods, SOURCE_CLI, startClusterApi, startReflectors, startRouter } from './lib/daemons';
 import { runScenarios, ScenarioContext } from './lib/harness';
+import { inClusterReflector } from './lib/in-cluster-reflector';
 import { createLab, nodeIp, routerNexthops } from './lib/lab';
 import { sleep, waitFor } from './lib/proc';
 import { PAPER_SERVICES, synthesize } from './lib/synth';
@@ -69,4 +71,5 @@ async function fig12(flavour: RouterFlavour, ctx: ScenarioContext): Promise<void
 void runScenarios('control plane', [
   ['Fig. 12 on FRR', (ctx) => fig12(RouterFlavour.FRR, ctx)],
   ['Fig. 12 on BIRD', (ctx) => fig12(RouterFlavour.BIRD, ctx)],
+  ['in-cluster reflector behind ClusterIP DNAT and node SNAT', inClusterReflector],
 ], 600);

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { RouterFlavour } from '../../lib/model';
 import { announceText } from '../../controller/src/announce';
 import { writeFileAtomic } from '../../controller/src/atomic-file';
-import { dnsResolver, runInit } from '../../controller/src/init';
+import { dnsResolver, Resolver, runInit } from '../../controller/src/init';
 import { silentLogger } from '../../controller/src/log';
 import { netnsCommands, requiredSysctls } from '../../controller/src/netns';
 import { DEFAULT_ROUTE_PROTO, desiredRoutes, parseIpRouteJson, routeCommands } from '../../controller/src/node-routes';
@@ -112,7 +112,9 @@ export interface LbPod {
 export class LbPods {
   readonly live = new Set<LbPod>();
 
-  constructor(private readonly procs: ProcessSet, private readonly workDir: string, private readonly mode: AnnounceMode, private readonly api: ApiServerDouble) {}
+  /** `resolve`: how the init step finds the reflectors (cluster DNS for in-cluster reflectors' Service names). */
+  constructor(private readonly procs: ProcessSet, private readonly workDir: string, private readonly mode: AnnounceMode, private readonly api: ApiServerDouble,
+    private readonly resolve: Resolver = dnsResolver(4)) {}
 
   /** Starts one LB pod: the init step's rendering, the pod's namespace setup, its announcer, exabgp, then the node route. */
   async start(service: SynthesizedService, node: number, slot: number): Promise<LbPod> {
@@ -133,7 +135,7 @@ export class LbPods {
       metadata: { name: ns, namespace: model.namespace, labels: service.podLabels, annotations: service.podAnnotations },
       status: { phase: 'Running', podIP: podIp, podIPs: [{ ip: podIp }] },
     });
-    await runInit(model, identity, etcDir, runDir, dnsResolver(4), silentLogger);
+    await runInit(model, identity, etcDir, runDir, this.resolve, silentLogger);
 
     let controller: Daemon | undefined;
     if (this.mode.kind === 'announce-file') {
