@@ -75,10 +75,15 @@ export function firstHostAddress(cidr: Cidr): string {
   return ipaddr.fromByteArray(bytes).toString();
 }
 
+/** An address as an integer. */
+export function addressValue(address: ipaddr.IPv4 | ipaddr.IPv6): bigint {
+  return address.toByteArray().reduce((acc, byte) => (acc << 8n) | BigInt(byte), 0n);
+}
+
 /** First and last address of a prefix as integers, for sorting and sweeping. */
 export function cidrRange(cidr: Cidr): { start: bigint; end: bigint } {
   const bits = BigInt(cidr.family === 4 ? 32 : 128);
-  const start = cidr.address.toByteArray().reduce((acc, byte) => (acc << 8n) | BigInt(byte), 0n);
+  const start = addressValue(cidr.address);
   return { start, end: start + (1n << (bits - BigInt(cidr.length))) - 1n };
 }
 

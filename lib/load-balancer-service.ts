@@ -5,7 +5,7 @@ import { Backends } from './backends';
 import { bgpPasswordEnv, sameBgpPassword } from './bgp-password';
 import { invalidField, throwInvalid } from './errors';
 import { checkObjectNamesOnce } from './object-names';
-import { Cidr, cidrContains, cidrRange, cidrsOverlap, firstHostAddress, hostPrefix, overlappingPairs, parseAddress, parseCidr, specialPurpose } from './ip';
+import { addressValue, Cidr, cidrContains, cidrRange, cidrsOverlap, firstHostAddress, overlappingPairs, parseAddress, parseCidr, specialPurpose } from './ip';
 import {
   ForwardingMethod, HealthCheckModel, HealthCheckType, LB_ROLE_LABEL, LB_SERVICE_LABEL, LoadBalancerServiceModel, PREFIXES_ANNOTATION, Protocol, ServicePortModel,
 } from './model';
@@ -288,7 +288,7 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
       const bits = prefix.family === 4 ? 32 : 128;
       // The network address (IPv6: the subnet-router anycast address) and IPv4's broadcast address are not host addresses.
       const { start, end } = cidrRange(prefix);
-      const value = cidrRange(parseCidr(hostPrefix(address.toString())).cidr!).start;
+      const value = addressValue(address);
       if (prefix.length < bits - 1 && (value === start || (prefix.family === 4 && value === end))) {
         throwInvalid(this, `vips[${i}]`, text, `is the ${value === start ? 'network' : 'broadcast'} address of ${prefix.text}`, `use a host address such as ${firstHostAddress(prefix)}`);
       }
