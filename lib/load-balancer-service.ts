@@ -212,11 +212,7 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
       throwInvalid(this, 'prefixes', this.prefixes, 'mixes IPv4 and IPv6', 'announce each family from its own LoadBalancerService (the BGP next hop, the node address, has one family)');
     }
     this.vips = this.checkVips(props.vips);
-    const lbFamilies = new Set(podNetworkCidrs(this, this.routeReflectors).map(c => c.family));
-    if (!lbFamilies.has(this.prefixCidrs[0].family)) {
-      // exabgp refuses a next hop (the node) of another family, keepalived real servers (pods) of another family.
-      throwInvalid(this, 'prefixes', this.prefixes, `are IPv${this.prefixCidrs[0].family}, but the reflectors' pod networks have no IPv${this.prefixCidrs[0].family} prefix (the nodes and backend pods are of another family)`, `announce IPv${[...lbFamilies][0]} prefixes, or add the cluster's IPv${this.prefixCidrs[0].family} pod network to podNetworks`);
-    }
+    this.checkFamily();
     this.lbCount = checkCount(this, 'lbCount', props.lbCount ?? 2, 1, 255, 'run at least 1 LB pod (2 or more for redundancy), at most 255 (the most paths BGP add-paths passes on here)');
     const forwardingMethod = props.forwardingMethod ?? ForwardingMethod.NAT;
     if (!Object.values(ForwardingMethod).includes(forwardingMethod)) {
@@ -256,14 +252,33 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
     for (const r of this.routeReflectors) r.addLoadBalancerService(this);
     servicesOfApp(this).services.push(this);
 
-    checkLabels(this, 'nodeSelector', props.nodeSelector);
+    const nodeSelector = checkLabels(this, 'nodeSelector', props.nodeSelector);
     checkResources(this, 'resources', props.resources);
     const image = imageReference(this, ImageName.LB, props.images, { field: 'image', value: props.image });
     const exabgpImage = imageReference(this, ImageName.EXABGP, props.images, { field: 'exabgpImage', value: props.exabgpImage });
     NodeRouteAgent.of(this, { image }).watchNamespace(this.namespace);
-    this.manifests(props, image, exabgpImage);
+    this.manifests({ ...props, nodeSelector }, image, exabgpImage);
     checkObjectNamesOnce(this);
     this.node.addValidation({ validate: () => this.validateTopology() });
+  }
+
+  /**
+   * The next hop is the node's address (status.hostIP, one family in Kubernetes 1.27), the family the
+   * nodes and the reflector sessions use: exabgp refuses a next hop of another family than the
+   * route's, and keepalived real servers (backend pods) of another family than the VIP's.
+   */
+  private checkFamily(): void {
+    const family = this.prefixCidrs[0].family;
+    for (const reflector of this.routeReflectors) {
+      const reflectorFamily = reflector.address.includes(':') ? 6 : 4;
+      if (reflectorFamily !== family) {
+        throwInvalid(this, 'prefixes', this.prefixes, `are IPv${family}, but route reflector '${reflector.reflectorName}' is at the IPv${reflectorFamily} address ${reflector.address}: the LB pods' next hop, their node's address, is IPv${reflectorFamily} (dual-stack services are not supported yet)`,
+          `announce IPv${reflectorFamily} prefixes, or serve IPv${family} from a topology whose nodes and reflectors are IPv${family}`);
+      }
+    }
+    if (!podNetworkCidrs(this, this.routeReflectors).some(c => c.family === family)) {
+      throwInvalid(this, 'prefixes', this.prefixes, `are IPv${family}, but the reflectors' pod networks have no IPv${family} prefix for the backend pods`, `add the cluster's IPv${family} pod network to podNetworks`);
+    }
   }
 
   private checkPrefix(text: string, i: number): Cidr {

@@ -379,11 +379,12 @@ export class RouteReflector extends Construct implements IRouteReflector {
     for (const [outer, inner] of overlappingPairs(networks)) {
       throwInvalid(this, `podNetworks[${inner.owner}]`, inner.cidr.text, `overlaps podNetworks[${outer.owner}] ${outer.cidr.text}`, 'list each pod network once, without nesting');
     }
-    if (!networks.some(n => n.cidr.family === 4)) {
-      throwInvalid(this, 'podNetworks', networks.map(n => n.cidr.text), 'has no IPv4 prefix; LB pods open their reflector sessions over IPv4 and take their BGP router id from their IPv4 address',
-        'add the cluster\'s IPv4 pod network (IPv6-only clusters are not supported yet)');
-    }
     const address = parseAddress(this.address)!;
+    const family = address.kind() === 'ipv4' ? 4 : 6;
+    if (!networks.some(n => n.cidr.family === family)) {
+      throwInvalid(this, 'podNetworks', networks.map(n => n.cidr.text), `has no IPv${family} prefix, and the reflector is at the IPv${family} address ${this.address}; LB pods open their sessions from their pod address, of the reflector's family`,
+        `add the cluster's IPv${family} pod network, or give the reflector an address of the pod network's family`);
+    }
     const home = networks.find(n => cidrContains(n.cidr, address));
     if (home && !props.allowAddressInPodNetwork) {
       throwInvalid(this, 'address', this.address, `is inside the pod network ${home.cidr.text}`, 'use the reflector\'s address on the node network, or set allowAddressInPodNetwork: true if it sits on the pod network on purpose (docs/synth-checks.md)');

@@ -37,6 +37,7 @@ export function checkLabels(scope: IConstruct, field: string, labels: { [key: st
   if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) {
     throwInvalid(scope, field, labels, 'is not a map of labels', 'pass an object such as { "kubernetes.io/os": "linux" }');
   }
+  const copy: { [key: string]: string } = {};
   for (const [key, value] of Object.entries(labels)) {
     if (!isQualifiedName(key)) {
       throwInvalid(scope, `${field} key`, key, 'is not a label key', 'use an optional DNS-subdomain prefix and "/", then at most 63 letters, digits, "-", "_" and ".", starting and ending with a letter or digit, e.g. "node-role.kubernetes.io/lb"');
@@ -44,8 +45,10 @@ export function checkLabels(scope: IConstruct, field: string, labels: { [key: st
     if (!isLabelValue(value)) {
       throwInvalid(scope, `${field}["${key}"]`, value, 'is not a label value', 'use at most 63 letters, digits, "-", "_" and ".", starting and ending with a letter or digit (or "")');
     }
+    copy[key] = value;
   }
-  return labels;
+  // A plain copy: cdk8s cannot serialize an object without a prototype.
+  return copy;
 }
 
 /** A node name, as the `kubernetes.io/hostname` label and `spec.nodeName` carry it. */
@@ -141,10 +144,13 @@ export function checkCount(scope: IConstruct, field: string, count: number, min:
   return count;
 }
 
-/** Kubernetes object names and file names derive from these: a DNS label, short enough for suffixes. */
+/**
+ * Kubernetes object names and file names derive from these, Service names among them: an RFC 1035
+ * label (a Service name must start with a letter), short enough for suffixes.
+ */
 export function checkName(scope: IConstruct, field: string, name: string): string {
-  if (typeof name !== 'string' || !/^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/.test(name)) {
-    throwInvalid(scope, field, name, 'is not a DNS label of at most 40 characters', 'use lower-case letters, digits and "-", starting and ending with a letter or digit, e.g. "web"');
+  if (typeof name !== 'string' || !/^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$/.test(name)) {
+    throwInvalid(scope, field, name, 'is not a DNS label of at most 40 characters starting with a letter', 'use lower-case letters, digits and "-", starting with a letter and ending with a letter or digit, e.g. "web"');
   }
   return name;
 }

@@ -211,7 +211,12 @@ test('backends from a cdk8s-plus workload or an existing Service', () => {
 
 test('IPv6 prefixes, HTTP checks, DR forwarding and custom timers reach the model', () => {
   const { app } = testTopology({
-    topology: { podNetworks: ['198.19.128.0/17', '2001:db8:130::/64'] },
+    // An IPv6 cluster: nodes, pods, reflector and router (BGP ids stay dotted quads).
+    topology: {
+      podNetworks: ['2001:db8:130::/64'],
+      routeReflectors: [{ name: 'rr1', address: '2001:db8::109', routerId: '198.18.0.109' }],
+      upstreamRouters: [{ name: 'router', address: '2001:db8::110', routerId: '198.18.0.110' }],
+    },
     services: [{
       id: 'v6', props: {
         prefixes: ['2001:db8:100::/64', '2001:db8:101::/64'], vips: ['2001:db8:100::10', '2001:db8:101::10'],

@@ -46,8 +46,9 @@ describe('synth refuses what cannot work, naming construct, field, value and fix
     ['pod networks that overlap', topology({ podNetworks: ['198.19.128.0/17', '198.19.130.0/24'] }), /RouteReflector 'ecmp\/rr1': podNetworks\[1\] "198\.19\.130\.0\/24" overlaps podNetworks\[0\] 198\.19\.128\.0\/17\. Fix: /],
     ['a loopback router', topology({ upstreamRouters: [router({ address: '127.0.0.1' })] }), /UpstreamRouterConfig 'ecmp\/router': address "127\.0\.0\.1" is in IPv4 loopback.*Fix: /],
     // Address families
-    ['IPv6 prefix with IPv4 nodes and pods', service({ prefixes: ['2001:db8:1::/64'] }), /LoadBalancerService 'ecmp\/web': prefixes \["2001:db8:1::\/64"\] are IPv6, but the reflectors' pod networks have no IPv6 prefix.*Fix: /],
-    ['an IPv6-only pod network', topology({ podNetworks: ['2001:db8:130::/64'] }), /RouteReflector 'ecmp\/rr1': podNetworks \["2001:db8:130::\/64"\] has no IPv4 prefix.*Fix: /],
+    ['IPv6 prefix with IPv4 nodes and pods', service({ prefixes: ['2001:db8:1::/64'] }), /LoadBalancerService 'ecmp\/web': prefixes \["2001:db8:1::\/64"\] are IPv6, but route reflector 'rr1' is at the IPv4 address 198\.18\.0\.109: the LB pods' next hop, their node's address, is IPv4.*Fix: /],
+    ['IPv6 prefix in a dual-stack cluster with IPv4 nodes', service({ prefixes: ['2001:db8:1::/64'] }, { podNetworks: ['198.19.128.0/17', '2001:db8:130::/64'] }), /prefixes \["2001:db8:1::\/64"\] are IPv6, but route reflector 'rr1' is at the IPv4 address/],
+    ['an IPv6-only pod network with an IPv4 reflector', topology({ podNetworks: ['2001:db8:130::/64'] }), /RouteReflector 'ecmp\/rr1': podNetworks \["2001:db8:130::\/64"\] has no IPv4 prefix, and the reflector is at the IPv4 address 198\.18\.0\.109.*Fix: /],
     // Prefixes that cannot be a service
     ['multicast prefix', service({ prefixes: ['239.1.1.0/24'] }), /prefixes\[0\] "239\.1\.1\.0\/24" overlaps IPv4 multicast, which no router forwards to a service\. Fix: /],
     ['loopback prefix', service({ prefixes: ['127.0.10.0/24'] }), /prefixes\[0\] "127\.0\.10\.0\/24" overlaps IPv4 loopback/],

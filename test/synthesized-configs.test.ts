@@ -58,13 +58,19 @@ const variants: [string, Parameters<typeof testTopology>[0]][] = [
     },
   }],
   ['the paper\'s gobgpd + zebra router', { topology: { upstreamRouters: [{ name: 'edge', address: '198.18.0.110', flavour: RouterFlavour.GOBGP_ZEBRA }] } }],
-  ['an in-cluster reflector; IPv6, UDP and HTTP-checked services', {
+  ['an IPv6 cluster: nodes, pods, reflector and router', {
     topology: {
-      podNetworks: ['198.19.128.0/17', '2001:db8:130::/64'],
-      routeReflectors: [{ name: 'rr1', address: '198.18.0.21', placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: 'n21' }],
+      podNetworks: ['2001:db8:130::/64'],
+      routeReflectors: [{ name: 'rr1', address: '2001:db8::109', routerId: '198.18.0.109' }],
+      upstreamRouters: [{ name: 'router', address: '2001:db8::110', routerId: '198.18.0.110' }],
     },
     services: [
       { id: 'v6', props: { prefixes: ['2001:db8:120::/64', '2001:db8:121::/64'], ports: [{ port: 80, backendPort: 8080 }, { port: 443, backendPort: 8443 }] } },
+    ],
+  }],
+  ['an in-cluster reflector; UDP and HTTP-checked services', {
+    topology: { routeReflectors: [{ name: 'rr1', address: '198.18.0.21', placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: 'n21' }] },
+    services: [
       { id: 'dns', props: { prefixes: ['198.18.53.0/24'], ports: [{ port: 53, protocol: Protocol.UDP }, { port: 53, protocol: Protocol.TCP }] } },
       { id: 'web', props: { prefixes: ['198.18.80.0/24'], healthCheck: { type: HealthCheckType.HTTP, httpPath: '/healthz' } } },
     ],
