@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the tests need on a fresh Debian 12 machine, as root: the real daemons the
 # generated configs are checked with and run by (gobgpd, exabgp, FRR, BIRD, keepalived), the IPVS
-# tools, what the IPVS VM runner needs, and the npm dependencies.
+# tools, what the IPVS VM runner needs, what `npm run images` builds and unpacks images with, and the
+# npm dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +10,7 @@ packages=(
   gobgpd exabgp frr bird2 keepalived ipvsadm iproute2 nftables iptables
   nginx-light wrk curl procps iputils-ping
   qemu-system-x86 busybox-static cpio kmod
+  mmdebstrap gpg arch-test umoci skopeo podman jq
 )
 missing=()
 for p in "${packages[@]}"; do
