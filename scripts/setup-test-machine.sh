@@ -10,7 +10,7 @@ packages=(
   gobgpd exabgp frr bird2 keepalived ipvsadm iproute2 nftables iptables
   nginx-light wrk curl procps iputils-ping
   qemu-system-x86 busybox-static cpio kmod
-  mmdebstrap gpg arch-test umoci skopeo podman jq
+  mmdebstrap gpg arch-test umoci skopeo podman jq crun openssl
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,272 @@
+/**
+ * The LB pod as the synthesized manifest says, run from the built images by the pod runner
+ * (lib/pod-runner.ts: crun, a runtime spec per container the way containerd writes it), inside the
+ * IPVS VM (e2e/vm/in-vm.sh). The pod template of web1's LB Deployment, unchanged: its init container
+ * renders exabgp's config as uid 65534, the `ipvs` container (root, NET_ADMIN only) runs the controller
+ * against the API over HTTPS with the projected service-account token (in-cluster config), `exabgp`
+ * (uid 65534, no capabilities) announces to the synthesized gobgpd reflectors, the FRR router learns
+ * the LB node as next hop, and a client reaches the nginx backends through real IPVS. The node route
+ * agent's DaemonSet pod (hostNetwork, in node 1's namespace) routes the service prefix to the LB pod.
+ * SIGTERM to the pod withdraws the route and every container exits 0 within the grace period. Then
+ * copies of the template broken on purpose must fail, each with a clear error.
+ *
+ * usage (compiled, in the VM): node e2e/.build/e2e/lb-pod.js SYNTH_DIR IMAGES_JSON
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as YAML from 'yaml';
+import { RouterFlavour } from '../lib/model';
+import { DEFAULT_ROUTE_PROTO } from '../controller/src/node-routes';
+import { ApiServerDouble } from '../controller/test/apiserver-double';
+import { startApiFront } from './lib/api-front';
+import { startBackend, startReflectors, startRouter, syncNodeRoutes } from './lib/daemons';
+import { runScenarios, ScenarioContext } from './lib/harness';
+import { addPod, API_HOST_IP, createLab, nodeIp, nodeNs, ROUTER_NS } from './lib/lab';
+import { describeLoad, startLoad } from './lib/load';
+import { UnpackedImage } from './lib/oci-image';
+import { PodError } from './lib/pod-spec';
+import { PodRunner, PodRunnerOptions, processStatus } from './lib/pod-runner';
+import { probe, run, waitFor } from './lib/proc';
+import { readSynthesized } from './lib/synthesized';
+
+const [SYNTH_DIR, IMAGES_JSON] = process.argv.slice(2);
+const CLI = [process.execPath, path.resolve(__dirname, '../controller/src/cli.js')];
+const API_PORT = 6443;
+const DOUBLE_PORT = 6080;
+/** The LB nodes' kubelet flag (docs/design.md, Kernel settings). */
+const ALLOWED_UNSAFE_SYSCTLS = ['net.ipv4.ip_forward', 'net.ipv4.vs.*'];
+const SERVICE = 'web1';
+const CAP_NET_ADMIN = 1n << 12n;
+
+const clone = <T>(x: T): T => JSON.parse(JSON.stringify(x));
+
+/** The router's next hops for `prefix`, or undefined when `ip` could not be asked (a slow VM): never mistaken for "no route". */
+function nexthops(prefix: string): string[] | undefined {
+  try {
+    const out = run(ROUTER_NS, ['ip', '-j', 'route', 'show', 'exact', prefix], { timeoutMs: 30_000 });
+    const routes = (out.trim() ? JSON.parse(out) : []) as { gateway?: string; nexthops?: { gateway?: string }[] }[];
+    return routes.flatMap((r) => (r.gateway ? [r.gateway] : (r.nexthops ?? []).flatMap((n) => (n.gateway ? [n.gateway] : [])))).sort();
+  } catch {
+    return undefined;
+  }
+}
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+function loadManifests(dir: string): any[] {
+  return fs.readdirSync(dir).filter((f) => f.endsWith('.yaml'))
+    .flatMap((f) => YAML.parseAllDocuments(fs.readFileSync(path.join(dir, f), 'utf8')).map((d) => d.toJSON()).filter(Boolean));
+}
+
+/** cgroup v2, as a node has it (the VM's init mounts only proc, sys and dev): the runner puts memory and CPU limits there. */
+function ensureCgroup2(): void {
+  if (!fs.existsSync('/sys/fs/cgroup/cgroup.controllers')) execFileSync('mount', ['-t', 'cgroup2', 'none', '/sys/fs/cgroup']);
+}
+
+async function lbPod(ctx: ScenarioContext): Promise<void> {
+  const { checks, procs, workDir } = ctx;
+  ensureCgroup2();
+  const manifests = loadManifests(SYNTH_DIR);
+  const synth = readSynthesized(SYNTH_DIR);
+  const service = synth.services.get(SERVICE)!;
+  const { model } = service;
+  const deployment = manifests.find((m) => m.kind === 'Deployment' && m.spec.template.metadata.labels?.['ecmp-lb.cdk8s.io/role'] === 'lb'
+    && m.spec.template.metadata.labels?.['app.kubernetes.io/instance'] === SERVICE);
+  const template = deployment.spec.template;
+  const images = new Map((JSON.parse(fs.readFileSync(IMAGES_JSON, 'utf8')) as UnpackedImage[]).map((i) => [i.reference, i]));
+  console.log(`  images: ${[...images.values()].map((i) => `${i.reference} (${i.digest.slice(7, 19)})`).join(', ')}`);
+
+  // Page-cache warm-up, the VM's stand-in for an image pull: its root file system is the host's through
+  // 9p, and a program's first start there pays for every page and module it touches (the image's node
+  // -e 0: 11.6 s cold, 1.1 s warm). Load the pod's programs from their images once while the lab is built.
+  const rootfsOf = (name: string) => images.get([...(template.spec.initContainers ?? []), ...template.spec.containers].find((c: any) => c.name === name)?.image)?.rootfs;
+  const warm = [
+    ['lb', rootfsOf('ipvs'), `cd /opt/ecmp-lb && exec node -e "import('@kubernetes/client-node').then(() => require('./controller/src/cli.js'))"`],
+    ['exabgp', rootfsOf('exabgp'), 'exec exabgp --version'],
+  ].filter(([, rootfs]) => rootfs).map(([name, rootfs, script]) => procs.start(`warm-${name}`, undefined, ['chroot', rootfs!, 'sh', '-c', script!],
+    { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' }));
+  const labStarted = performance.now();
+  createLab({ nodes: 2, apiHost: true });
+  const api = new ApiServerDouble();
+  await api.start(API_HOST_IP, DOUBLE_PORT);
+  ctx.onTeardown(() => api.stop());
+  const front = await startApiFront(path.join(workDir, 'api'), { host: API_HOST_IP, port: API_PORT }, { host: API_HOST_IP, port: DOUBLE_PORT });
+  ctx.onTeardown(() => front.stop());
+
+  const backends = [1, 2].map((node) => ({ name: `be${node}`, ns: `e2e-be${node}`, ip: addPod(`e2e-be${node}`, node, 10 + node) }));
+  for (const b of backends) startBackend(procs, workDir, b.name, b.ns, b.ip, [`${b.ip}:${model.ports[0].backendPort}`]);
+  api.upsert(`/apis/discovery.k8s.io/v1/namespaces/${model.namespace}/endpointslices`, {
+    kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1',
+    metadata: { name: `${model.backendServiceName}-pods`, namespace: model.namespace, labels: { 'kubernetes.io/service-name': model.backendServiceName } },
+    addressType: 'IPv4',
+    endpoints: backends.map((b) => ({ addresses: [b.ip], conditions: { ready: true, serving: true, terminating: false } })),
+    ports: [{ name: 'http', port: model.ports[0].backendPort, protocol: 'TCP' }],
+  });
+  const kubeconfig = path.join(workDir, 'kubeconfig');
+  api.writeKubeconfig(kubeconfig);
+  startReflectors(procs, synth, { api, kubeconfig, cli: CLI }, workDir);
+  await startRouter(procs, synth, RouterFlavour.FRR, workDir);
+  console.log(`  lab, API, backends, reflectors and router up in ${seconds(performance.now() - labStarted)}`);
+
+  const runners: PodRunner[] = [];
+  ctx.onTeardown(() => Promise.all(runners.map((r) => r.teardown())));
+  /** A pod of the template on `node` (pod IP .slot): its netns (the CNI's part), its API object, the node agent's route. */
+  const makePod = (name: string, node: number, slot: number, podTemplate: any, overrides: Partial<PodRunnerOptions> = {}, nodeRoute = true) => {
+    const netns = `e2e-pod-${name}`.slice(0, 30);
+    const podIp = addPod(netns, node, slot);
+    api.upsert(`/api/v1/namespaces/${model.namespace}/pods`, {
+      kind: 'Pod', apiVersion: 'v1',
+      metadata: { name, namespace: model.namespace, labels: podTemplate.metadata.labels, annotations: podTemplate.metadata.annotations },
+      spec: { nodeName: `n${node}` },
+      status: { phase: 'Running', podIP: podIp, podIPs: [{ ip: podIp }], hostIP: nodeIp(node) },
+    });
+    if (nodeRoute) syncNodeRoutes(node, [{ node, ns: name, podIp, service } as any]);
+    const runner = new PodRunner({
+      template: podTemplate, name, namespace: model.namespace, nodeName: `n${node}`, podIp, hostIp: nodeIp(node), netns,
+      images, objects: manifests, serviceAccount: { token: front.token, caCert: front.caCert },
+      apiServer: { host: API_HOST_IP, port: API_PORT }, workDir: '/run/pod-runner', logDir: path.join(workDir, 'pods'),
+      allowedUnsafeSysctls: ALLOWED_UNSAFE_SYSCTLS, log: (line) => console.log(`  ${line}`), ...overrides,
+    });
+    runners.push(runner);
+    return { runner, podIp, netns };
+  };
+
+  await Promise.race([Promise.all(warm.map((w) => w.exited)), new Promise((r) => setTimeout(r, 60_000))]);
+  console.log(`  images warm after ${seconds(performance.now() - labStarted)}`);
+
+  // 1. The node route agent's DaemonSet pod on node 1, as synthesized (hostNetwork: the node's namespace).
+  const agentTemplate = manifests.find((m) => m.kind === 'DaemonSet' && m.spec.template.metadata.labels?.['app.kubernetes.io/name'] === 'ecmp-lb-node-agent').spec.template;
+  const agent = new PodRunner({
+    template: agentTemplate, name: 'ecmp-lb-node-agent-7xk2p', namespace: model.namespace, nodeName: 'n1', podIp: nodeIp(1), hostIp: nodeIp(1), netns: nodeNs(1),
+    images, objects: manifests, serviceAccount: { token: front.token, caCert: front.caCert }, apiServer: { host: API_HOST_IP, port: API_PORT },
+    workDir: '/run/pod-runner', logDir: path.join(workDir, 'pods'), log: (line) => console.log(`  ${line}`),
+  });
+  runners.push(agent);
+  await agent.start();
+  const agentStatus = processStatus(agent.containers.get('node-agent')!.pid);
+  checks.check('node agent pod (hostNetwork, from the lb image): uid 0, CapEff NET_ADMIN only', agentStatus.Uid.split(/\s+/)[0] === '0'
+    && BigInt(`0x${agentStatus.CapEff}`) === CAP_NET_ADMIN, `Uid ${agentStatus.Uid} CapEff ${agentStatus.CapEff}`);
+
+  // 2. The LB pod exactly as synthesized; node 1's route to it is the agent's.
+  const started = performance.now();
+  const pod = makePod('web1-lb-6c9f7d5b8-x2k4q', 1, 2, template, {}, false);
+  await pod.runner.start();
+  const startMs = performance.now() - started;
+  console.log(`  pod started (init container done, containers running) in ${seconds(startMs)}`);
+  const init = pod.runner.initContainers.get('render-config')!;
+  checks.check('init container render-config ran to completion (exit 0) before the containers started', init.exitCode === 0
+    && [...pod.runner.containers.values()].every((c) => c.startedAt >= init.startedAt), `exit ${init.exitCode}, pod started in ${seconds(startMs)}`);
+  const ipvs = pod.runner.containers.get('ipvs')!;
+  const exabgp = pod.runner.containers.get('exabgp')!;
+  const ipvsStatus = processStatus(ipvs.pid);
+  const exabgpStatus = processStatus(exabgp.pid);
+  const capEff = (s: Record<string, string>) => BigInt(`0x${s.CapEff}`);
+  checks.check('ipvs container: uid 0, CapEff/CapPrm/CapBnd = NET_ADMIN only, no_new_privs, seccomp filter', ipvsStatus.Uid.split(/\s+/)[0] === '0'
+    && capEff(ipvsStatus) === CAP_NET_ADMIN && BigInt(`0x${ipvsStatus.CapPrm}`) === CAP_NET_ADMIN && BigInt(`0x${ipvsStatus.CapBnd}`) === CAP_NET_ADMIN
+    && ipvsStatus.NoNewPrivs === '1' && ipvsStatus.Seccomp === '2',
+    `Uid ${ipvsStatus.Uid} CapEff ${ipvsStatus.CapEff} CapPrm ${ipvsStatus.CapPrm} CapBnd ${ipvsStatus.CapBnd} NoNewPrivs ${ipvsStatus.NoNewPrivs} Seccomp ${ipvsStatus.Seccomp}`);
+  checks.check('exabgp container: uid/gid 65534, no capability at all, no_new_privs', exabgpStatus.Uid.split(/\s+/)[0] === '65534'
+    && exabgpStatus.Gid.split(/\s+/)[0] === '65534' && capEff(exabgpStatus) === 0n && BigInt(`0x${exabgpStatus.CapBnd}`) === 0n && exabgpStatus.NoNewPrivs === '1',
+    `Uid ${exabgpStatus.Uid} Gid ${exabgpStatus.Gid} CapEff ${exabgpStatus.CapEff} CapBnd ${exabgpStatus.CapBnd}`);
+  const rootMount = fs.readFileSync(`/proc/${ipvs.pid}/mountinfo`, 'utf8').split('\n').find((l) => l.split(' ')[4] === '/') ?? '';
+  const runMount = fs.readFileSync(`/proc/${ipvs.pid}/mountinfo`, 'utf8').split('\n').find((l) => l.split(' ')[4] === '/run/ecmp-lb') ?? '';
+  checks.check('ipvs container: read-only root file system (the image\'s), /run/ecmp-lb a 16 MiB tmpfs (emptyDir medium Memory)',
+    rootMount.split(' ')[5]?.split(',').includes('ro') && / tmpfs /.test(runMount) && /size=16384k/.test(runMount), `${rootMount.split(' ').slice(4, 6).join(' ')} | ${runMount.split(' - ')[1] ?? runMount}`);
+  const sysctl = (name: string) => run(pod.netns, ['sysctl', '-n', name], { timeoutMs: 30_000 }).trim();
+  checks.check('pod sysctls set in the pod\'s network namespace', sysctl('net.ipv4.ip_forward') === '1' && sysctl('net.ipv4.vs.conntrack') === '1'
+    && sysctl('net.ipv4.vs.conn_reuse_mode') === '0', `ip_forward ${sysctl('net.ipv4.ip_forward')} vs.conntrack ${sysctl('net.ipv4.vs.conntrack')} vs.conn_reuse_mode ${sysctl('net.ipv4.vs.conn_reuse_mode')}`);
+
+  const prefix = model.prefixes[0];
+  const agentRoute = () => probe(nodeNs(1), ['ip', '-4', 'route', 'show', 'proto', String(DEFAULT_ROUTE_PROTO)], 30_000).trim();
+  const routed = await waitFor(agentRoute, (r) => r.startsWith(`${prefix} via ${pod.podIp}`), 90_000, 250);
+  checks.check(`node agent pod: node 1 routes ${prefix} via the LB pod (proto ${DEFAULT_ROUTE_PROTO}), from the pod list it watches in-cluster`,
+    routed.ok && (front.authorized.get(nodeIp(1)) ?? 0) > 0, `"${routed.value}" after ${seconds(routed.ms)}; ${front.authorized.get(nodeIp(1)) ?? 0} authorized requests from the node`);
+  const announced = await waitFor(() => nexthops(prefix)?.join(' '), (v) => v === nodeIp(1), 150_000, 250);
+  checks.check(`announce: the router's route ${prefix} has the LB node ${nodeIp(1)} as next hop`, announced.ok, `[${announced.value}] after ${seconds(announced.ms)} from the pod start`);
+  const ready = await waitFor(() => pod.runner.isReady('ipvs'), Boolean, 30_000, 250);
+  checks.check('ipvs container ready (readinessProbe GET /readyz :9100 from the node)', ready.ok, `after ${seconds(ready.ms)}`);
+  const fromPod = front.authorized.get(pod.podIp) ?? 0;
+  checks.check('the controller reached the API in-cluster (HTTPS verified with the projected ca.crt, the projected token as bearer)',
+    fromPod > 0 && front.unauthorized === 0, `${fromPod} authorized requests from the pod, ${front.unauthorized} refused`);
+  const realServers = run(pod.netns, ['ipvsadm', '-Ln'], { timeoutMs: 30_000 }).split('\n').filter((l) => l.includes('->') && /\d+\.\d+\.\d+\.\d+:\d+/.test(l) && !l.includes('RemoteAddress'));
+  checks.check('real IPVS in the pod: the VIP with both backends', realServers.length === 2, realServers.map((l) => l.trim()).join(' | '));
+
+  probe(ROUTER_NS, ['ping', '-c', '1', '-W', '2', nodeIp(1)]);
+  const vipUrl = `http://${model.vips[0]}:${model.ports[0].port}/`;
+  const load = await startLoad(procs, workDir, 'through-the-pod', { url: vipUrl, count: 200, concurrency: 4, maxSeconds: 60 });
+  console.log(`  traffic: ${describeLoad(load)}`);
+  checks.check('200 requests from the client to the VIP through the pod\'s IPVS, none failed, both backends answered', load.ok === 200 && load.failed === 0
+    && backends.every((b) => (load.byBackend[b.name] ?? 0) > 0), `${load.ok} ok, ${load.failed} failed, ${JSON.stringify(load.byBackend)}`);
+
+  // SIGTERM to every container (what a kubelet does on pod deletion); SIGKILL only after terminationGracePeriodSeconds.
+  const grace = template.spec.terminationGracePeriodSeconds;
+  const stopStarted = performance.now();
+  const stopping = pod.runner.stop();
+  const withdrawn = await waitFor(() => nexthops(prefix)?.length, (n) => n === 0, 20_000, 100);
+  const drainingIpvs = run(pod.netns, ['ipvsadm', '-Ln'], { timeoutMs: 30_000 }).includes(model.vips[0]);
+  checks.check('withdraw on SIGTERM: the router loses the route while the pod drains (IPVS still serving)', announced.ok && withdrawn.ok && drainingIpvs,
+    `route gone after ${seconds(withdrawn.ms)}, IPVS ${drainingIpvs ? 'still' : 'no longer'} has the VIP then`);
+  const stopped = await stopping;
+  checks.check(`every container exited 0 within terminationGracePeriodSeconds (${grace} s), none SIGKILLed`,
+    Object.values(stopped.exitCodes).every((c) => c === 0) && stopped.killed.length === 0 && stopped.seconds < grace,
+    `${JSON.stringify(stopped.exitCodes)} after ${stopped.seconds.toFixed(1)} s (stop took ${seconds(performance.now() - stopStarted)})`);
+  api.remove(`/api/v1/namespaces/${model.namespace}/pods`, 'web1-lb-6c9f7d5b8-x2k4q');
+  const unrouted = await waitFor(agentRoute, (r) => r === '', 30_000, 250);
+  const agentStop = await agent.stop();
+  checks.check('node agent pod: the LB pod deleted, its route goes; the agent exits 0 on SIGTERM', unrouted.ok && agentStop.exitCodes['node-agent'] === 0,
+    `route "${unrouted.value}" after ${seconds(unrouted.ms)}; agent exit ${agentStop.exitCodes['node-agent']} after ${agentStop.seconds.toFixed(1)} s`);
+
+  // 3. Copies of the template broken on purpose: each must fail, with a clear error.
+  let nextSlot = 4; // pod addresses on node 2: .4, .5, ...
+  const expectFailure = async (what: string, name: string, mutate: (t: any) => void, expected: RegExp, overrides: Partial<PodRunnerOptions> = {}) => {
+    const broken = clone(template);
+    mutate(broken.spec);
+    const t0 = performance.now();
+    const { runner } = makePod(name, 2, nextSlot++, broken, overrides);
+    let error = '';
+    try {
+      await runner.start();
+      await runner.teardown();
+      error = '(started)';
+    } catch (err) {
+      error = err instanceof PodError ? err.message : `unexpected: ${(err as Error).stack}`;
+    }
+    console.log(`  broken (${what}): ${error}`);
+    checks.check(`broken on purpose, ${what}: refused with a clear error`, expected.test(error), `${error} (${seconds(performance.now() - t0)})`);
+  };
+  const container = (spec: any, name: string) => [...(spec.initContainers ?? []), ...spec.containers].find((c: any) => c.name === name);
+  // Run side by side (each in a pod of its own): the VM is slow, and they do not interact.
+  const failures = [
+    expectFailure('the init container\'s command names a binary absent from the image (nginx, which the VM itself has)', 'broken-binary',
+      (spec) => { container(spec, 'render-config').command = ['nginx']; }, /StartError: container render-config: .*nginx.*not found/),
+    expectFailure('readOnlyRootFilesystem and the init container renders into /run, an image directory outside its volumes', 'broken-rofs',
+      (spec) => { const c = container(spec, 'render-config'); c.args = c.args.map((a: string) => (a === '/run/ecmp-lb' ? '/run' : a)); },
+      /InitContainerFailed: init container render-config exited 1: .*(EROFS|read-only file system)/i),
+    expectFailure('an image reference the node does not have (the exabgp image tagged 0.0.0)', 'broken-image',
+      (spec) => { const c = container(spec, 'exabgp'); c.image = c.image.replace(/:[^:]+$/, ':0.0.0'); }, /ErrImageNeverPull/),
+    expectFailure('runAsNonRoot on the ipvs container, which runs as uid 0', 'broken-nonroot',
+      (spec) => { container(spec, 'ipvs').securityContext.runAsNonRoot = true; }, /CreateContainerConfigError: container's runAsUser breaks non-root policy/),
+    expectFailure('a kubelet without --allowed-unsafe-sysctls for the pod\'s IPVS sysctls', 'broken-sysctl', () => undefined,
+      /SysctlForbidden: forbidden sysctl: "net.ipv4.ip_forward" not allowlisted/, { allowedUnsafeSysctls: [] }),
+  ];
+
+  // The ipvs container without NET_ADMIN: it starts, but cannot program the pod's network or IPVS, and nothing is announced.
+  const noCaps = clone(template);
+  container(noCaps.spec, 'ipvs').securityContext.capabilities.add = [];
+  const t0 = performance.now();
+  const weak = makePod('web1-lb-nocap', 2, nextSlot++, noCaps);
+  await weak.runner.start();
+  const logOf = () => fs.readFileSync(weak.runner.containers.get('ipvs')!.logFile, 'utf8');
+  const refused = await waitFor(() => /network namespace setup incomplete[^\n]*(Operation not permitted|not permitted)/.test(logOf()), Boolean, 60_000, 250);
+  const line = logOf().split('\n').find((l) => /network namespace setup incomplete/.test(l)) ?? '';
+  const weakStatus = processStatus(weak.runner.containers.get('ipvs')!.pid);
+  console.log(`  broken (ipvs without NET_ADMIN): CapEff ${weakStatus.CapEff}; ${line.slice(0, 300)}`);
+  const neverAnnounced = await waitFor(() => nexthops(prefix)?.includes(nodeIp(2)), Boolean, 5_000, 250);
+  checks.check('broken on purpose, the ipvs container without NET_ADMIN: CapEff 0, the controller reports "Operation not permitted", node 2 never announced',
+    capEff(weakStatus) === 0n && refused.ok && !neverAnnounced.ok, `${line.slice(0, 200)} (${seconds(performance.now() - t0)})`);
+  await weak.runner.teardown();
+  await Promise.all(failures);
+}
+
+if (!SYNTH_DIR || !IMAGES_JSON) throw new Error('usage: lb-pod.js SYNTH_DIR IMAGES_JSON');
+void runScenarios('LB pod from its images (IPVS VM)', [['LB pod run as the manifest says', lbPod]], 600);
