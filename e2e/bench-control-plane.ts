@@ -57,7 +57,7 @@ async function bench(ctx: ScenarioContext): Promise<void> {
     let pod: LbPod | undefined;
     record(series.start, await timeRouteChange(async () => { pod = await pods.start(web1, MOVING_NODE, 2); }, true, 30_000));
     if (i % 2 === 0) record(series.withdraw, await timeRouteChange(() => pods.withdraw(pod!), false, 30_000));
-    else record(series.exabgpStop, await timeRouteChange(() => procs.stop(pod!.exabgp), false, 30_000));
+    else record(series.exabgpStop, await timeRouteChange(() => procs.stop(pod!.exabgp!), false, 30_000));
     await pods.remove(pod!);
     await sleep(200);
   }
@@ -68,7 +68,7 @@ async function bench(ctx: ScenarioContext): Promise<void> {
     if (!(await waitFor(() => hasMoving(routerNexthops(prefix)), Boolean, 30_000)).ok) { timeouts++; await pods.remove(pod); continue; }
     await sleep(Math.random() * 3000); // a random phase against the 3 s keepalive
     const port = `p${nodeIp(MOVING_NODE).split('.')[3]}`;
-    if (i % 2 === 0) record(series.frozen, await timeRouteChange(() => procs.signalGroup(pod.exabgp, 'SIGSTOP'), false, (hold + 15) * 1000));
+    if (i % 2 === 0) record(series.frozen, await timeRouteChange(() => procs.signalGroup(pod.exabgp!, 'SIGSTOP'), false, (hold + 15) * 1000));
     else record(series.linkCut, await timeRouteChange(() => run(LAN_NS, ['ip', 'link', 'set', port, 'down']), false, (hold + 15) * 1000));
     run(LAN_NS, ['ip', 'link', 'set', port, 'up']);
     await pods.remove(pod);

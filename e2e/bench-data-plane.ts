@@ -23,6 +23,8 @@ import { LbLoss, lossTrials, LossTrial, restoreLbs, trialTotals } from './lib/tr
 
 const SYNTH_DIR = process.argv[2];
 const CLI = [process.execPath, path.resolve(__dirname, '../controller/src/cli.js')];
+/** The bench keeps the LB pods' controller and exabgp as host processes (the figures' recipe; the e2e runs the pods from the images). */
+const HOST_PROCESSES = { kind: 'host' } as const;
 const RESULTS_DIR = process.env.E2E_RESULTS_DIR ?? path.resolve(__dirname, '../../results');
 const WRK_SECONDS = 15;
 const TRIALS = 3;
@@ -62,7 +64,7 @@ async function lossSeries(ctx: ScenarioContext, lab: IpvsLab, mode: string, betw
 
 async function nat(ctx: ScenarioContext): Promise<void> {
   const { checks, procs, workDir } = ctx;
-  const lab = await startIpvsLab(ctx, SYNTH_DIR, 4, NODES, CLI);
+  const lab = await startIpvsLab(ctx, SYNTH_DIR, 4, NODES, CLI, HOST_PROCESSES);
   // Throughput at 4 LBs, then after each graceful scale-down: 3, 2, 1 (Fig. 13a).
   const throughput: Throughput[] = [wrk(lab, 4)];
   const trials = await lossSeries(ctx, lab, 'NAT', (lbs) => throughput.push(wrk(lab, lbs)));
@@ -170,7 +172,7 @@ async function lbCountSchedule(ctx: ScenarioContext, lab: IpvsLab, nodes: number
 }
 
 async function tunnel(ctx: ScenarioContext): Promise<void> {
-  const lab = await startIpvsLab(ctx, SYNTH_DIR, 4, NODES, CLI, 'web3');
+  const lab = await startIpvsLab(ctx, SYNTH_DIR, 4, NODES, CLI, HOST_PROCESSES, 'web3');
   const trials = await lossSeries(ctx, lab, 'TUN');
   writeResult('data-plane-tun.json', { tun: { trials } });
   await lbCount(ctx, lab);
@@ -178,7 +180,7 @@ async function tunnel(ctx: ScenarioContext): Promise<void> {
 
 /** Fig. 13(b) alone, in a fresh TUN lab (`bench-data-plane.js SYNTH_DIR lb-count`). */
 async function lbCountOnly(ctx: ScenarioContext): Promise<void> {
-  await lbCount(ctx, await startIpvsLab(ctx, SYNTH_DIR, 4, NODES, CLI, 'web3'));
+  await lbCount(ctx, await startIpvsLab(ctx, SYNTH_DIR, 4, NODES, CLI, HOST_PROCESSES, 'web3'));
 }
 
 async function lbCount(ctx: ScenarioContext, lab: IpvsLab): Promise<void> {

@@ -1,12 +1,13 @@
 /**
  * The data plane with real IPVS, run inside the IPVS VM (e2e/vm/in-vm.sh): the synthesized FRR
- * router and gobgpd reflectors, three LB pods each running the real `ecmp-lb controller` (fed by
- * the API server double) with keepalived/IPVS and exabgp, three nginx backends, and a client
+ * router and gobgpd reflectors, three LB pods run exactly as synthesized from the built images by
+ * the pod runner (crun; init container, the real `ecmp-lb controller` with keepalived/IPVS reaching
+ * the API server double in-cluster over HTTPS, exabgp), three nginx backends, and a client
  * behind the router. Checks the traffic spread, graceful scale-down under load with no failed
  * request, the share of a removed LB moving to the others, and withdrawal when every backend is
  * unhealthy (keepalived's own health checks, not the API). Then TUN mode: scale-down with 0 failures.
  *
- * usage (compiled, in the VM): node e2e/.build/e2e/data-plane.js SYNTH_DIR
+ * usage (compiled, in the VM): node e2e/.build/e2e/data-plane.js SYNTH_DIR IMAGES_JSON
  */
 import * as path from 'node:path';
 import { within } from './lib/checks';
@@ -17,7 +18,10 @@ import { describeLoad, startLoad } from './lib/load';
 import { sleep, waitFor } from './lib/proc';
 import { lossTrials, trialTotals } from './lib/trials';
 
-const SYNTH_DIR = process.argv[2];
+const [SYNTH_DIR, IMAGES_JSON] = process.argv.slice(2);
+/** The LB pods exactly as synthesized, from the built images, by the pod runner (crun). */
+const LB_PODS = { kind: 'pod', imagesJson: IMAGES_JSON } as const;
+/** The reflector agents' CLI (host processes). */
 const CLI = [process.execPath, path.resolve(__dirname, '../controller/src/cli.js')];
 /** The share each LB and each backend must stay within, as a fraction of the fair share. */
 const LB_TOLERANCE = 0.15;
@@ -25,7 +29,7 @@ const BACKEND_TOLERANCE = 0.25;
 
 async function dataPlane(ctx: ScenarioContext): Promise<void> {
   const { checks, procs, workDir } = ctx;
-  const lab = await startIpvsLab(ctx, SYNTH_DIR, 3, [1, 2, 3], CLI);
+  const lab = await startIpvsLab(ctx, SYNTH_DIR, 3, [1, 2, 3], CLI, LB_PODS);
   const lbAddress = (node: number) => lab.lbs.get(node)!.podIp;
 
   const spread = await startLoad(procs, workDir, 'spread', { url: lab.vipUrl, count: 1200, concurrency: 8, maxSeconds: 180 });
@@ -40,8 +44,8 @@ async function dataPlane(ctx: ScenarioContext): Promise<void> {
     checks.check(`the LBs spread flows over backend ${backend.name} (±25 % of fair)`, got > 0 && within(got, spread.ok / 3, BACKEND_TOLERANCE), `${got} of ${spread.ok}`);
   }
 
-  // Graceful scale-down of the LB on node 3 under continuous load: the pod's controller gets
-  // SIGTERM (withdraw, drain for drainSeconds, stop keepalived), then the pod is deleted.
+  // Graceful scale-down of the LB on node 3 under continuous load: the pod's containers get
+  // SIGTERM (the controller withdraws, drains for drainSeconds, stops keepalived), then the pod is deleted.
   const drainSeconds = lab.service.model.drainSeconds;
   const during = startLoad(procs, workDir, 'scale-down', { url: lab.vipUrl, count: 100_000, concurrency: 4, maxSeconds: drainSeconds + 20 });
   await sleep(3000);
@@ -85,7 +89,7 @@ async function dataPlane(ctx: ScenarioContext): Promise<void> {
  */
 async function tunnelScaleDown(ctx: ScenarioContext): Promise<void> {
   const { checks, procs, workDir } = ctx;
-  const lab = await startIpvsLab(ctx, SYNTH_DIR, 4, [1, 2, 3, 4], CLI, 'web3');
+  const lab = await startIpvsLab(ctx, SYNTH_DIR, 4, [1, 2, 3, 4], CLI, LB_PODS, 'web3');
   const direct = await startLoad(procs, workDir, 'tun-direct', { url: lab.vipUrl, count: 300, concurrency: 8, maxSeconds: 120 });
   console.log(`  TUN: ${describeLoad(direct)}`);
   checks.check('TUN: 300 flows, none failed, each backend answered the client directly (it saw the client\'s address, no SNAT)',
@@ -99,5 +103,5 @@ async function tunnelScaleDown(ctx: ScenarioContext): Promise<void> {
     trials.every((t) => t.movedFlows > 0 && Object.values(t.connsAfter).every((n) => n > 0)), `${trials.map((t) => t.movedFlows).join(' / ')} moved flows`);
 }
 
-if (!SYNTH_DIR) throw new Error('usage: data-plane.js SYNTH_DIR');
+if (!SYNTH_DIR || !IMAGES_JSON) throw new Error('usage: data-plane.js SYNTH_DIR IMAGES_JSON');
 void runScenarios('data plane (IPVS VM)', [['traffic through real IPVS', dataPlane], ['TUN mode: no failed request on scale-down', tunnelScaleDown]], 1200);

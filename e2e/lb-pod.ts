@@ -12,10 +12,8 @@
  *
  * usage (compiled, in the VM): node e2e/.build/e2e/lb-pod.js SYNTH_DIR IMAGES_JSON
  */
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as YAML from 'yaml';
 import { RouterFlavour } from '../lib/model';
 import { DEFAULT_ROUTE_PROTO } from '../controller/src/node-routes';
 import { ApiServerDouble } from '../controller/test/apiserver-double';
@@ -23,8 +21,8 @@ import { startApiFront } from './lib/api-front';
 import { startBackend, startReflectors, startRouter, syncNodeRoutes } from './lib/daemons';
 import { runScenarios, ScenarioContext } from './lib/harness';
 import { addPod, API_HOST_IP, createLab, nodeIp, nodeNs, ROUTER_NS } from './lib/lab';
+import { ensureCgroup2, lbPodTemplate, loadImages, loadManifests, PodCluster, podRunner, upsertPodObject, warmLbImages } from './lib/lb-pod-images';
 import { describeLoad, startLoad } from './lib/load';
-import { UnpackedImage } from './lib/oci-image';
 import { PodError } from './lib/pod-spec';
 import { PodRunner, PodRunnerOptions, processStatus } from './lib/pod-runner';
 import { probe, run, waitFor } from './lib/proc';
@@ -34,8 +32,6 @@ const [SYNTH_DIR, IMAGES_JSON] = process.argv.slice(2);
 const CLI = [process.execPath, path.resolve(__dirname, '../controller/src/cli.js')];
 const API_PORT = 6443;
 const DOUBLE_PORT = 6080;
-/** The LB nodes' kubelet flag (docs/design.md, Kernel settings). */
-const ALLOWED_UNSAFE_SYSCTLS = ['net.ipv4.ip_forward', 'net.ipv4.vs.*'];
 const SERVICE = 'web1';
 const CAP_NET_ADMIN = 1n << 12n;
 
@@ -53,16 +49,6 @@ function nexthops(prefix: string): string[] | undefined {
 }
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-function loadManifests(dir: string): any[] {
-  return fs.readdirSync(dir).filter((f) => f.endsWith('.yaml'))
-    .flatMap((f) => YAML.parseAllDocuments(fs.readFileSync(path.join(dir, f), 'utf8')).map((d) => d.toJSON()).filter(Boolean));
-}
-
-/** cgroup v2, as a node has it (the VM's init mounts only proc, sys and dev): the runner puts memory and CPU limits there. */
-function ensureCgroup2(): void {
-  if (!fs.existsSync('/sys/fs/cgroup/cgroup.controllers')) execFileSync('mount', ['-t', 'cgroup2', 'none', '/sys/fs/cgroup']);
-}
-
 async function lbPod(ctx: ScenarioContext): Promise<void> {
   const { checks, procs, workDir } = ctx;
   ensureCgroup2();
@@ -70,21 +56,12 @@ async function lbPod(ctx: ScenarioContext): Promise<void> {
   const synth = readSynthesized(SYNTH_DIR);
   const service = synth.services.get(SERVICE)!;
   const { model } = service;
-  const deployment = manifests.find((m) => m.kind === 'Deployment' && m.spec.template.metadata.labels?.['ecmp-lb.cdk8s.io/role'] === 'lb'
-    && m.spec.template.metadata.labels?.['app.kubernetes.io/instance'] === SERVICE);
-  const template = deployment.spec.template;
-  const images = new Map((JSON.parse(fs.readFileSync(IMAGES_JSON, 'utf8')) as UnpackedImage[]).map((i) => [i.reference, i]));
+  const template = lbPodTemplate(manifests, SERVICE);
+  const images = loadImages(IMAGES_JSON);
   console.log(`  images: ${[...images.values()].map((i) => `${i.reference} (${i.digest.slice(7, 19)})`).join(', ')}`);
 
-  // Page-cache warm-up, the VM's stand-in for an image pull: its root file system is the host's through
-  // 9p, and a program's first start there pays for every page and module it touches (the image's node
-  // -e 0: 11.6 s cold, 1.1 s warm). Load the pod's programs from their images once while the lab is built.
-  const rootfsOf = (name: string) => images.get([...(template.spec.initContainers ?? []), ...template.spec.containers].find((c: any) => c.name === name)?.image)?.rootfs;
-  const warm = [
-    ['lb', rootfsOf('ipvs'), `cd /opt/ecmp-lb && exec node -e "import('@kubernetes/client-node').then(() => require('./controller/src/cli.js'))"`],
-    ['exabgp', rootfsOf('exabgp'), 'exec exabgp --version'],
-  ].filter(([, rootfs]) => rootfs).map(([name, rootfs, script]) => procs.start(`warm-${name}`, undefined, ['chroot', rootfs!, 'sh', '-c', script!],
-    { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' }));
+  // The page-cache warm-up (the VM's stand-in for an image pull) while the lab is built.
+  const warm = warmLbImages(procs, images, template);
   const labStarted = performance.now();
   createLab({ nodes: 2, apiHost: true });
   const api = new ApiServerDouble();
@@ -92,6 +69,7 @@ async function lbPod(ctx: ScenarioContext): Promise<void> {
   ctx.onTeardown(() => api.stop());
   const front = await startApiFront(path.join(workDir, 'api'), { host: API_HOST_IP, port: API_PORT }, { host: API_HOST_IP, port: DOUBLE_PORT });
   ctx.onTeardown(() => front.stop());
+  const cluster: PodCluster = { images, manifests, front, apiServer: { host: API_HOST_IP, port: API_PORT }, logDir: path.join(workDir, 'pods'), log: (line) => console.log(`  ${line}`) };
 
   const backends = [1, 2].map((node) => ({ name: `be${node}`, ns: `e2e-be${node}`, ip: addPod(`e2e-be${node}`, node, 10 + node) }));
   for (const b of backends) startBackend(procs, workDir, b.name, b.ns, b.ip, [`${b.ip}:${model.ports[0].backendPort}`]);
@@ -114,33 +92,21 @@ async function lbPod(ctx: ScenarioContext): Promise<void> {
   const makePod = (name: string, node: number, slot: number, podTemplate: any, overrides: Partial<PodRunnerOptions> = {}, nodeRoute = true) => {
     const netns = `e2e-pod-${name}`.slice(0, 30);
     const podIp = addPod(netns, node, slot);
-    api.upsert(`/api/v1/namespaces/${model.namespace}/pods`, {
-      kind: 'Pod', apiVersion: 'v1',
-      metadata: { name, namespace: model.namespace, labels: podTemplate.metadata.labels, annotations: podTemplate.metadata.annotations },
-      spec: { nodeName: `n${node}` },
-      status: { phase: 'Running', podIP: podIp, podIPs: [{ ip: podIp }], hostIP: nodeIp(node) },
-    });
+    const pod = { name, namespace: model.namespace, node, podIp, netns, template: podTemplate };
+    upsertPodObject(api, pod);
     if (nodeRoute) syncNodeRoutes(node, [{ node, ns: name, podIp, service } as any]);
-    const runner = new PodRunner({
-      template: podTemplate, name, namespace: model.namespace, nodeName: `n${node}`, podIp, hostIp: nodeIp(node), netns,
-      images, objects: manifests, serviceAccount: { token: front.token, caCert: front.caCert },
-      apiServer: { host: API_HOST_IP, port: API_PORT }, workDir: '/run/pod-runner', logDir: path.join(workDir, 'pods'),
-      allowedUnsafeSysctls: ALLOWED_UNSAFE_SYSCTLS, log: (line) => console.log(`  ${line}`), ...overrides,
-    });
+    const runner = podRunner(cluster, pod, overrides);
     runners.push(runner);
     return { runner, podIp, netns };
   };
 
-  await Promise.race([Promise.all(warm.map((w) => w.exited)), new Promise((r) => setTimeout(r, 60_000))]);
+  await warm;
   console.log(`  images warm after ${seconds(performance.now() - labStarted)}`);
 
   // 1. The node route agent's DaemonSet pod on node 1, as synthesized (hostNetwork: the node's namespace).
   const agentTemplate = manifests.find((m) => m.kind === 'DaemonSet' && m.spec.template.metadata.labels?.['app.kubernetes.io/name'] === 'ecmp-lb-node-agent').spec.template;
-  const agent = new PodRunner({
-    template: agentTemplate, name: 'ecmp-lb-node-agent-7xk2p', namespace: model.namespace, nodeName: 'n1', podIp: nodeIp(1), hostIp: nodeIp(1), netns: nodeNs(1),
-    images, objects: manifests, serviceAccount: { token: front.token, caCert: front.caCert }, apiServer: { host: API_HOST_IP, port: API_PORT },
-    workDir: '/run/pod-runner', logDir: path.join(workDir, 'pods'), log: (line) => console.log(`  ${line}`),
-  });
+  const agent = podRunner(cluster, { name: 'ecmp-lb-node-agent-7xk2p', namespace: model.namespace, node: 1, podIp: nodeIp(1), netns: nodeNs(1), template: agentTemplate },
+    { allowedUnsafeSysctls: undefined });
   runners.push(agent);
   await agent.start();
   const agentStatus = processStatus(agent.containers.get('node-agent')!.pid);

@@ -12,6 +12,8 @@ import { addPod, deletePod, nodeIp, nodeNs, reflectorNs, ROUTER_NS } from './lab
 import { Daemon, ProcessSet, probe, run, waitFor } from './proc';
 import { Synthesized, SynthesizedService } from './synthesized';
 import { ApiServerDouble } from '../../controller/test/apiserver-double';
+import { lbPodTemplate, PodCluster, podRunner, upsertPodObject } from './lb-pod-images';
+import { PodRunner } from './pod-runner';
 
 /** exabgp as the LB pod's container runs it, logging to stdout (the harness's log file). */
 const EXABGP_ENV = { 'exabgp.daemon.user': 'root', 'exabgp.log.destination': 'stdout', 'exabgp.api.cli': 'false' };
@@ -96,16 +98,26 @@ export type AnnounceMode =
   /** The harness writes the announce file the way the controller does while backends are healthy (no IPVS needed). */
   | { kind: 'announce-file' }
   /** The real controller (`ecmp-lb controller`) runs in the pod with keepalived/IPVS, fed by an API server. */
-  | { kind: 'controller'; cli: string[]; kubeconfig: string };
+  | { kind: 'controller'; cli: string[]; kubeconfig: string }
+  /**
+   * The LB Deployment's pod template exactly as synthesized, run from the built images by the pod
+   * runner (crun): its init container renders the config, the controller reaches the API in-cluster
+   * (the HTTPS front, the projected token), exabgp runs in its own container. Drain is the pod's stop.
+   */
+  | { kind: 'pod'; cluster: PodCluster };
 
 export interface LbPod {
   readonly service: SynthesizedService;
   readonly node: number;
   readonly ns: string;
   readonly podIp: string;
+  /** The announce file's directory (host-process modes). */
   readonly runDir: string;
-  readonly exabgp: Daemon;
+  /** exabgp as a host process (host-process modes). */
+  readonly exabgp?: Daemon;
   readonly controller?: Daemon;
+  /** The pod's runner (pod mode). */
+  readonly runner?: PodRunner;
 }
 
 /** LB pods of the synthesized services, one per (service, node), and the node agent's routes for them. */
@@ -121,6 +133,7 @@ export class LbPods {
     const { model } = service;
     const ns = `${nodeNs(node)}-${model.name}`;
     const podIp = addPod(ns, node, slot);
+    if (this.mode.kind === 'pod') return this.startPod(service, node, ns, podIp);
     const dir = path.join(this.workDir, 'pods', ns);
     const etcDir = path.join(dir, 'etc');
     const runDir = path.join(dir, 'run');
@@ -155,26 +168,63 @@ export class LbPods {
     return pod;
   }
 
+  /** Pod mode: the Pod object (the pod's name is its netns name), then the runner (init container, containers), then the node route. */
+  private async startPod(service: SynthesizedService, node: number, ns: string, podIp: string): Promise<LbPod> {
+    if (this.mode.kind !== 'pod') throw new Error('pod mode only');
+    const { model } = service;
+    const template = lbPodTemplate(this.mode.cluster.manifests, model.name);
+    const identity = { name: ns, namespace: model.namespace, node, podIp, netns: ns, template };
+    upsertPodObject(this.api, identity);
+    const runner = podRunner(this.mode.cluster, identity);
+    const pod: LbPod = { service, node, ns, podIp, runDir: '', runner };
+    // Live before start(): a scenario's teardown tears down what start() left half-made.
+    this.live.add(pod);
+    try {
+      await runner.start();
+    } catch (err) {
+      await this.remove(pod);
+      throw err;
+    }
+    syncNodeRoutes(node, [...this.live]);
+    return pod;
+  }
+
   /** What the controller does when backends become unhealthy or the pod starts draining: an empty announce file. */
   withdraw(pod: LbPod): void {
+    if (pod.runner) throw new Error('withdraw needs a host-process mode (the pod\'s controller owns its announce file)');
     writeFileAtomic(path.join(pod.runDir, 'announce'), '');
   }
 
   /** The pod is gone (deleted, or its container killed): its processes end, the node agent removes its route. */
   async remove(pod: LbPod): Promise<void> {
     this.live.delete(pod);
+    await pod.runner?.teardown();
     this.api.remove(`/api/v1/namespaces/${pod.service.model.namespace}/pods`, pod.ns);
     await deletePod(pod.ns, pod.node, pod.podIp);
     syncNodeRoutes(pod.node, [...this.live]);
   }
 
-  /** Kubernetes scale-down: SIGTERM to the controller (withdraw, drain, stop keepalived), then exabgp, then the pod is deleted. */
+  /**
+   * Kubernetes scale-down: SIGTERM to the controller (withdraw, drain, stop keepalived), then exabgp,
+   * then the pod is deleted. Pod mode: the pod's stop (SIGTERM to every container, SIGKILL after
+   * terminationGracePeriodSeconds); every container must exit 0, none killed.
+   */
   async drain(pod: LbPod): Promise<void> {
+    if (pod.runner) {
+      const stopped = await pod.runner.stop();
+      await this.remove(pod);
+      const bad = Object.entries(stopped.exitCodes).filter(([, code]) => code !== 0);
+      if (bad.length > 0 || stopped.killed.length > 0) {
+        throw new Error(`${pod.ns}: containers ended ${JSON.stringify(stopped.exitCodes)} after ${stopped.seconds.toFixed(1)} s`
+          + `${stopped.killed.length > 0 ? ` (SIGKILLed after the grace period: ${stopped.killed.join(', ')})` : ''} instead of draining and exiting 0`);
+      }
+      return;
+    }
     if (!pod.controller) throw new Error('drain needs the controller mode');
     this.procs.signal(pod.controller, 'SIGTERM');
     const code = await Promise.race([pod.controller.exited, new Promise((r) => setTimeout(() => r('timeout'), (pod.service.model.drainSeconds + 20) * 1000))]);
     if (code !== 0) throw new Error(`${pod.ns} controller ended with ${code} instead of draining and exiting 0`);
-    await this.procs.stop(pod.exabgp);
+    await this.procs.stop(pod.exabgp!);
     await this.remove(pod);
   }
 }

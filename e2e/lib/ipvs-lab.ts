@@ -1,8 +1,10 @@
 import * as path from 'node:path';
 import { ForwardingMethod, RouterFlavour } from '../../lib/model';
 import { ApiServerDouble } from '../../controller/test/apiserver-double';
-import { LbPod, LbPods, startBackend, startReflectors, startRouter } from './daemons';
+import { startApiFront } from './api-front';
+import { AnnounceMode, LbPod, LbPods, startBackend, startReflectors, startRouter } from './daemons';
 import { ScenarioContext } from './harness';
+import { ensureCgroup2, isolateLabCgroup, lbPodTemplate, loadImages, loadManifests, warmLbImages } from './lb-pod-images';
 import { addPod, API_HOST_IP, CLIENT_IP, createLab, nodeIp, ROUTER_NS, routerNexthops } from './lab';
 import { Daemon, probe, run, sleep, waitFor } from './proc';
 import { readSynthesized, SynthesizedService } from './synthesized';
@@ -23,6 +25,16 @@ export interface IpvsLab {
 }
 
 const API_PORT = 6443;
+/** Pod mode: the plain-HTTP double behind the HTTPS front (which takes API_PORT). */
+const DOUBLE_PORT = 6080;
+
+/**
+ * How the lab runs its LB pods. `host`: the controller and exabgp as host processes in the pod's
+ * network namespace (the bench). `pod`: the LB Deployment's pod template exactly as synthesized,
+ * from the built images (`imagesJson`: e2e/unpack-images.ts's images.json) by the pod runner (crun),
+ * the controller reaching the API in-cluster through an HTTPS front with the projected token.
+ */
+export type LbRuntime = { kind: 'host' } | { kind: 'pod'; imagesJson: string };
 
 /** The LB pods' slot on their node's pod network (pod IP 198.19.(128+node).2). */
 export const LB_SLOT = 2;
@@ -45,14 +57,33 @@ function prepareTunnelBackend(ns: string, vips: readonly string[]): void {
  * `lbNodes` LB pods and one backend per node, waits until the router has one nexthop per LB, and
  * warms the router's neighbour entries (it never talks to the nodes before the first packet; see lab facts).
  */
-export async function startIpvsLab(ctx: ScenarioContext, synthDir: string, nodes: number, lbNodes: number[], cli: string[], serviceName = 'web1'): Promise<IpvsLab> {
+export async function startIpvsLab(ctx: ScenarioContext, synthDir: string, nodes: number, lbNodes: number[], cli: string[], runtime: LbRuntime,
+  serviceName = 'web1'): Promise<IpvsLab> {
   const synth = readSynthesized(synthDir);
   const service = synth.services.get(serviceName)!;
   const { model } = service;
+  let podImages: { images: ReturnType<typeof loadImages>; manifests: any[]; warm: Promise<void> } | undefined;
+  if (runtime.kind === 'pod') {
+    ensureCgroup2();
+    isolateLabCgroup();
+    const images = loadImages(runtime.imagesJson);
+    const manifests = loadManifests(synthDir);
+    podImages = { images, manifests, warm: warmLbImages(ctx.procs, images, lbPodTemplate(manifests, serviceName)) };
+  }
   createLab({ nodes, apiHost: true });
   const api = new ApiServerDouble();
-  await api.start(API_HOST_IP, API_PORT);
+  await api.start(API_HOST_IP, podImages ? DOUBLE_PORT : API_PORT);
   ctx.onTeardown(() => api.stop());
+  let mode: AnnounceMode = { kind: 'controller', cli, kubeconfig: path.join(ctx.workDir, 'kubeconfig') };
+  if (podImages) {
+    const front = await startApiFront(path.join(ctx.workDir, 'api'), { host: API_HOST_IP, port: API_PORT }, { host: API_HOST_IP, port: DOUBLE_PORT });
+    ctx.onTeardown(() => front.stop());
+    const cluster = {
+      images: podImages.images, manifests: podImages.manifests, front, apiServer: { host: API_HOST_IP, port: API_PORT },
+      logDir: path.join(ctx.workDir, 'pods'), log: (line: string) => console.log(`  ${line}`),
+    };
+    mode = { kind: 'pod', cluster };
+  }
 
   const backends: IpvsLab['backends'] = [];
   for (let node = 1; node <= nodes; node++) {
@@ -84,9 +115,19 @@ export async function startIpvsLab(ctx: ScenarioContext, synthDir: string, nodes
 
   startReflectors(ctx.procs, synth, { api, kubeconfig, cli }, ctx.workDir);
   await startRouter(ctx.procs, synth, RouterFlavour.FRR, ctx.workDir);
-  const pods = new LbPods(ctx.procs, ctx.workDir, { kind: 'controller', cli, kubeconfig }, api);
+  const pods = new LbPods(ctx.procs, ctx.workDir, mode, api);
   const lbs = new Map<number, LbPod>();
-  for (const node of lbNodes) lbs.set(node, await pods.start(service, node, LB_SLOT));
+  if (podImages) {
+    // The pods' containers go with the scenario (before the lab's namespaces); started side by side, as a Deployment's replicas are.
+    ctx.onTeardown(() => Promise.all([...pods.live].map((p) => p.runner?.teardown())));
+    const warmStarted = performance.now();
+    await podImages.warm;
+    console.log(`  images warm (waited ${((performance.now() - warmStarted) / 1000).toFixed(1)} s)`);
+    const started = await Promise.all(lbNodes.map((node) => pods.start(service, node, LB_SLOT)));
+    lbNodes.forEach((node, i) => lbs.set(node, started[i]));
+  } else {
+    for (const node of lbNodes) lbs.set(node, await pods.start(service, node, LB_SLOT));
+  }
 
   const prefix = model.prefixes[0];
   const want = lbNodes.map(nodeIp).sort().join(' ');

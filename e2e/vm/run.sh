@@ -2,14 +2,16 @@
 # Runs an e2e entry point inside the IPVS VM (scripts/ipvs-vm.sh: Debian's stock kernel with IPVS,
 # the host's filesystem shared read-only). The host compiles the harness and the controller CLI to
 # e2e/.build and synthesizes the topology (node and cdk8s are slow under software emulation); the
-# VM only runs them.
-# usage: e2e/vm/run.sh ENTRY [ARGS...]   (ENTRY: data-plane | bench-data-plane)
+# VM only runs them. The entries that run the LB pods from the built images (data-plane, lb-pod)
+# get the unpacked images' JSON as their last argument (e2e/vm/pod-images.sh: `npm run images`, unpack).
+# usage: e2e/vm/run.sh ENTRY [ARGS...]   (ENTRY: data-plane | lb-pod | bench-data-plane)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 entry=${1:?usage: e2e/vm/run.sh ENTRY [ARGS...]}; shift
 out=$(mktemp -d /tmp/ecmp-e2e-vm.XXXXXX)
 node node_modules/typescript/bin/tsc -p e2e/tsconfig.vm.json
 node -r ts-node/register/transpile-only e2e/synth-cli.ts "$out/synth" frr
+case $entry in data-plane|lb-pod) images_json=$(bash e2e/vm/pod-images.sh); set -- "$@" "$images_json" ;; esac
 echo "# booting the IPVS VM for $entry (logs and results: $out)"
 rc=0
 IPVS_VM_TIMEOUT=${IPVS_VM_TIMEOUT:-1500} bash scripts/ipvs-vm.sh --mem 3072 --cpus 2 --out "$out" e2e/vm/in-vm.sh "$entry" "$out/synth" "$@" || rc=$?
