@@ -18,7 +18,7 @@ import { RouterFlavour } from '../lib/model';
 import { DEFAULT_ROUTE_PROTO } from '../controller/src/node-routes';
 import { ApiServerDouble } from '../controller/test/apiserver-double';
 import { startApiFront } from './lib/api-front';
-import { startBackend, startReflectors, startRouter, syncNodeRoutes } from './lib/daemons';
+import { publishBackendSlice, startBackend, startReflectors, startRouter, syncNodeRoutes } from './lib/daemons';
 import { runScenarios, ScenarioContext } from './lib/harness';
 import { addPod, API_HOST_IP, createLab, nodeIp, nodeNs, ROUTER_NS } from './lib/lab';
 import { ensureCgroup2, lbPodTemplate, loadImages, loadManifests, PodCluster, podRunner, upsertPodObject, warmLbImages } from './lib/lb-pod-images';
@@ -73,13 +73,7 @@ async function lbPod(ctx: ScenarioContext): Promise<void> {
 
   const backends = [1, 2].map((node) => ({ name: `be${node}`, ns: `e2e-be${node}`, ip: addPod(`e2e-be${node}`, node, 10 + node) }));
   for (const b of backends) startBackend(procs, workDir, b.name, b.ns, b.ip, [`${b.ip}:${model.ports[0].backendPort}`]);
-  api.upsert(`/apis/discovery.k8s.io/v1/namespaces/${model.namespace}/endpointslices`, {
-    kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1',
-    metadata: { name: `${model.backendServiceName}-pods`, namespace: model.namespace, labels: { 'kubernetes.io/service-name': model.backendServiceName } },
-    addressType: 'IPv4',
-    endpoints: backends.map((b) => ({ addresses: [b.ip], conditions: { ready: true, serving: true, terminating: false } })),
-    ports: [{ name: 'http', port: model.ports[0].backendPort, protocol: 'TCP' }],
-  });
+  publishBackendSlice(api, model, `${model.backendServiceName}-pods`, backends.map((b) => b.ip));
   const kubeconfig = path.join(workDir, 'kubeconfig');
   api.writeKubeconfig(kubeconfig);
   startReflectors(procs, synth, { api, kubeconfig, cli: CLI }, workDir);

@@ -58,23 +58,23 @@ export function isResourceName(text: unknown): boolean {
   return text.includes('/') && isQualifiedName(text) && !text.startsWith('kubernetes.io/') && !text.startsWith('requests.');
 }
 
+const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
+const REGISTRY_HOST = '(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\\[[0-9a-fA-F:]+\\])(?::\\d+)?';
+const IMAGE_REFERENCE = new RegExp(`^(?:(${REGISTRY_HOST})/)?(${PATH_COMPONENT}(?:/${PATH_COMPONENT})*)(?::([\\w][\\w.-]{0,127}))?(?:@([A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}))?$`);
+const PATH_COMPONENT_ONLY = new RegExp(`^${PATH_COMPONENT}$`);
+
 /**
  * An image reference as the container runtime parses it (distribution's reference grammar):
  * `[host[:port]/]path[:tag][@algorithm:hex]`, path components in lower case.
  */
 export function isImageReference(text: unknown): boolean {
   if (typeof text !== 'string' || text.length === 0 || text.length > 512) return false;
-  const component = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
-  const host = '(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\\[[0-9a-fA-F:]+\\])(?::\\d+)?';
-  const tag = '[\\w][\\w.-]{0,127}';
-  const digest = '[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}';
-  const grammar = new RegExp(`^(?:(${host})/)?(${component}(?:/${component})*)(?::(${tag}))?(?:@(${digest}))?$`);
-  const match = grammar.exec(text);
+  const match = IMAGE_REFERENCE.exec(text);
   if (!match) return false;
   const [, hostText, repository, , digestText] = match;
   if (repository.length > 255) return false;
   // Without a dot, a colon or `localhost`, the first part is a path component, which is lower case.
-  if (hostText !== undefined && !/[.:]/.test(hostText) && hostText !== 'localhost' && !new RegExp(`^${component}$`).test(hostText)) return false;
+  if (hostText !== undefined && !/[.:]/.test(hostText) && hostText !== 'localhost' && !PATH_COMPONENT_ONLY.test(hostText)) return false;
   // sha256 is the algorithm registries use; its digests have exactly 64 hex digits.
   return digestText === undefined || !digestText.startsWith('sha256:') || /^sha256:[0-9a-f]{64}$/.test(digestText);
 }

@@ -16,7 +16,7 @@ import { containerSecurity, podSecurity } from './pod-security';
 import { renderAnnouncer } from './renderers/announcer';
 import { ILoadBalancerServiceSummary, IRouteReflector, podNetworkCidrs } from './route-reflector';
 import {
-  BgpTimers, checkAsn, checkCidr, checkCount, checkLabels, checkName, checkNamespace, checkNonEmpty, checkPort, checkResources, checkTimers,
+  BgpTimers, checkAsn, checkCidr, checkCount, checkLabels, checkName, checkNamespace, checkNonEmpty, checkPort, checkResources, checkTimers, firstWithSameKey,
 } from './validate';
 
 /** IPVS schedulers (`ipvsadm -s`). */
@@ -223,8 +223,8 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
       throwInvalid(this, 'scheduler', scheduler, 'is not an IPVS scheduler', 'use one of IpvsScheduler, e.g. IpvsScheduler.MAGLEV_HASHING');
     }
     const ports = checkNonEmpty(this, 'ports', props.ports, 'list the ports to serve, e.g. [{ port: 80 }]').map((p, i) => this.checkPort(p, i, forwardingMethod));
-    ports.forEach((port, i) => {
-      const first = ports.findIndex(other => other.port === port.port && other.protocol === port.protocol);
+    firstWithSameKey(ports, p => `${p.protocol}/${p.port}`).forEach((first, i) => {
+      const port = ports[i];
       if (first !== i) throwInvalid(this, `ports[${i}]`, `${port.protocol}/${port.port}`, `repeats ports[${first}] (one IPVS virtual service per VIP, protocol and port)`, 'list each port and protocol once');
     });
     const backendServiceName = this.checkBackends(props.backends, ports);
@@ -309,9 +309,8 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
       }
       return address.toString();
     });
-    checked.forEach((vip, i) => {
-      const first = checked.indexOf(vip);
-      if (first !== i) throwInvalid(this, `vips[${i}]`, vip, `repeats vips[${first}]`, 'list each VIP once');
+    firstWithSameKey(checked, vip => vip).forEach((first, i) => {
+      if (first !== i) throwInvalid(this, `vips[${i}]`, checked[i], `repeats vips[${first}]`, 'list each VIP once');
     });
     return checked;
   }
@@ -392,10 +391,10 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
   /** Checks that span constructs: prefixes unique in the app, outside pod networks, one AS. */
   private validateTopology(): string[] {
     const errors: string[] = [];
-    const peers = this.routeReflectors.map(r => `${r.lbPeer.host}:${r.lbPeer.port}`);
-    peers.forEach((peer, i) => {
-      if (peers.indexOf(peer) !== i) {
-        errors.push(invalidField(this, 'routeReflectors', this.routeReflectors.map(r => r.reflectorName), `list two reflectors at ${peer} ('${this.routeReflectors[peers.indexOf(peer)].reflectorName}' and '${this.routeReflectors[i].reflectorName}'); exabgp stops on a duplicate neighbor`, 'give every route reflector its own address, and list each one once'));
+    const peer = (r: IRouteReflector) => `${r.lbPeer.host}:${r.lbPeer.port}`;
+    firstWithSameKey(this.routeReflectors, peer).forEach((first, i) => {
+      if (first !== i) {
+        errors.push(invalidField(this, 'routeReflectors', this.routeReflectors.map(r => r.reflectorName), `list two reflectors at ${peer(this.routeReflectors[i])} ('${this.routeReflectors[first].reflectorName}' and '${this.routeReflectors[i].reflectorName}'); exabgp stops on a duplicate neighbor`, 'give every route reflector its own address, and list each one once'));
       }
     });
     for (const reflector of this.routeReflectors) {

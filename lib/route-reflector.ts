@@ -14,7 +14,7 @@ import { renderFrrRouteReflector } from './renderers/frr-reflector';
 import { renderRouteReflector } from './renderers/gobgpd';
 import { renderReflectorAgentConfig } from './renderers/reflector-agent';
 import {
-  BgpTimers, checkAsn, checkCidr, checkCount, checkName, checkNamespace, checkNodeName, checkNonEmpty, checkPeerAddress, checkRouterId, checkTimers,
+  BgpTimers, checkAsn, checkCidr, checkCount, checkName, checkNamespace, checkNodeName, checkNonEmpty, checkPeerAddress, checkRouterId, checkTimers, firstWithSameKey,
 } from './validate';
 
 /** Where a route reflector runs. */
@@ -487,12 +487,14 @@ export class RouteReflector extends Construct implements IRouteReflector {
   private peerCollisions(): string[] {
     const errors: string[] = [];
     const speakers = [{ what: `reflector '${this.reflectorName}'`, address: this.address, routerId: this.routerId }, ...this.routers.map(r => ({ what: `router '${r.routerName}'`, address: r.address, routerId: r.routerId }))];
+    const sameAddresses = firstWithSameKey(speakers, s => s.address);
+    const sameIds = firstWithSameKey(speakers, s => s.routerId);
     speakers.forEach((speaker, i) => {
-      const sameAddress = speakers.findIndex(other => other.address === speaker.address);
+      const sameAddress = sameAddresses[i];
       if (sameAddress !== i) {
         errors.push(invalidField(this, 'upstream routers', this.routers.map(r => r.routerName), `put ${speaker.what} at ${speaker.address}, the address of ${speakers[sameAddress].what}; gobgpd keeps one neighbor per address`, 'give every router and reflector its own address'));
       }
-      const sameId = speakers.findIndex(other => other.routerId === speaker.routerId);
+      const sameId = sameIds[i];
       if (sameId !== i && sameAddress === i) {
         errors.push(invalidField(this, 'upstream routers', this.routers.map(r => r.routerName), `give ${speaker.what} the router id ${speaker.routerId} of ${speakers[sameId].what}; BGP refuses a peer with its own identifier`, 'give every router and reflector its own routerId'));
       }

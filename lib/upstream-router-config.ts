@@ -8,7 +8,7 @@ import { renderFrr, renderFrrDaemons, renderZebraConf } from './renderers/frr';
 import { renderGobgpRouter } from './renderers/gobgpd';
 import { renderRouterSysctl } from './renderers/sysctl';
 import { ILoadBalancerServiceSummary, IRouteReflector, IUpstreamRouter, RouteReflectorPlacement } from './route-reflector';
-import { BgpTimers, checkAsn, checkCount, checkName, checkNonEmpty, checkPeerAddress, checkRouterId, checkTimers } from './validate';
+import { BgpTimers, checkAsn, checkCount, checkName, checkNonEmpty, checkPeerAddress, checkRouterId, checkTimers, firstWithSameKey } from './validate';
 
 /** What sets one upstream router apart; EcmpTopology takes a list of these. */
 export interface UpstreamRouterOptions {
@@ -151,12 +151,14 @@ export class UpstreamRouterConfig extends Construct implements IUpstreamRouter {
   private validateTopology(): string[] {
     const errors: string[] = [];
     const reflectorNames = this.reflectors.map(r => r.reflectorName);
+    const sameAddresses = firstWithSameKey(this.reflectors, r => r.address);
+    const sameIds = firstWithSameKey(this.reflectors, r => r.routerId);
     this.reflectors.forEach((reflector, i) => {
-      const sameAddress = this.reflectors.findIndex(other => other.address === reflector.address);
+      const sameAddress = sameAddresses[i];
       if (sameAddress !== i) {
         errors.push(invalidField(this, 'routeReflectors', reflectorNames, `list two reflectors at ${reflector.address} ('${this.reflectors[sameAddress].reflectorName}' and '${reflector.reflectorName}'); the router keeps one neighbor per address`, 'give every route reflector its own address, and list each one once'));
       }
-      const sameId = this.reflectors.findIndex(other => other.routerId === reflector.routerId);
+      const sameId = sameIds[i];
       if (sameId !== i && sameAddress === i) {
         errors.push(invalidField(this, 'routeReflectors', reflectorNames, `list two reflectors with router id ${reflector.routerId} ('${this.reflectors[sameId].reflectorName}' and '${reflector.reflectorName}'); BGP tells paths apart by the reflector's identifier`, 'give every route reflector its own routerId'));
       }

@@ -155,6 +155,16 @@ export function checkName(scope: IConstruct, field: string, name: string): strin
   return name;
 }
 
+/** For each item, the index of the first item with the same key: `i` itself when the item is the first of its key. */
+export function firstWithSameKey<T>(items: readonly T[], key: (item: T) => string): number[] {
+  const first = new Map<string, number>();
+  return items.map((item, i) => {
+    const k = key(item);
+    if (!first.has(k)) first.set(k, i);
+    return first.get(k)!;
+  });
+}
+
 export function checkNonEmpty<T>(scope: IConstruct, field: string, list: readonly T[] | undefined, fix: string): readonly T[] {
   if (!Array.isArray(list) || list.length === 0) {
     throwInvalid(scope, field, list, 'is empty', fix);

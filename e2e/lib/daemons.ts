@@ -243,6 +243,17 @@ export function syncNodeRoutes(node: number, pods: LbPod[]): void {
   for (const args of routeCommands(current, desiredRoutes(onNode), DEFAULT_ROUTE_PROTO)) run(nodeNs(node), ['ip', ...args]);
 }
 
+/** The backends' EndpointSlice, ready, as the EndpointSlice controller publishes it for the service's backend Service. */
+export function publishBackendSlice(api: ApiServerDouble, model: SynthesizedService['model'], name: string, addresses: readonly string[]): void {
+  api.upsert(`/apis/discovery.k8s.io/v1/namespaces/${model.namespace}/endpointslices`, {
+    kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1',
+    metadata: { name, namespace: model.namespace, labels: { 'kubernetes.io/service-name': model.backendServiceName } },
+    addressType: 'IPv4',
+    endpoints: addresses.map((address) => ({ addresses: [address], conditions: { ready: true, serving: true, terminating: false } })),
+    ports: [{ name: 'http', port: model.ports[0].backendPort, protocol: 'TCP' }],
+  });
+}
+
 /**
  * nginx in a backend pod, answering every request with its own name and the address it came from
  * (NAT: the LB's SNAT address; TUN: the client's). `listen`: nginx listen addresses (TUN: `80`, any

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { ForwardingMethod, RouterFlavour } from '../../lib/model';
 import { ApiServerDouble } from '../../controller/test/apiserver-double';
 import { startApiFront } from './api-front';
-import { AnnounceMode, LbPod, LbPods, startBackend, startReflectors, startRouter } from './daemons';
+import { AnnounceMode, LbPod, LbPods, publishBackendSlice, startBackend, startReflectors, startRouter } from './daemons';
 import { ScenarioContext } from './harness';
 import { ensureCgroup2, isolateLabCgroup, lbPodTemplate, loadImages, loadManifests, warmLbImages } from './lb-pod-images';
 import { addPod, API_HOST_IP, CLIENT_IP, createLab, nodeIp, ROUTER_NS, routerNexthops } from './lab';
@@ -103,13 +103,7 @@ export async function startIpvsLab(ctx: ScenarioContext, synthDir: string, nodes
   };
   startBackends();
   // The backends' EndpointSlice, as the EndpointSlice controller would publish it for the backend Service.
-  api.upsert(`/apis/discovery.k8s.io/v1/namespaces/${model.namespace}/endpointslices`, {
-    kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1',
-    metadata: { name: `${model.backendServiceName}-e2e`, namespace: model.namespace, labels: { 'kubernetes.io/service-name': model.backendServiceName } },
-    addressType: 'IPv4',
-    endpoints: backends.map((b) => ({ addresses: [b.ip], conditions: { ready: true, serving: true, terminating: false } })),
-    ports: [{ name: 'http', port: model.ports[0].backendPort, protocol: 'TCP' }],
-  });
+  publishBackendSlice(api, model, `${model.backendServiceName}-e2e`, backends.map((b) => b.ip));
   const kubeconfig = path.join(ctx.workDir, 'kubeconfig');
   api.writeKubeconfig(kubeconfig);
 
