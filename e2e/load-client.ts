@@ -15,7 +15,9 @@ export interface LoadOptions {
   readonly concurrency: number;
   readonly maxSeconds: number;
   readonly out: string;
-  /** Per-request timeout; a request slower than this counts as failed. */
+  /** Written when the client runs, so that a trial times its fault from the first request, not from the spawn. */
+  readonly startedFile: string;
+  /** Per-request timeout; a request slower than this counts as failed. @default 3000 */
   readonly timeoutMs?: number;
   /**
    * Long-lived flows instead: each worker keeps one keep-alive connection (a new one only after a
@@ -39,6 +41,10 @@ export interface LoadResult {
   readonly okPerSecond: number[];
   /** The client's local ports of the connections that answered (keep-alive mode): names its flows in IPVS's connection table. */
   readonly ports?: number[];
+  /** Answered requests slower than 1 s (a retransmission or a stall, not a failure), when the first of them were sent, and the slowest answer. */
+  readonly slow: number;
+  readonly slowTimes: number[];
+  readonly maxMs: number;
 }
 
 /** One request, on a new connection (no agent) or on the agent's keep-alive connection; resolves with the body and the local port. */
@@ -65,6 +71,10 @@ async function main(options: LoadOptions): Promise<void> {
   const errorTimes: number[] = [];
   const okPerSecond: number[] = [];
   const ports = new Set<number>();
+  let slow = 0;
+  const slowTimes: number[] = [];
+  let maxMs = 0;
+  fs.writeFileSync(options.startedFile, '');
   const started = performance.now();
   const deadline = started + options.maxSeconds * 1000;
   let issued = 0;
@@ -72,8 +82,12 @@ async function main(options: LoadOptions): Promise<void> {
     const agent = options.keepAlive ? new http.Agent({ keepAlive: true, maxSockets: 1 }) : undefined;
     while (issued < options.count && performance.now() < deadline) {
       issued++;
+      const sent = performance.now();
       try {
         const answer = await once(options.url, options.timeoutMs ?? 3000, agent);
+        const ms = performance.now() - sent;
+        if (ms > 1000 && slow++ < 50) slowTimes.push(Number(((sent - started) / 1000).toFixed(2)));
+        maxMs = Math.max(maxMs, ms);
         const [backend, lb] = answer.body.split(' ');
         counts.ok++;
         byBackend[backend] = (byBackend[backend] ?? 0) + 1;
@@ -94,7 +108,7 @@ async function main(options: LoadOptions): Promise<void> {
   await Promise.all(Array.from({ length: options.concurrency }, worker));
   const result: LoadResult = {
     ...counts, seconds: (performance.now() - started) / 1000, byLb, byBackend, errors, errorTimes,
-    okPerSecond: Array.from(okPerSecond, (n) => n ?? 0), ...(options.keepAlive ? { ports: [...ports] } : {}),
+    okPerSecond: Array.from(okPerSecond, (n) => n ?? 0), slow, slowTimes, maxMs: Math.round(maxMs), ...(options.keepAlive ? { ports: [...ports] } : {}),
   };
   fs.writeFileSync(options.out, JSON.stringify(result));
 }

@@ -12,14 +12,30 @@ export function nodeEntry(name: string): string[] {
 }
 
 /** Starts the bounded load client in the client namespace; resolves with its result once it ends. */
-export function startLoad(procs: ProcessSet, workDir: string, name: string, options: Omit<LoadOptions, 'out'>): Promise<LoadResult> {
+export function startLoad(procs: ProcessSet, workDir: string, name: string, options: Omit<LoadOptions, 'out' | 'startedFile'>): Promise<LoadResult> {
   const out = path.join(workDir, `${name}.json`);
+  const started = startedFile(workDir, name);
   fs.rmSync(out, { force: true });
-  const daemon = procs.start(name, CLIENT_NS, [...nodeEntry('load-client'), JSON.stringify({ ...options, out })]);
+  fs.rmSync(started, { force: true });
+  const daemon = procs.start(name, CLIENT_NS, [...nodeEntry('load-client'), JSON.stringify({ ...options, out, startedFile: started })]);
   return daemon.exited.then((code) => {
     if (code !== 0 || !fs.existsSync(out)) throw new Error(`load client ${name} ended with ${code}: see ${daemon.logFile}`);
     return JSON.parse(fs.readFileSync(out, 'utf8')) as LoadResult;
   });
+}
+
+function startedFile(workDir: string, name: string): string {
+  return path.join(workDir, `${name}.started`);
+}
+
+/** Resolves once the load client `name` runs (its first request is being sent); a client that never starts fails within `timeoutMs`. */
+export async function loadStarted(workDir: string, name: string, timeoutMs = 30_000): Promise<void> {
+  const file = startedFile(workDir, name);
+  const deadline = Date.now() + timeoutMs;
+  while (!fs.existsSync(file)) {
+    if (Date.now() > deadline) throw new Error(`load client ${name} did not start within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 export function describeLoad(result: LoadResult): string {

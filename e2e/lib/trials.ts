@@ -1,7 +1,7 @@
 import type { LoadResult } from '../load-client';
 import { ScenarioContext } from './harness';
 import { establishedClientPorts, IpvsLab, ipvsConnections, LB_SLOT } from './ipvs-lab';
-import { startLoad } from './load';
+import { loadStarted, startLoad } from './load';
 import { sleep } from './proc';
 
 /** How an LB pod goes: Kubernetes scale-down (SIGTERM: withdraw, drain, stop) or every process of the pod killed. */
@@ -25,6 +25,13 @@ export interface LossTrial {
 const LOSS_AT_SECONDS = 3;
 const KEEPALIVE_FLOWS = 16;
 const AFTER_LOSS_SNAPSHOT_MS = 3000;
+/**
+ * A request fails after 10 s without an answer. A flow that the loss really breaks (reset, or sent to
+ * a backend without its socket) fails at once, and a black hole outlasts this; what is shorter is a TCP
+ * retransmission or a stall of the 2-CPU VM, which a client with its usual 30-60 s timeout never sees.
+ * Requests slower than 1 s are counted apart (`slow`) and printed, so a stall stays visible.
+ */
+const REQUEST_TIMEOUT_MS = 10_000;
 
 /**
  * One LB pod lost under continuous load: short requests (4 at a time) plus 16 long-lived keep-alive
@@ -37,8 +44,9 @@ export async function lbLossTrial(ctx: ScenarioContext, lab: IpvsLab, node: numb
   const { procs, workDir } = ctx;
   const seconds = LOSS_AT_SECONDS + (loss === 'graceful' ? lab.service.model.drainSeconds + 3 : 8);
   const c0 = ipvsConnections(lab);
-  const short = startLoad(procs, workDir, `${tag}-short`, { url: lab.vipUrl, count: 100_000, concurrency: 4, maxSeconds: seconds });
-  const keepAlive = startLoad(procs, workDir, `${tag}-keepalive`, { url: lab.vipUrl, count: 100_000, concurrency: KEEPALIVE_FLOWS, maxSeconds: seconds, keepAlive: true, pauseMs: 200 });
+  const short = startLoad(procs, workDir, `${tag}-short`, { url: lab.vipUrl, count: 100_000, concurrency: 4, maxSeconds: seconds, timeoutMs: REQUEST_TIMEOUT_MS });
+  const keepAlive = startLoad(procs, workDir, `${tag}-keepalive`, { url: lab.vipUrl, count: 100_000, concurrency: KEEPALIVE_FLOWS, maxSeconds: seconds, keepAlive: true, pauseMs: 200, timeoutMs: REQUEST_TIMEOUT_MS });
+  await Promise.all([loadStarted(workDir, `${tag}-short`), loadStarted(workDir, `${tag}-keepalive`)]);
   await sleep(LOSS_AT_SECONDS * 1000);
   const c1 = ipvsConnections(lab);
   const portsBefore = establishedClientPorts(lab);
@@ -91,7 +99,7 @@ export async function restoreLbs(lab: IpvsLab, nodes: number[]): Promise<void> {
 /** One line per trial: failed requests (short, keep-alive), the flows that moved, and what each LB scheduled before/after. */
 export function describeTrial(t: LossTrial): string {
   const errors = (r: LoadResult) => Object.entries(r.errors).map(([k, v]) => `${k}:${v}`).join(',');
-  const failed = (r: LoadResult) => `${r.failed} of ${r.ok + r.failed} failed${r.failed ? ` (${errors(r)} at ${r.errorTimes.join(',')} s)` : ''}`;
+  const failed = (r: LoadResult) => `${r.failed} of ${r.ok + r.failed} failed${r.failed ? ` (${errors(r)} at ${r.errorTimes.join(',')} s)` : ''}, ${r.slow} slower than 1 s${r.slow ? ` (sent at ${r.slowTimes.join(',')} s; slowest ${r.maxMs} ms)` : ''}`;
   return `${t.loss} loss of the LB on node ${t.node}: short requests ${failed(t.short)}; keep-alive requests ${failed(t.keepAlive)}; `
     + `${t.movedFlows} of ${t.keepAlive.ports?.length ?? 0} keep-alive flows moved to another LB; IPVS connections per LB node before ${JSON.stringify(t.connsBefore)}, after ${JSON.stringify(t.connsAfter)}`;
 }
