@@ -10,25 +10,34 @@
  * SIGTERM to the pod withdraws the route and every container exits 0 within the grace period. Then
  * copies of the template broken on purpose must fail, each with a clear error.
  *
- * usage (compiled, in the VM): node e2e/.build/e2e/lb-pod.js SYNTH_DIR IMAGES_JSON
+ * A second scenario runs the in-cluster reflector placement from the images, with the path a cluster
+ * gives it: the reflector Deployment's pod (gobgpd image as uid 65534, the reflector agent from the lb
+ * image), LB pods of web1 that resolve the reflector's Service name through cluster DNS and dial its
+ * ClusterIP (DNATed by their nodes, as kube-proxy does), and the reflector's session to the passive
+ * router leaving through node 3's SNAT.
+ *
+ * usage (compiled, in the VM): node e2e/.build/e2e/lb-pod.js SYNTH_DIR IN_CLUSTER_SYNTH_DIR IMAGES_JSON
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { RouterFlavour } from '../lib/model';
+import { LoadBalancerServiceModel, RouterFlavour } from '../lib/model';
 import { DEFAULT_ROUTE_PROTO } from '../controller/src/node-routes';
 import { ApiServerDouble } from '../controller/test/apiserver-double';
 import { startApiFront } from './lib/api-front';
+import { startClusterDns } from './lib/cluster-dns';
 import { publishBackendSlice, startBackend, startReflectors, startRouter, syncNodeRoutes } from './lib/daemons';
 import { runScenarios, ScenarioContext } from './lib/harness';
+import { CLUSTER_IP, clusterNat, gobgpNeighbors, REFLECTOR_NODE, REFLECTOR_POD_SLOT, REFLECTOR_SERVICE_FQDN, routerSessionState } from './lib/in-cluster-lab';
 import { addPod, API_HOST_IP, createLab, nodeIp, nodeNs, ROUTER_NS } from './lib/lab';
 import { ensureCgroup2, lbPodTemplate, loadImages, loadManifests, PodCluster, podRunner, upsertPodObject, warmLbImages } from './lib/lb-pod-images';
 import { describeLoad, startLoad } from './lib/load';
+import { UnpackedImage } from './lib/oci-image';
 import { PodError } from './lib/pod-spec';
 import { PodRunner, PodRunnerOptions, processStatus } from './lib/pod-runner';
 import { probe, run, waitFor } from './lib/proc';
-import { readSynthesized } from './lib/synthesized';
+import { ADDRESSES, readSynthesized } from './lib/synthesized';
 
-const [SYNTH_DIR, IMAGES_JSON] = process.argv.slice(2);
+const [SYNTH_DIR, IN_CLUSTER_SYNTH_DIR, IMAGES_JSON] = process.argv.slice(2);
 const CLI = [process.execPath, path.resolve(__dirname, '../controller/src/cli.js')];
 const API_PORT = 6443;
 const DOUBLE_PORT = 6080;
@@ -49,6 +58,39 @@ function nexthops(prefix: string): string[] | undefined {
 }
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
+/** The lab's API server (the double behind its HTTPS front) and what every pod gets from the cluster; the pods' runners are torn down with the scenario. */
+async function startPodCluster(ctx: ScenarioContext, images: Map<string, UnpackedImage>, manifests: any[]) {
+  const api = new ApiServerDouble();
+  await api.start(API_HOST_IP, DOUBLE_PORT);
+  ctx.onTeardown(() => api.stop());
+  const front = await startApiFront(path.join(ctx.workDir, 'api'), { host: API_HOST_IP, port: API_PORT }, { host: API_HOST_IP, port: DOUBLE_PORT });
+  ctx.onTeardown(() => front.stop());
+  const cluster: PodCluster = { images, manifests, front, apiServer: { host: API_HOST_IP, port: API_PORT }, logDir: path.join(ctx.workDir, 'pods'), log: (line) => console.log(`  ${line}`) };
+  const runners: PodRunner[] = [];
+  ctx.onTeardown(() => Promise.all(runners.map((r) => r.teardown())));
+  return { api, front, cluster, runners };
+}
+
+/** nginx backends be1 and be2 on nodes 1 and 2, published as the service's EndpointSlice. */
+function startBackends(ctx: ScenarioContext, api: ApiServerDouble, model: LoadBalancerServiceModel): { name: string; ip: string }[] {
+  const backends = [1, 2].map((node) => ({ name: `be${node}`, ns: `e2e-be${node}`, ip: addPod(`e2e-be${node}`, node, 10 + node) }));
+  for (const b of backends) startBackend(ctx.procs, ctx.workDir, b.name, b.ns, b.ip, [`${b.ip}:${model.ports[0].backendPort}`]);
+  publishBackendSlice(api, model, `${model.backendServiceName}-pods`, backends.map((b) => b.ip));
+  return backends;
+}
+
+/** A pod of `template` on node `n<node>` with pod IP .slot: its netns (the CNI's part), its Pod object in the API, its runner. */
+function labPod(api: ApiServerDouble, cluster: PodCluster, runners: PodRunner[], pod: { name: string; namespace: string; node: number; slot: number; template: any },
+  overrides: Partial<PodRunnerOptions>): { runner: PodRunner; podIp: string; netns: string; name: string } {
+  const netns = `e2e-pod-${pod.name}`.slice(0, 30);
+  const podIp = addPod(netns, pod.node, pod.slot);
+  const placed = { ...pod, podIp, netns };
+  upsertPodObject(api, placed);
+  const runner = podRunner(cluster, placed, overrides);
+  runners.push(runner);
+  return { runner, podIp, netns, name: pod.name };
+}
+
 async function lbPod(ctx: ScenarioContext): Promise<void> {
   const { checks, procs, workDir } = ctx;
   ensureCgroup2();
@@ -64,34 +106,19 @@ async function lbPod(ctx: ScenarioContext): Promise<void> {
   const warm = warmLbImages(procs, images, template);
   const labStarted = performance.now();
   createLab({ nodes: 2, apiHost: true });
-  const api = new ApiServerDouble();
-  await api.start(API_HOST_IP, DOUBLE_PORT);
-  ctx.onTeardown(() => api.stop());
-  const front = await startApiFront(path.join(workDir, 'api'), { host: API_HOST_IP, port: API_PORT }, { host: API_HOST_IP, port: DOUBLE_PORT });
-  ctx.onTeardown(() => front.stop());
-  const cluster: PodCluster = { images, manifests, front, apiServer: { host: API_HOST_IP, port: API_PORT }, logDir: path.join(workDir, 'pods'), log: (line) => console.log(`  ${line}`) };
-
-  const backends = [1, 2].map((node) => ({ name: `be${node}`, ns: `e2e-be${node}`, ip: addPod(`e2e-be${node}`, node, 10 + node) }));
-  for (const b of backends) startBackend(procs, workDir, b.name, b.ns, b.ip, [`${b.ip}:${model.ports[0].backendPort}`]);
-  publishBackendSlice(api, model, `${model.backendServiceName}-pods`, backends.map((b) => b.ip));
+  const { api, front, cluster, runners } = await startPodCluster(ctx, images, manifests);
+  const backends = startBackends(ctx, api, model);
   const kubeconfig = path.join(workDir, 'kubeconfig');
   api.writeKubeconfig(kubeconfig);
   startReflectors(procs, synth, { api, kubeconfig, cli: CLI }, workDir);
   await startRouter(procs, synth, RouterFlavour.FRR, workDir);
   console.log(`  lab, API, backends, reflectors and router up in ${seconds(performance.now() - labStarted)}`);
 
-  const runners: PodRunner[] = [];
-  ctx.onTeardown(() => Promise.all(runners.map((r) => r.teardown())));
-  /** A pod of the template on `node` (pod IP .slot): its netns (the CNI's part), its API object, the node agent's route. */
+  /** A pod of the template on `node` (pod IP .slot), with the node agent's route to it unless the agent pod makes it. */
   const makePod = (name: string, node: number, slot: number, podTemplate: any, overrides: Partial<PodRunnerOptions> = {}, nodeRoute = true) => {
-    const netns = `e2e-pod-${name}`.slice(0, 30);
-    const podIp = addPod(netns, node, slot);
-    const pod = { name, namespace: model.namespace, node, podIp, netns, template: podTemplate };
-    upsertPodObject(api, pod);
-    if (nodeRoute) syncNodeRoutes(node, [{ node, ns: name, podIp, service } as any]);
-    const runner = podRunner(cluster, pod, overrides);
-    runners.push(runner);
-    return { runner, podIp, netns };
+    const pod = labPod(api, cluster, runners, { name, namespace: model.namespace, node, slot, template: podTemplate }, overrides);
+    if (nodeRoute) syncNodeRoutes(node, [{ node, ns: name, podIp: pod.podIp, service } as any]);
+    return pod;
   };
 
   await warm;
@@ -228,5 +255,83 @@ async function lbPod(ctx: ScenarioContext): Promise<void> {
   await Promise.all(failures);
 }
 
-if (!SYNTH_DIR || !IMAGES_JSON) throw new Error('usage: lb-pod.js SYNTH_DIR IMAGES_JSON');
-void runScenarios('LB pod from its images (IPVS VM)', [['LB pod run as the manifest says', lbPod]], 600);
+/**
+ * The in-cluster reflector from its images: the synthesized reflector Deployment's pod on node 3 and
+ * two LB pods of web1 on nodes 1 and 2, all by the pod runner, with cluster DNS, the ClusterIP DNAT
+ * and the nodes' SNAT (e2e/lib/in-cluster-lab.ts). The router must learn both LB nodes through the
+ * reflector pod, and lose one when its LB pod is deleted.
+ */
+async function inClusterReflectorPod(ctx: ScenarioContext): Promise<void> {
+  const { checks, procs, workDir } = ctx;
+  ensureCgroup2();
+  const manifests = loadManifests(IN_CLUSTER_SYNTH_DIR);
+  const synth = readSynthesized(IN_CLUSTER_SYNTH_DIR);
+  const { model } = synth.services.get(SERVICE)!;
+  const lbTemplate = lbPodTemplate(manifests, SERVICE);
+  const reflectorTemplate = manifests.find((m) => m.kind === 'Deployment' && m.spec.template.metadata.labels?.['ecmp-lb.cdk8s.io/reflector'] === 'rr-ic')?.spec.template;
+  if (!reflectorTemplate) throw new Error('no Deployment of the in-cluster reflector rr-ic in the manifests');
+  const images = loadImages(IMAGES_JSON);
+  const warm = warmLbImages(procs, images, lbTemplate);
+
+  createLab({ nodes: 3, apiHost: true });
+  const { api, front, cluster, runners } = await startPodCluster(ctx, images, manifests);
+  const dns = await startClusterDns(API_HOST_IP, new Map([[REFLECTOR_SERVICE_FQDN, CLUSTER_IP]]));
+  ctx.onTeardown(() => dns.stop());
+  startBackends(ctx, api, model);
+  await startRouter(procs, synth, RouterFlavour.FRR, workDir);
+  /** A pod of the template on `node` (pod IP .slot) whose resolv.conf names the lab's cluster DNS. */
+  const makePod = (name: string, node: number, slot: number, template: any, overrides: Partial<PodRunnerOptions> = {}) =>
+    labPod(api, cluster, runners, { name, namespace: model.namespace, node, slot, template }, { dns: { nameservers: [API_HOST_IP] }, ...overrides });
+  await warm;
+
+  // The reflector pod: a node without --allowed-unsafe-sysctls (ip_unprivileged_port_start is a safe sysctl).
+  const reflector = makePod('rr-ic-gobgpd-5d8c7b9f4-q7w2e', REFLECTOR_NODE, REFLECTOR_POD_SLOT, reflectorTemplate, { allowedUnsafeSysctls: [] });
+  clusterNat(3, reflector.podIp);
+  await reflector.runner.start();
+  const gobgpd = processStatus(reflector.runner.containers.get('gobgpd')!.pid);
+  const agent = processStatus(reflector.runner.containers.get('reflector-agent')!.pid);
+  checks.check('reflector pod from the gobgpd and lb images: gobgpd and the reflector agent as uid/gid 65534 without any capability, no_new_privs',
+    [gobgpd, agent].every((s) => s.Uid.split(/\s+/)[0] === '65534' && s.Gid.split(/\s+/)[0] === '65534' && BigInt(`0x${s.CapEff}`) === 0n
+      && BigInt(`0x${s.CapBnd}`) === 0n && s.NoNewPrivs === '1'), `gobgpd Uid ${gobgpd.Uid} CapEff ${gobgpd.CapEff}; agent Uid ${agent.Uid} CapEff ${agent.CapEff}`);
+  const listening = await waitFor(() => reflector.runner.isReady('gobgpd'), Boolean, 60_000, 250);
+  checks.check('gobgpd (uid 65534) listens on TCP 179 thanks to the pod\'s net.ipv4.ip_unprivileged_port_start=179: its tcpSocket readiness probe passes',
+    listening.ok, `ready after ${seconds(listening.ms)}`);
+  const toRouter = await waitFor(() => routerSessionState(nodeIp(REFLECTOR_NODE)), (state) => state === 'Established', 90_000, 500);
+  checks.check(`the reflector pod's session to the passive router leaves through node ${REFLECTOR_NODE}'s SNAT and is established`, toRouter.ok,
+    `${toRouter.value} after ${seconds(toRouter.ms)}`);
+
+  // Two LB pods of web1, on nodes 1 and 2; each node routes the prefix to its pod (the node agent's job, proven above).
+  const lbs = await Promise.all([1, 2].map(async (node) => {
+    const pod = makePod(`web1-lb-6c9f7d5b8-ic${node}`, node, 2, lbTemplate);
+    syncNodeRoutes(node, [{ node, ns: pod.name, podIp: pod.podIp, service: synth.services.get(SERVICE)! } as any]);
+    await pod.runner.start();
+    return { ...pod, node };
+  }));
+  const prefix = model.prefixes[0];
+  const both = [1, 2].map(nodeIp).sort().join(' ');
+  const converged = await waitFor(() => nexthops(prefix)?.join(' '), (v) => v === both, 180_000, 250);
+  checks.check(`router's route ${prefix} has both LB nodes as next hops, learnt through the reflector pod`, converged.ok, `[${converged.value}] after ${seconds(converged.ms)}`);
+  const resolved = dns.answered.get(REFLECTOR_SERVICE_FQDN) ?? 0;
+  const lbPeers = gobgpNeighbors(reflector.netns).filter((n) => n.address !== ADDRESSES.router);
+  checks.check('the LB pods resolved the reflector\'s Service name through cluster DNS and their sessions reach the reflector pod from their own addresses (ClusterIP DNAT, source kept)',
+    resolved >= 2 && lbPeers.map((n) => n.address).sort().join(' ') === lbs.map((p) => p.podIp).sort().join(' ') && lbPeers.every((n) => n.state === 'established'),
+    `${resolved} answers for ${REFLECTOR_SERVICE_FQDN}; peers ${JSON.stringify(lbPeers)}`);
+  // The agent's requests leave the pod network, so node 3's SNAT gives them the node's address.
+  const agentRequests = front.authorized.get(nodeIp(REFLECTOR_NODE)) ?? 0;
+  checks.check('the reflector agent reached the API in-cluster (projected token and ca.crt) through node 3\'s SNAT', agentRequests > 0 && front.unauthorized === 0,
+    `${agentRequests} authorized requests from ${nodeIp(REFLECTOR_NODE)}, ${front.unauthorized} refused`);
+
+  // An LB pod deleted: SIGTERM (its exabgp withdraws), then the Pod object goes.
+  const gone = lbs[1];
+  const stopping = gone.runner.stop();
+  const shrunk = await waitFor(() => nexthops(prefix)?.join(' '), (v) => v === nodeIp(1), 30_000, 100);
+  await stopping;
+  api.remove(`/api/v1/namespaces/${model.namespace}/pods`, gone.name);
+  checks.check('an LB pod deleted: its path leaves the router through the reflector pod', shrunk.ok, `[${shrunk.value}] after ${seconds(shrunk.ms)}`);
+  const stopped = await reflector.runner.stop();
+  checks.check('the reflector pod stops on SIGTERM: gobgpd and the agent exit 0 within the grace period, none SIGKILLed',
+    Object.values(stopped.exitCodes).every((c) => c === 0) && stopped.killed.length === 0, `${JSON.stringify(stopped.exitCodes)} after ${stopped.seconds.toFixed(1)} s`);
+}
+
+if (!SYNTH_DIR || !IN_CLUSTER_SYNTH_DIR || !IMAGES_JSON) throw new Error('usage: lb-pod.js SYNTH_DIR IN_CLUSTER_SYNTH_DIR IMAGES_JSON');
+void runScenarios('LB pod from its images (IPVS VM)', [['LB pod run as the manifest says', lbPod], ['in-cluster reflector pod from its images', inClusterReflectorPod]], 1000);

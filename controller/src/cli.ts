@@ -15,6 +15,17 @@ const USAGE = `usage:
   ecmp-lb node-agent --namespaces NS1,NS2 [--kubeconfig FILE]   (env NODE_NAME)
   ecmp-lb reflector-agent --config lb-pod-bindings.json [--kubeconfig FILE] [--gobgp BINARY]`;
 
+const SIGTERM = 'SIGTERM';
+
+/**
+ * Resolves on SIGTERM. Installed before an agent starts: as a container's PID 1 a process gets no
+ * default action for SIGTERM (the kernel drops it), so a pod stopped while the start still waits on
+ * the API would hang until SIGKILL.
+ */
+function sigterm(): Promise<typeof SIGTERM> {
+  return new Promise((resolve) => process.once('SIGTERM', () => resolve(SIGTERM)));
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const { values } = parseArgs({
@@ -54,18 +65,18 @@ async function main(argv: string[]): Promise<number> {
     case 'node-agent': {
       const nodeName = process.env.NODE_NAME;
       if (!nodeName) throw new Error('environment variable NODE_NAME is not set (the DaemonSet passes spec.nodeName)');
-      const agent = await runNodeAgent({ nodeName, namespaces: required('namespaces').split(',').filter(Boolean), kubeconfigPath: values.kubeconfig, log });
-      await new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
+      const terminated = sigterm();
+      const agent = await Promise.race([runNodeAgent({ nodeName, namespaces: required('namespaces').split(',').filter(Boolean), kubeconfigPath: values.kubeconfig, log }), terminated]);
       // Routes stay: LB pods keep serving while the agent is replaced.
-      await agent.stop();
+      if (agent !== SIGTERM) await terminated.then(() => agent.stop());
       return 0;
     }
     case 'reflector-agent': {
       const config = loadAgentConfig(required('config'));
-      const agent = await runReflectorAgent({ config, kubeconfigPath: values.kubeconfig, gobgp: values.gobgp ? gobgpCli(config.gobgpApi, values.gobgp) : undefined, log });
-      await new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
+      const terminated = sigterm();
+      const agent = await Promise.race([runReflectorAgent({ config, kubeconfigPath: values.kubeconfig, gobgp: values.gobgp ? gobgpCli(config.gobgpApi, values.gobgp) : undefined, log }), terminated]);
       // The bindings stay in gobgpd: LB pods keep their routes while the agent is replaced.
-      await agent.stop();
+      if (agent !== SIGTERM) await terminated.then(() => agent.stop());
       return 0;
     }
     default:

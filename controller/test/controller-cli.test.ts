@@ -128,19 +128,11 @@ describe('ecmp-lb controller (process) against the API double', () => {
   }, 60000);
 
   test('a SIGTERM while it starts (its first list hanging) drains and exits 0, not by the signal', async () => {
-    // An API server that accepts connections and never answers.
-    const held: net.Socket[] = [];
-    const silent = net.createServer((socket) => held.push(socket));
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    fs.writeFileSync(path.join(dir, 'kubeconfig'), JSON.stringify({
-      apiVersion: 'v1', kind: 'Config', 'current-context': 'silent',
-      clusters: [{ name: 'silent', cluster: { server: `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`, 'insecure-skip-tls-verify': true } }],
-      users: [{ name: 'silent', user: {} }], contexts: [{ name: 'silent', context: { cluster: 'silent', user: 'silent' } }],
-    }));
+    const silent = await silentApiServer(path.join(dir, 'kubeconfig'));
     try {
       const child = startController(19600 + Math.floor(Math.random() * 300));
       const exited = new Promise<number | string | null>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)));
-      await waitFor('the first list is pending', () => held.length > 0, 15000);
+      await waitFor('the first list is pending', () => silent.held.length > 0, 15000);
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
       const messages = stdout.trim().split('\n').map((l) => JSON.parse(l).msg);
@@ -148,11 +140,57 @@ describe('ecmp-lb controller (process) against the API double', () => {
       expect(messages).not.toContain('controller started');
       expect(announce()).toBe('');
     } finally {
-      held.forEach((socket) => socket.destroy());
       silent.close();
     }
   }, 30000);
 });
+
+/**
+ * The agents wait on the API while they start (the first list). A pod stopped then must still end
+ * with exit 0 on SIGTERM: as a container's PID 1 a process without a handler never ends by it.
+ */
+describe.each([
+  ['node-agent', () => ['--namespaces', 'ecmp-lb'], { NODE_NAME: 'n1' }],
+  ['reflector-agent', (dir: string) => {
+    fs.writeFileSync(path.join(dir, 'lb-pod-bindings.json'), JSON.stringify({ gobgpApi: '127.0.0.1:50051', bindings: [{ namespace: 'ecmp-lb', service: 'web1' }] }));
+    return ['--config', path.join(dir, 'lb-pod-bindings.json')];
+  }, {}],
+] as const)('ecmp-lb %s (process)', (command, args, env) => {
+  test('a SIGTERM while it starts (its first list hanging) ends it with exit 0, not by the signal', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ecmp-${command}-`));
+    const silent = await silentApiServer(path.join(dir, 'kubeconfig'));
+    const child = spawn(process.execPath, [path.join(REPO, 'node_modules/.bin/ts-node'), path.join(REPO, 'controller/src/cli.ts'), command,
+      ...args(dir), '--kubeconfig', path.join(dir, 'kubeconfig')], {
+      cwd: REPO, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', NODE_OPTIONS: '', ...env }, stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let stdout = '';
+    child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
+    try {
+      const exited = new Promise<number | string | null>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)));
+      await waitFor('the first list is pending', () => silent.held.length > 0, 15000);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(stdout).not.toMatch(/agent started/);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      silent.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30000);
+});
+
+/** An API server that accepts connections and never answers, and a kubeconfig for it at `kubeconfigPath`. */
+async function silentApiServer(kubeconfigPath: string): Promise<{ held: net.Socket[]; close: () => void }> {
+  const held: net.Socket[] = [];
+  const server = net.createServer((socket) => held.push(socket));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  fs.writeFileSync(kubeconfigPath, JSON.stringify({
+    apiVersion: 'v1', kind: 'Config', 'current-context': 'silent',
+    clusters: [{ name: 'silent', cluster: { server: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, 'insecure-skip-tls-verify': true } }],
+    users: [{ name: 'silent', user: {} }], contexts: [{ name: 'silent', context: { cluster: 'silent', user: 'silent' } }],
+  }));
+  return { held, close: () => { held.forEach((socket) => socket.destroy()); server.close(); } };
+}
 
 function httpStatus(port: number, urlPath: string): Promise<number> {
   return fetch(`http://127.0.0.1:${port}${urlPath}`).then((r) => r.status);

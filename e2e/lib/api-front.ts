@@ -41,6 +41,9 @@ export async function startApiFront(dir: string, listen: { host: string; port: n
     front.authorized.set(client, (front.authorized.get(client) ?? 0) + 1);
     const up = http.request({ host: upstream.host, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (upRes) => {
       res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+      // As the API server does: a watch's headers go out at once, not with its first event (a client's
+      // watch() resolves on them; held back, an agent's start waited for the next change).
+      res.flushHeaders();
       upRes.pipe(res);
     });
     up.on('error', () => res.destroy());

@@ -18,6 +18,9 @@ import { PodRunner } from './pod-runner';
 /** exabgp as the LB pod's container runs it, logging to stdout (the harness's log file). */
 const EXABGP_ENV = { 'exabgp.daemon.user': 'root', 'exabgp.log.destination': 'stdout', 'exabgp.api.cli': 'false' };
 
+/** The FRR router's sockets and pid files (`vtysh --vty_socket`). */
+export const FRR_RUN_DIR = path.join(os.tmpdir(), 'ecmp-e2e-frr');
+
 /** FRR's zebra + bgpd from the generated `frr.conf` and `daemons`, or BIRD from `bird.conf`; kernel settings from `99-ecmp-router.conf`. */
 export async function startRouter(procs: ProcessSet, synth: Synthesized, flavour: RouterFlavour, workDir: string): Promise<void> {
   run(ROUTER_NS, ['sysctl', '-q', '-p', path.join(synth.routerDir, '99-ecmp-router.conf')]);
@@ -29,7 +32,7 @@ export async function startRouter(procs: ProcessSet, synth: Synthesized, flavour
   }
   // FRR refuses to run as root; each instance needs its own sockets and pid files (lab facts),
   // in a directory owned by frr on a local file system (the VM's shared folders ignore chown).
-  const dir = path.join(os.tmpdir(), 'ecmp-e2e-frr');
+  const dir = FRR_RUN_DIR;
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir);
   run(undefined, ['chown', 'frr:frr', dir]);

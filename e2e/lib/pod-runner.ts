@@ -2,6 +2,7 @@ import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { UnpackedImage } from './oci-image';
 import {
@@ -422,14 +423,23 @@ export class PodRunner {
     return status;
   }
 
-  /** readinessProbe.httpGet from the node to the pod IP, as the kubelet probes (periodSeconds, failure/successThreshold 1). */
+  /** readinessProbe.httpGet or tcpSocket from the node to the pod IP, as the kubelet probes (periodSeconds, failure/successThreshold 1). */
   private startReadinessProbe(status: ContainerStatus, probe: any): void {
-    if (!probe.httpGet) return;
-    const port = typeof probe.httpGet.port === 'number' ? probe.httpGet.port
-      : this.spec.containers.flatMap((c: any) => c.ports ?? []).find((p: any) => p.name === probe.httpGet.port)?.containerPort;
+    const action = probe.httpGet ?? probe.tcpSocket;
+    if (!action) return;
+    const port = typeof action.port === 'number' ? action.port
+      : this.spec.containers.flatMap((c: any) => c.ports ?? []).find((p: any) => p.name === action.port)?.containerPort;
+    const timeout = (probe.timeoutSeconds ?? 1) * 1000;
     const check = () => {
       if (this.stopped) return;
-      const req = http.get({ host: this.options.podIp, port, path: probe.httpGet.path ?? '/', timeout: (probe.timeoutSeconds ?? 1) * 1000 }, (res) => {
+      if (probe.tcpSocket) {
+        // The kubelet's TCP probe: ready when a connection opens, closed at once.
+        const socket = net.connect({ host: this.options.podIp, port, timeout }, () => { status.ready = true; socket.destroy(); });
+        socket.on('timeout', () => socket.destroy(new Error('timeout')));
+        socket.on('error', () => { status.ready = false; });
+        return;
+      }
+      const req = http.get({ host: this.options.podIp, port, path: probe.httpGet.path ?? '/', timeout }, (res) => {
         status.ready = (res.statusCode ?? 500) >= 200 && (res.statusCode ?? 500) < 400;
         res.resume();
       });

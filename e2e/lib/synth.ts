@@ -1,7 +1,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Backends, EcmpApp, EcmpTopology, ForwardingMethod, LoadBalancerService, RouterFlavour } from '../../lib';
+import * as YAML from 'yaml';
+import { Backends, EcmpApp, EcmpTopology, ForwardingMethod, LoadBalancerService, RouteReflectorPlacement, RouterFlavour } from '../../lib';
+import { REFLECTOR_NODE } from './in-cluster-lab';
+import { nodeIp } from './lab';
 import { ADDRESSES, readSynthesized, ServiceSpec, Synthesized } from './synthesized';
 
 /** The paper's evaluation shape (Fig. 12c): two services with 3 and 2 LBs. */
@@ -38,4 +41,19 @@ export function synthesize(flavour: RouterFlavour, services: ServiceSpec[] = PAP
   }
   app.synth();
   return readSynthesized(outdir);
+}
+
+/** The lab topology with one in-cluster gobgpd reflector `rr-ic` pinned to node 3 (namespace `lb`) and web1 with two LB pods. */
+export function synthesizeInCluster(outdir: string): { synth: Synthesized; reflectorConfig: Record<string, string> } {
+  const app = new EcmpApp({ outdir });
+  const topology = new EcmpTopology(app, 'ecmp', {
+    namespace: 'lb', asn: 65021, podNetworks: [ADDRESSES.podNetwork],
+    routeReflectors: [{ name: 'rr-ic', address: nodeIp(REFLECTOR_NODE), placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: `n${REFLECTOR_NODE}` }],
+    upstreamRouters: [{ name: 'router', address: ADDRESSES.router, flavour: RouterFlavour.FRR }],
+  });
+  new LoadBalancerService(topology, 'web1', { prefixes: ['198.18.101.0/24'], ports: [{ port: 80, backendPort: 8080 }], backends: Backends.fromLabels({ app: 'web1' }), lbCount: 2 });
+  app.synth();
+  const manifests = YAML.parseAllDocuments(fs.readFileSync(path.join(outdir, 'ecmp.k8s.yaml'), 'utf8')).map((d) => d.toJSON());
+  const reflectorConfig = manifests.find((m) => m.kind === 'ConfigMap' && m.metadata.name === 'rr-ic-gobgpd').data as Record<string, string>;
+  return { synth: readSynthesized(outdir), reflectorConfig };
 }

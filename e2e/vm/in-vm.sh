@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Inside the IPVS VM: loads what the LB pods' nodes need (modules-load.d in production), then runs
 # a compiled e2e entry point (ipip: backends of TUN services decapsulate on tunl0). Results and logs go to $IPVS_VM_OUT, which the host reads back.
-# usage: in-vm.sh ENTRY SYNTH_DIR [ARGS...]   (data-plane, lb-pod: ARGS is the unpacked images JSON)
+# usage: in-vm.sh ENTRY SYNTH_DIR [ARGS...]   (data-plane: ARGS is the unpacked images JSON; lb-pod: the in-cluster synth dir, then the images JSON)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 entry=$1; shift

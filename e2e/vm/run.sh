@@ -3,7 +3,8 @@
 # the host's filesystem shared read-only). The host compiles the harness and the controller CLI to
 # e2e/.build and synthesizes the topology (node and cdk8s are slow under software emulation); the
 # VM only runs them. The entries that run the LB pods from the built images (data-plane, lb-pod)
-# get the unpacked images' JSON as their last argument (e2e/vm/pod-images.sh: `npm run images`, unpack).
+# get the unpacked images' JSON as their last argument (e2e/vm/pod-images.sh: `npm run images`, unpack);
+# lb-pod also gets the in-cluster reflector topology, synthesized beside the first.
 # usage: e2e/vm/run.sh ENTRY [ARGS...]   (ENTRY: data-plane | lb-pod | bench-data-plane)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -11,6 +12,10 @@ entry=${1:?usage: e2e/vm/run.sh ENTRY [ARGS...]}; shift
 out=$(mktemp -d /tmp/ecmp-e2e-vm.XXXXXX)
 node node_modules/typescript/bin/tsc -p e2e/tsconfig.vm.json
 node -r ts-node/register/transpile-only e2e/synth-cli.ts "$out/synth" frr
+if [[ $entry == lb-pod ]]; then
+  node -r ts-node/register/transpile-only e2e/synth-in-cluster-cli.ts "$out/synth-in-cluster"
+  set -- "$@" "$out/synth-in-cluster"
+fi
 case $entry in data-plane|lb-pod) images_json=$(bash e2e/vm/pod-images.sh); set -- "$@" "$images_json" ;; esac
 echo "# booting the IPVS VM for $entry (logs and results: $out)"
 rc=0
