@@ -1,4 +1,5 @@
 import { Chart, Duration } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
 import { Construct, IConstruct } from 'constructs';
 import * as k8s from '../imports/k8s';
 import { Backends } from './backends';
@@ -15,6 +16,7 @@ import { NodeRouteAgent } from './node-route-agent';
 import { containerSecurity, podSecurity } from './pod-security';
 import { renderAnnouncer } from './renderers/announcer';
 import { ILoadBalancerServiceSummary, IRouteReflector, podNetworkCidrs } from './route-reflector';
+import { prepareTunnelBackend } from './tunnel-backend';
 import {
   BgpTimers, checkAsn, checkCidr, checkCount, checkLabels, checkName, checkNamespace, checkNonEmpty, checkPort, checkResources, checkTimers, firstWithSameKey,
 } from './validate';
@@ -115,10 +117,39 @@ export interface LoadBalancerServiceProps extends BgpTimers {
    */
   readonly scheduler?: IpvsScheduler;
   /**
-   * IPVS forwarding method.
-   * @default ForwardingMethod.NAT
+   * IPVS forwarding method. NAT needs nothing from the backends. With TUNNEL the backend pods need
+   * the VIPs on tunl0, a smaller MSS and a relaxed reverse-path filter: the service adds an init
+   * container doing that to the pod template of `Backends.fromWorkload`; other backends must be
+   * prepared by hand (`backendsPreparedByHand`). DIRECT_ROUTING is only prepared by hand.
+   * @default ForwardingMethod.NAT (TUN cannot be the default: whether the CNI lets a pod send from
+   * a VIP, which Calico refuses unless told, is not known at synth time)
    */
   readonly forwardingMethod?: ForwardingMethod;
+  /**
+   * DR or TUN forwarding: the backend pods are set up by their owner (docs/design.md lists what
+   * they need), so the service neither changes a workload nor requires `Backends.fromWorkload`.
+   * Required for DR, which the service cannot prepare.
+   * @default false (TUN: the service prepares the workload of `Backends.fromWorkload`)
+   */
+  readonly backendsPreparedByHand?: boolean;
+  /**
+   * TUN, on backends the service prepares: annotate their pods with Calico's
+   * `cni.projectcalico.org/allowedSourcePrefixes` listing the VIPs as /32, so Felix lets the
+   * replies, which leave the pod from a VIP, through. Takes effect only with
+   * `workloadSourceSpoofing: Any` in Calico's FelixConfiguration; without both, Calico drops them.
+   * @default false
+   */
+  readonly calicoAllowedSourcePrefixes?: boolean;
+  /**
+   * TUN, on backends the service prepares: set the pods' sysctls `net.ipv4.conf.all.rp_filter`
+   * and `net.ipv4.conf.tunl0.rp_filter` to 2 (loose). Needed where the nodes have strict
+   * rp_filter (1; Calico wants `all` at 0 or 1): a pod's network namespace inherits it, and the
+   * kernel drops a tunnelled packet whose client is routed via eth0, not tunl0. Unsafe sysctls:
+   * the backend nodes' kubelet must allow both (`--allowed-unsafe-sysctls`). Without it the init
+   * container stops the pod, saying so, when it finds strict rp_filter.
+   * @default false
+   */
+  readonly relaxBackendReversePathFilter?: boolean;
   /**
    * Backend health check.
    * @default TCP connect every 2 s, 1 s timeout, 1 retry (a dead backend goes after ~4 s)
@@ -195,6 +226,12 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
   public readonly routeReflectors: IRouteReflector[];
   /** The typed model stored in the ConfigMap for the LB pods. */
   public readonly model: LoadBalancerServiceModel;
+  /** DR or TUN backends that their owner sets up (`backendsPreparedByHand`). */
+  public readonly backendsPreparedByHand: boolean;
+  /** The init container this service added to its TUN backends' workload, when it prepares them. */
+  public readonly tunnelInitContainer?: string;
+  /** The workload whose pod template this service prepared for TUN. */
+  public readonly preparedWorkload?: string;
   private readonly prefixCidrs: Cidr[];
 
   constructor(scope: Construct, id: string, props: LoadBalancerServiceProps) {
@@ -257,6 +294,17 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
     const image = imageReference(this, ImageName.LB, props.images, { field: 'image', value: props.image });
     const exabgpImage = imageReference(this, ImageName.EXABGP, props.images, { field: 'exabgpImage', value: props.exabgpImage });
     NodeRouteAgent.of(this, { image }).watchNamespace(this.namespace);
+    this.backendsPreparedByHand = props.backendsPreparedByHand ?? false;
+    const workload = this.checkBackendPreparation(props);
+    if (workload) {
+      this.tunnelInitContainer = `${this.serviceName}-tunnel`;
+      this.preparedWorkload = workload.node.path;
+      prepareTunnelBackend(this, 'relaxBackendReversePathFilter', workload, {
+        containerName: this.tunnelInitContainer, image, vips: this.vips,
+        calicoAllowedSourcePrefixes: props.calicoAllowedSourcePrefixes ?? false,
+        relaxReversePathFilter: props.relaxBackendReversePathFilter ?? false,
+      });
+    }
     this.manifests({ ...props, nodeSelector }, image, exabgpImage);
     checkObjectNamesOnce(this);
     this.node.addValidation({ validate: () => this.validateTopology() });
@@ -330,6 +378,38 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
       throwInvalid(this, `ports[${i}].backendPort`, model.backendPort, `differs from port ${model.port}, which ${forwardingMethod} forwarding cannot remap`, `set backendPort to ${model.port}, or use ForwardingMethod.NAT`);
     }
     return model;
+  }
+
+  /**
+   * Who sets the backends up for DR/TUN: the workload this service must prepare, or undefined
+   * (NAT, or prepared by hand). Refuses what it cannot prepare and options that would be ignored.
+   */
+  private checkBackendPreparation(props: LoadBalancerServiceProps): kplus.Workload | undefined {
+    const method = this.model.forwardingMethod;
+    const byHand = this.backendsPreparedByHand;
+    if (method === ForwardingMethod.NAT && byHand) {
+      throwInvalid(this, 'backendsPreparedByHand', true, 'applies to DR and TUN forwarding; NAT needs nothing from the backends', 'remove it, or set forwardingMethod to ForwardingMethod.TUNNEL or DIRECT_ROUTING');
+    }
+    if (method === ForwardingMethod.DIRECT_ROUTING && !byHand) {
+      throwInvalid(this, 'forwardingMethod', method, 'needs backends the service cannot prepare (the VIPs on lo with arp_ignore and arp_announce, unsafe pod sysctls, and every LB pod on one layer-2 segment with the backends)',
+        'set the backend pods up by hand (docs/design.md) and set backendsPreparedByHand: true, or use ForwardingMethod.TUNNEL with Backends.fromWorkload(workload)');
+    }
+    const prepared = method === ForwardingMethod.TUNNEL && !byHand;
+    if (prepared && props.backends.workload === undefined) {
+      const what = props.backends.serviceName !== undefined ? `Service ${props.backends.serviceName}` : props.backends.selector;
+      throwInvalid(this, 'backends', what, 'cannot be prepared for TUN forwarding: the service holds no pod template to add the tunnel set-up to (tunl0 with the VIPs, MSS, rp_filter)',
+        'use Backends.fromWorkload(workload), or set the backend pods up by hand (docs/design.md) and set backendsPreparedByHand: true');
+    }
+    if (prepared && this.prefixCidrs[0].family === 6) {
+      throwInvalid(this, 'prefixes', this.prefixes, 'are IPv6: the service prepares IPv4 tunnel backends only (IPv6 tunnels arrive on ip6tnl0 and add 40 bytes)',
+        'set the backend pods up by hand and set backendsPreparedByHand: true, or use ForwardingMethod.NAT');
+    }
+    for (const field of ['calicoAllowedSourcePrefixes', 'relaxBackendReversePathFilter'] as const) {
+      if (props[field] && !prepared) {
+        throwInvalid(this, field, true, 'applies only to TUN backends the service prepares (ForwardingMethod.TUNNEL with Backends.fromWorkload, not backendsPreparedByHand)', 'remove it, or let the service prepare the backends');
+      }
+    }
+    return prepared ? props.backends.workload : undefined;
   }
 
   /** Returns the name of the Service whose EndpointSlices list the backends. */

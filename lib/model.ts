@@ -167,7 +167,7 @@ export enum ForwardingMethod {
   NAT = 'NAT',
   /** Direct routing: backends answer clients directly; they must hold the VIP. */
   DIRECT_ROUTING = 'DR',
-  /** IP-in-IP tunnelling to the backends. */
+  /** IP-in-IP tunnelling to the backends; they answer clients directly from the VIP (see LoadBalancerServiceProps.forwardingMethod). */
   TUNNEL = 'TUN',
 }
 

@@ -1,6 +1,7 @@
 import { IConstruct } from 'constructs';
 import { configFilesOf } from './config-file';
 import { LoadBalancerService } from './load-balancer-service';
+import { ForwardingMethod } from './model';
 import { TopologySummaryModel } from './renderers/topology';
 import { RouteReflector } from './route-reflector';
 import { UpstreamRouterConfig } from './upstream-router-config';
@@ -37,8 +38,18 @@ export function summarizeTopology(root: IConstruct): TopologySummaryModel {
       lbCount: s.lbCount,
       scheduler: s.model.scheduler,
       forwardingMethod: s.model.forwardingMethod,
+      backendSetup: backendSetup(s),
       reflectors: s.routeReflectors.map(r => r.reflectorName),
     })),
     files: configFilesOf(root).map(f => ({ path: f.path, installTo: f.installTo })),
   };
+}
+
+/** Who prepares a service's backends for its forwarding method, and what their nodes need (docs/design.md). */
+function backendSetup(service: LoadBalancerService): string {
+  const method = service.model.forwardingMethod;
+  if (method === ForwardingMethod.NAT) return 'none needed (NAT)';
+  const nodes = method === ForwardingMethod.TUNNEL ? '; nodes: the ipip module loaded' : '';
+  if (service.tunnelInitContainer) return `by the construct: init container \`${service.tunnelInitContainer}\` in ${service.preparedWorkload}${nodes}`;
+  return `by hand (docs/design.md)${nodes}`;
 }

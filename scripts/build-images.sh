@@ -332,12 +332,15 @@ check_images() {
   # Every container the constructs synthesize: its image is one built here, its command is there for its user.
   local line image command user n=0
   while IFS= read -r line; do
-    image=$(jq -r .image <<< "$line") command=$(jq -r '.command[0]' <<< "$line") user=$(jq -r .runAsUser <<< "$line")
+    image=$(jq -r .image <<< "$line") user=$(jq -r .runAsUser <<< "$line")
     name=
     for candidate in "${IMAGES[@]}"; do [[ "$image" == "$(reference_of "$candidate")" ]] && name=$candidate; done
     [[ -n "$name" ]] || { echo "build-images: $(jq -r '.pod + " " + .name' <<< "$line") runs $image, which is not one of: $(for i in "${IMAGES[@]}"; do reference_of "$i"; done | paste -sd' ' -)" >&2; return 1; }
-    expect "$(jq -r '.pod + " container " + .name' <<< "$line"): $command in $image for uid $user" 0 . -- "$root/$name" "$user" "$writable" \
-      sh -c 'p=$(command -v "$1") && test -x "$p" && echo "$p"' sh "$command"
+    # The command, or every program a script the constructs wrote calls (the TUN backend's init container).
+    while IFS= read -r command; do
+      expect "$(jq -r '.pod + " container " + .name' <<< "$line"): $command in $image for uid $user" 0 . -- "$root/$name" "$user" "$writable" \
+        sh -c 'p=$(command -v "$1") && test -x "$p" && echo "$p"' sh "$command"
+    done < <(jq -r '.programs[]' <<< "$line")
     n=$((n + 1))
   done < <(node_modules/.bin/ts-node --transpile-only scripts/image-commands.ts)
   [[ $n -ge 5 ]] || { echo "build-images: scripts/image-commands.ts listed only $n containers" >&2; return 1; }

@@ -1,9 +1,12 @@
 // Prints, as JSON lines, every container the constructs put in a pod (each pod kind at least once:
 // LB Deployment with loadKernelModules, node agent DaemonSet, in-cluster gobgpd reflector with its
-// reflector agent), with its image, command, args, user and env values: scripts/build-images.sh checks
-// that each image is one it builds and that each command exists there for the container's user.
+// reflector agent, a TUN backend workload with the init container its service adds), with its image,
+// command, args, user, env values and the programs it runs: scripts/build-images.sh checks that each
+// image is one it builds and that each program exists there for the container's user.
 //   node_modules/.bin/ts-node --transpile-only scripts/image-commands.ts
-import { Backends, EcmpApp, EcmpTopology, LoadBalancerService, RouteReflectorPlacement } from '../lib';
+import * as kplus from 'cdk8s-plus-27';
+import { Backends, EcmpApp, EcmpTopology, ForwardingMethod, LoadBalancerService, RouteReflectorPlacement } from '../lib';
+import { TUNNEL_BACKEND_PROGRAMS, TUNNEL_BACKEND_SCRIPT } from '../lib/tunnel-backend';
 
 const app = new EcmpApp({ outdir: '/nonexistent' });
 const topology = new EcmpTopology(app, 'ecmp', {
@@ -20,15 +23,26 @@ new LoadBalancerService(topology, 'web', {
   routeReflectors: topology.routeReflectors,
   loadKernelModules: true,
 });
+/** The app's own backend image: not one the constructs run. */
+const BACKEND_IMAGE = 'nginxinc/nginx-unprivileged:1.25';
+new LoadBalancerService(topology, 'tun', {
+  prefixes: ['198.18.103.0/24'],
+  ports: [{ port: 80 }],
+  backends: Backends.fromWorkload(new kplus.Deployment(topology, 'tun-backend', { containers: [{ image: BACKEND_IMAGE, portNumber: 80 }] })),
+  routeReflectors: topology.routeReflectors,
+  forwardingMethod: ForwardingMethod.TUNNEL,
+});
+/** The programs a container runs: its command, or for the TUN init container's script the programs it calls. */
+const programsOf = (command: string[]) => (command[2] === TUNNEL_BACKEND_SCRIPT ? TUNNEL_BACKEND_PROGRAMS : command.slice(0, 1));
 
 for (const manifest of app.charts.flatMap((chart) => chart.toJson())) {
   const pod = manifest.spec?.template?.spec;
   if (!pod) continue;
   for (const [kind, list] of [['init', pod.initContainers ?? []], ['container', pod.containers ?? []]]) {
-    for (const c of list) {
+    for (const c of list.filter((c: any) => c.image !== BACKEND_IMAGE)) {
       process.stdout.write(`${JSON.stringify({
         pod: `${manifest.kind}/${manifest.metadata.name}`, kind, name: c.name, image: c.image,
-        command: c.command ?? [], args: c.args ?? [], runAsUser: c.securityContext?.runAsUser ?? 0,
+        command: c.command ?? [], programs: programsOf(c.command ?? []), args: c.args ?? [], runAsUser: c.securityContext?.runAsUser ?? 0,
         readOnlyRootFilesystem: c.securityContext?.readOnlyRootFilesystem === true,
         env: Object.fromEntries((c.env ?? []).filter((e: any) => e.value !== undefined).map((e: any) => [e.name, e.value])),
         mounts: (c.volumeMounts ?? []).map((m: any) => m.mountPath),

@@ -220,7 +220,7 @@ test('IPv6 prefixes, HTTP checks, DR forwarding and custom timers reach the mode
     services: [{
       id: 'v6', props: {
         prefixes: ['2001:db8:100::/64', '2001:db8:101::/64'], vips: ['2001:db8:100::10', '2001:db8:101::10'],
-        ports: [{ port: 80 }], forwardingMethod: ForwardingMethod.DIRECT_ROUTING, holdTime: Duration.seconds(30),
+        ports: [{ port: 80 }], forwardingMethod: ForwardingMethod.DIRECT_ROUTING, backendsPreparedByHand: true, holdTime: Duration.seconds(30),
         healthCheck: { type: HealthCheckType.HTTP, httpPath: '/healthz', interval: Duration.seconds(5) },
       },
     }],

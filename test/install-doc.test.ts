@@ -117,7 +117,7 @@ describe('docs/install.md', () => {
     });
     new LoadBalancerService(topology, 'tun', {
       prefixes: ['198.18.103.0/24'], ports: [{ port: 80, backendPort: 80 }], backends: Backends.fromLabels({ app: 'tun' }),
-      forwardingMethod: ForwardingMethod.TUNNEL,
+      forwardingMethod: ForwardingMethod.TUNNEL, backendsPreparedByHand: true,
     });
     const manifests = [...app.charts.flatMap((chart) => chart.toJson())];
     for (const file of fs.readdirSync(path.join(checkout, 'dist')).filter((f) => f.endsWith('.k8s.yaml'))) {

@@ -3,7 +3,7 @@ import { App, Chart, Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import * as k8s from '../imports/k8s';
 import {
-  Backends, EcmpApp, EcmpTopology, LoadBalancerService, LoadBalancerServiceProps, ReflectorDaemon, RouteReflectorPlacement, RouterFlavour,
+  Backends, EcmpApp, EcmpTopology, ForwardingMethod, LoadBalancerService, LoadBalancerServiceProps, ReflectorDaemon, RouteReflectorPlacement, RouterFlavour,
 } from '../lib';
 import { isImageReference, isQualifiedName, isQuantity, quantityValue } from '../lib/kubernetes-rules';
 import { synthToDisk, tempDir, testTopology } from './support/topology';
@@ -64,6 +64,21 @@ describe('synth refuses what cannot work, naming construct, field, value and fix
       /RouteReflector 'ecmp\/rr1': bgpPassword "bgp-md5" cannot sign an in-cluster reflector's sessions.*Fix: run the reflector standalone/],
     ['signed LB sessions on gobgpd 3.10', topology({ bgpPassword: { secret: secret(), key: 'password', signLoadBalancerSessions: true } }), /bgpPassword\.signLoadBalancerSessions true needs gobgpd 3\.21 or later.*Fix: /],
     ['maximumPaths on gobgpd + zebra', topology({ upstreamRouters: [router({ flavour: RouterFlavour.GOBGP_ZEBRA, maximumPaths: 8 })] }), /UpstreamRouterConfig 'ecmp\/router': maximumPaths 8 has no effect on a gobgpd \+ zebra router.*Fix: /],
+    // Backends for DR and TUN (the construct prepares only a TUN workload it holds)
+    ['TUN over labelled pods', service({ ports: [{ port: 80 }], forwardingMethod: ForwardingMethod.TUNNEL, backends: Backends.fromLabels({ app: 'web' }) }),
+      /LoadBalancerService 'ecmp\/web': backends \{"app":"web"\} cannot be prepared for TUN forwarding: the service holds no pod template.*Fix: use Backends\.fromWorkload\(workload\), or .*backendsPreparedByHand: true/],
+    ['TUN over an existing Service', () => {
+      const built = testTopology({ services: [] });
+      const svc = new kplus.Service(built.topology, 'svc', { metadata: { name: 'web-svc' }, ports: [{ port: 80 }] });
+      new LoadBalancerService(built.topology, 'web', { prefixes: ['198.18.101.0/24'], ports: [{ port: 80 }], forwardingMethod: ForwardingMethod.TUNNEL, backends: Backends.fromService(svc), routeReflectors: built.topology.routeReflectors });
+      return built;
+    }, /backends "Service web-svc" cannot be prepared for TUN forwarding.*Fix: /],
+    ['DR not prepared by hand', service({ ports: [{ port: 80 }], forwardingMethod: ForwardingMethod.DIRECT_ROUTING }),
+      /LoadBalancerService 'ecmp\/web': forwardingMethod "DR" needs backends the service cannot prepare .*Fix: set the backend pods up by hand \(docs\/design\.md\) and set backendsPreparedByHand: true/],
+    ['backendsPreparedByHand with NAT', service({ backendsPreparedByHand: true }), /backendsPreparedByHand true applies to DR and TUN forwarding; NAT needs nothing from the backends\. Fix: /],
+    ['calicoAllowedSourcePrefixes on backends prepared by hand', service({ ports: [{ port: 80 }], forwardingMethod: ForwardingMethod.TUNNEL, backendsPreparedByHand: true, calicoAllowedSourcePrefixes: true }),
+      /calicoAllowedSourcePrefixes true applies only to TUN backends the service prepares.*Fix: /],
+    ['relaxBackendReversePathFilter with NAT', service({ relaxBackendReversePathFilter: true }), /relaxBackendReversePathFilter true applies only to TUN backends the service prepares/],
     // Reserved AS numbers
     ...[23456, 65535, 4294967295].map((asn): [string, Build, RegExp] => [`reserved AS ${asn}`, topology({ asn }), new RegExp(`asn ${asn} is a reserved AS number.*Fix: `)]),
     // Messages for NaN and Infinity

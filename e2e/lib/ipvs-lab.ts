@@ -4,7 +4,7 @@ import { ApiServerDouble } from '../../controller/test/apiserver-double';
 import { startApiFront } from './api-front';
 import { AnnounceMode, LbPod, LbPods, publishBackendSlice, startBackend, startReflectors, startRouter } from './daemons';
 import { ScenarioContext } from './harness';
-import { ensureCgroup2, isolateLabCgroup, lbPodTemplate, loadImages, loadManifests, warmLbImages } from './lb-pod-images';
+import { ensureCgroup2, isolateLabCgroup, lbPodTemplate, loadImages, loadManifests, PodCluster, podRunner, warmLbImages } from './lb-pod-images';
 import { addPod, API_HOST_IP, CLIENT_IP, createLab, nodeIp, ROUTER_NS, routerNexthops } from './lab';
 import { Daemon, probe, run, sleep, waitFor } from './proc';
 import { readSynthesized, SynthesizedService } from './synthesized';
@@ -40,16 +40,16 @@ export type LbRuntime = { kind: 'host' } | { kind: 'pod'; imagesJson: string };
 export const LB_SLOT = 2;
 
 /**
- * A backend pod as a Kubernetes pod would be prepared for TUN forwarding (an init container with
- * NET_ADMIN; the node has the ipip module): tunl0 up, every VIP on it as /32, so the decapsulated
- * packet is local and the reply leaves from the VIP straight to the client, not through the LB; no
- * reverse-path filter (the client is not routed via tunl0).
+ * TUN: the pod template of the backend workload that the service prepared (its init container
+ * `<service>-tunnel`), as synthesized; its own containers are left out, the nginx backends being host
+ * processes of the lab.
  */
-function prepareTunnelBackend(ns: string, vips: readonly string[]): void {
-  run(ns, ['sysctl', '-qw', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0']);
-  run(ns, ['ip', 'link', 'set', 'tunl0', 'up']);
-  run(ns, ['sysctl', '-qw', 'net.ipv4.conf.tunl0.rp_filter=0']);
-  for (const vip of vips) run(ns, ['ip', 'addr', 'add', `${vip}/32`, 'dev', 'tunl0']);
+function tunnelBackendTemplate(manifests: readonly any[], serviceName: string): any {
+  const container = `${serviceName}-tunnel`;
+  const workload = manifests.find((m) => m.spec?.template?.spec?.initContainers?.some((c: any) => c.name === container));
+  if (!workload) throw new Error(`no workload with the init container ${container} in the manifests`);
+  const { template } = workload.spec;
+  return { metadata: template.metadata, spec: { ...template.spec, initContainers: template.spec.initContainers.filter((c: any) => c.name === container), containers: [] } };
 }
 
 /**
@@ -75,10 +75,11 @@ export async function startIpvsLab(ctx: ScenarioContext, synthDir: string, nodes
   await api.start(API_HOST_IP, podImages ? DOUBLE_PORT : API_PORT);
   ctx.onTeardown(() => api.stop());
   let mode: AnnounceMode = { kind: 'controller', cli, kubeconfig: path.join(ctx.workDir, 'kubeconfig') };
+  let cluster: PodCluster | undefined;
   if (podImages) {
     const front = await startApiFront(path.join(ctx.workDir, 'api'), { host: API_HOST_IP, port: API_PORT }, { host: API_HOST_IP, port: DOUBLE_PORT });
     ctx.onTeardown(() => front.stop());
-    const cluster = {
+    cluster = {
       images: podImages.images, manifests: podImages.manifests, front, apiServer: { host: API_HOST_IP, port: API_PORT },
       logDir: path.join(ctx.workDir, 'pods'), log: (line: string) => console.log(`  ${line}`),
     };
@@ -90,8 +91,8 @@ export async function startIpvsLab(ctx: ScenarioContext, synthDir: string, nodes
     const name = `be${node}`;
     const ns = `e2e-${name}`;
     backends.push({ name, ns, ip: addPod(ns, node, 10 + node) });
-    if (model.forwardingMethod === ForwardingMethod.TUNNEL) prepareTunnelBackend(ns, model.vips);
   }
+  if (model.forwardingMethod === ForwardingMethod.TUNNEL) await prepareTunnelBackends(ctx, serviceName, backends, loadManifests(synthDir), cluster);
   // NAT: the backend port on the pod address; TUN: the service port (no remapping) on every local address.
   const listen = (ip: string) => (model.forwardingMethod === ForwardingMethod.NAT ? [`${ip}:${model.ports[0].backendPort}`] : [String(model.ports[0].backendPort)]);
   const startBackends = () => {
@@ -137,6 +138,36 @@ export async function startIpvsLab(ctx: ScenarioContext, synthDir: string, nodes
     await sleep(2000);
   };
   return { service, prefix, vipUrl: `http://${model.vips[0]}:${model.ports[0].port}/`, pods, lbs, backends, api, startBackends, converge };
+}
+
+/**
+ * Runs the synthesized init container of the TUN backend workload in each backend's network
+ * namespace: with the pod runner from the LB image (pod mode), else its command with the VM's own
+ * tools (the bench's host mode). Then checks what it left: tunl0 up with every VIP, the routes' MTU.
+ */
+async function prepareTunnelBackends(ctx: ScenarioContext, serviceName: string, backends: IpvsLab['backends'], manifests: readonly any[], cluster: PodCluster | undefined): Promise<void> {
+  const template = tunnelBackendTemplate(manifests, serviceName);
+  const init = template.spec.initContainers[0];
+  const vips = init.args.slice(1) as string[];
+  await Promise.all(backends.map(async (backend, i) => {
+    if (cluster) {
+      const runner = podRunner(cluster, { name: `${serviceName}-backend-${backend.name}`, namespace: 'lb', node: i + 1, podIp: backend.ip, netns: backend.ns, template });
+      try {
+        await runner.start();
+      } finally {
+        await runner.teardown();
+      }
+    } else {
+      run(backend.ns, [...init.command, ...init.args]);
+    }
+    const tunl0 = run(backend.ns, ['ip', '-o', 'addr', 'show', 'dev', 'tunl0']);
+    const link = run(backend.ns, ['ip', '-o', 'link', 'show', 'dev', 'tunl0']);
+    const routes = run(backend.ns, ['ip', '-o', '-4', 'route', 'show', 'dev', 'eth0']).trim().split('\n');
+    ctx.checks.check(`${backend.name}: the synthesized init container ${init.name}${cluster ? ' (pod runner, LB image)' : ''} put every VIP on tunl0, up`,
+      vips.every((vip) => tunl0.includes(` ${vip} `)) && /[<,]UP[,>]/.test(link), tunl0.trim());
+    ctx.checks.check(`${backend.name}: every route via eth0 has MTU 1480 (eth0 1500 - IPIP), eth0 keeps 1500`,
+      routes.every((r) => / mtu 1480\b/.test(r)) && / mtu 1500 /.test(run(backend.ns, ['ip', '-o', 'link', 'show', 'dev', 'eth0'])), routes.join('; '));
+  }));
 }
 
 /** Connections IPVS has scheduled so far on each running LB pod, by node (`ipvsadm -Ln --stats`, every virtual service). */

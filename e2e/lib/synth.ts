@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as kplus from 'cdk8s-plus-27';
 import * as YAML from 'yaml';
 import { Backends, EcmpApp, EcmpTopology, ForwardingMethod, LoadBalancerService, RouteReflectorPlacement, RouterFlavour } from '../../lib';
 import { REFLECTOR_NODE } from './in-cluster-lab';
@@ -19,6 +20,18 @@ export const VM_SERVICES: ServiceSpec[] = [
   { name: 'web3', prefix: '198.18.103.0/24', lbCount: 4, forwardingMethod: ForwardingMethod.TUNNEL },
 ];
 
+/**
+ * NAT: the pods labelled `app: <service>`. TUN: a Deployment of the app (`<service>-backend`), whose
+ * pod template the service prepares; the data plane runs its init container in each backend's
+ * network namespace (the nginx backends themselves stay host processes).
+ */
+function backendsOf(topology: EcmpTopology, service: ServiceSpec): Backends {
+  if (service.forwardingMethod !== ForwardingMethod.TUNNEL) return Backends.fromLabels({ app: service.name });
+  return Backends.fromWorkload(new kplus.Deployment(topology, `${service.name}-backend`, {
+    containers: [{ image: 'nginxinc/nginx-unprivileged:1.25', portNumber: 80 }],
+  }));
+}
+
 /** Synthesizes the lab topology with the library's public API, into `outdir` (default: a fresh temp directory). */
 export function synthesize(flavour: RouterFlavour, services: ServiceSpec[] = PAPER_SERVICES, outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'ecmp-e2e-synth-'))): Synthesized {
   const app = new EcmpApp({ outdir });
@@ -33,7 +46,7 @@ export function synthesize(flavour: RouterFlavour, services: ServiceSpec[] = PAP
     new LoadBalancerService(topology, service.name, {
       prefixes: [service.prefix],
       ports: [{ port: 80, backendPort: (service.forwardingMethod ?? ForwardingMethod.NAT) === ForwardingMethod.NAT ? 8080 : 80 }],
-      backends: Backends.fromLabels({ app: service.name }),
+      backends: backendsOf(topology, service),
       lbCount: service.lbCount,
       forwardingMethod: service.forwardingMethod,
       routeReflectors: topology.routeReflectors,

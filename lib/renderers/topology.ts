@@ -12,6 +12,8 @@ export interface TopologySummaryModel {
   readonly services: {
     readonly name: string; readonly namespace: string; readonly prefixes: string[]; readonly vips: string[];
     readonly ports: string[]; readonly lbCount: number; readonly scheduler: string; readonly forwardingMethod: string;
+    /** Who sets the backend pods up for the forwarding method, and what their nodes need. */
+    readonly backendSetup: string;
     readonly reflectors: string[];
   }[];
   readonly files: { readonly path: string; readonly installTo: string }[];
@@ -48,9 +50,9 @@ export function renderTopology(model: TopologySummaryModel): string {
     '',
     '## Services',
     '',
-    '| service | prefixes | VIPs | ports | LB pods | scheduler | forwarding | reflectors |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...model.services.map(s => `| ${s.namespace}/${s.name} | ${s.prefixes.join(', ')} | ${s.vips.join(', ')} | ${s.ports.join(', ')} | ${s.lbCount} | ${s.scheduler} | ${s.forwardingMethod} | ${s.reflectors.join(', ')} |`),
+    '| service | prefixes | VIPs | ports | LB pods | scheduler | forwarding | backend set-up | reflectors |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...model.services.map(s => `| ${s.namespace}/${s.name} | ${s.prefixes.join(', ')} | ${s.vips.join(', ')} | ${s.ports.join(', ')} | ${s.lbCount} | ${s.scheduler} | ${s.forwardingMethod} | ${s.backendSetup} | ${s.reflectors.join(', ')} |`),
     '',
     '## Files outside Kubernetes',
     '',

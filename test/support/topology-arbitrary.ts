@@ -525,6 +525,9 @@ export function buildSpec(spec: TopologySpec, outdir: string): EcmpApp {
       ...(s.lbCount !== undefined ? { lbCount: s.lbCount } : {}),
       ...(s.scheduler !== undefined ? { scheduler: s.scheduler } : {}),
       ...(s.forwardingMethod !== undefined ? { forwardingMethod: s.forwardingMethod } : {}),
+      // The service prepares TUN backends it holds the workload of; the rest are prepared by hand.
+      ...(s.forwardingMethod === ForwardingMethod.DIRECT_ROUTING || (s.forwardingMethod === ForwardingMethod.TUNNEL && s.backends.kind !== 'workload')
+        ? { backendsPreparedByHand: true } : {}),
       ...(hc ? {
         healthCheck: {
           ...(hc.type !== undefined ? { type: hc.type } : {}),
