@@ -26,12 +26,19 @@ export interface ControllerOptions {
   readonly keepalived: KeepalivedControl;
   /** keepalived's health verdicts as IPVS shows them; undefined when they cannot be observed. */
   readonly ipvsHealthy?: () => boolean | undefined;
+  /**
+   * Puts IPVS `mh` real servers in canonical order (IpvsReorderer): run on every poll tick and
+   * shortly after every reload, one pass at a time, and never once keepalived is being stopped.
+   */
+  readonly reorderIpvs?: () => Promise<void>;
   readonly metrics: ControllerMetrics;
   readonly log: Logger;
   /** Reloads closer together than this are merged: bounds the SIGHUP rate during bursts. */
   readonly minReloadIntervalMs?: number;
-  /** How often IPVS health is re-read for the announcement. */
+  /** How often IPVS health is re-read for the announcement (and its order checked). */
   readonly healthPollMs?: number;
+  /** How long after a reload signal the IPVS order is checked: keepalived applies a reload asynchronously. */
+  readonly reorderAfterReloadMs?: number;
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
@@ -52,6 +59,8 @@ export class Controller {
   private pendingReload?: NodeJS.Timeout;
   private pendingReloadBurstStart?: number;
   private healthTimer?: NodeJS.Timeout;
+  private reorderTimer?: NodeJS.Timeout;
+  private reorderPass?: Promise<void>;
   private draining = false;
   private hasBackends = false;
 
@@ -66,7 +75,10 @@ export class Controller {
   /** Starts the periodic health re-check and writes the initial (empty) announcement. */
   start(): void {
     this.updateAnnouncement();
-    this.healthTimer = setInterval(() => this.updateAnnouncement(), this.options.healthPollMs ?? 500);
+    this.healthTimer = setInterval(() => {
+      this.startReorderPass();
+      this.updateAnnouncement();
+    }, this.options.healthPollMs ?? 500);
   }
 
   /** Called by the informer for every change; cheap, the work happens once per burst. */
@@ -86,12 +98,14 @@ export class Controller {
     this.options.log.log('info', 'draining: routes withdrawn, still serving established connections', { drainSeconds: seconds });
     await (this.options.sleep ?? defaultSleep)(seconds * 1000);
     this.stop();
+    await this.reorderPass; // a server re-added after keepalived's cleanup would outlive it
     await this.options.keepalived.stop();
     this.options.log.log('info', 'drained: keepalived stopped');
   }
 
   stop(): void {
     clearInterval(this.healthTimer);
+    clearTimeout(this.reorderTimer);
     clearTimeout(this.pendingReload);
     this.pendingReload = undefined;
   }
@@ -149,10 +163,25 @@ export class Controller {
       return;
     }
     this.lastReloadAt = performance.now();
+    if (this.options.reorderIpvs) {
+      clearTimeout(this.reorderTimer);
+      this.reorderTimer = setTimeout(() => this.startReorderPass(), this.options.reorderAfterReloadMs ?? 200);
+    }
     metrics.reloads.inc();
     if (this.pendingReloadBurstStart !== undefined) metrics.reloadLatency.observe((this.lastReloadAt - this.pendingReloadBurstStart) / 1000);
     this.pendingReloadBurstStart = undefined;
     log.log('debug', 'keepalived reload signalled');
+  }
+
+  private startReorderPass(): void {
+    const reorder = this.options.reorderIpvs;
+    if (!reorder || this.reorderPass) return;
+    this.reorderPass = reorder()
+      .catch((err) => {
+        this.options.metrics.errors.inc({ kind: 'ipvs_reorder' });
+        this.options.log.log('error', 'IPVS reorder failed', { error: String(err) });
+      })
+      .finally(() => { this.reorderPass = undefined; });
   }
 
   /** Announce while some real server is usable by the endpoints and, where visible, by keepalived. */

@@ -3,25 +3,41 @@ import * as ipaddr from 'ipaddr.js';
 /**
  * Pure: parses /proc/net/ip_vs, which lists IPVS virtual services and their real servers in the
  * pod's network namespace. keepalived removes a real server that fails its health check, so this
- * is a cheap way (one file read, no process spawn) to see keepalived's verdicts.
+ * is a cheap way (one file read, no process spawn) to see keepalived's verdicts. Real servers are
+ * kept in the kernel's list order, the order the `mh` scheduler builds its table from.
  */
 export interface IpvsVirtualService {
   readonly protocol: string;
   readonly address: string;
   readonly port: number;
-  readonly realServers: { readonly address: string; readonly port: number; readonly weight: number }[];
+  /** The scheduler's name as the kernel shows it: `mh`, `rr`, `wlc`, ... */
+  readonly scheduler: string;
+  readonly realServers: IpvsRealServer[];
+}
+
+export interface IpvsRealServer {
+  readonly address: string;
+  readonly port: number;
+  readonly weight: number;
+  /** The forwarding method as the kernel names it: `Masq`, `Tunnel`, `Route` or `Local`. */
+  readonly forward: string;
 }
 
 export function parseProcIpvs(text: string): IpvsVirtualService[] {
-  const services: { protocol: string; address: string; port: number; realServers: IpvsVirtualService['realServers'][number][] }[] = [];
+  const services: IpvsVirtualService[] = [];
+  // A fwmark service (`FWM`) is not parsed: its real servers must not land on the service before it.
+  let current: IpvsVirtualService | undefined;
   for (const line of text.split('\n')) {
     const fields = line.trim().split(/\s+/);
     if (['TCP', 'UDP', 'SCTP'].includes(fields[0]) && fields.length >= 3) {
       const { address, port } = parseHexEndpoint(fields[1]);
-      services.push({ protocol: fields[0], address, port, realServers: [] });
-    } else if (fields[0] === '->' && fields.length >= 4 && services.length > 0 && fields[1] !== 'RemoteAddress:Port') {
+      current = { protocol: fields[0], address, port, scheduler: fields[2], realServers: [] };
+      services.push(current);
+    } else if (fields[0] === 'FWM') {
+      current = undefined;
+    } else if (fields[0] === '->' && fields.length >= 4 && current && fields[1] !== 'RemoteAddress:Port') {
       const { address, port } = parseHexEndpoint(fields[1]);
-      services[services.length - 1].realServers.push({ address, port, weight: Number(fields[3]) });
+      current.realServers.push({ address, port, weight: Number(fields[3]), forward: fields[2] });
     }
   }
   return services;

@@ -94,7 +94,7 @@ function realServersFor(endpoints: BackendEndpoints, family: 4 | 6, backendPort:
 }
 
 /** Numeric address order, then port: the same on every pod whatever order events came in. */
-export function sortRealServers(servers: RealServerModel[]): RealServerModel[] {
+export function sortRealServers<T extends { readonly address: string; readonly port: number }>(servers: readonly T[]): T[] {
   // Parse each address once: the comparator runs n log n times.
   const keyed = servers.map((server) => ({ server, bytes: ipaddr.parse(server.address).toByteArray() }));
   keyed.sort((a, b) => {

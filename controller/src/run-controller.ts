@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { Controller } from './controller';
 import { EndpointSlice } from './endpoint-slices';
 import { ipvsHealthReader } from './ipvs-health';
+import { IpvsReorderer } from './ipvs-reorder';
 import { KeepalivedSupervisor } from './keepalived-process';
 import { loadKubeClient, loadKubeConfig } from './kube-client';
 import { Logger } from './log';
@@ -47,6 +48,7 @@ export async function runController(options: RunControllerOptions): Promise<{ do
   const namespace = pod.podNamespace;
   const labelSelector = `kubernetes.io/service-name=${service.backendServiceName}`;
   let controller: Controller | undefined;
+  const ipvsReorderer = new IpvsReorderer({ log });
   const informer = new ResilientInformer<any>({
     kubeConfig,
     path: `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices`,
@@ -60,7 +62,7 @@ export async function runController(options: RunControllerOptions): Promise<{ do
   controller = new Controller({
     service, routerId: pod.podName, nodeIp: pod.nodeIp, runDir,
     slices: () => informer.list() as EndpointSlice[],
-    keepalived, ipvsHealthy: ipvsHealthReader(service.vips), metrics, log,
+    keepalived, ipvsHealthy: ipvsHealthReader(service.vips), reorderIpvs: () => ipvsReorderer.reorder(), metrics, log,
   });
   const server = await startMetricsServer(metrics.registry, {
     healthy: () => true,

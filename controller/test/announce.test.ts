@@ -32,11 +32,11 @@ UDP  [2001:0db8:0000:0000:0000:0000:0000:0001]:0035 mh
 test('parses /proc/net/ip_vs and judges health from real-server weights', () => {
   const services = parseProcIpvs(PROC_IP_VS);
   expect(services).toEqual([
-    { protocol: 'TCP', address: '198.19.10.1', port: 80, realServers: [
-      { address: '198.18.5.1', port: 8080, weight: 1 },
-      { address: '198.18.5.2', port: 8080, weight: 0 },
+    { protocol: 'TCP', address: '198.19.10.1', port: 80, scheduler: 'mh', realServers: [
+      { address: '198.18.5.1', port: 8080, weight: 1, forward: 'Masq' },
+      { address: '198.18.5.2', port: 8080, weight: 0, forward: 'Masq' },
     ] },
-    { protocol: 'UDP', address: '2001:db8::1', port: 53, realServers: [] },
+    { protocol: 'UDP', address: '2001:db8::1', port: 53, scheduler: 'mh', realServers: [] },
   ]);
   expect(ipvsHasHealthyRealServer(services, ['198.19.10.1'])).toBe(true);
   expect(ipvsHasHealthyRealServer(services, ['2001:db8::1'])).toBe(false);

@@ -12,7 +12,7 @@ for lb in lb1 lb2; do
   ip netns exec "$lb" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.vs.conntrack=1 net.ipv4.vs.conn_reuse_mode=0
 done
 ECMP_LB_CLI=$PWD/build/vm/controller/src/cli.js SCENARIO_WORK=/tmp/ecmp-vm \
-  timeout 600 node node_modules/.bin/ts-node --transpile-only controller/vm/scenario.ts
+  timeout 780 node node_modules/.bin/ts-node --transpile-only controller/vm/scenario.ts
 rc=$?
 [[ -n ${IPVS_VM_OUT:-} ]] && cp -r /tmp/ecmp-vm "$IPVS_VM_OUT/logs" 2>/dev/null
 exit $rc

@@ -8,7 +8,9 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { createInterface } from 'node:readline';
 import { renderAnnouncer } from '../../lib/renderers/announcer';
+import { parseProcIpvs } from '../src/ipvs-table';
 import { ApiServerDouble } from '../test/apiserver-double';
 import { TestEndpoint, serviceModel, slice } from '../test/fixtures';
 import { sleep } from '../test/wait';
@@ -99,13 +101,26 @@ function startLb(lb: Lb): void {
   })));
   fs.writeFileSync(path.join(dir, 'etc/announcer.py'), renderAnnouncer());
   api.writeKubeconfig(path.join(dir, 'kubeconfig'));
-  const env = { POD_IP: LBS[lb], NODE_IP: LBS[lb], POD_NAME: `web-${lb}`, POD_NAMESPACE: 'shop' };
-  const args = ['--config', path.join(dir, 'etc/service.json'), '--run-dir', path.join(dir, 'run')];
+  const { env, args } = lbInvocation(lb);
   execFileSync('ip', ['netns', 'exec', lb, 'env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, CLI, 'init', ...args], { stdio: 'inherit', timeout: 30000 });
+  startController(lb);
+  inNs(lb, ['exabgp', path.join(dir, 'run/exabgp.conf')], { 'exabgp.daemon.user': 'root', 'exabgp.log.destination': 'stdout' }, path.join(dir, 'exabgp.log'));
+}
+
+function lbInvocation(lb: Lb): { env: Record<string, string>; args: string[] } {
+  const dir = path.join(WORK, lb);
+  return {
+    env: { POD_IP: LBS[lb], NODE_IP: LBS[lb], POD_NAME: `web-${lb}`, POD_NAMESPACE: 'shop' },
+    args: ['--config', path.join(dir, 'etc/service.json'), '--run-dir', path.join(dir, 'run')],
+  };
+}
+
+function startController(lb: Lb): void {
+  const dir = path.join(WORK, lb);
+  const { env, args } = lbInvocation(lb);
   // As in the pod spec: root with every capability dropped but NET_ADMIN (keepalived inherits the set).
   const netAdminOnly = ['setpriv', '--bounding-set=-all,+net_admin', '--'];
   controllers.set(lb, inNs(lb, [...netAdminOnly, process.execPath, CLI, 'controller', ...args, '--kubeconfig', path.join(dir, 'kubeconfig')], env, path.join(dir, 'controller.log')));
-  inNs(lb, ['exabgp', path.join(dir, 'run/exabgp.conf')], { 'exabgp.daemon.user': 'root', 'exabgp.log.destination': 'stdout' }, path.join(dir, 'exabgp.log'));
 }
 
 /** `comm=CapEff` of the processes named `names` in a namespace (NET_ADMIN alone is 0x1000). */
@@ -119,23 +134,32 @@ function effectiveCapsOf(ns: string, names: string[]): string[] {
   });
 }
 
-/** From the client, through one LB, connects from fixed source ports; returns port -> backend chosen by IPVS. */
-function mhChoices(lb: Lb, ports: number[]): Map<number, string> {
+/**
+ * From the client, through one LB, opens connections from `count` fixed source ports; returns
+ * port -> backend chosen by IPVS. IPVS schedules on the SYN, so the connections are started all
+ * at once (non-blocking) and given at most 5 s to complete before IPVS's table is read: bounded
+ * whatever the backends do.
+ */
+function mhChoices(lb: Lb, firstPort: number, count: number): Map<number, string> {
   run('client', ['ip', 'route', 'replace', `${VIP}/32`, 'via', LBS[lb]]);
   // Connections stay open until IPVS's table is read, then end with RST (linger 0) so the client
   // keeps no TIME_WAIT and the same source ports can be used again through the other LB.
-  const script = `import socket, struct, subprocess, sys
-held = []
-for p in range(${ports[0]}, ${ports[ports.length - 1] + 1}):
-    s = socket.socket(); s.settimeout(2)
+  const script = `import resource, select, socket, struct, subprocess, time
+resource.setrlimit(resource.RLIMIT_NOFILE, (${count} + 256, ${count} + 256))
+sockets = []
+for p in range(${firstPort}, ${firstPort + count}):
+    s = socket.socket(); s.setblocking(False)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    try:
-        s.bind(("198.18.0.3", p)); s.connect(("${VIP}", 80)); held.append(s)
-    except OSError as e:
-        print("error", p, e, file=sys.stderr); s.close()
+    s.bind(("198.18.0.3", p)); s.connect_ex(("${VIP}", 80)); sockets.append(s)
+poller = select.poll()
+for s in sockets: poller.register(s, select.POLLOUT)
+left, deadline = len(sockets), time.time() + 5
+while left and time.time() < deadline:
+    for fd, _ in poller.poll(500):
+        poller.unregister(fd); left -= 1
 print(subprocess.run(["ip", "netns", "exec", "${lb}", "ipvsadm", "-Lnc"], capture_output=True, text=True, timeout=30).stdout)
-for s in held: s.close()`;
-  const listing = run('client', ['python3', '-c', script], 120000);
+for s in sockets: s.close()`;
+  const listing = run('client', ['python3', '-c', script], 60000);
   const choices = new Map<number, string>();
   for (const line of listing.split('\n')) {
     const m = /^TCP\s+\S+\s+\S+\s+198\.18\.0\.3:(\d+)\s+\S+\s+(\S+)/.exec(line);
@@ -207,9 +231,8 @@ async function main(): Promise<void> {
 
   console.log('# mh: the same client ports reach the same backends through either LB');
   await sleep(1500);
-  const ports = Array.from({ length: 100 }, (_, i) => 41000 + i);
-  const via1 = mhChoices('lb1', ports);
-  const via2 = mhChoices('lb2', ports);
+  const via1 = mhChoices('lb1', 41000, 100);
+  const via2 = mhChoices('lb2', 41000, 100);
   const same = agreement(via1, via2);
   check('mh choices identical across lb1 and lb2', same.compared >= 90 && same.same === same.compared, `${same.same}/${same.compared} ports agree, backends used: ${new Set(via1.values()).size}`);
 
@@ -247,6 +270,205 @@ except socket.timeout:
 except OSError as e:
     print(type(e).__name__)`]).trim();
   check('lb1 without IPVS: a connection to the VIP through it is dropped silently, not reset', attempt === 'timeout', attempt);
+
+  await mhOrderScenario('lb2', 'lb1');
+}
+
+/** Backend addresses of the mh order scenario (be1..be3 get a few each), every one with an echo server on :8080. */
+const ORDER_POOL = Array.from({ length: 8 }, (_, i) => `198.18.0.${24 + i}`);
+const echoServers = new Map<string, ChildProcess>();
+const backendNamespace = (address: string) => `be${(Number(address.split('.')[3]) % 3) + 1}`;
+
+async function startEchoServer(address: string): Promise<void> {
+  const ns = backendNamespace(address);
+  echoServers.set(address, inNs(ns, ['python3', path.join(__dirname, 'echo-server.py'), address, '8080']));
+  const listening = () => /LISTEN/.test(run(ns, ['ss', '-Hltn', `src ${address}:8080`]));
+  if (!(await quietUntil(listening, 15000))) check(`echo server on ${address} listens`, false);
+}
+
+/** mulberry32: a fixed seed gives the same history on every run. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The LB's mh real servers in the kernel's list order (newest first), as `addr:port`. */
+function ipvsListOrder(lb: Lb): string[] {
+  const service = parseProcIpvs(run(lb, ['cat', '/proc/net/ip_vs'])).find((s) => s.address === VIP && s.port === 80);
+  return service?.realServers.map((r) => `${r.address}:${r.port}`) ?? [];
+}
+
+/** Canonical: inserted in ascending address order, so the kernel (which adds at the head) lists them descending. */
+function inCanonicalOrder(order: string[]): boolean {
+  const value = (e: string) => e.split(/[.:]/).slice(0, 4).reduce((n, byte) => n * 256 + Number(byte), 0);
+  return order.every((e, i) => i === 0 || value(order[i - 1]) > value(e));
+}
+
+/** The controller's "reordered" log lines in an LB's log, from byte `from` on. */
+function reorderLines(lb: Lb, from = 0): { moved: string[]; canonical: boolean }[] {
+  const text = fs.readFileSync(path.join(WORK, lb, 'controller.log'), 'utf8').slice(from);
+  return text.split('\n').filter((l) => l.includes('reordered IPVS mh real servers')).map((l) => JSON.parse(l));
+}
+const logSize = (lb: Lb) => fs.statSync(path.join(WORK, lb, 'controller.log')).size;
+
+/**
+ * IPVS `mh` builds its table from the real servers in insertion order; the controller reorders them
+ * canonically. LB `historied` goes through a seeded random history of endpoint and health events
+ * (keepalived re-adding servers in whatever order they come back), LB `late` starts afterwards with
+ * the final set at once: both must pick the same backend for every client tuple, and a connection
+ * established through `historied` must survive a reorder that moves its backend.
+ */
+async function mhOrderScenario(historied: Lb, late: Lb): Promise<void> {
+  console.log(`# mh order: ${historied} through a random history, ${late} started late with the final set`);
+  const startedAt = Date.now();
+  ORDER_POOL.forEach((address) => run(backendNamespace(address), ['ip', 'addr', 'add', `${address}/24`, 'dev', 'eth0']));
+  for (const address of ORDER_POOL) await startEchoServer(address);
+  const listed = new Map<string, boolean>(ORDER_POOL.slice(0, 4).map((a) => [a, true])); // address -> ready
+  const dead = new Set<string>();
+  const active = () => [...listed].filter(([a, ready]) => ready && !dead.has(a)).map(([a]) => a);
+  const publish = () => setEndpoints([...listed].map(([address, ready]) => ({ address, ready })));
+  const followed = async () => (await quietUntil(() => ipvsRealServers(historied) === expectServers(...active()), 30000));
+  publish();
+  await until(`${historied}: IPVS has the first ${listed.size} pool servers`, () => ipvsRealServers(historied), (v) => v === expectServers(...active()), 30000);
+
+  const random = seededRandom(20261202);
+  const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)];
+  const history: string[] = [];
+  let lagging = 0;
+  while (history.length < 24) {
+    // Never below 3 active servers, so the final table spreads over several backends.
+    const canShrink = active().length > 3;
+    const events: [string, string[]][] = [
+      ['add', ORDER_POOL.filter((a) => !listed.has(a) && !dead.has(a))],
+      ['remove', [...listed.keys()].filter((a) => canShrink || !active().includes(a))],
+      ['unready', canShrink ? active() : []],
+      ['ready', [...listed].filter(([a, ready]) => !ready && !dead.has(a)).map(([a]) => a)],
+      ['fail', canShrink ? active() : []],
+      ['recover', [...dead]],
+    ];
+    const [event, candidates] = pick(events.filter(([, c]) => c.length > 0));
+    const address = pick(candidates);
+    if (event === 'add' || event === 'ready') listed.set(address, true);
+    if (event === 'remove') listed.delete(address);
+    if (event === 'unready') listed.set(address, false);
+    if (event === 'fail') { echoServers.get(address)!.kill('SIGKILL'); dead.add(address); }
+    if (event === 'recover') { await startEchoServer(address); dead.delete(address); }
+    if (['add', 'remove', 'unready', 'ready'].includes(event)) publish();
+    history.push(`${event} ${address}`);
+    if (!(await followed())) lagging++;
+  }
+  check(`${historied} followed ${history.length} random events (endpoints and keepalived health checks)`, lagging === 0,
+    `${lagging} not followed within 30 s; ${history.join(', ')}`);
+  const historiedReorders = reorderLines(historied);
+  check(`${historied}: the controller reordered IPVS during the history`, historiedReorders.length > 0,
+    `${historiedReorders.length} passes, ${historiedReorders.reduce((n, r) => n + r.moved.length, 0)} servers moved`);
+
+  const lateLogFrom = logSize(late);
+  startController(late);
+  await until(`${late} (started late) has the final set: ${active().length} servers`, () => ipvsRealServers(late), (v) => v === expectServers(...active()), 180000);
+  for (const lb of [historied, late]) {
+    await until(`${lb}: real servers in canonical order`, () => ipvsListOrder(lb), (order) => order.length === active().length && inCanonicalOrder(order), 10000);
+  }
+  check(`${late}: a keepalived started with the final set needs no reorder`, reorderLines(late, lateLogFrom).length === 0);
+  await sleep(1000);
+  const probeStart = Date.now();
+  const viaHistoried = mhChoices(historied, 42000, 1000);
+  const viaLate = mhChoices(late, 42000, 1000);
+  const same = agreement(viaHistoried, viaLate);
+  check(`mh choices identical on ${historied} (history) and ${late} (late)`, viaHistoried.size === 1000 && viaLate.size === 1000 && same.same === 1000,
+    `${same.same} of 1000 tuples agree (${viaHistoried.size} and ${viaLate.size} seen), backends used: ${new Set(viaHistoried.values()).size}, probes took ${Date.now() - probeStart} ms`);
+
+  await establishedConnectionSurvivesReorder(historied, listed, active, publish);
+  console.log(`# mh order scenario took ${Math.round((Date.now() - startedAt) / 1000)} s`);
+}
+
+/**
+ * A connection through `lb` to backend X; then a lower server W leaves and comes back, so keepalived
+ * adds W after X and the controller must move X (delete and re-add it). The connection must still get answers.
+ */
+async function establishedConnectionSurvivesReorder(lb: Lb, listed: Map<string, boolean>, active: () => string[], publish: () => void): Promise<void> {
+  run('client', ['ip', 'route', 'replace', `${VIP}/32`, 'via', LBS[lb]]);
+  let connection: HeldConnection | undefined;
+  let backend = '';
+  let lower: string | undefined;
+  for (let port = 43000; port < 43020 && !lower; port++) {
+    connection?.close();
+    connection = await HeldConnection.open(port);
+    backend = new RegExp(`^TCP\\s+\\S+\\s+ESTABLISHED\\s+198\\.18\\.0\\.3:${port}\\s+\\S+\\s+(\\S+):8080`, 'm').exec(run(lb, ['ipvsadm', '-Lnc']))?.[1] ?? '';
+    lower = active().filter((a) => a !== backend && Number(a.split('.')[3]) < Number(backend.split('.')[3])).sort()[0];
+  }
+  const before = await connection!.exchange('before');
+  check(`connection through ${lb} to ${backend} answers`, before === 'before', before);
+  if (!lower) return check('found a connection whose backend a reorder would move', false);
+  const logFrom = logSize(lb);
+  listed.delete(lower);
+  publish();
+  await until(`${lower} removed from ${lb}`, () => ipvsRealServers(lb), (v) => v === expectServers(...active()), 20000);
+  listed.set(lower, true);
+  publish();
+  const movedBackend = await until(`${lower} back: the controller moves ${backend} behind it`, () => reorderLines(lb, logFrom).some((r) => r.moved.includes(`${backend}:8080`)) && inCanonicalOrder(ipvsListOrder(lb)), (v) => v, 20000);
+  if (!movedBackend.ok) return connection!.close();
+  const after = await connection!.exchange('after');
+  check(`the connection established before the reorder still gets answers after ${backend} was re-inserted`, after === 'after', after);
+  connection!.close();
+}
+
+/** One TCP connection from the client namespace, held open by a python process; lines sent on request. */
+class HeldConnection {
+  private readonly replies: string[] = [];
+  private waiter?: () => void;
+  private constructor(private readonly child: ChildProcess) {
+    createInterface({ input: child.stdout! }).on('line', (line) => { this.replies.push(line); this.waiter?.(); });
+  }
+
+  static async open(sourcePort: number): Promise<HeldConnection> {
+    const script = `import socket, struct, sys
+s = socket.socket(); s.settimeout(10)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+s.bind(("198.18.0.3", ${sourcePort})); s.connect(("${VIP}", 80))
+print("connected", flush=True)
+for line in sys.stdin:
+    try:
+        s.sendall(line.encode()); print(s.recv(100).decode().strip() or "closed", flush=True)
+    except OSError as e:
+        print(type(e).__name__, flush=True)`;
+    const child = spawn('ip', ['netns', 'exec', 'client', 'python3', '-c', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+    children.push(child);
+    const connection = new HeldConnection(child);
+    await connection.nextLine(15000);
+    return connection;
+  }
+
+  async exchange(text: string): Promise<string> {
+    this.child.stdin!.write(`${text}\n`);
+    return this.nextLine(15000);
+  }
+
+  close(): void { this.child.kill('SIGKILL'); }
+
+  private async nextLine(timeoutMs: number): Promise<string> {
+    if (this.replies.length === 0) {
+      await Promise.race([new Promise<void>((resolve) => { this.waiter = resolve; }), sleep(timeoutMs)]);
+      this.waiter = undefined;
+    }
+    return this.replies.shift() ?? 'no answer';
+  }
+}
+
+/** Like `until`, without a check line: for the many waits of a history. */
+async function quietUntil(good: () => boolean, timeoutMs: number): Promise<boolean> {
+  const start = Date.now();
+  while (!good()) {
+    if (Date.now() - start > timeoutMs) return false;
+    await sleep(100);
+  }
+  return true;
 }
 
 main()

@@ -1,0 +1,88 @@
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import { promisify } from 'node:util';
+import { ServiceReorder, hostPort, ipvsReorderPlan, ipvsadmMove } from './ipvs-order';
+import { parseProcIpvs } from './ipvs-table';
+import { Logger } from './log';
+
+const run = promisify(execFile);
+
+export interface IpvsReordererOptions {
+  readonly log: Logger;
+  readonly procFile?: string;
+  readonly ipvsadm?: string;
+}
+
+/**
+ * Puts this namespace's `mh` real servers in canonical order (ipvs-order.ts) with ipvsadm, one
+ * server at a time: delete, then add it again with the weight and forwarding method it had.
+ *
+ * Established connections survive the move. A deleted destination that connections still refer
+ * to goes to the per-namespace trash with its AVAILABLE flag cleared (`__ip_vs_unlink_dest`,
+ * `__ip_vs_del_dest`), and `ip_vs_add_dest` takes that same object back from the trash
+ * (`ip_vs_trash_get_dest`, same address, port, protocol and virtual service) and sets AVAILABLE
+ * again, so the connection entries keep their destination. In the gap between the two commands
+ * (one ipvsadm run, milliseconds) `ip_vs_in` (`ip_vs_in_hook` in newer kernels) drops the
+ * packets of such a connection with `expire_nodest_conn=0` (the default): TCP retransmits them. With `expire_nodest_conn=1` it
+ * would expire the connection instead (and newer kernels' `__ip_vs_del_dest` queues a flush of
+ * such connections), so the pod must not set it. A new flow that arrives in the gap is scheduled
+ * without that server.
+ *
+ * A server keepalived removes meanwhile makes the delete fail: it is then not added back. Should
+ * keepalived remove it between the two commands, it would come back until keepalived next acts on
+ * it; the window is one ipvsadm run, on a change keepalived makes at most once per check interval.
+ */
+export class IpvsReorderer {
+  constructor(private readonly options: IpvsReordererOptions) {}
+
+  /** One pass: read IPVS, move what is out of order, read again and log what was done. */
+  async reorder(): Promise<void> {
+    const plan = this.plan();
+    if (plan.length === 0) return;
+    for (const reorder of plan) {
+      const moved = await this.apply(reorder);
+      const service = serviceName(reorder);
+      // keepalived may have changed the service meanwhile: a later pass finishes the job.
+      const stillOutOfOrder = this.plan().some((r) => serviceName(r) === service);
+      this.options.log.log('info', 'reordered IPVS mh real servers to the canonical order', {
+        service, moved, canonical: !stillOutOfOrder,
+      });
+    }
+  }
+
+  private plan(): ServiceReorder[] {
+    let text: string;
+    try {
+      text = fs.readFileSync(this.options.procFile ?? '/proc/net/ip_vs', 'utf8');
+    } catch {
+      return []; // no IPVS in this kernel: nothing to order
+    }
+    return ipvsReorderPlan(parseProcIpvs(text));
+  }
+
+  private async apply({ service, moves }: ServiceReorder): Promise<string[]> {
+    const moved: string[] = [];
+    for (const rs of moves) {
+      const { remove, add } = ipvsadmMove(service, rs);
+      const server = hostPort(rs.address, rs.port);
+      if (!(await this.ipvsadm(remove, 'debug'))) continue; // gone already: keepalived removed it
+      if (await this.ipvsadm(add, 'error')) moved.push(server);
+    }
+    return moved;
+  }
+
+  private async ipvsadm(args: string[], failureLevel: 'debug' | 'error'): Promise<boolean> {
+    try {
+      await run(this.options.ipvsadm ?? 'ipvsadm', args, { timeout: 5000 });
+      return true;
+    } catch (err) {
+      const e = err as { stderr?: string; message: string };
+      this.options.log.log(failureLevel, 'ipvsadm failed while reordering', { args, error: (e.stderr || e.message).trim() });
+      return false;
+    }
+  }
+}
+
+function serviceName({ service }: ServiceReorder): string {
+  return `${service.protocol} ${hostPort(service.address, service.port)}`;
+}
