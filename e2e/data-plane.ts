@@ -16,7 +16,7 @@ import { startIpvsLab } from './lib/ipvs-lab';
 import { CLIENT_IP, nodeIp, routerNexthops } from './lib/lab';
 import { describeLoad, startLoad } from './lib/load';
 import { sleep, waitFor } from './lib/proc';
-import { lossTrials, trialTotals } from './lib/trials';
+import { describeJoin, lbJoinTrial, lossTrials, trialTotals } from './lib/trials';
 
 const [SYNTH_DIR, IMAGES_JSON] = process.argv.slice(2);
 /** The LB pods exactly as synthesized, from the built images, by the pod runner (crun). */
@@ -85,7 +85,9 @@ async function dataPlane(ctx: ScenarioContext): Promise<void> {
  * TUN mode (web3: IPIP to the backend, `mh`, sloppy_tcp, no SNAT): the backend answers the client
  * directly from the VIP, so a flow that ECMP moves to another LB mid-connection reaches the same
  * backend and survives. Graceful scale-down 4 -> 3 -> 2 -> 1 under continuous load (3 trials):
- * 0 failed requests in all, with keep-alive flows seen moving between LBs in every trial.
+ * 0 failed requests in all, with keep-alive flows seen moving between LBs in every trial. Then LB
+ * joins 1 -> 2 -> 3 under load (the paper's Fig. 13b additions): 0 failed requests, flows moved to
+ * the new LBs survive.
  */
 async function tunnelScaleDown(ctx: ScenarioContext): Promise<void> {
   const { checks, procs, workDir } = ctx;
@@ -101,7 +103,20 @@ async function tunnelScaleDown(ctx: ScenarioContext): Promise<void> {
     `${totals.failed} failed of ${totals.total}: ${trials.map((t) => t.short.failed + t.keepAlive.failed).join(' / ')} per trial`);
   checks.check('TUN: flows really moved between LBs in every trial (keep-alive flows established on one LB, then on another) and the other LBs took over',
     trials.every((t) => t.movedFlows > 0 && Object.values(t.connsAfter).every((n) => n > 0)), `${trials.map((t) => t.movedFlows).join(' / ')} moved flows`);
+
+  // Then back up, 1 -> 2 -> 3 LBs under load: the new LB pod starts with the final backend set at once.
+  const joins = [];
+  for (const node of [2, 3]) {
+    const join = await lbJoinTrial(ctx, lab, node, `TUN-join-${node}`);
+    console.log(`  TUN ${describeJoin(join)}`);
+    joins.push(join);
+  }
+  const joinFailed = joins.reduce((n, j) => n + j.short.failed + j.keepAlive.failed, 0);
+  const joinTotal = joins.reduce((n, j) => n + j.short.ok + j.short.failed + j.keepAlive.ok + j.keepAlive.failed, 0);
+  checks.check('TUN: LB joins 1 -> 2 -> 3 under continuous load (2 trials): 0 failed requests, and keep-alive flows that ECMP moved to a new LB kept working',
+    joinFailed === 0 && joins.some((j) => j.movedFlows > 0) && joins.every((j) => j.newLbConnections > 0),
+    `${joinFailed} failed of ${joinTotal}; ${joins.map((j) => j.movedFlows).join(' / ')} moved flows; new LBs scheduled ${joins.map((j) => j.newLbConnections).join(' / ')} connections`);
 }
 
 if (!SYNTH_DIR || !IMAGES_JSON) throw new Error('usage: data-plane.js SYNTH_DIR IMAGES_JSON');
-void runScenarios('data plane (IPVS VM)', [['traffic through real IPVS', dataPlane], ['TUN mode: no failed request on scale-down', tunnelScaleDown]], 1200);
+void runScenarios('data plane (IPVS VM)', [['traffic through real IPVS', dataPlane], ['TUN mode: no failed request on scale-down and joins', tunnelScaleDown]], 1200);

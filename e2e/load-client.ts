@@ -76,7 +76,9 @@ async function main(options: LoadOptions): Promise<void> {
   let maxMs = 0;
   fs.writeFileSync(options.startedFile, '');
   const started = performance.now();
-  const deadline = started + options.maxSeconds * 1000;
+  let deadline = started + options.maxSeconds * 1000;
+  // SIGTERM ends the load early: no new request, those in flight finish, the result is written.
+  process.once('SIGTERM', () => { deadline = 0; });
   let issued = 0;
   const worker = async () => {
     const agent = options.keepAlive ? new http.Agent({ keepAlive: true, maxSockets: 1 }) : undefined;

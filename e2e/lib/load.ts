@@ -11,17 +11,21 @@ export function nodeEntry(name: string): string[] {
   return compiled ? [process.execPath, file] : [process.execPath, '-r', 'ts-node/register/transpile-only', file];
 }
 
-/** Starts the bounded load client in the client namespace; resolves with its result once it ends. */
-export function startLoad(procs: ProcessSet, workDir: string, name: string, options: Omit<LoadOptions, 'out' | 'startedFile'>): Promise<LoadResult> {
+/** A running load client: resolves with its result once it ends; `end()` ends it early (SIGTERM: requests in flight still count). */
+export type LoadRun = Promise<LoadResult> & { end(): void };
+
+/** Starts the bounded load client in the client namespace. */
+export function startLoad(procs: ProcessSet, workDir: string, name: string, options: Omit<LoadOptions, 'out' | 'startedFile'>): LoadRun {
   const out = path.join(workDir, `${name}.json`);
   const started = startedFile(workDir, name);
   fs.rmSync(out, { force: true });
   fs.rmSync(started, { force: true });
   const daemon = procs.start(name, CLIENT_NS, [...nodeEntry('load-client'), JSON.stringify({ ...options, out, startedFile: started })]);
-  return daemon.exited.then((code) => {
+  const result = daemon.exited.then((code) => {
     if (code !== 0 || !fs.existsSync(out)) throw new Error(`load client ${name} ended with ${code}: see ${daemon.logFile}`);
     return JSON.parse(fs.readFileSync(out, 'utf8')) as LoadResult;
   });
+  return Object.assign(result, { end: () => procs.signal(daemon, 'SIGTERM') });
 }
 
 function startedFile(workDir: string, name: string): string {

@@ -1,8 +1,9 @@
 import type { LoadResult } from '../load-client';
 import { ScenarioContext } from './harness';
 import { establishedClientPorts, IpvsLab, ipvsConnections, LB_SLOT } from './ipvs-lab';
+import { nodeIp, routerNexthops } from './lab';
 import { loadStarted, startLoad } from './load';
-import { sleep } from './proc';
+import { sleep, waitFor } from './proc';
 
 /** How an LB pod goes: Kubernetes scale-down (SIGTERM: withdraw, drain, stop) or every process of the pod killed. */
 export type LbLoss = 'graceful' | 'abrupt';
@@ -88,6 +89,59 @@ export async function lossTrials(ctx: ScenarioContext, lab: IpvsLab, loss: LbLos
     afterEach?.();
   }
   return trials;
+}
+
+export interface JoinTrial {
+  readonly node: number;
+  readonly short: LoadResult;
+  readonly keepAlive: LoadResult;
+  /** From the pod's start to the router's route with its node as a next hop. */
+  readonly routeSeconds: number;
+  /** Keep-alive flows established on another LB before the join and on the new one after it. */
+  readonly movedFlows: number;
+  /** Connections the new LB's IPVS scheduled once it had joined (sloppy_tcp: moved flows included). */
+  readonly newLbConnections: number;
+}
+
+/** How long a join may take, pod start to route (the VM starts a pod in 10-40 s; exabgp's first announce follows). */
+const JOIN_TIMEOUT_MS = 240_000;
+
+/**
+ * One LB pod added under continuous load (the paper's Fig. 13b additions): the same short and
+ * keep-alive load as a loss trial, an LB pod started on `node` 3 s in, the load ended 3 s after the
+ * router's route has its node. The flows that ECMP moves to the new LB keep working only if it picks
+ * the same backend as the LB they came from (TUN/DR, `mh`, the same table) and forwards mid-flow
+ * packets (sloppy_tcp).
+ */
+export async function lbJoinTrial(ctx: ScenarioContext, lab: IpvsLab, node: number, tag: string): Promise<JoinTrial> {
+  const { procs, workDir } = ctx;
+  const options = { url: lab.vipUrl, count: 1_000_000, maxSeconds: JOIN_TIMEOUT_MS / 1000 + 30, timeoutMs: REQUEST_TIMEOUT_MS };
+  const short = startLoad(procs, workDir, `${tag}-short`, { ...options, concurrency: 4 });
+  const keepAlive = startLoad(procs, workDir, `${tag}-keepalive`, { ...options, concurrency: KEEPALIVE_FLOWS, keepAlive: true, pauseMs: 200 });
+  await Promise.all([loadStarted(workDir, `${tag}-short`), loadStarted(workDir, `${tag}-keepalive`)]);
+  await sleep(LOSS_AT_SECONDS * 1000);
+  const portsBefore = establishedClientPorts(lab);
+  const started = performance.now();
+  lab.lbs.set(node, await lab.pods.start(lab.service, node, LB_SLOT));
+  const routed = await waitFor(() => routerNexthops(lab.prefix), (hops) => hops.includes(nodeIp(node)), JOIN_TIMEOUT_MS, 100);
+  const routeSeconds = (performance.now() - started) / 1000;
+  const c1 = ipvsConnections(lab);
+  await sleep(AFTER_LOSS_SNAPSHOT_MS);
+  const portsAfter = establishedClientPorts(lab);
+  const c2 = ipvsConnections(lab);
+  short.end();
+  keepAlive.end();
+  const [shortResult, keepAliveResult] = await Promise.all([short, keepAlive]);
+  if (!routed.ok) throw new Error(`the LB on node ${node} did not join the route within ${JOIN_TIMEOUT_MS / 1000} s: [${routed.value}]`);
+  const flows = new Set(keepAliveResult.ports ?? []);
+  const movedFlows = [...(portsAfter.get(node) ?? [])].filter((port) => flows.has(port) && [...portsBefore].some(([from, before]) => from !== node && before.has(port))).length;
+  return { node, short: shortResult, keepAlive: keepAliveResult, routeSeconds, movedFlows, newLbConnections: (c2.get(node) ?? 0) - (c1.get(node) ?? 0) };
+}
+
+export function describeJoin(t: JoinTrial): string {
+  const failed = (r: LoadResult) => `${r.failed} of ${r.ok + r.failed} failed${r.failed ? ` (${Object.entries(r.errors).map(([k, v]) => `${k}:${v}`).join(',')} at ${r.errorTimes.join(',')} s)` : ''}, ${r.slow} slower than 1 s`;
+  return `join of an LB on node ${t.node} (routed ${t.routeSeconds.toFixed(1)} s after its start): short requests ${failed(t.short)}; keep-alive requests ${failed(t.keepAlive)}; `
+    + `${t.movedFlows} of ${t.keepAlive.ports?.length ?? 0} keep-alive flows moved to the new LB; it scheduled ${t.newLbConnections} connections in its first 3 s`;
 }
 
 /** Starts an LB pod on each of `nodes` that has none (in parallel, as a Deployment scaling up), then waits for the route. */
