@@ -19,7 +19,7 @@ import { CLIENT_NS, LAN_NS, nodeIp, routerNexthops } from './lib/lab';
 import { describeLoad, startLoad } from './lib/load';
 import { run, sleep, waitFor } from './lib/proc';
 import { timeSeriesSvg } from './lib/stats';
-import { LbLoss, lossTrials, LossTrial, restoreLbs, trialTotals } from './lib/trials';
+import { describeJoin, JoinTrial, lbJoinTrial, LbLoss, lossTrials, LossTrial, restoreLbs, trialTotals } from './lib/trials';
 
 const SYNTH_DIR = process.argv[2];
 const CLI = [process.execPath, path.resolve(__dirname, '../controller/src/cli.js')];
@@ -48,15 +48,29 @@ function wrk(lab: IpvsLab, lbs: number): Throughput {
   return { lbs, requestsPerSecond: rps, errors, latency };
 }
 
-/** TRIALS graceful, then TRIALS abrupt losses in a row (4 -> 3 -> 2 -> 1 LBs), all 4 LBs restored after each series. */
-async function lossSeries(ctx: ScenarioContext, lab: IpvsLab, mode: string, between?: (lbs: number) => void): Promise<Record<LbLoss, LossTrial[]>> {
-  const trials: Record<LbLoss, LossTrial[]> = { graceful: [], abrupt: [] };
+/**
+ * TRIALS graceful losses in a row (4 -> 3 -> 2 -> 1 LBs), then the LBs added back one at a time under
+ * load (1 -> 2 -> 3 -> 4, the joins), then TRIALS abrupt losses, all 4 LBs restored after them.
+ */
+async function lossSeries(ctx: ScenarioContext, lab: IpvsLab, mode: string, between?: (lbs: number) => void): Promise<Record<LbLoss, LossTrial[]> & { joins: JoinTrial[] }> {
+  const trials: Record<LbLoss, LossTrial[]> & { joins: JoinTrial[] } = { graceful: [], abrupt: [], joins: [] };
   for (const loss of ['graceful', 'abrupt'] as LbLoss[]) {
     trials[loss] = await lossTrials(ctx, lab, loss, TRIALS, mode, () => (loss === 'graceful' ? between?.(lab.lbs.size) : undefined));
     const t = trialTotals(trials[loss]);
     console.log(`failed requests, ${mode}, ${loss} loss, ${TRIALS} trials (4 -> 3 -> 2 -> 1 LBs): ${t.failed} of ${t.total} `
       + `(per trial, short + keep-alive: ${trials[loss].map((x) => `${x.short.failed} + ${x.keepAlive.failed} of ${x.short.ok + x.short.failed} + ${x.keepAlive.ok + x.keepAlive.failed}`).join('; ')}; `
       + `keep-alive flows moved: ${trials[loss].map((x) => x.movedFlows).join(', ')})`);
+    if (loss === 'graceful') {
+      for (const node of NODES.filter((n) => !lab.lbs.has(n))) {
+        const join = await lbJoinTrial(ctx, lab, node, `${mode}-join-${node}`);
+        console.log(`  ${mode} ${describeJoin(join)}`);
+        trials.joins.push(join);
+      }
+      const failed = trials.joins.reduce((n, j) => n + j.short.failed + j.keepAlive.failed, 0);
+      const total = trials.joins.reduce((n, j) => n + j.short.ok + j.short.failed + j.keepAlive.ok + j.keepAlive.failed, 0);
+      console.log(`failed requests, ${mode}, LB joins (1 -> 2 -> 3 -> 4 LBs): ${failed} of ${total} (per join, short + keep-alive: `
+        + `${trials.joins.map((j) => `${j.short.failed} + ${j.keepAlive.failed}`).join('; ')}; keep-alive flows moved to the new LB: ${trials.joins.map((j) => j.movedFlows).join(', ')})`);
+    }
     await restoreLbs(lab, NODES);
   }
   return trials;

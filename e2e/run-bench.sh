@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # npm run bench:e2e: prints the measurements and writes them to e2e/results/ (JSON and SVG).
 #   1. control plane on this host: ECMP update delay (LB start/stop, 100 events), silent failure (~6 min);
-#   2. data plane in the IPVS VM: failed requests under load (NAT and TUN, graceful and abrupt LB loss),
-#      throughput against the number of LBs, the LB count changed under load (~19 min).
+#   2. data plane in the IPVS VM: failed requests under load (NAT and TUN, graceful and abrupt LB loss,
+#      LB joins), throughput against the number of LBs, the LB count changed under load (~26 min).
 # usage: e2e/run-bench.sh [EVENTS] [SILENT_EVENTS]
 set -uo pipefail
 cd "$(dirname "$0")/.."
