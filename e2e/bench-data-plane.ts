@@ -66,9 +66,8 @@ async function lossSeries(ctx: ScenarioContext, lab: IpvsLab, mode: string, betw
         console.log(`  ${mode} ${describeJoin(join)}`);
         trials.joins.push(join);
       }
-      const failed = trials.joins.reduce((n, j) => n + j.short.failed + j.keepAlive.failed, 0);
-      const total = trials.joins.reduce((n, j) => n + j.short.ok + j.short.failed + j.keepAlive.ok + j.keepAlive.failed, 0);
-      console.log(`failed requests, ${mode}, LB joins (1 -> 2 -> 3 -> 4 LBs): ${failed} of ${total} (per join, short + keep-alive: `
+      const joined = trialTotals(trials.joins);
+      console.log(`failed requests, ${mode}, LB joins (1 -> 2 -> 3 -> 4 LBs): ${joined.failed} of ${joined.total} (per join, short + keep-alive: `
         + `${trials.joins.map((j) => `${j.short.failed} + ${j.keepAlive.failed}`).join('; ')}; keep-alive flows moved to the new LB: ${trials.joins.map((j) => j.movedFlows).join(', ')})`);
     }
     await restoreLbs(lab, NODES);

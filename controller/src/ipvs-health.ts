@@ -1,5 +1,4 @@
-import * as fs from 'node:fs';
-import { ipvsHasHealthyRealServer, parseProcIpvs } from './ipvs-table';
+import { ipvsHasHealthyRealServer, readProcIpvs } from './ipvs-table';
 
 /**
  * keepalived's health verdicts as this namespace's IPVS shows them; undefined when the kernel
@@ -7,12 +6,7 @@ import { ipvsHasHealthyRealServer, parseProcIpvs } from './ipvs-table';
  */
 export function ipvsHealthReader(vips: readonly string[], file = '/proc/net/ip_vs'): () => boolean | undefined {
   return () => {
-    let text: string;
-    try {
-      text = fs.readFileSync(file, 'utf8');
-    } catch {
-      return undefined;
-    }
-    return ipvsHasHealthyRealServer(parseProcIpvs(text), vips);
+    const services = readProcIpvs(file);
+    return services && ipvsHasHealthyRealServer(services, vips);
   };
 }

@@ -1,8 +1,7 @@
 import { execFile } from 'node:child_process';
-import * as fs from 'node:fs';
 import { promisify } from 'node:util';
 import { ServiceReorder, hostPort, ipvsReorderPlan, ipvsadmMove } from './ipvs-order';
-import { parseProcIpvs } from './ipvs-table';
+import { readProcIpvs } from './ipvs-table';
 import { Logger } from './log';
 
 const run = promisify(execFile);
@@ -51,13 +50,7 @@ export class IpvsReorderer {
   }
 
   private plan(): ServiceReorder[] {
-    let text: string;
-    try {
-      text = fs.readFileSync(this.options.procFile ?? '/proc/net/ip_vs', 'utf8');
-    } catch {
-      return []; // no IPVS in this kernel: nothing to order
-    }
-    return ipvsReorderPlan(parseProcIpvs(text));
+    return ipvsReorderPlan(readProcIpvs(this.options.procFile) ?? []); // no IPVS in this kernel: nothing to order
   }
 
   private async apply({ service, moves }: ServiceReorder): Promise<string[]> {

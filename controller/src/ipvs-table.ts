@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as ipaddr from 'ipaddr.js';
 
 /**
@@ -41,6 +42,17 @@ export function parseProcIpvs(text: string): IpvsVirtualService[] {
     }
   }
   return services;
+}
+
+/** This namespace's IPVS table (one file read), or undefined when the kernel has no IPVS (a test machine). */
+export function readProcIpvs(file = '/proc/net/ip_vs'): IpvsVirtualService[] | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  return parseProcIpvs(text);
 }
 
 /** True when at least one of the given VIPs has a real server with weight > 0 in IPVS. */

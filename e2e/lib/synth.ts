@@ -2,10 +2,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as kplus from 'cdk8s-plus-27';
-import * as YAML from 'yaml';
 import { Backends, EcmpApp, EcmpTopology, ForwardingMethod, LoadBalancerService, RouteReflectorPlacement, RouterFlavour } from '../../lib';
 import { REFLECTOR_NODE } from './in-cluster-lab';
 import { nodeIp } from './lab';
+import { loadManifests } from './lb-pod-images';
 import { ADDRESSES, readSynthesized, ServiceSpec, Synthesized } from './synthesized';
 
 /** The paper's evaluation shape (Fig. 12c): two services with 3 and 2 LBs. */
@@ -66,7 +66,6 @@ export function synthesizeInCluster(outdir: string): { synth: Synthesized; refle
   });
   new LoadBalancerService(topology, 'web1', { prefixes: ['198.18.101.0/24'], ports: [{ port: 80, backendPort: 8080 }], backends: Backends.fromLabels({ app: 'web1' }), lbCount: 2 });
   app.synth();
-  const manifests = YAML.parseAllDocuments(fs.readFileSync(path.join(outdir, 'ecmp.k8s.yaml'), 'utf8')).map((d) => d.toJSON());
-  const reflectorConfig = manifests.find((m) => m.kind === 'ConfigMap' && m.metadata.name === 'rr-ic-gobgpd').data as Record<string, string>;
+  const reflectorConfig = loadManifests(outdir).find((m) => m.kind === 'ConfigMap' && m.metadata.name === 'rr-ic-gobgpd').data as Record<string, string>;
   return { synth: readSynthesized(outdir), reflectorConfig };
 }

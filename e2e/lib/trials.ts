@@ -2,7 +2,7 @@ import type { LoadResult } from '../load-client';
 import { ScenarioContext } from './harness';
 import { establishedClientPorts, IpvsLab, ipvsConnections, LB_SLOT } from './ipvs-lab';
 import { nodeIp, routerNexthops } from './lab';
-import { loadStarted, startLoad } from './load';
+import { loadStarted, LoadRun, startLoad } from './load';
 import { sleep, waitFor } from './proc';
 
 /** How an LB pod goes: Kubernetes scale-down (SIGTERM: withdraw, drain, stop) or every process of the pod killed. */
@@ -35,6 +35,32 @@ const AFTER_LOSS_SNAPSHOT_MS = 3000;
 const REQUEST_TIMEOUT_MS = 10_000;
 
 /**
+ * A trial's load, both clients running when it resolves: short requests (4 at a time) and the
+ * keep-alive flows, for at most `maxSeconds`; the event comes LOSS_AT_SECONDS after their first requests.
+ */
+async function startTrialLoad(ctx: ScenarioContext, lab: IpvsLab, tag: string, maxSeconds: number): Promise<{ short: LoadRun; keepAlive: LoadRun }> {
+  const options = { url: lab.vipUrl, count: 1_000_000, maxSeconds, timeoutMs: REQUEST_TIMEOUT_MS };
+  const short = startLoad(ctx.procs, ctx.workDir, `${tag}-short`, { ...options, concurrency: 4 });
+  const keepAlive = startLoad(ctx.procs, ctx.workDir, `${tag}-keepalive`, { ...options, concurrency: KEEPALIVE_FLOWS, keepAlive: true, pauseMs: 200 });
+  await Promise.all([loadStarted(ctx.workDir, `${tag}-short`), loadStarted(ctx.workDir, `${tag}-keepalive`)]);
+  await sleep(LOSS_AT_SECONDS * 1000);
+  return { short, keepAlive };
+}
+
+/** Keep-alive flows ESTABLISHED on one LB before the event and on another after it (on `to` only, when given). */
+function countMovedFlows(keepAlive: LoadResult, before: Map<number, Set<number>>, after: Map<number, Set<number>>, to?: number): number {
+  const flows = new Set(keepAlive.ports ?? []);
+  let moved = 0;
+  for (const [node, ports] of after) {
+    if (to !== undefined && node !== to) continue;
+    for (const port of ports) {
+      if (flows.has(port) && !before.get(node)?.has(port) && [...before].some(([from, was]) => from !== node && was.has(port))) moved++;
+    }
+  }
+  return moved;
+}
+
+/**
  * One LB pod lost under continuous load: short requests (4 at a time) plus 16 long-lived keep-alive
  * flows (a request every 200 ms each) from the client, the pod on `node` lost 3 s in, the load
  * running on until the drain is over. Counts what IPVS scheduled on each LB before and after, and
@@ -42,13 +68,9 @@ const REQUEST_TIMEOUT_MS = 10_000;
  * moved flows survived, not that none moved.
  */
 export async function lbLossTrial(ctx: ScenarioContext, lab: IpvsLab, node: number, loss: LbLoss, tag: string): Promise<LossTrial> {
-  const { procs, workDir } = ctx;
   const seconds = LOSS_AT_SECONDS + (loss === 'graceful' ? lab.service.model.drainSeconds + 3 : 8);
   const c0 = ipvsConnections(lab);
-  const short = startLoad(procs, workDir, `${tag}-short`, { url: lab.vipUrl, count: 100_000, concurrency: 4, maxSeconds: seconds, timeoutMs: REQUEST_TIMEOUT_MS });
-  const keepAlive = startLoad(procs, workDir, `${tag}-keepalive`, { url: lab.vipUrl, count: 100_000, concurrency: KEEPALIVE_FLOWS, maxSeconds: seconds, keepAlive: true, pauseMs: 200, timeoutMs: REQUEST_TIMEOUT_MS });
-  await Promise.all([loadStarted(workDir, `${tag}-short`), loadStarted(workDir, `${tag}-keepalive`)]);
-  await sleep(LOSS_AT_SECONDS * 1000);
+  const { short, keepAlive } = await startTrialLoad(ctx, lab, tag, seconds);
   const c1 = ipvsConnections(lab);
   const portsBefore = establishedClientPorts(lab);
   const pod = lab.lbs.get(node)!;
@@ -63,13 +85,7 @@ export async function lbLossTrial(ctx: ScenarioContext, lab: IpvsLab, node: numb
   const [shortResult, keepAliveResult] = await Promise.all([short, keepAlive]);
   const c2 = ipvsConnections(lab);
 
-  const flows = new Set(keepAliveResult.ports ?? []);
-  let movedFlows = 0;
-  for (const [to, ports] of portsAfter) {
-    for (const port of ports) {
-      if (flows.has(port) && !portsBefore.get(to)?.has(port) && [...portsBefore].some(([from, before]) => from !== to && before.has(port))) movedFlows++;
-    }
-  }
+  const movedFlows = countMovedFlows(keepAliveResult, portsBefore, portsAfter);
   // Per node running at both ends of the interval.
   const delta = (a: Map<number, number>, b: Map<number, number>) => Object.fromEntries([...a].filter(([n]) => b.has(n)).map(([n, v]) => [n, b.get(n)! - v]));
   return { loss, node, short: shortResult, keepAlive: keepAliveResult, connsBefore: delta(c0, c1), connsAfter: delta(c1, c2), movedFlows };
@@ -114,12 +130,7 @@ const JOIN_TIMEOUT_MS = 240_000;
  * packets (sloppy_tcp).
  */
 export async function lbJoinTrial(ctx: ScenarioContext, lab: IpvsLab, node: number, tag: string): Promise<JoinTrial> {
-  const { procs, workDir } = ctx;
-  const options = { url: lab.vipUrl, count: 1_000_000, maxSeconds: JOIN_TIMEOUT_MS / 1000 + 30, timeoutMs: REQUEST_TIMEOUT_MS };
-  const short = startLoad(procs, workDir, `${tag}-short`, { ...options, concurrency: 4 });
-  const keepAlive = startLoad(procs, workDir, `${tag}-keepalive`, { ...options, concurrency: KEEPALIVE_FLOWS, keepAlive: true, pauseMs: 200 });
-  await Promise.all([loadStarted(workDir, `${tag}-short`), loadStarted(workDir, `${tag}-keepalive`)]);
-  await sleep(LOSS_AT_SECONDS * 1000);
+  const { short, keepAlive } = await startTrialLoad(ctx, lab, tag, JOIN_TIMEOUT_MS / 1000 + 30);
   const portsBefore = establishedClientPorts(lab);
   const started = performance.now();
   lab.lbs.set(node, await lab.pods.start(lab.service, node, LB_SLOT));
@@ -133,14 +144,12 @@ export async function lbJoinTrial(ctx: ScenarioContext, lab: IpvsLab, node: numb
   keepAlive.end();
   const [shortResult, keepAliveResult] = await Promise.all([short, keepAlive]);
   if (!routed.ok) throw new Error(`the LB on node ${node} did not join the route within ${JOIN_TIMEOUT_MS / 1000} s: [${routed.value}]`);
-  const flows = new Set(keepAliveResult.ports ?? []);
-  const movedFlows = [...(portsAfter.get(node) ?? [])].filter((port) => flows.has(port) && [...portsBefore].some(([from, before]) => from !== node && before.has(port))).length;
+  const movedFlows = countMovedFlows(keepAliveResult, portsBefore, portsAfter, node);
   return { node, short: shortResult, keepAlive: keepAliveResult, routeSeconds, movedFlows, newLbConnections: (c2.get(node) ?? 0) - (c1.get(node) ?? 0) };
 }
 
 export function describeJoin(t: JoinTrial): string {
-  const failed = (r: LoadResult) => `${r.failed} of ${r.ok + r.failed} failed${r.failed ? ` (${Object.entries(r.errors).map(([k, v]) => `${k}:${v}`).join(',')} at ${r.errorTimes.join(',')} s)` : ''}, ${r.slow} slower than 1 s`;
-  return `join of an LB on node ${t.node} (routed ${t.routeSeconds.toFixed(1)} s after its start): short requests ${failed(t.short)}; keep-alive requests ${failed(t.keepAlive)}; `
+  return `join of an LB on node ${t.node} (routed ${t.routeSeconds.toFixed(1)} s after its start): short requests ${describeRequests(t.short)}; keep-alive requests ${describeRequests(t.keepAlive)}; `
     + `${t.movedFlows} of ${t.keepAlive.ports?.length ?? 0} keep-alive flows moved to the new LB; it scheduled ${t.newLbConnections} connections in its first 3 s`;
 }
 
@@ -152,14 +161,19 @@ export async function restoreLbs(lab: IpvsLab, nodes: number[]): Promise<void> {
 
 /** One line per trial: failed requests (short, keep-alive), the flows that moved, and what each LB scheduled before/after. */
 export function describeTrial(t: LossTrial): string {
-  const errors = (r: LoadResult) => Object.entries(r.errors).map(([k, v]) => `${k}:${v}`).join(',');
-  const failed = (r: LoadResult) => `${r.failed} of ${r.ok + r.failed} failed${r.failed ? ` (${errors(r)} at ${r.errorTimes.join(',')} s)` : ''}, ${r.slow} slower than 1 s${r.slow ? ` (sent at ${r.slowTimes.join(',')} s; slowest ${r.maxMs} ms)` : ''}`;
-  return `${t.loss} loss of the LB on node ${t.node}: short requests ${failed(t.short)}; keep-alive requests ${failed(t.keepAlive)}; `
+  return `${t.loss} loss of the LB on node ${t.node}: short requests ${describeRequests(t.short)}; keep-alive requests ${describeRequests(t.keepAlive)}; `
     + `${t.movedFlows} of ${t.keepAlive.ports?.length ?? 0} keep-alive flows moved to another LB; IPVS connections per LB node before ${JSON.stringify(t.connsBefore)}, after ${JSON.stringify(t.connsAfter)}`;
 }
 
-/** Failed and total requests over trials, short and keep-alive together. */
-export function trialTotals(trials: LossTrial[]): { failed: number; total: number; moved: number } {
+/** Failed requests (and when), then answers slower than 1 s (and when they were sent). */
+function describeRequests(r: LoadResult): string {
+  const errors = Object.entries(r.errors).map(([k, v]) => `${k}:${v}`).join(',');
+  return `${r.failed} of ${r.ok + r.failed} failed${r.failed ? ` (${errors} at ${r.errorTimes.join(',')} s)` : ''}, `
+    + `${r.slow} slower than 1 s${r.slow ? ` (sent at ${r.slowTimes.join(',')} s; slowest ${r.maxMs} ms)` : ''}`;
+}
+
+/** Failed and total requests over trials (losses or joins), short and keep-alive together, and the flows they moved. */
+export function trialTotals(trials: readonly { short: LoadResult; keepAlive: LoadResult; movedFlows: number }[]): { failed: number; total: number; moved: number } {
   const results = trials.flatMap((t) => [t.short, t.keepAlive]);
   return {
     failed: results.reduce((n, r) => n + r.failed, 0),
