@@ -58,7 +58,12 @@ export class NodeRouteAgent extends Construct {
               image: props.image,
               command: ['ecmp-lb', 'node-agent'],
               args: [Lazy.any({ produce: () => `--namespaces=${[...this.namespaces].sort().join(',')}` })],
-              env: [{ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } }],
+              env: [
+                { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
+                // Named in the error another app's agent on this node stops with.
+                { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+                { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+              ],
               resources: {
                 requests: { cpu: k8s.Quantity.fromString('10m'), memory: k8s.Quantity.fromString('32Mi') },
                 limits: { memory: k8s.Quantity.fromString('128Mi') },

@@ -3,7 +3,9 @@ import { parseArgs } from 'node:util';
 import { dnsResolver, runInit } from './init';
 import { jsonLogger } from './log';
 import { runController } from './run-controller';
+import { claimNode } from './node-claim';
 import { runNodeAgent } from './node-agent';
+import { DEFAULT_ROUTE_PROTO } from './node-routes';
 import { gobgpCli, loadAgentConfig, runReflectorAgent } from './reflector-agent';
 import { loadServiceModel, podEnvironment } from './service-config';
 import * as path from 'node:path';
@@ -12,7 +14,7 @@ const USAGE = `usage:
   ecmp-lb init --config FILE --run-dir DIR
   ecmp-lb controller --config FILE --run-dir DIR [--metrics-port 9100] [--kubeconfig FILE]
                      [--keepalived BINARY] [--skip-netns-setup]
-  ecmp-lb node-agent --namespaces NS1,NS2 [--kubeconfig FILE]   (env NODE_NAME)
+  ecmp-lb node-agent --namespaces NS1,NS2 [--kubeconfig FILE]   (env NODE_NAME, POD_NAMESPACE, POD_NAME)
   ecmp-lb reflector-agent --config lb-pod-bindings.json [--kubeconfig FILE] [--gobgp BINARY]`;
 
 const SIGTERM = 'SIGTERM';
@@ -66,9 +68,13 @@ async function main(argv: string[]): Promise<number> {
       const nodeName = process.env.NODE_NAME;
       if (!nodeName) throw new Error('environment variable NODE_NAME is not set (the DaemonSet passes spec.nodeName)');
       const terminated = sigterm();
+      const holder = `${process.env.POD_NAMESPACE ?? '?'}/${process.env.POD_NAME ?? '?'}`;
+      const claim = await Promise.race([claimNode({ name: `ecmp-lb-node-agent-proto-${DEFAULT_ROUTE_PROTO}`, holder, waitMs: 60_000 }), terminated]);
+      if (claim === SIGTERM) return 0;
       const agent = await Promise.race([runNodeAgent({ nodeName, namespaces: required('namespaces').split(',').filter(Boolean), kubeconfigPath: values.kubeconfig, log }), terminated]);
       // Routes stay: LB pods keep serving while the agent is replaced.
       if (agent !== SIGTERM) await terminated.then(() => agent.stop());
+      await claim.release();
       return 0;
     }
     case 'reflector-agent': {
