@@ -34,7 +34,7 @@ async function bench(ctx: ScenarioContext): Promise<void> {
   createLab({ nodes: MOVING_NODE });
   const cluster = await startClusterApi(ctx, SOURCE_CLI);
   startReflectors(procs, synth, cluster, workDir);
-  await startRouter(procs, synth, RouterFlavour.FRR, workDir);
+  await startRouter(procs, synth, RouterFlavour.FRR);
   const pods = new LbPods(procs, workDir, { kind: 'announce-file' }, cluster.api);
   for (const node of [1, 2, 3]) await pods.start(web1, node, 2);
   const hasMoving = (hops: string[]) => hops.includes(nodeIp(MOVING_NODE));

@@ -7,9 +7,12 @@
  * - the number of LB pods changed on a seeded schedule every 30 s between 1 and 4 under load,
  *   throughput and each LB's share per second (the paper's Fig. 13b).
  * Printed and written to $E2E_RESULTS_DIR/data-plane.json, lb-count-throughput.json and .svg.
+ * `rollout`, a run of its own: behind the plain (FRR) and the resilient-hashing (BIRD) router, NAT
+ * and TUN, a backend rollout with an LB joining halfway, then a graceful and an abrupt LB loss and an
+ * LB join, one each (data-plane-rollout.json).
  *
- * usage (compiled, in the VM): node e2e/.build/e2e/bench-data-plane.js SYNTH_DIR [lb-count]
- *   (lb-count: only the Fig. 13b run; from the host: bash e2e/vm/run.sh bench-data-plane lb-count)
+ * usage (compiled, in the VM): node e2e/.build/e2e/bench-data-plane.js SYNTH_DIR RESILIENT_SYNTH_DIR [lb-count|rollout]
+ *   (from the host: bash e2e/vm/run.sh bench-data-plane [lb-count|rollout])
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -19,9 +22,10 @@ import { CLIENT_NS, LAN_NS, nodeIp, routerNexthops } from './lib/lab';
 import { describeLoad, startLoad } from './lib/load';
 import { run, sleep, waitFor } from './lib/proc';
 import { timeSeriesSvg } from './lib/stats';
-import { describeJoin, JoinTrial, lbJoinTrial, LbLoss, lossTrials, LossTrial, restoreLbs, trialTotals } from './lib/trials';
+import type { LoadResult } from './load-client';
+import { backendRolloutTrial, describeJoin, describeRollout, JoinTrial, lbJoinTrial, LbLoss, lossTrials, LossTrial, restoreLbs, trialTotals } from './lib/trials';
 
-const SYNTH_DIR = process.argv[2];
+const [SYNTH_DIR, RESILIENT_SYNTH_DIR, RUN] = process.argv.slice(2);
 const CLI = [process.execPath, path.resolve(__dirname, '../controller/src/cli.js')];
 /** The bench keeps the LB pods' controller and exabgp as host processes (the figures' recipe; the e2e runs the pods from the images). */
 const HOST_PROCESSES = { kind: 'host' } as const;
@@ -217,11 +221,43 @@ async function lbCount(ctx: ScenarioContext, lab: IpvsLab): Promise<void> {
     'requests or connections per second', 'LB pods / nexthops', 4));
 }
 
+/** What the rollout run has measured so far, by lab (`NAT-plain`, ...); rewritten after each lab. */
+const rolloutResults: Record<string, object> = {};
+
+/**
+ * One lab per router and mode, LB pods on nodes 1 and 2: the rollout of all 4 backends with an LB
+ * joining on node 3 halfway, then a graceful loss (node 3) and an abrupt one (node 2), then a join
+ * (node 2 again). What moves and what fails, behind hash-threshold and resilient ECMP.
+ */
+function rollout(router: 'plain' | 'resilient', mode: 'NAT' | 'TUN'): (ctx: ScenarioContext) => Promise<void> {
+  return async (ctx) => {
+    const tag = `${mode}-${router}`;
+    const lab = await startIpvsLab(ctx, router === 'plain' ? SYNTH_DIR : RESILIENT_SYNTH_DIR, 4, [1, 2], CLI, HOST_PROCESSES, mode === 'NAT' ? 'web1' : 'web3');
+    const rolledOut = await backendRolloutTrial(ctx, lab, 3, `${tag}-rollout`);
+    console.log(`  ${tag}: ${describeRollout(rolledOut)}`);
+    const [graceful] = await lossTrials(ctx, lab, 'graceful', 1, tag);
+    const [abrupt] = await lossTrials(ctx, lab, 'abrupt', 1, tag);
+    const join = await lbJoinTrial(ctx, lab, 2, `${tag}-join-2`);
+    console.log(`  ${tag} ${describeJoin(join)}`);
+    const failed = (t: { short: LoadResult; keepAlive: LoadResult }) => `${t.short.failed + t.keepAlive.failed} of ${t.short.ok + t.short.failed + t.keepAlive.ok + t.keepAlive.failed}`;
+    console.log(`failed requests, ${mode}, ${router} hashing: rollout with a join ${failed(rolledOut)}; graceful loss ${failed(graceful)} (${graceful.movedFlows} flows moved); `
+      + `abrupt loss ${failed(abrupt)} (${abrupt.movedFlows} moved); join ${failed(join)} (${join.movedFlows} moved)`);
+    ctx.checks.check(`${tag}: rollout measurements ran`, true);
+    rolloutResults[tag] = { rollout: rolledOut, graceful, abrupt, join };
+    writeResult('data-plane-rollout.json', rolloutResults);
+  };
+}
+
 function writeResult(file: string, data: object): void {
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
   fs.writeFileSync(path.join(RESULTS_DIR, file), `${JSON.stringify({ date: new Date().toISOString(), where: 'IPVS VM, software emulation, 2 vCPUs', ...data }, null, 1)}\n`);
 }
 
-if (!SYNTH_DIR) throw new Error('usage: bench-data-plane.js SYNTH_DIR');
-void runScenarios('bench: data plane (IPVS VM)', process.argv[3] === 'lb-count' ? [['TUN: LB count schedule', lbCountOnly]]
-  : [['NAT: failed requests and throughput', nat], ['TUN: failed requests and LB count schedule', tunnel]], 2400);
+if (!SYNTH_DIR || !RESILIENT_SYNTH_DIR) throw new Error('usage: bench-data-plane.js SYNTH_DIR RESILIENT_SYNTH_DIR [lb-count|rollout]');
+const RUNS: Record<string, [string, (ctx: ScenarioContext) => Promise<void>][]> = {
+  'lb-count': [['TUN: LB count schedule', lbCountOnly]],
+  'rollout': (['plain', 'resilient'] as const).flatMap((router) => (['NAT', 'TUN'] as const).map((mode) =>
+    [`${mode}, ${router} hashing: rollout with a join, losses, join`, rollout(router, mode)] as [string, (ctx: ScenarioContext) => Promise<void>])),
+  '': [['NAT: failed requests and throughput', nat], ['TUN: failed requests and LB count schedule', tunnel]],
+};
+void runScenarios('bench: data plane (IPVS VM)', RUNS[RUN ?? ''], 2400);

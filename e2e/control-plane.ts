@@ -36,7 +36,7 @@ async function fig12(flavour: RouterFlavour, ctx: ScenarioContext): Promise<void
     createLab({ nodes: 4 });
     const cluster = await startClusterApi(ctx, SOURCE_CLI);
     const reflectors = startReflectors(procs, synth, cluster, workDir);
-    await startRouter(procs, synth, flavour, workDir);
+    await startRouter(procs, synth, flavour);
     const pods = new LbPods(procs, workDir, { kind: 'announce-file' }, cluster.api);
     const web1Pods = new Map<number, LbPod>();
     for (const node of [1, 2, 3]) web1Pods.set(node, await pods.start(web1, node, 2));

@@ -111,7 +111,7 @@ async function lbPod(ctx: ScenarioContext): Promise<void> {
   const kubeconfig = path.join(workDir, 'kubeconfig');
   api.writeKubeconfig(kubeconfig);
   startReflectors(procs, synth, { api, kubeconfig, cli: CLI }, workDir);
-  await startRouter(procs, synth, RouterFlavour.FRR, workDir);
+  await startRouter(procs, synth, RouterFlavour.FRR);
   console.log(`  lab, API, backends, reflectors and router up in ${seconds(performance.now() - labStarted)}`);
 
   /** A pod of the template on `node` (pod IP .slot), with the node agent's route to it unless the agent pod makes it. */
@@ -262,7 +262,7 @@ async function lbPod(ctx: ScenarioContext): Promise<void> {
  * reflector pod, and lose one when its LB pod is deleted.
  */
 async function inClusterReflectorPod(ctx: ScenarioContext): Promise<void> {
-  const { checks, procs, workDir } = ctx;
+  const { checks, procs } = ctx;
   ensureCgroup2();
   const manifests = loadManifests(IN_CLUSTER_SYNTH_DIR);
   const synth = readSynthesized(IN_CLUSTER_SYNTH_DIR);
@@ -278,7 +278,7 @@ async function inClusterReflectorPod(ctx: ScenarioContext): Promise<void> {
   const dns = await startClusterDns(API_HOST_IP, new Map([[REFLECTOR_SERVICE_FQDN, CLUSTER_IP]]));
   ctx.onTeardown(() => dns.stop());
   startBackends(ctx, api, model);
-  await startRouter(procs, synth, RouterFlavour.FRR, workDir);
+  await startRouter(procs, synth, RouterFlavour.FRR);
   /** A pod of the template on `node` (pod IP .slot) whose resolv.conf names the lab's cluster DNS. */
   const makePod = (name: string, node: number, slot: number, template: any, overrides: Partial<PodRunnerOptions> = {}) =>
     labPod(api, cluster, runners, { name, namespace: model.namespace, node, slot, template }, { dns: { nameservers: [API_HOST_IP] }, ...overrides });

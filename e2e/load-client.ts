@@ -26,6 +26,12 @@ export interface LoadOptions {
    */
   readonly keepAlive?: boolean;
   readonly pauseMs?: number;
+  /**
+   * Keep-alive mode: the client ends each connection itself after this many requests (the last one
+   * says `Connection: close`) and opens the next, as real clients' connections have lifetimes.
+   * Unset: a connection lives as long as the load.
+   */
+  readonly requestsPerConnection?: number;
 }
 
 export interface LoadResult {
@@ -47,10 +53,10 @@ export interface LoadResult {
   readonly maxMs: number;
 }
 
-/** One request, on a new connection (no agent) or on the agent's keep-alive connection; resolves with the body and the local port. */
-function once(url: string, timeoutMs: number, agent?: http.Agent): Promise<{ body: string; port: number }> {
+/** One request, on a new connection (no agent) or on the agent's keep-alive connection (`last`: its last); resolves with the body and the local port. */
+function once(url: string, timeoutMs: number, agent?: http.Agent, last = false): Promise<{ body: string; port: number }> {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent: agent ?? false, headers: agent ? {} : { connection: 'close' }, timeout: timeoutMs }, (res) => {
+    const req = http.get(url, { agent: agent ?? false, headers: agent && !last ? {} : { connection: 'close' }, timeout: timeoutMs }, (res) => {
       let body = '';
       const port = res.socket.localPort ?? 0;
       res.setEncoding('utf8');
@@ -82,11 +88,15 @@ async function main(options: LoadOptions): Promise<void> {
   let issued = 0;
   const worker = async () => {
     const agent = options.keepAlive ? new http.Agent({ keepAlive: true, maxSockets: 1 }) : undefined;
+    let onConnection = 0;
     while (issued < options.count && performance.now() < deadline) {
       issued++;
       const sent = performance.now();
+      onConnection++;
+      const last = onConnection === options.requestsPerConnection;
+      if (last) onConnection = 0;
       try {
-        const answer = await once(options.url, options.timeoutMs ?? 3000, agent);
+        const answer = await once(options.url, options.timeoutMs ?? 3000, agent, last);
         const ms = performance.now() - sent;
         if (ms > 1000 && slow++ < 50) slowTimes.push(Number(((sent - started) / 1000).toFixed(2)));
         maxMs = Math.max(maxMs, ms);

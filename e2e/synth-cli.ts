@@ -1,7 +1,13 @@
-/** Synthesizes the IPVS VM's topology (the paper's plus a TUN service) into a directory, for runs that start daemons elsewhere (the IPVS VM). usage: synth-cli.ts OUTDIR [frr|bird] */
+/**
+ * Synthesizes the IPVS VM's topology (the paper's plus a TUN service) into a directory, for runs that
+ * start daemons elsewhere (the IPVS VM). `bird-resilient`: a BIRD router with resilient hashing (a
+ * 1 s idle timer, never forced), as the data plane's join scenario runs it.
+ * usage: synth-cli.ts OUTDIR [frr|bird|bird-resilient]
+ */
 import { RouterFlavour } from '../lib';
 import { synthesize, VM_SERVICES } from './lib/synth';
 
 const [outdir, flavour = 'frr'] = process.argv.slice(2);
-if (!outdir) throw new Error('usage: synth-cli.ts OUTDIR [frr|bird]');
-synthesize(flavour === 'bird' ? RouterFlavour.BIRD : RouterFlavour.FRR, VM_SERVICES, outdir);
+if (!outdir || !['frr', 'bird', 'bird-resilient'].includes(flavour)) throw new Error('usage: synth-cli.ts OUTDIR [frr|bird|bird-resilient]');
+const resilient = flavour === 'bird-resilient' ? { resilientHashing: true, resilientIdleTimer: 1, resilientUnbalancedTimer: 0 } : {};
+synthesize(flavour === 'frr' ? RouterFlavour.FRR : RouterFlavour.BIRD, VM_SERVICES, outdir, resilient);

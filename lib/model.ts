@@ -153,7 +153,34 @@ export interface UpstreamRouterModel {
   readonly filterPrefixes: boolean;
   /** TCP-MD5 key of the reflector sessions: '' for none, a key, or `BGP_PASSWORD_PLACEHOLDER`. */
   readonly password: string;
+  /** When set, the daemon exports to `sourceTable` and `ecmp-lb resilient-routes` installs resilient groups. */
+  readonly resilientHashing?: ResilientHashingModel;
 }
+
+/** The router's resilient-route installer (`routers/<name>/resilient-routes.json`). */
+export interface ResilientHashingModel {
+  /** The kernel table the routing daemon installs its ECMP routes into, for the installer to read. */
+  readonly sourceTable: number;
+  /** The protocol number of the installer's nexthop objects and main-table routes. */
+  readonly protocol: number;
+  readonly buckets: number;
+  readonly idleTimerSeconds: number;
+  readonly unbalancedTimerSeconds: number;
+}
+
+/**
+ * Each next hop is two identical members of the group. The kernel hashes a packet into the buckets
+ * (and marks the bucket busy) only for a group of two or more members: a group of one sends every
+ * packet to its member without touching a bucket, so when the second LB joined, every bucket would
+ * look idle and half the flows would move (measured in namespaces: 16 of 32 flows reset; with two
+ * members per next hop, 0 of 32).
+ */
+export const RESILIENT_MEMBERS_PER_HOP = 2;
+
+/** The table BIRD exports the service routes to when the router hashes resiliently. */
+export const RESILIENT_SOURCE_TABLE = 240;
+/** The protocol number of the routes the resilient-route installer owns (the node agent's is 212). */
+export const RESILIENT_ROUTE_PROTOCOL = 213;
 
 /** Transport protocol of a virtual service. */
 export enum Protocol {

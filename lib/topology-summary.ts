@@ -1,7 +1,7 @@
 import { IConstruct } from 'constructs';
 import { configFilesOf } from './config-file';
 import { LoadBalancerService } from './load-balancer-service';
-import { ForwardingMethod } from './model';
+import { ForwardingMethod, ResilientHashingModel } from './model';
 import { TopologySummaryModel } from './renderers/topology';
 import { RouteReflector } from './route-reflector';
 import { UpstreamRouterConfig } from './upstream-router-config';
@@ -17,6 +17,7 @@ export function summarizeTopology(root: IConstruct): TopologySummaryModel {
       flavour: r.flavour,
       maximumPaths: r.maximumPaths,
       reflectors: r.model().reflectors.map(n => n.address),
+      hashing: routerHashing(r.model().resilientHashing),
     })),
     reflectors: all.filter((c): c is RouteReflector => c instanceof RouteReflector).map(r => ({
       name: r.reflectorName,
@@ -52,4 +53,10 @@ function backendSetup(service: LoadBalancerService): string {
   const nodes = method === ForwardingMethod.TUNNEL ? '; nodes: the ipip module loaded' : '';
   if (service.tunnelInitContainer) return `by the construct: init container \`${service.tunnelInitContainer}\` in ${service.preparedWorkload}${nodes}`;
   return `by hand (docs/design.md)${nodes}`;
+}
+
+function routerHashing(resilient: ResilientHashingModel | undefined): string {
+  if (!resilient) return 'hash-threshold (a joining or leaving LB re-divides every flow\'s hash)';
+  const unbalanced = resilient.unbalancedTimerSeconds === 0 ? 'never forced' : `busy ones after ${resilient.unbalancedTimerSeconds} s unbalanced`;
+  return `resilient, ${resilient.buckets} buckets (\`ecmp-lb resilient-routes\` on the router): a joining LB takes buckets idle ${resilient.idleTimerSeconds} s, ${unbalanced}`;
 }

@@ -2,10 +2,11 @@ import { Construct } from 'constructs';
 import { ConfigFile } from './config-file';
 import { invalidField, throwInvalid } from './errors';
 import { sameBgpPassword } from './bgp-password';
-import { AddressFamily, BGP_PASSWORD_PLACEHOLDER, RouterFlavour, UpstreamRouterModel } from './model';
+import { AddressFamily, BGP_PASSWORD_PLACEHOLDER, RESILIENT_MEMBERS_PER_HOP, RESILIENT_ROUTE_PROTOCOL, RESILIENT_SOURCE_TABLE, ResilientHashingModel, RouterFlavour, UpstreamRouterModel } from './model';
 import { renderBird } from './renderers/bird';
 import { renderFrr, renderFrrDaemons, renderZebraConf } from './renderers/frr';
 import { renderGobgpRouter } from './renderers/gobgpd';
+import { renderResilientRoutes } from './renderers/resilient-routes';
 import { renderRouterSysctl } from './renderers/sysctl';
 import { ILoadBalancerServiceSummary, IRouteReflector, IUpstreamRouter, RouteReflectorPlacement } from './route-reflector';
 import { BgpTimers, checkAsn, checkCount, checkName, checkNonEmpty, checkPeerAddress, checkRouterId, checkTimers, firstWithSameKey } from './validate';
@@ -47,6 +48,39 @@ export interface UpstreamRouterOptions {
    * @default true
    */
   readonly filterPrefixes?: boolean;
+  /**
+   * Resilient ECMP hashing (BIRD only): BIRD installs its routes into kernel table 240 and
+   * `ecmp-lb resilient-routes`, run on the router from the LB image, installs each as a kernel
+   * nexthop group of type `resilient` (`routers/<name>/resilient-routes.json`). A plain multipath
+   * route re-divides the hash space whenever an LB comes or goes, moving flows between LBs that
+   * stay; a resilient group moves only the buckets it must: a leaving LB's to the others, and to a
+   * joining LB only buckets idle for `resilientIdleTimer`. So an LB join moves no active flow (no
+   * NAT flow reset, no TUN flow to a backend set the new LB does not know), and a loss moves only
+   * the lost LB's flows (docs/design.md, "Resilient hashing").
+   * @default false
+   */
+  readonly resilientHashing?: boolean;
+  /**
+   * Hash buckets per service prefix: the granularity of each LB's share (512 buckets: each of 16
+   * LBs gets 32, within 1 of its fair share). At least twice `maximumPaths` (each LB path is two
+   * members of the group: see RESILIENT_MEMBERS_PER_HOP), at most 32768.
+   * @default 512
+   */
+  readonly resilientBuckets?: number;
+  /**
+   * Seconds a bucket must see no packet before it may move to a joining LB: a flow that sends at
+   * least this often is never moved by a join. Whole seconds, 1 to 3600.
+   * @default 10
+   */
+  readonly resilientIdleTimer?: number;
+  /**
+   * Seconds a group may stay unbalanced (a joining LB short of its share because every bucket is
+   * busy) before busy buckets move too, breaking the NAT flows on them; 0: never, so a new LB on a
+   * busy router gets only the buckets that go idle. Whole seconds, 0 or at least
+   * `resilientIdleTimer`, at most 86400.
+   * @default 300
+   */
+  readonly resilientUnbalancedTimer?: number;
 }
 
 /** Props of an {@link UpstreamRouterConfig}. */
@@ -70,6 +104,7 @@ export class UpstreamRouterConfig extends Construct implements IUpstreamRouter {
   public readonly filterPrefixes: boolean;
   private readonly reflectors: IRouteReflector[];
   private readonly timers: UpstreamRouterModel['timers'];
+  private readonly resilientHashing?: ResilientHashingModel;
 
   constructor(scope: Construct, id: string, props: UpstreamRouterConfigProps) {
     super(scope, id);
@@ -89,6 +124,7 @@ export class UpstreamRouterConfig extends Construct implements IUpstreamRouter {
     this.maximumPaths = checkCount(this, 'maximumPaths', props.maximumPaths ?? 16, 1, 255, 'use at least the largest lbCount of any service, at most 255');
     this.timers = checkTimers(this, props, this.reflectors[0].timers);
     this.filterPrefixes = props.filterPrefixes ?? true;
+    this.resilientHashing = this.checkResilientHashing(props);
     for (const reflector of this.reflectors) reflector.addUpstreamRouter(this);
 
     for (const [file, installTo, produce] of this.files()) {
@@ -119,6 +155,32 @@ export class UpstreamRouterConfig extends Construct implements IUpstreamRouter {
       filterPrefixes: this.filterPrefixes,
       // The reflectors' TCP-MD5 key, as a placeholder: router files leave the cluster.
       password: this.reflectors[0].bgpPassword ? BGP_PASSWORD_PLACEHOLDER : '',
+      resilientHashing: this.resilientHashing,
+    };
+  }
+
+  private checkResilientHashing(props: UpstreamRouterOptions): ResilientHashingModel | undefined {
+    const tuning = (['resilientBuckets', 'resilientIdleTimer', 'resilientUnbalancedTimer'] as const).filter(key => props[key] !== undefined);
+    if (!props.resilientHashing) {
+      if (tuning.length > 0) throwInvalid(this, tuning[0], props[tuning[0]], 'has no effect without resilientHashing: true', `set resilientHashing: true, or remove ${tuning.join(', ')}`);
+      return undefined;
+    }
+    if (this.flavour !== RouterFlavour.BIRD) {
+      throwInvalid(this, 'resilientHashing', true, `cannot work on ${this.flavour === RouterFlavour.FRR ? 'an FRR' : 'a gobgpd + zebra'} router: zebra installs BGP multipath routes as plain (hash-threshold) nexthop groups and owns them, so no installer can make them resilient`, 'use flavour: RouterFlavour.BIRD, or your router\'s own resilient ECMP (and resilientHashing: false here)');
+    }
+    const idleTimerSeconds = checkCount(this, 'resilientIdleTimer', props.resilientIdleTimer ?? 10, 1, 3600, 'give whole seconds from 1 to 3600');
+    const unbalancedTimerSeconds = checkCount(this, 'resilientUnbalancedTimer', props.resilientUnbalancedTimer ?? 300, 0, 86400, 'give whole seconds from 0 (never force) to 86400');
+    if (unbalancedTimerSeconds !== 0 && unbalancedTimerSeconds < idleTimerSeconds) {
+      throwInvalid(this, 'resilientUnbalancedTimer', unbalancedTimerSeconds, `is below resilientIdleTimer (${idleTimerSeconds} s): busy buckets would move before idle ones could`, `use 0 (never) or at least ${idleTimerSeconds}`);
+    }
+    return {
+      sourceTable: RESILIENT_SOURCE_TABLE,
+      protocol: RESILIENT_ROUTE_PROTOCOL,
+      // Each LB path is two members of its group (RESILIENT_MEMBERS_PER_HOP), each needs a bucket.
+      buckets: checkCount(this, 'resilientBuckets', props.resilientBuckets ?? 512, RESILIENT_MEMBERS_PER_HOP * this.maximumPaths, 32768,
+        `use at least ${RESILIENT_MEMBERS_PER_HOP} x maximumPaths (${RESILIENT_MEMBERS_PER_HOP * this.maximumPaths}), at most 32768`),
+      idleTimerSeconds,
+      unbalancedTimerSeconds,
     };
   }
 
@@ -131,7 +193,11 @@ export class UpstreamRouterConfig extends Construct implements IUpstreamRouter {
     const sysctl: [string, string, () => string] = ['99-ecmp-router.conf', '/etc/sysctl.d/99-ecmp-router.conf', () => renderRouterSysctl(this.model().families)];
     switch (this.flavour) {
       case RouterFlavour.BIRD:
-        return [['bird.conf', '/etc/bird/bird.conf', () => renderBird(this.model())], sysctl];
+        return [
+          ['bird.conf', '/etc/bird/bird.conf', () => renderBird(this.model())],
+          sysctl,
+          ...(this.resilientHashing ? [['resilient-routes.json', '/etc/ecmp-lb/resilient-routes.json', () => renderResilientRoutes(this.resilientHashing!)] as [string, string, () => string]] : []),
+        ];
       case RouterFlavour.GOBGP_ZEBRA:
         return [
           ['gobgpd.toml', '/etc/gobgpd/gobgpd.toml', () => renderGobgpRouter(this.model())],

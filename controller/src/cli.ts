@@ -7,6 +7,7 @@ import { claimNode } from './node-claim';
 import { runNodeAgent } from './node-agent';
 import { DEFAULT_ROUTE_PROTO } from './node-routes';
 import { gobgpCli, loadAgentConfig, runReflectorAgent } from './reflector-agent';
+import { loadResilientRoutesConfig, runResilientRoutes } from './resilient-routes';
 import { loadServiceModel, podEnvironment } from './service-config';
 import * as path from 'node:path';
 
@@ -15,7 +16,8 @@ const USAGE = `usage:
   ecmp-lb controller --config FILE --run-dir DIR [--metrics-port 9100] [--kubeconfig FILE]
                      [--keepalived BINARY] [--skip-netns-setup]
   ecmp-lb node-agent --namespaces NS1,NS2 [--kubeconfig FILE]   (env NODE_NAME, POD_NAMESPACE, POD_NAME)
-  ecmp-lb reflector-agent --config lb-pod-bindings.json [--kubeconfig FILE] [--gobgp BINARY]`;
+  ecmp-lb reflector-agent --config lb-pod-bindings.json [--kubeconfig FILE] [--gobgp BINARY]
+  ecmp-lb resilient-routes --config resilient-routes.json   (on the router)`;
 
 const SIGTERM = 'SIGTERM';
 
@@ -83,6 +85,14 @@ async function main(argv: string[]): Promise<number> {
       const agent = await Promise.race([runReflectorAgent({ config, kubeconfigPath: values.kubeconfig, gobgp: values.gobgp ? gobgpCli(config.gobgpApi, values.gobgp) : undefined, log }), terminated]);
       // The bindings stay in gobgpd: LB pods keep their routes while the agent is replaced.
       if (agent !== SIGTERM) await terminated.then(() => agent.stop());
+      return 0;
+    }
+    case 'resilient-routes': {
+      const terminated = sigterm();
+      const installer = runResilientRoutes({ config: loadResilientRoutesConfig(required('config')), log });
+      await terminated;
+      // The routes stay: the router keeps forwarding while the installer is replaced.
+      installer.stop();
       return 0;
     }
     default:

@@ -21,12 +21,17 @@ const EXABGP_ENV = { 'exabgp.daemon.user': 'root', 'exabgp.log.destination': 'st
 /** The FRR router's sockets and pid files (`vtysh --vty_socket`). */
 export const FRR_RUN_DIR = path.join(os.tmpdir(), 'ecmp-e2e-frr');
 
+/** The BIRD router's control socket and pid file. */
+const BIRD_RUN_DIR = path.join(os.tmpdir(), 'ecmp-e2e-bird');
+
 /** FRR's zebra + bgpd from the generated `frr.conf` and `daemons`, or BIRD from `bird.conf`; kernel settings from `99-ecmp-router.conf`. */
-export async function startRouter(procs: ProcessSet, synth: Synthesized, flavour: RouterFlavour, workDir: string): Promise<void> {
+export async function startRouter(procs: ProcessSet, synth: Synthesized, flavour: RouterFlavour): Promise<void> {
   run(ROUTER_NS, ['sysctl', '-q', '-p', path.join(synth.routerDir, '99-ecmp-router.conf')]);
   if (flavour === RouterFlavour.BIRD) {
-    const dir = path.join(workDir, 'router');
-    fs.mkdirSync(dir, { recursive: true });
+    // The control socket needs a local file system: in the VM the work directory is a shared folder.
+    const dir = BIRD_RUN_DIR;
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir);
     procs.start('router-bird', ROUTER_NS, ['bird', '-f', '-c', path.join(synth.routerDir, 'bird.conf'), '-s', path.join(dir, 'bird.ctl'), '-P', path.join(dir, 'bird.pid')]);
     return;
   }
@@ -247,12 +252,16 @@ export function syncNodeRoutes(node: number, pods: LbPod[]): void {
 }
 
 /** The backends' EndpointSlice, ready, as the EndpointSlice controller publishes it for the service's backend Service. */
-export function publishBackendSlice(api: ApiServerDouble, model: SynthesizedService['model'], name: string, addresses: readonly string[]): void {
+export function publishBackendSlice(api: ApiServerDouble, model: SynthesizedService['model'], name: string, addresses: readonly string[], terminating: readonly string[] = []): void {
   api.upsert(`/apis/discovery.k8s.io/v1/namespaces/${model.namespace}/endpointslices`, {
     kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1',
     metadata: { name, namespace: model.namespace, labels: { 'kubernetes.io/service-name': model.backendServiceName } },
     addressType: 'IPv4',
-    endpoints: addresses.map((address) => ({ addresses: [address], conditions: { ready: true, serving: true, terminating: false } })),
+    endpoints: [
+      ...addresses.map((address) => ({ addresses: [address], conditions: { ready: true, serving: true, terminating: false } })),
+      // A pod being deleted: still serving its connections, no longer ready (Kubernetes 1.26+).
+      ...terminating.map((address) => ({ addresses: [address], conditions: { ready: false, serving: true, terminating: true } })),
+    ],
     ports: [{ name: 'http', port: model.ports[0].backendPort, protocol: 'TCP' }],
   });
 }

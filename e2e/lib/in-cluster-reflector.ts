@@ -37,7 +37,7 @@ export async function inClusterReflector(ctx: ScenarioContext): Promise<void> {
   const gobgp = path.join(workDir, 'gobgp-rr-ic');
   fs.writeFileSync(gobgp, `#!/bin/sh\nexec ip netns exec ${ns} gobgp "$@"\n`, { mode: 0o755 });
   procs.start('rr-ic-agent', undefined, [...cluster.cli, 'reflector-agent', '--config', path.join(dir, 'lb-pod-bindings.json'), '--kubeconfig', cluster.kubeconfig, '--gobgp', gobgp]);
-  await startRouter(procs, synth, RouterFlavour.FRR, workDir);
+  await startRouter(procs, synth, RouterFlavour.FRR);
 
   // Cluster DNS: the reflector's Service name resolves to its ClusterIP.
   const pods = new LbPods(procs, workDir, { kind: 'announce-file' }, cluster.api, async (host) => {

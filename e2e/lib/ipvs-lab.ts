@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ForwardingMethod, RouterFlavour } from '../../lib/model';
 import { ApiServerDouble } from '../../controller/test/apiserver-double';
@@ -9,6 +10,18 @@ import { addPod, API_HOST_IP, CLIENT_IP, createLab, nodeIp, ROUTER_NS, routerNex
 import { Daemon, probe, run, sleep, waitFor } from './proc';
 import { readSynthesized, SynthesizedService } from './synthesized';
 
+/** A backend pod: nginx in its own network namespace on a node. */
+export interface Backend {
+  readonly name: string;
+  readonly ns: string;
+  readonly node: number;
+  readonly ip: string;
+  daemon?: Daemon;
+}
+
+/** The first backends' slot on their node's pod network (pod IP 198.19.(128+node).(10+node)). */
+const BACKEND_SLOT = 10;
+
 /** The whole chain with real IPVS (inside the VM): router, reflectors, LB pods with the real controller, backends, client. */
 export interface IpvsLab {
   readonly service: SynthesizedService;
@@ -16,10 +29,15 @@ export interface IpvsLab {
   readonly vipUrl: string;
   readonly pods: LbPods;
   readonly lbs: Map<number, LbPod>;
-  readonly backends: { name: string; ns: string; ip: string; daemon?: Daemon }[];
+  /** The backends the EndpointSlice lists as ready. */
+  readonly backends: Backend[];
   readonly api: ApiServerDouble;
   /** Starts (again) every backend that is not running. */
   startBackends(): void;
+  /** A new backend pod on `node` at pod slot `slot`, prepared as the service's workload prepares its pods (TUN), serving; not yet published. */
+  addBackend(name: string, node: number, slot: number): Promise<Backend>;
+  /** Publishes the EndpointSlice: every backend in `backends` ready, those in `terminating` terminating (still serving). */
+  publishBackends(terminating?: readonly Backend[]): void;
   /** Waits until the router's route has exactly the LBs on `nodes` (a check), then 2 s more; throws if it does not. */
   converge(nodes: number[]): Promise<void>;
 }
@@ -86,13 +104,15 @@ export async function startIpvsLab(ctx: ScenarioContext, synthDir: string, nodes
     mode = { kind: 'pod', cluster };
   }
 
-  const backends: IpvsLab['backends'] = [];
-  for (let node = 1; node <= nodes; node++) {
-    const name = `be${node}`;
+  const backends: Backend[] = [];
+  const tunnel = model.forwardingMethod === ForwardingMethod.TUNNEL;
+  const manifests = tunnel ? loadManifests(synthDir) : [];
+  const newBackend = (name: string, node: number, slot: number): Backend => {
     const ns = `e2e-${name}`;
-    backends.push({ name, ns, ip: addPod(ns, node, 10 + node) });
-  }
-  if (model.forwardingMethod === ForwardingMethod.TUNNEL) await prepareTunnelBackends(ctx, serviceName, backends, loadManifests(synthDir), cluster);
+    return { name, ns, node, ip: addPod(ns, node, slot) };
+  };
+  for (let node = 1; node <= nodes; node++) backends.push(newBackend(`be${node}`, node, BACKEND_SLOT + node));
+  if (tunnel) await prepareTunnelBackends(ctx, serviceName, backends, manifests, cluster);
   // NAT: the backend port on the pod address; TUN: the service port (no remapping) on every local address.
   const listen = (ip: string) => (model.forwardingMethod === ForwardingMethod.NAT ? [`${ip}:${model.ports[0].backendPort}`] : [String(model.ports[0].backendPort)]);
   const startBackends = () => {
@@ -104,12 +124,23 @@ export async function startIpvsLab(ctx: ScenarioContext, synthDir: string, nodes
   };
   startBackends();
   // The backends' EndpointSlice, as the EndpointSlice controller would publish it for the backend Service.
-  publishBackendSlice(api, model, `${model.backendServiceName}-e2e`, backends.map((b) => b.ip));
+  const publishBackends = (terminating: readonly Backend[] = []) =>
+    publishBackendSlice(api, model, `${model.backendServiceName}-e2e`, backends.map((b) => b.ip), terminating.map((b) => b.ip));
+  publishBackends();
+  const addBackend = async (name: string, node: number, slot: number) => {
+    const backend = newBackend(name, node, slot);
+    if (tunnel) await prepareTunnelBackends(ctx, serviceName, [backend], manifests, cluster);
+    backend.daemon = startBackend(ctx.procs, ctx.workDir, backend.name, backend.ns, backend.ip, listen(backend.ip));
+    return backend;
+  };
   const kubeconfig = path.join(ctx.workDir, 'kubeconfig');
   api.writeKubeconfig(kubeconfig);
 
   startReflectors(ctx.procs, synth, { api, kubeconfig, cli }, ctx.workDir);
-  await startRouter(ctx.procs, synth, RouterFlavour.FRR, ctx.workDir);
+  // The synthesized router: FRR, or BIRD, then with resilient hashing when its folder says so.
+  await startRouter(ctx.procs, synth, fs.existsSync(path.join(synth.routerDir, 'bird.conf')) ? RouterFlavour.BIRD : RouterFlavour.FRR);
+  const resilientRoutes = path.join(synth.routerDir, 'resilient-routes.json');
+  if (fs.existsSync(resilientRoutes)) ctx.procs.start('router-resilient-routes', ROUTER_NS, [...cli, 'resilient-routes', '--config', resilientRoutes]);
   const pods = new LbPods(ctx.procs, ctx.workDir, mode, api);
   const lbs = new Map<number, LbPod>();
   if (podImages) {
@@ -137,7 +168,7 @@ export async function startIpvsLab(ctx: ScenarioContext, synthDir: string, nodes
     if (!ctx.checks.check(`router route back to ${want.length} LBs`, result.ok, result.value)) throw new Error('no convergence');
     await sleep(2000);
   };
-  return { service, prefix, vipUrl: `http://${model.vips[0]}:${model.ports[0].port}/`, pods, lbs, backends, api, startBackends, converge };
+  return { service, prefix, vipUrl: `http://${model.vips[0]}:${model.ports[0].port}/`, pods, lbs, backends, api, startBackends, addBackend, publishBackends, converge };
 }
 
 /**
@@ -145,7 +176,7 @@ export async function startIpvsLab(ctx: ScenarioContext, synthDir: string, nodes
  * namespace: with the pod runner from the LB image (pod mode), else its command with the VM's own
  * tools (the bench's host mode). Then checks what it left: tunl0 up with every VIP, the routes' MTU.
  */
-async function prepareTunnelBackends(ctx: ScenarioContext, serviceName: string, backends: IpvsLab['backends'], manifests: readonly any[], cluster: PodCluster | undefined): Promise<void> {
+async function prepareTunnelBackends(ctx: ScenarioContext, serviceName: string, backends: readonly Backend[], manifests: readonly any[], cluster: PodCluster | undefined): Promise<void> {
   const template = tunnelBackendTemplate(manifests, serviceName);
   const init = template.spec.initContainers[0];
   const vips = init.args.slice(1) as string[];

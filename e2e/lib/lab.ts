@@ -130,10 +130,11 @@ export async function deletePod(ns: string, node: number, ip: string): Promise<v
   probe(undefined, ['ip', 'netns', 'del', ns]);
 }
 
-/** The next hops of the router's kernel route for `prefix`, sorted ([] when there is no route). */
+/** The next hops (gateways) of the router's kernel route for `prefix`, sorted ([] when there is no route). */
 export function routerNexthops(prefix: string): string[] {
   const out = probe(ROUTER_NS, ['ip', '-j', 'route', 'show', 'exact', prefix]);
   if (!out.trim()) return [];
   const routes = JSON.parse(out) as { gateway?: string; nexthops?: { gateway?: string }[] }[];
-  return routes.flatMap((r) => (r.gateway ? [r.gateway] : (r.nexthops ?? []).flatMap((n) => (n.gateway ? [n.gateway] : [])))).sort();
+  // Unique: a resilient group lists each next hop twice (controller/src/resilient-plan.ts).
+  return [...new Set(routes.flatMap((r) => (r.gateway ? [r.gateway] : (r.nexthops ?? []).flatMap((n) => (n.gateway ? [n.gateway] : [])))))].sort();
 }

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as kplus from 'cdk8s-plus-27';
-import { Backends, EcmpApp, EcmpTopology, ForwardingMethod, LoadBalancerService, RouteReflectorPlacement, RouterFlavour } from '../../lib';
+import { Backends, EcmpApp, EcmpTopology, ForwardingMethod, LoadBalancerService, RouteReflectorPlacement, RouterFlavour, UpstreamRouterOptions } from '../../lib';
 import { REFLECTOR_NODE } from './in-cluster-lab';
 import { nodeIp } from './lab';
 import { loadManifests } from './lb-pod-images';
@@ -33,14 +33,15 @@ function backendsOf(topology: EcmpTopology, service: ServiceSpec): Backends {
 }
 
 /** Synthesizes the lab topology with the library's public API, into `outdir` (default: a fresh temp directory). */
-export function synthesize(flavour: RouterFlavour, services: ServiceSpec[] = PAPER_SERVICES, outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'ecmp-e2e-synth-'))): Synthesized {
+export function synthesize(flavour: RouterFlavour, services: ServiceSpec[] = PAPER_SERVICES, outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'ecmp-e2e-synth-')),
+  router: Omit<UpstreamRouterOptions, 'address' | 'flavour'> = {}): Synthesized {
   const app = new EcmpApp({ outdir });
   const topology = new EcmpTopology(app, 'ecmp', {
     namespace: 'lb',
     asn: 65021,
     podNetworks: [ADDRESSES.podNetwork],
     routeReflectors: ADDRESSES.reflectors.map((r) => ({ ...r })),
-    upstreamRouters: [{ name: 'router', address: ADDRESSES.router, flavour }],
+    upstreamRouters: [{ name: 'router', address: ADDRESSES.router, flavour, ...router }],
   });
   for (const service of services) {
     new LoadBalancerService(topology, service.name, {

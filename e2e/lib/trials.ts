@@ -1,9 +1,9 @@
 import type { LoadResult } from '../load-client';
 import { ScenarioContext } from './harness';
 import { establishedClientPorts, IpvsLab, ipvsConnections, LB_SLOT } from './ipvs-lab';
-import { nodeIp, routerNexthops } from './lab';
+import { deletePod, nodeIp, routerNexthops } from './lab';
 import { loadStarted, LoadRun, startLoad } from './load';
-import { sleep, waitFor } from './proc';
+import { probe, sleep, waitFor } from './proc';
 
 /** How an LB pod goes: Kubernetes scale-down (SIGTERM: withdraw, drain, stop) or every process of the pod killed. */
 export type LbLoss = 'graceful' | 'abrupt';
@@ -38,10 +38,10 @@ const REQUEST_TIMEOUT_MS = 10_000;
  * A trial's load, both clients running when it resolves: short requests (4 at a time) and the
  * keep-alive flows, for at most `maxSeconds`; the event comes LOSS_AT_SECONDS after their first requests.
  */
-async function startTrialLoad(ctx: ScenarioContext, lab: IpvsLab, tag: string, maxSeconds: number): Promise<{ short: LoadRun; keepAlive: LoadRun }> {
+async function startTrialLoad(ctx: ScenarioContext, lab: IpvsLab, tag: string, maxSeconds: number, requestsPerConnection?: number): Promise<{ short: LoadRun; keepAlive: LoadRun }> {
   const options = { url: lab.vipUrl, count: 1_000_000, maxSeconds, timeoutMs: REQUEST_TIMEOUT_MS };
   const short = startLoad(ctx.procs, ctx.workDir, `${tag}-short`, { ...options, concurrency: 4 });
-  const keepAlive = startLoad(ctx.procs, ctx.workDir, `${tag}-keepalive`, { ...options, concurrency: KEEPALIVE_FLOWS, keepAlive: true, pauseMs: 200 });
+  const keepAlive = startLoad(ctx.procs, ctx.workDir, `${tag}-keepalive`, { ...options, concurrency: KEEPALIVE_FLOWS, keepAlive: true, pauseMs: 200, requestsPerConnection });
   await Promise.all([loadStarted(ctx.workDir, `${tag}-short`), loadStarted(ctx.workDir, `${tag}-keepalive`)]);
   await sleep(LOSS_AT_SECONDS * 1000);
   return { short, keepAlive };
@@ -151,6 +151,97 @@ export async function lbJoinTrial(ctx: ScenarioContext, lab: IpvsLab, node: numb
 export function describeJoin(t: JoinTrial): string {
   return `join of an LB on node ${t.node} (routed ${t.routeSeconds.toFixed(1)} s after its start): short requests ${describeRequests(t.short)}; keep-alive requests ${describeRequests(t.keepAlive)}; `
     + `${t.movedFlows} of ${t.keepAlive.ports?.length ?? 0} keep-alive flows moved to the new LB; it scheduled ${t.newLbConnections} connections in its first 3 s`;
+}
+
+export interface RolloutTrial {
+  readonly short: LoadResult;
+  readonly keepAlive: LoadResult;
+  /** Backends replaced, one at a time. */
+  readonly replaced: number;
+  /** The LB that joined halfway through: its node, pod start to route, connections it scheduled. */
+  readonly joinNode: number;
+  readonly joinRouteSeconds: number;
+  readonly newLbConnections: number;
+  /** From each old backend's terminating endpoint to the last LB's IPVS without it. */
+  readonly propagationSeconds: number[];
+  /** How long each old backend took to exit after its signal. */
+  readonly drainSeconds: number[];
+}
+
+/** A terminating backend's grace period after its signal: nginx finishes its connections (SIGQUIT), then is killed. */
+const BACKEND_GRACE_MS = 10_000;
+/** The longest the endpoint's update may take to reach every LB's IPVS table. */
+const PROPAGATION_TIMEOUT_MS = 20_000;
+/** Requests per keep-alive connection in the rollout: 20, one every 200 ms, so a connection lives about 4-5 s. */
+const ROLLOUT_REQUESTS_PER_CONNECTION = 20;
+/** After the LBs dropped a terminating backend: longer than a connection lives, so its established flows end on their own. */
+const PRE_STOP_MS = 8_000;
+
+/**
+ * A rolling update of every backend under continuous load (maxSurge 1, maxUnavailable 0), with an LB
+ * pod joining on `joinNode` halfway through: for each old backend, a new pod on its node starts and
+ * is published ready; then the old one is published terminating (not ready, still serving). Its
+ * preStop hook waits as Kubernetes users' do: until no LB's IPVS lists it (measured: the update's
+ * propagation), then 8 s, longer than the clients' connections live (20 requests each, then the
+ * client closes it and opens another), so that its established flows end on their own. Then SIGQUIT
+ * (nginx stops accepting and exits once idle, killed after 10 s), and the pod is deleted. The LBs
+ * send it no new flow once it is terminating and keep forwarding its established ones.
+ */
+export async function backendRolloutTrial(ctx: ScenarioContext, lab: IpvsLab, joinNode: number, tag: string): Promise<RolloutTrial> {
+  const { short, keepAlive } = await startTrialLoad(ctx, lab, tag, 600, ROLLOUT_REQUESTS_PER_CONNECTION);
+  const olds = [...lab.backends];
+  const drainSeconds: number[] = [];
+  const propagationSeconds: number[] = [];
+  let join: { routeSeconds: number; connections: number } | undefined;
+  for (const [i, old] of olds.entries()) {
+    const fresh = await lab.addBackend(`${old.name}-v2`, old.node, ROLLOUT_SLOT + old.node);
+    lab.backends.push(fresh);
+    lab.publishBackends([]);
+    await sleep(1000);
+    lab.backends.splice(lab.backends.indexOf(old), 1);
+    lab.publishBackends([old]);
+    const dropped = await waitFor(() => [...lab.lbs.values()].filter((pod) => probe(pod.ns, ['ipvsadm', '-Ln']).includes(` ${old.ip}:`)).length, (n) => n === 0, PROPAGATION_TIMEOUT_MS, 50);
+    if (!dropped.ok) throw new Error(`${dropped.value} LBs still schedule to the terminating backend ${old.name} after ${PROPAGATION_TIMEOUT_MS / 1000} s`);
+    propagationSeconds.push(dropped.ms / 1000);
+    await sleep(PRE_STOP_MS);
+    const signalled = performance.now();
+    ctx.procs.signal(old.daemon!, 'SIGQUIT');
+    const timer = setTimeout(() => ctx.procs.signal(old.daemon!, 'SIGKILL'), BACKEND_GRACE_MS);
+    await old.daemon!.exited;
+    clearTimeout(timer);
+    drainSeconds.push((performance.now() - signalled) / 1000);
+    lab.publishBackends([]);
+    await deletePod(old.ns, old.node, old.ip);
+    if (i === Math.floor(olds.length / 2) - 1) {
+      // Halfway: an LB pod joins, its backend set the one of the moment (half old, half new).
+      const before = ipvsConnections(lab).get(joinNode) ?? 0;
+      const started = performance.now();
+      lab.lbs.set(joinNode, await lab.pods.start(lab.service, joinNode, LB_SLOT));
+      const routed = await waitFor(() => routerNexthops(lab.prefix), (hops) => hops.includes(nodeIp(joinNode)), JOIN_TIMEOUT_MS, 100);
+      if (!routed.ok) throw new Error(`the LB on node ${joinNode} did not join the route within ${JOIN_TIMEOUT_MS / 1000} s: [${routed.value}]`);
+      const routeSeconds = (performance.now() - started) / 1000;
+      await sleep(AFTER_LOSS_SNAPSHOT_MS);
+      join = { routeSeconds, connections: (ipvsConnections(lab).get(joinNode) ?? 0) - before };
+    }
+  }
+  await sleep(AFTER_LOSS_SNAPSHOT_MS);
+  short.end();
+  keepAlive.end();
+  const [shortResult, keepAliveResult] = await Promise.all([short, keepAlive]);
+  return {
+    short: shortResult, keepAlive: keepAliveResult, replaced: olds.length, joinNode,
+    joinRouteSeconds: join?.routeSeconds ?? NaN, newLbConnections: join?.connections ?? 0, propagationSeconds, drainSeconds,
+  };
+}
+
+/** The replacement backends' slot (pod IP 198.19.(128+node).(20+node)). */
+const ROLLOUT_SLOT = 20;
+
+export function describeRollout(t: RolloutTrial): string {
+  return `rollout of ${t.replaced} backends with an LB joining on node ${t.joinNode} halfway (routed ${t.joinRouteSeconds.toFixed(1)} s after its start, `
+    + `${t.newLbConnections} connections in its first 3 s): short requests ${describeRequests(t.short)}; keep-alive requests ${describeRequests(t.keepAlive)}; `
+    + `${t.keepAlive.ports?.length ?? 0} keep-alive connections used (16 at a time, ${ROLLOUT_REQUESTS_PER_CONNECTION} requests each); every LB dropped each terminating backend `
+    + `${t.propagationSeconds.map((d) => d.toFixed(1)).join(' / ')} s after its endpoint changed; old backends exited ${t.drainSeconds.map((d) => d.toFixed(1)).join(' / ')} s after SIGQUIT`;
 }
 
 /** Starts an LB pod on each of `nodes` that has none (in parallel, as a Deployment scaling up), then waits for the route. */

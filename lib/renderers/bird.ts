@@ -31,6 +31,10 @@ export function renderBird(model: UpstreamRouterModel): string {
       '  };',
       '  # Install equal paths as one ECMP route, not just the best one.',
       `  merge paths on limit ${model.maximumPaths};`,
+      ...(model.resilientHashing ? [
+        '  # For `ecmp-lb resilient-routes`, which installs each route as a resilient nexthop group.',
+        `  kernel table ${model.resilientHashing.sourceTable};`,
+      ] : []),
       '}',
     );
   }

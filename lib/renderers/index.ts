@@ -6,3 +6,4 @@ export * from './gobgpd';
 export * from './keepalived';
 export * from './sysctl';
 export * from './password';
+export * from './resilient-routes';

@@ -3,6 +3,8 @@ export interface TopologySummaryModel {
   readonly routers: {
     readonly name: string; readonly address: string; readonly asn: number; readonly flavour: string;
     readonly maximumPaths: number; readonly reflectors: string[];
+    /** How the router hashes flows over the LB paths. */
+    readonly hashing: string;
   }[];
   readonly reflectors: {
     readonly name: string; readonly address: string; readonly placement: string; readonly routerId: string;
@@ -38,9 +40,9 @@ export function renderTopology(model: TopologySummaryModel): string {
     '',
     '## Upstream routers',
     '',
-    '| name | address | AS | daemon | maximum paths |',
-    '| --- | --- | --- | --- | --- |',
-    ...model.routers.map(r => `| ${r.name} | ${r.address} | ${r.asn} | ${r.flavour} | ${r.maximumPaths} |`),
+    '| name | address | AS | daemon | maximum paths | ECMP hashing |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...model.routers.map(r => `| ${r.name} | ${r.address} | ${r.asn} | ${r.flavour} | ${r.maximumPaths} | ${r.hashing} |`),
     '',
     '## Route reflectors',
     '',

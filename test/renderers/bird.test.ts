@@ -1,4 +1,4 @@
-import { AddressFamily, UpstreamRouterModel } from '../../lib/model';
+import { AddressFamily, RESILIENT_ROUTE_PROTOCOL, RESILIENT_SOURCE_TABLE, UpstreamRouterModel } from '../../lib/model';
 import { renderBird } from '../../lib/renderers/bird';
 import { checkBird } from '../support/daemons';
 import { paperRouter } from '../support/paper-models';
@@ -13,6 +13,11 @@ const routerV6: UpstreamRouterModel = {
   ],
   maximumPaths: 8,
   families: [AddressFamily.IPV4_UNICAST, AddressFamily.IPV6_UNICAST],
+};
+
+const resilientRouter: UpstreamRouterModel = {
+  ...routerV6,
+  resilientHashing: { sourceTable: RESILIENT_SOURCE_TABLE, protocol: RESILIENT_ROUTE_PROTOCOL, buckets: 512, idleTimerSeconds: 10, unbalancedTimerSeconds: 300 },
 };
 
 /** The lines of the top-level block that starts with `header`. */
@@ -67,9 +72,16 @@ describe('renderBird', () => {
     expect(block(text, 'protocol bgp rr_10_0_0_119')).not.toContain('  passive on;');
   });
 
+  test('resilient hashing: each kernel protocol exports to table 240, for the installer', () => {
+    const text = renderBird(resilientRouter);
+    for (const channel of ['ipv4', 'ipv6']) expect(block(text, `protocol kernel kernel_${channel}`)).toContain('  kernel table 240;');
+    expect(renderBird(router)).not.toContain('kernel table');
+  });
+
   test.each([
     ['the paper\'s router', router],
     ['the dual-stack router', routerV6],
+    ['the resilient-hashing router', resilientRouter],
   ])('bird -p accepts %s', (_name, model) => {
     expect(checkBird(renderBird(model))).toEqual({ code: 0, output: '' });
   });
