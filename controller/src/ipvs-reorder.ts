@@ -31,11 +31,46 @@ export interface IpvsReordererOptions {
  * keepalived remove it between the two commands, it would come back until keepalived next acts on
  * it; the window is one ipvsadm run, on a change keepalived makes at most once per check interval.
  */
+/**
+ * keepalived's log line when it removes a real server that is not there:
+ * `IPVS cmd IP_VS_SO_SET_DELDEST(1160) error: No such destination(2) (198.19.10.1:tcp:80 -> 198.18.0.31:8080)`.
+ */
+const MISSED_REMOVAL = /IP_VS_SO_SET_DELDEST\(\d+\) error: No such destination\(\d+\) \((.+):(tcp|udp):(\d+) -> (\S+)\)/;
+const IPVSADM_PROTOCOL: Record<string, string> = { tcp: '-t', udp: '-u' };
+
 export class IpvsReorderer {
+  /** Passes and removals run one after another, never interleaved. */
+  private queue: Promise<void> = Promise.resolve();
+
   constructor(private readonly options: IpvsReordererOptions) {}
 
   /** One pass: read IPVS, move what is out of order, read again and log what was done. */
-  async reorder(): Promise<void> {
+  reorder(): Promise<void> {
+    return this.enqueue(() => this.pass());
+  }
+
+  /**
+   * keepalived removes real servers on its own (failed checks, reloads). One it removes while a
+   * move has it deleted fails with "No such destination", and the move's add then brings it back
+   * against keepalived's will, for good (measured in the IPVS VM). Seen in its log, the removal is
+   * done again once the move is over.
+   */
+  noteKeepalivedLine(line: string): void {
+    const missed = MISSED_REMOVAL.exec(line);
+    if (!missed) return;
+    const [, address, protocol, port, server] = missed;
+    const args = ['-d', IPVSADM_PROTOCOL[protocol], `${address}:${port}`, '-r', server];
+    void this.enqueue(async () => {
+      if (await this.ipvsadm(args, 'debug')) this.options.log.log('info', 'removed a real server that a reorder had put back after keepalived removed it', { service: `${protocol} ${address}:${port}`, server });
+    });
+  }
+
+  private enqueue(task: () => Promise<void>): Promise<void> {
+    this.queue = this.queue.then(task, task);
+    return this.queue;
+  }
+
+  private async pass(): Promise<void> {
     const plan = this.plan();
     if (plan.length === 0) return;
     for (const reorder of plan) {

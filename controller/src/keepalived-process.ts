@@ -17,6 +17,8 @@ export interface KeepalivedSupervisorOptions {
   readonly restartBackoff?: BackoffPolicy;
   /** How long keepalived gets to remove its IPVS rules after TERM before it is killed. */
   readonly stopTimeoutMs?: number;
+  /** Each of keepalived's log lines (the IPVS reorderer reads the removals it crossed). */
+  readonly onLogLine?: (line: string) => void;
 }
 
 /**
@@ -67,7 +69,10 @@ export class KeepalivedSupervisor implements KeepalivedControl {
     const startedAt = Date.now();
     const keepalivedLog = log.child({ source: 'keepalived' });
     for (const stream of [child.stdout, child.stderr]) {
-      createInterface({ input: stream! }).on('line', (line) => keepalivedLog.log('info', line.trim()));
+      createInterface({ input: stream! }).on('line', (line) => {
+        keepalivedLog.log('info', line.trim());
+        this.options.onLogLine?.(line);
+      });
     }
     child.on('error', (err) => log.log('error', 'could not start keepalived', { error: err.message }));
     child.on('exit', (code, signal) => {

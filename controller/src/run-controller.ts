@@ -41,14 +41,17 @@ export async function runController(options: RunControllerOptions): Promise<{ do
   if (!options.skipNetnsSetup) prepareNetns(service, pod.podIp, log);
 
   const metrics = new ControllerMetrics({ processMetrics: true });
-  const keepalived = new KeepalivedSupervisor({ configPath: path.join(runDir, 'keepalived.conf'), runDir, log, metrics, binary: options.keepalivedBinary });
+  const ipvsReorderer = new IpvsReorderer({ log });
+  const keepalived = new KeepalivedSupervisor({
+    configPath: path.join(runDir, 'keepalived.conf'), runDir, log, metrics, binary: options.keepalivedBinary,
+    onLogLine: (line) => ipvsReorderer.noteKeepalivedLine(line),
+  });
   const k8s = await loadKubeClient();
   const kubeConfig = await loadKubeConfig(options.kubeconfig);
   const discovery = kubeConfig.makeApiClient(k8s.DiscoveryV1Api);
   const namespace = pod.podNamespace;
   const labelSelector = `kubernetes.io/service-name=${service.backendServiceName}`;
   let controller: Controller | undefined;
-  const ipvsReorderer = new IpvsReorderer({ log });
   const informer = new ResilientInformer<any>({
     kubeConfig,
     path: `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices`,
