@@ -28,8 +28,8 @@ export interface IpvsReordererOptions {
  * without that server.
  *
  * A server keepalived removes meanwhile makes the delete fail: it is then not added back. Should
- * keepalived remove it between the two commands, it would come back until keepalived next acts on
- * it; the window is one ipvsadm run, on a change keepalived makes at most once per check interval.
+ * keepalived remove it between the two commands, its removal fails and the add brings it back:
+ * `noteKeepalivedLine` sees that failure in keepalived's log and removes it once the move is over.
  */
 /**
  * keepalived's log line when it removes a real server that is not there:
