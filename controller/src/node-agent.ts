@@ -29,17 +29,21 @@ export class RouteSyncer {
       ...parseIpRouteJson(this.ip(['-j', '-4', 'route', 'show', 'proto', String(this.proto)])),
       ...parseIpRouteJson(this.ip(['-j', '-6', 'route', 'show', 'proto', String(this.proto)])),
     ]);
-    const commands = routeCommands(current, desiredRoutes(this.pods()), this.proto);
-    for (const args of commands) {
-      try {
-        this.ip(args);
-        this.log.log('info', 'route changed', { command: `ip ${args.join(' ')}` });
-      } catch (err) {
-        this.log.log('error', 'route change failed', { command: `ip ${args.join(' ')}`, error: (err as { stderr?: string }).stderr?.toString().trim() ?? String(err) });
-      }
-    }
-    return commands;
+    return runIpCommands(this.ip, routeCommands(current, desiredRoutes(this.pods()), this.proto), this.log);
   }
+}
+
+/** Runs `ip` commands in order, logging each change and each failure (the rest still run); returns them. */
+export function runIpCommands(ip: IpRunner, commands: string[][], log: Logger): string[][] {
+  for (const args of commands) {
+    try {
+      ip(args);
+      log.log('info', 'route changed', { command: `ip ${args.join(' ')}` });
+    } catch (err) {
+      log.log('error', 'route change failed', { command: `ip ${args.join(' ')}`, error: (err as { stderr?: string }).stderr?.toString().trim() ?? String(err) });
+    }
+  }
+  return commands;
 }
 
 export interface NodeAgentOptions {

@@ -41,7 +41,7 @@ export function desiredRoutes(pods: readonly LbPod[]): RouteTable {
 export function parseIpRouteJson(json: string): RouteTable {
   const routes: RouteTable = new Map();
   for (const route of JSON.parse(json || '[]') as { dst: string; gateway?: string; nexthops?: { gateway?: string }[] }[]) {
-    const dst = route.dst.includes('/') ? route.dst : hostPrefix(route.dst);
+    const dst = routePrefix(route.dst);
     const gateways = route.gateway ? [route.gateway] : (route.nexthops ?? []).flatMap((n) => (n.gateway ? [n.gateway] : []));
     routes.set(dst, gateways.sort());
   }
@@ -63,6 +63,12 @@ export function routeCommands(current: RouteTable, desired: RouteTable, proto: n
   return commands;
 }
 
-function family(prefix: string): string {
+/** `ip`'s family flag for a prefix. */
+export function family(prefix: string): string {
   return prefix.includes(':') ? '-6' : '-4';
+}
+
+/** A route's `dst` as `ip -j` prints it (a host route without its length) as a prefix. */
+export function routePrefix(dst: string): string {
+  return dst.includes('/') ? dst : hostPrefix(dst);
 }

@@ -1,5 +1,5 @@
-import { hostPrefix } from '../../lib/ip';
 import { RESILIENT_MEMBERS_PER_HOP, ResilientHashingModel } from '../../lib/model';
+import { family, routePrefix } from './node-routes';
 
 /**
  * Pure logic of the router's resilient-route installer: the routing daemon (BIRD) puts its ECMP
@@ -48,6 +48,7 @@ interface IpNexthop {
   readonly dev?: string;
   readonly group?: { readonly id: number }[];
   readonly resilient_args?: { readonly buckets: number; readonly idle_timer: number; readonly unbalanced_timer: number };
+  readonly protocol?: string;
 }
 
 const hopKey = (hop: Hop) => `${hop.gateway}%${hop.dev}`;
@@ -60,19 +61,19 @@ export function parseSourceRoutes(json: string): SourceRoutes {
       .filter((h): h is Hop => typeof h.gateway === 'string' && typeof h.dev === 'string');
     if (hops.length === 0) continue; // a blackhole or a device route: nothing to balance
     const unique = new Map(hops.map((h) => [hopKey(h), { gateway: h.gateway, dev: h.dev }]));
-    routes.set(prefixOf(route.dst), [...unique.values()].sort((a, b) => hopKey(a).localeCompare(hopKey(b))));
+    routes.set(routePrefix(route.dst), [...unique.values()].sort((a, b) => hopKey(a).localeCompare(hopKey(b))));
   }
   return routes;
 }
 
-/** Reads the installer's state from `ip -j nexthop show` (every nexthop), the ids of its protocol and its routes. */
-export function parseInstalledState(allNexthopsJson: string, ownIds: ReadonlySet<number>, ownRoutesJson: string): InstalledState {
+/** Reads the installer's state from `ip -j nexthop show` (every nexthop; its own carry `protocol`) and its routes (`ip -j route show proto P`, per family). */
+export function parseInstalledState(allNexthopsJson: string, protocol: number, ownRoutesJsons: readonly string[]): InstalledState {
   const hops = new Map<number, Hop>();
   const groups: InstalledState['groups'] = new Map();
   const usedIds = new Set<number>();
   for (const nexthop of JSON.parse(allNexthopsJson || '[]') as IpNexthop[]) {
     usedIds.add(nexthop.id);
-    if (!ownIds.has(nexthop.id)) continue;
+    if (nexthop.protocol !== String(protocol)) continue;
     if (nexthop.group && nexthop.resilient_args) {
       const args = nexthop.resilient_args;
       groups.set(nexthop.id, { members: nexthop.group.map((m) => m.id).sort((a, b) => a - b), buckets: args.buckets, idleTimer: args.idle_timer, unbalancedTimer: args.unbalanced_timer });
@@ -81,8 +82,8 @@ export function parseInstalledState(allNexthopsJson: string, ownIds: ReadonlySet
     }
   }
   const routes = new Map<string, number>();
-  for (const route of JSON.parse(ownRoutesJson || '[]') as IpRoute[]) {
-    if (route.nhid !== undefined) routes.set(prefixOf(route.dst), route.nhid);
+  for (const route of ownRoutesJsons.flatMap((json) => JSON.parse(json || '[]') as IpRoute[])) {
+    if (route.nhid !== undefined) routes.set(routePrefix(route.dst), route.nhid);
   }
   return { hops, groups, routes, usedIds };
 }
@@ -150,12 +151,4 @@ export function planResilientRoutes(source: SourceRoutes, installed: InstalledSt
     if (!keptHops.has(id)) removals.push(['nexthop', 'del', 'id', String(id)]);
   }
   return [...adds, ...groupCommands, ...routeCommands, ...removals];
-}
-
-function prefixOf(dst: string): string {
-  return dst.includes('/') ? dst : hostPrefix(dst);
-}
-
-function family(prefix: string): string {
-  return prefix.includes(':') ? '-6' : '-4';
 }

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { ResilientHashingModel } from '../../lib/model';
 import { Logger } from './log';
-import { hostIp, IpRunner } from './node-agent';
+import { hostIp, IpRunner, runIpCommands } from './node-agent';
 import { parseInstalledState, parseSourceRoutes, planResilientRoutes } from './resilient-plan';
 
 export function loadResilientRoutesConfig(file: string): ResilientHashingModel {
@@ -22,23 +22,10 @@ export function syncResilientRoutes(config: ResilientHashingModel, ip: IpRunner,
     ...parseSourceRoutes(routes('-4', 'table', table)),
     ...parseSourceRoutes(routes('-6', 'table', table)),
   ]);
-  const own = JSON.parse(ip(['-j', 'nexthop', 'show', 'protocol', proto]) || '[]') as { id: number }[];
-  const ownRoutes = [
-    ...JSON.parse(routes('-4', 'table', 'main', 'proto', proto) || '[]'),
-    ...JSON.parse(routes('-6', 'table', 'main', 'proto', proto) || '[]'),
-  ];
-  const installed = parseInstalledState(ip(['-j', 'nexthop', 'show']), new Set(own.map((n) => n.id)), JSON.stringify(ownRoutes));
-  const commands = planResilientRoutes(source, installed, config);
-  for (const args of commands) {
-    try {
-      ip(args);
-      log.log('info', 'route changed', { command: `ip ${args.join(' ')}` });
-    } catch (err) {
-      // The next pass (a route event or the resync) starts again from what the kernel holds.
-      log.log('error', 'route change failed', { command: `ip ${args.join(' ')}`, error: (err as { stderr?: string }).stderr?.toString().trim() ?? String(err) });
-    }
-  }
-  return commands;
+  const installed = parseInstalledState(ip(['-j', 'nexthop', 'show']), config.protocol,
+    [routes('-4', 'table', 'main', 'proto', proto), routes('-6', 'table', 'main', 'proto', proto)]);
+  // A failed command is logged; the next pass (a route event or the resync) starts again from what the kernel holds.
+  return runIpCommands(ip, planResilientRoutes(source, installed, config), log);
 }
 
 /** `ip -j ... route show`; a table the kernel has not made yet (no route in it so far) reads as empty. */

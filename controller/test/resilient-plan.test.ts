@@ -113,10 +113,10 @@ describe('planResilientRoutes', () => {
 describe('parseInstalledState', () => {
   test('keeps only its own objects, but every id as used', () => {
     const state = parseInstalledState(JSON.stringify([
-      { id: 1, gateway: '198.18.0.2', dev: 'eth1' },
-      { id: 3, group: [{ id: 1 }], type: 'resilient', resilient_args: { buckets: 64, idle_timer: 10, unbalanced_timer: 120 } },
-      { id: 9, gateway: '198.18.0.9', dev: 'eth1' },
-    ]), new Set([1, 3]), JSON.stringify([{ dst: '198.18.100.0/24', nhid: 3 }]));
+      { id: 1, gateway: '198.18.0.2', dev: 'eth1', protocol: '213' },
+      { id: 3, group: [{ id: 1 }], type: 'resilient', resilient_args: { buckets: 64, idle_timer: 10, unbalanced_timer: 120 }, protocol: '213' },
+      { id: 9, gateway: '198.18.0.9', dev: 'eth1', protocol: 'zebra' },
+    ]), 213, [JSON.stringify([{ dst: '198.18.100.0/24', nhid: 3 }]), '']);
     expect(state).toEqual({
       hops: new Map([[1, hop('198.18.0.2')]]),
       groups: new Map([[3, { members: [1], buckets: 64, idleTimer: 10, unbalancedTimer: 120 }]]),
