@@ -6,7 +6,7 @@ import { LIBRARY_VERSION } from './version';
 
 /** The images a topology runs, as `npm run images` builds them (docs/images.md). */
 export enum ImageName {
-  /** `ecmp-lb` (controller, init, node and reflector agents) with keepalived, ipvsadm, nftables and the gobgp CLI. */
+  /** `ecmp-lb` (controller, init, node and reflector agents) with keepalived, ipvsadm and nftables. */
   LB = 'lb',
   /** exabgp, the LB pods' BGP speaker. */
   EXABGP = 'exabgp',

@@ -104,8 +104,8 @@ export interface RouteReflectorOptions {
    */
   readonly image?: string;
   /**
-   * In-cluster only: full reference of the reflector agent's image (`ecmp-lb reflector-agent`,
-   * with the `gobgp` CLI: the LB image), overriding `images`.
+   * In-cluster only: full reference of the reflector agent's image (`ecmp-lb reflector-agent`:
+   * the LB image), overriding `images`.
    * @default from `images`
    */
   readonly agentImage?: string;

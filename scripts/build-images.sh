@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the three images the synthesized manifests name (docs/images.md) into OCI image archives:
-#   build/images/lb.oci.tar      cdk8s-ecmp-lb/lb:VERSION      the ecmp-lb CLI on Node.js, keepalived, ipvsadm, ip, nft, gobgp
+#   build/images/lb.oci.tar      cdk8s-ecmp-lb/lb:VERSION      the ecmp-lb CLI on Node.js, keepalived, ipvsadm, ip, nft
 #   build/images/exabgp.oci.tar  cdk8s-ecmp-lb/exabgp:VERSION  exabgp, python3
 #   build/images/gobgpd.oci.tar  cdk8s-ecmp-lb/gobgpd:VERSION  gobgpd
 # and build/images/manifest.json (name, reference, archive, digest, size of each). VERSION is package.json's.
@@ -313,7 +313,6 @@ check_images() {
   expect "ipvsadm" 0 '^ran$' -- "$lb" 0 "$writable" sh -c 'ipvsadm --version >/dev/null 2>&1; [ $? -lt 126 ] && echo ran'
   expect "ip" 0 'iproute2' -- "$lb" 0 "$writable" ip -V
   expect "nft" 0 'nftables v1' -- "$lb" 0 "$writable" nft --version
-  expect "gobgp" 0 'gobgp version 3' -- "$lb" 65534 "$writable" gobgp --version
   expect "modprobe" 0 'kmod version' -- "$lb" 0 "$writable" modprobe --version
   # exabgp, as the LB pod runs it: nobody, read-only root, its environment; a config it must accept.
   printf '%s\n' 'neighbor 127.0.0.1 {' '  router-id 198.18.0.1;' '  local-address 127.0.0.1;' '  local-as 65021;' '  peer-as 65021;' '}' > "$work/exabgp.conf"

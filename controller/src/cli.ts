@@ -6,7 +6,7 @@ import { runController } from './run-controller';
 import { claimNode } from './node-claim';
 import { runNodeAgent } from './node-agent';
 import { DEFAULT_ROUTE_PROTO } from './node-routes';
-import { gobgpCli, loadAgentConfig, runReflectorAgent } from './reflector-agent';
+import { loadAgentConfig, runReflectorAgent } from './reflector-agent';
 import { loadResilientRoutesConfig, runResilientRoutes } from './resilient-routes';
 import { loadServiceModel, podEnvironment } from './service-config';
 import * as path from 'node:path';
@@ -16,7 +16,7 @@ const USAGE = `usage:
   ecmp-lb controller --config FILE --run-dir DIR [--metrics-port 9100] [--kubeconfig FILE]
                      [--keepalived BINARY] [--skip-netns-setup]
   ecmp-lb node-agent --namespaces NS1,NS2 [--kubeconfig FILE]   (env NODE_NAME, POD_NAMESPACE, POD_NAME)
-  ecmp-lb reflector-agent --config lb-pod-bindings.json [--kubeconfig FILE] [--gobgp BINARY]
+  ecmp-lb reflector-agent --config lb-pod-bindings.json [--kubeconfig FILE] [--gobgp-api HOST:PORT|unix:///PATH]
   ecmp-lb resilient-routes --config resilient-routes.json   (on the router)`;
 
 const SIGTERM = 'SIGTERM';
@@ -41,7 +41,7 @@ async function main(argv: string[]): Promise<number> {
       'kubeconfig': { type: 'string' },
       'namespaces': { type: 'string' },
       'keepalived': { type: 'string' },
-      'gobgp': { type: 'string' },
+      'gobgp-api': { type: 'string' },
       'skip-netns-setup': { type: 'boolean', default: false },
     },
   });
@@ -82,7 +82,7 @@ async function main(argv: string[]): Promise<number> {
     case 'reflector-agent': {
       const config = loadAgentConfig(required('config'));
       const terminated = sigterm();
-      const agent = await Promise.race([runReflectorAgent({ config, kubeconfigPath: values.kubeconfig, gobgp: values.gobgp ? gobgpCli(config.gobgpApi, values.gobgp) : undefined, log }), terminated]);
+      const agent = await Promise.race([runReflectorAgent({ config, kubeconfigPath: values.kubeconfig, gobgpApi: values['gobgp-api'], log }), terminated]);
       // The bindings stay in gobgpd: LB pods keep their routes while the agent is replaced.
       if (agent !== SIGTERM) await terminated.then(() => agent.stop());
       return 0;

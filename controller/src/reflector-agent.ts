@@ -1,10 +1,9 @@
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
-import { promisify } from 'node:util';
 import type * as K8s from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 import { formatAddress, hostPrefix, parseAddress } from '../../lib/ip';
 import { LB_ROLE_LABEL, LB_SERVICE_LABEL } from '../../lib/model';
 import { lbPodNeighborSet, ReflectorAgentBinding, ReflectorAgentConfig, UNBOUND_NEIGHBORS } from '../../lib/renderers/reflector-agent';
+import { GobgpNeighborSets, gobgpApi } from './gobgp-api';
 import { loadKubeConfig } from './kube-client';
 import { LbPodWatch } from './lb-pod-watch';
 import { Logger, errorFields } from './log';
@@ -13,8 +12,8 @@ import { Logger, errorFields } from './log';
  * `ecmp-lb reflector-agent`: binds each service's prefixes to its own LB pods. gobgpd accepts a
  * service's prefix only from the addresses in the service's neighbor set; this agent keeps every
  * such set equal to the IPs of the service's LB pods as the API server lists them, so a pod
- * elsewhere in the pod network cannot announce it. Runs beside gobgpd and drives it through the
- * `gobgp` CLI on gobgpd's loopback API.
+ * elsewhere in the pod network cannot announce it. Runs beside gobgpd and drives it through its
+ * gRPC API on loopback (gobgp-api.ts).
  */
 
 /** The subset of a Pod the agent reads. */
@@ -52,14 +51,7 @@ export function desiredNeighborSets(bindings: readonly ReflectorAgentBinding[], 
   return { sets, skipped: [...new Set(skipped)].sort() };
 }
 
-/** Parses `gobgp policy neighbor -j`: the sets gobgpd holds now. */
-export function parseNeighborSets(json: string): NeighborSets {
-  const sets: NeighborSets = new Map();
-  for (const set of JSON.parse(json) as { name: string; list?: string[] }[]) sets.set(set.name, [...(set.list ?? [])].sort());
-  return sets;
-}
-
-/** One membership change: `gobgp policy neighbor add|del SET ADDRESS`. */
+/** One membership change of a neighbor set. */
 export interface NeighborChange {
   readonly op: 'add' | 'del';
   readonly set: string;
@@ -82,23 +74,13 @@ export function neighborSetChanges(current: NeighborSets, desired: NeighborSets)
   return [...adds, ...dels];
 }
 
-const execFileAsync = promisify(execFile);
-
-/** Runs the `gobgp` CLI against gobgpd's API. */
-export type GobgpRunner = (args: string[]) => Promise<string>;
-
-export function gobgpCli(api: string, binary = 'gobgp'): GobgpRunner {
-  const [host, port] = [api.slice(0, api.lastIndexOf(':')), api.slice(api.lastIndexOf(':') + 1)];
-  return async (args) => (await execFileAsync(binary, ['-u', host, '-p', port, ...args], { timeout: 10_000 })).stdout;
-}
-
 /** Brings gobgpd's sets to what the pods say; re-applies the import policy to the peers it changed. */
 export class BindingSyncer {
   private running?: Promise<void>;
   private again = false;
   private lastSkipped = '';
 
-  constructor(private readonly config: ReflectorAgentConfig, private readonly pods: () => readonly AgentPod[], private readonly gobgp: GobgpRunner, private readonly log: Logger) {}
+  constructor(private readonly config: ReflectorAgentConfig, private readonly pods: () => readonly AgentPod[], private readonly gobgp: GobgpNeighborSets, private readonly log: Logger) {}
 
   /** Coalesces bursts of pod events into one pass; a pass already running is followed by one more. */
   schedule(): Promise<void> {
@@ -123,16 +105,14 @@ export class BindingSyncer {
       this.lastSkipped = skipped.join();
       if (skipped.length > 0) this.log.log('warn', 'LB pod addresses ignored: not IP addresses', { addresses: skipped });
     }
-    const current = parseNeighborSets(await this.gobgp(['policy', 'neighbor', '-j']));
-    const changes = neighborSetChanges(current, desired);
+    const changes = neighborSetChanges(await this.gobgp.list(), desired);
     for (const change of changes) {
-      // The CLI takes a bare address (and silently ignores `A/32`).
-      await this.gobgp(['policy', 'neighbor', change.op, change.set, bareAddress(change.address)]);
+      await (change.op === 'add' ? this.gobgp.add(change.set, change.address) : this.gobgp.delete(change.set, change.address));
       this.log.log('info', change.op === 'add' ? 'LB pod bound' : 'LB pod unbound', { neighborSet: change.set, address: change.address });
     }
     // gobgpd evaluates import policy when a route arrives: re-run it over what these peers sent.
     for (const address of new Set(changes.map((c) => bareAddress(c.address)))) {
-      await this.gobgp(['neighbor', address, 'softresetin']).catch(() => undefined); // not connected (yet): nothing to re-evaluate
+      await this.gobgp.softResetIn(address).catch(() => undefined); // not connected (yet): nothing to re-evaluate
     }
     return changes;
   }
@@ -154,7 +134,8 @@ export interface ReflectorAgentOptions {
   readonly log: Logger;
   readonly kubeconfigPath?: string;
   readonly kubeConfig?: K8s.KubeConfig;
-  readonly gobgp?: GobgpRunner;
+  /** gobgpd's API, when not the config's `gobgpApi` (`HOST:PORT` or `unix:///PATH`). */
+  readonly gobgpApi?: string;
   readonly resyncMs?: number;
 }
 
@@ -168,8 +149,9 @@ export async function runReflectorAgent(options: ReflectorAgentOptions): Promise
     // Also repairs a restarted gobgpd, which comes back with the config's sets only.
     resyncMs: options.resyncMs ?? 10_000,
   });
-  const syncer = new BindingSyncer(options.config, () => watch.pods(), options.gobgp ?? gobgpCli(options.config.gobgpApi), options.log);
+  const gobgp = gobgpApi(options.gobgpApi ?? options.config.gobgpApi);
+  const syncer = new BindingSyncer(options.config, () => watch.pods(), gobgp, options.log);
   await watch.start();
   options.log.log('info', 'reflector agent started', { namespaces, neighborSets: options.config.bindings.map(lbPodNeighborSet) });
-  return { syncer, stop: () => watch.stop() };
+  return { syncer, stop: async () => { await watch.stop(); gobgp.close(); } };
 }

@@ -1,6 +1,7 @@
 import { ReflectorAgentBinding, UNBOUND_NEIGHBORS } from '../../lib/renderers/reflector-agent';
 import { silentLogger } from '../src/log';
-import { AgentPod, BindingSyncer, desiredNeighborSets, neighborSetChanges, parseNeighborSets } from '../src/reflector-agent';
+import { GobgpNeighborSets } from '../src/gobgp-api';
+import { AgentPod, BindingSyncer, desiredNeighborSets, neighborSetChanges } from '../src/reflector-agent';
 
 const web1: ReflectorAgentBinding = { namespace: 'shop', service: 'web1' };
 const web2: ReflectorAgentBinding = { namespace: 'shop', service: 'web2' };
@@ -46,10 +47,7 @@ describe('desiredNeighborSets', () => {
 
 describe('neighborSetChanges', () => {
   test('adds before deletes, and never removes the never-a-peer addresses', () => {
-    const current = parseNeighborSets(JSON.stringify([
-      { defined_type: 1, name: 'lb-pods.shop.web1', list: ['0.0.0.0/32', '::/128', '198.19.0.4/32'] },
-      { defined_type: 1, name: 'lb-pods.shop.web2' },
-    ]));
+    const current = new Map([['lb-pods.shop.web1', ['0.0.0.0/32', '198.19.0.4/32', '::/128']], ['lb-pods.shop.web2', []]]);
     const desired = new Map([['lb-pods.shop.web1', ['198.19.0.5/32']], ['lb-pods.shop.web2', ['0.0.0.0/32', '198.19.0.9/32']]]);
     expect(neighborSetChanges(current, desired)).toEqual([
       { op: 'add', set: 'lb-pods.shop.web1', address: '198.19.0.5/32' },
@@ -61,35 +59,40 @@ describe('neighborSetChanges', () => {
 });
 
 describe('BindingSyncer', () => {
-  test('drives the gobgp CLI with bare addresses, then re-runs the import policy on the changed peers only', async () => {
-    const calls: string[][] = [];
-    let sets = [{ name: 'lb-pods.shop.web1', list: ['0.0.0.0/32', '::/128', '198.19.0.4/32'] }];
-    const gobgp = async (args: string[]) => {
-      calls.push(args);
-      if (args.join(' ') === 'policy neighbor -j') return JSON.stringify(sets);
-      if (args[2] === 'add') sets = [{ ...sets[0], list: [...sets[0].list, `${args[4]}/32`] }];
-      if (args[2] === 'del') sets = [{ ...sets[0], list: sets[0].list.filter(a => a !== `${args[4]}/32`) }];
-      if (args[0] === 'neighbor' && args[1] === '198.19.0.4') throw new Error('not a neighbor');
-      return '';
+  /** gobgpd's neighbor sets in memory, recording each call; `softResetIn` fails for `notPeers`. */
+  function fakeGobgpd(sets: Map<string, string[]>, notPeers: string[] = []): GobgpNeighborSets & { calls: string[] } {
+    const calls: string[] = [];
+    return {
+      calls,
+      list: async () => { calls.push('list'); return new Map([...sets].map(([k, v]) => [k, [...v].sort()])); },
+      add: async (set, address) => { calls.push(`add ${set} ${address}`); sets.set(set, [...(sets.get(set) ?? []), address]); },
+      delete: async (set, address) => { calls.push(`delete ${set} ${address}`); sets.set(set, (sets.get(set) ?? []).filter((a) => a !== address)); },
+      softResetIn: async (address) => { calls.push(`softresetin ${address}`); if (notPeers.includes(address)) throw new Error('not a neighbor'); },
+      close: () => undefined,
     };
+  }
+
+  test('brings the sets to the pods\' addresses, then re-runs the import policy on the changed peers only', async () => {
+    const gobgp = fakeGobgpd(new Map([['lb-pods.shop.web1', ['0.0.0.0/32', '::/128', '198.19.0.4/32']]]), ['198.19.0.4']);
     const syncer = new BindingSyncer({ gobgpApi: '127.0.0.1:50051', bindings: [web1] }, () => [pod('web1', ['198.19.0.5'])], gobgp, silentLogger);
     await syncer.schedule();
-    expect(calls).toEqual([
-      ['policy', 'neighbor', '-j'],
-      ['policy', 'neighbor', 'add', 'lb-pods.shop.web1', '198.19.0.5'],
-      ['policy', 'neighbor', 'del', 'lb-pods.shop.web1', '198.19.0.4'],
-      ['neighbor', '198.19.0.5', 'softresetin'],
-      ['neighbor', '198.19.0.4', 'softresetin'],
+    expect(gobgp.calls).toEqual([
+      'list',
+      'add lb-pods.shop.web1 198.19.0.5/32',
+      'delete lb-pods.shop.web1 198.19.0.4/32',
+      'softresetin 198.19.0.5',
+      'softresetin 198.19.0.4',
     ]);
-    calls.length = 0;
+    gobgp.calls.length = 0;
     await syncer.schedule();
-    expect(calls).toEqual([['policy', 'neighbor', '-j']]);
+    expect(gobgp.calls).toEqual(['list']);
   });
 
   test('an unreachable gobgpd is logged and retried on the next pass, never thrown', async () => {
     const messages: string[] = [];
     const log = { log: (_level: string, msg: string) => { messages.push(msg); }, child: () => log };
-    const syncer = new BindingSyncer({ gobgpApi: '127.0.0.1:50051', bindings: [web1] }, () => [], async () => { throw new Error('connection refused'); }, log);
+    const unreachable = { ...fakeGobgpd(new Map()), list: async () => { throw new Error('connection refused'); } };
+    const syncer = new BindingSyncer({ gobgpApi: '127.0.0.1:50051', bindings: [web1] }, () => [], unreachable, log);
     await expect(syncer.schedule()).resolves.toBeUndefined();
     expect(messages).toEqual(['gobgpd not updated; retrying on the next change or resync']);
   });

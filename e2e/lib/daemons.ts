@@ -88,15 +88,15 @@ export async function startClusterApi(ctx: { workDir: string; onTeardown(undo: (
  * gobgpd from each generated `gobgpd.toml`, one namespace per reflector, each with its reflector
  * agent (`ecmp-lb reflector-agent` from the generated `lb-pod-bindings.json`), which binds the
  * services' prefixes to the LB pods the API lists. The agent runs on the host, where the API
- * double is, and reaches gobgpd's loopback API through `ip netns exec`. Returns gobgpd by name.
+ * double is, and reaches gobgpd through a second API socket, a unix one (a unix socket belongs to
+ * no network namespace). Returns gobgpd by name.
  */
 export function startReflectors(procs: ProcessSet, synth: Synthesized, cluster: ClusterApi, workDir: string): Map<string, Daemon> {
   return new Map([...synth.reflectorDirs].map(([name, dir]) => {
-    const gobgpd = procs.start(`reflector-${name}`, reflectorNs(name), ['gobgpd', '-f', path.join(dir, 'gobgpd.toml'), '-t', 'toml', '--api-hosts', '127.0.0.1:50051', '--pprof-disable', '-p']);
-    const gobgp = path.join(workDir, `gobgp-${name}`);
-    fs.writeFileSync(gobgp, `#!/bin/sh\nexec ip netns exec ${reflectorNs(name)} gobgp "$@"\n`, { mode: 0o755 });
+    const api = `unix://${path.join(workDir, `gobgpd-${name}.sock`)}`;
+    const gobgpd = procs.start(`reflector-${name}`, reflectorNs(name), ['gobgpd', '-f', path.join(dir, 'gobgpd.toml'), '-t', 'toml', '--api-hosts', `127.0.0.1:50051,${api}`, '--pprof-disable', '-p']);
     procs.start(`reflector-agent-${name}`, undefined, [...cluster.cli, 'reflector-agent', '--config', path.join(dir, 'lb-pod-bindings.json'),
-      '--kubeconfig', cluster.kubeconfig, '--gobgp', gobgp]);
+      '--kubeconfig', cluster.kubeconfig, '--gobgp-api', api]);
     return [name, gobgpd];
   }));
 }

@@ -32,11 +32,10 @@ export async function inClusterReflector(ctx: ScenarioContext): Promise<void> {
   const dir = path.join(workDir, 'rr-ic');
   fs.mkdirSync(dir, { recursive: true });
   for (const [file, text] of Object.entries(config)) fs.writeFileSync(path.join(dir, file), text);
-  procs.start('rr-ic-gobgpd', ns, ['gobgpd', '-f', path.join(dir, 'gobgpd.toml'), '-t', 'toml', '--api-hosts', '127.0.0.1:50051', '--pprof-disable', '-p']);
+  const api = `unix://${path.join(workDir, 'gobgpd-rr-ic.sock')}`;
+  procs.start('rr-ic-gobgpd', ns, ['gobgpd', '-f', path.join(dir, 'gobgpd.toml'), '-t', 'toml', '--api-hosts', `127.0.0.1:50051,${api}`, '--pprof-disable', '-p']);
   const cluster = await startClusterApi(ctx, SOURCE_CLI);
-  const gobgp = path.join(workDir, 'gobgp-rr-ic');
-  fs.writeFileSync(gobgp, `#!/bin/sh\nexec ip netns exec ${ns} gobgp "$@"\n`, { mode: 0o755 });
-  procs.start('rr-ic-agent', undefined, [...cluster.cli, 'reflector-agent', '--config', path.join(dir, 'lb-pod-bindings.json'), '--kubeconfig', cluster.kubeconfig, '--gobgp', gobgp]);
+  procs.start('rr-ic-agent', undefined, [...cluster.cli, 'reflector-agent', '--config', path.join(dir, 'lb-pod-bindings.json'), '--kubeconfig', cluster.kubeconfig, '--gobgp-api', api]);
   await startRouter(procs, synth, RouterFlavour.FRR);
 
   // Cluster DNS: the reflector's Service name resolves to its ClusterIP.

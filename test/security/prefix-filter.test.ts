@@ -78,6 +78,7 @@ function gobgpPrefixes(lab: NetnsLab, ns: string, args: string[]): string[] {
 
 describe('prefix filtering, with real daemons in network namespaces', () => {
   const work = tempDir('ecmp-sec-filter');
+  const rr1Api = `unix://${path.join(work, 'gobgpd-rr1.sock')}`;
   const lab = new NetnsLab('sf', path.join(work, 'logs'));
   const files = synthesize(path.join(work, 'dist'));
   const api = new ApiServerDouble();
@@ -87,17 +88,15 @@ describe('prefix filtering, with real daemons in network namespaces', () => {
     await api.stop();
   });
 
-  /** rr1's agent runs here, reaching rr1's loopback gobgpd API through `ip netns exec`. */
+  /** rr1's agent runs here, reaching rr1's gobgpd through its unix API socket. */
   async function startAgent(): Promise<void> {
     await api.start();
     for (const [speaker, service] of apiPods) api.upsert('/api/v1/namespaces/lb/pods', lbPod(speaker.podIp, `${service}-lb-${speaker.name}`, service));
     const kubeconfig = path.join(work, 'kubeconfig');
     api.writeKubeconfig(kubeconfig);
-    const gobgp = path.join(work, 'gobgp-rr1');
-    fs.writeFileSync(gobgp, `#!/bin/sh\nexec ip netns exec ${lab.ns('rr1')} gobgp "$@"\n`, { mode: 0o755 });
     const repo = path.resolve(__dirname, '../..');
     lab.start('agent', undefined, [process.execPath, path.join(repo, 'node_modules/.bin/ts-node'), path.join(repo, 'controller/src/cli.ts'), 'reflector-agent',
-      '--config', path.join(work, 'dist/route-reflectors/rr1/lb-pod-bindings.json'), '--kubeconfig', kubeconfig, '--gobgp', gobgp], { TS_NODE_TRANSPILE_ONLY: '1', NODE_OPTIONS: '' });
+      '--config', path.join(work, 'dist/route-reflectors/rr1/lb-pod-bindings.json'), '--kubeconfig', kubeconfig, '--gobgp-api', rr1Api], { TS_NODE_TRANSPILE_ONLY: '1', NODE_OPTIONS: '' });
   }
 
   test('the router installs only the declared prefixes, each from its own service\'s LB pods; rogues are filtered by the reflector, and by the router behind an unfiltered one', async () => {
@@ -106,7 +105,7 @@ describe('prefix filtering, with real daemons in network namespaces', () => {
       // A reflector sees the pods' own addresses (docs/design.md): it has a leg in the pod network.
       const ns = lab.host(name, [`${address}/24`, name === 'rr1' ? '198.19.128.1/17' : '198.19.128.2/17']);
       lab.start(name, ns, ['gobgpd', '-t', 'toml', '-f', path.join(work, 'dist', `route-reflectors/${name}/gobgpd.toml`),
-        '--api-hosts', '127.0.0.1:50051', '--pprof-disable']);
+        '--api-hosts', name === 'rr1' ? `127.0.0.1:50051,${rr1Api}` : '127.0.0.1:50051', '--pprof-disable']);
     }
     await startAgent();
     const router = lab.host('router', ['198.18.0.110/24']);
