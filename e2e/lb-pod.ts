@@ -20,6 +20,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { LB_POD_CONTAINERS, LB_POD_HTTP, LB_POD_RUN_DIR, lbPodSysctls } from '../lib/lb-pod-contract';
 import { LoadBalancerServiceModel, RouterFlavour } from '../lib/model';
 import { DEFAULT_ROUTE_PROTO } from '../controller/src/node-routes';
 import { ApiServerDouble } from '../controller/test/apiserver-double';
@@ -140,11 +141,11 @@ async function lbPod(ctx: ScenarioContext): Promise<void> {
   await pod.runner.start();
   const startMs = performance.now() - started;
   console.log(`  pod started (init container done, containers running) in ${seconds(startMs)}`);
-  const init = pod.runner.initContainers.get('render-config')!;
-  checks.check('init container render-config ran to completion (exit 0) before the containers started', init.exitCode === 0
+  const init = pod.runner.initContainers.get(LB_POD_CONTAINERS.init)!;
+  checks.check(`init container ${LB_POD_CONTAINERS.init} ran to completion (exit 0) before the containers started`, init.exitCode === 0
     && [...pod.runner.containers.values()].every((c) => c.startedAt >= init.startedAt), `exit ${init.exitCode}, pod started in ${seconds(startMs)}`);
-  const ipvs = pod.runner.containers.get('ipvs')!;
-  const exabgp = pod.runner.containers.get('exabgp')!;
+  const ipvs = pod.runner.containers.get(LB_POD_CONTAINERS.ipvs)!;
+  const exabgp = pod.runner.containers.get(LB_POD_CONTAINERS.exabgp)!;
   const ipvsStatus = processStatus(ipvs.pid);
   const exabgpStatus = processStatus(exabgp.pid);
   const capEff = (s: Record<string, string>) => BigInt(`0x${s.CapEff}`);
@@ -156,12 +157,11 @@ async function lbPod(ctx: ScenarioContext): Promise<void> {
     && exabgpStatus.Gid.split(/\s+/)[0] === '65534' && capEff(exabgpStatus) === 0n && BigInt(`0x${exabgpStatus.CapBnd}`) === 0n && exabgpStatus.NoNewPrivs === '1',
     `Uid ${exabgpStatus.Uid} Gid ${exabgpStatus.Gid} CapEff ${exabgpStatus.CapEff} CapBnd ${exabgpStatus.CapBnd}`);
   const rootMount = fs.readFileSync(`/proc/${ipvs.pid}/mountinfo`, 'utf8').split('\n').find((l) => l.split(' ')[4] === '/') ?? '';
-  const runMount = fs.readFileSync(`/proc/${ipvs.pid}/mountinfo`, 'utf8').split('\n').find((l) => l.split(' ')[4] === '/run/ecmp-lb') ?? '';
-  checks.check('ipvs container: read-only root file system (the image\'s), /run/ecmp-lb a 16 MiB tmpfs (emptyDir medium Memory)',
+  const runMount = fs.readFileSync(`/proc/${ipvs.pid}/mountinfo`, 'utf8').split('\n').find((l) => l.split(' ')[4] === LB_POD_RUN_DIR) ?? '';
+  checks.check(`ipvs container: read-only root file system (the image's), ${LB_POD_RUN_DIR} a 16 MiB tmpfs (emptyDir medium Memory)`,
     rootMount.split(' ')[5]?.split(',').includes('ro') && / tmpfs /.test(runMount) && /size=16384k/.test(runMount), `${rootMount.split(' ').slice(4, 6).join(' ')} | ${runMount.split(' - ')[1] ?? runMount}`);
-  const sysctl = (name: string) => run(pod.netns, ['sysctl', '-n', name], { timeoutMs: 30_000 }).trim();
-  checks.check('pod sysctls set in the pod\'s network namespace', sysctl('net.ipv4.ip_forward') === '1' && sysctl('net.ipv4.vs.conntrack') === '1'
-    && sysctl('net.ipv4.vs.conn_reuse_mode') === '0', `ip_forward ${sysctl('net.ipv4.ip_forward')} vs.conntrack ${sysctl('net.ipv4.vs.conntrack')} vs.conn_reuse_mode ${sysctl('net.ipv4.vs.conn_reuse_mode')}`);
+  const sysctls = Object.entries(lbPodSysctls(model)).map(([name, wanted]) => ({ name, wanted, got: run(pod.netns, ['sysctl', '-n', name], { timeoutMs: 30_000 }).trim() }));
+  checks.check('pod sysctls set in the pod\'s network namespace', sysctls.every((s) => s.got === s.wanted), sysctls.map((s) => `${s.name} ${s.got}`).join(', '));
 
   const prefix = model.prefixes[0];
   const agentRoute = () => probe(nodeNs(1), ['ip', '-4', 'route', 'show', 'proto', String(DEFAULT_ROUTE_PROTO)], 30_000).trim();
@@ -170,8 +170,8 @@ async function lbPod(ctx: ScenarioContext): Promise<void> {
     routed.ok && (front.authorized.get(nodeIp(1)) ?? 0) > 0, `"${routed.value}" after ${seconds(routed.ms)}; ${front.authorized.get(nodeIp(1)) ?? 0} authorized requests from the node`);
   const announced = await waitFor(() => nexthops(prefix)?.join(' '), (v) => v === nodeIp(1), 150_000, 250);
   checks.check(`announce: the router's route ${prefix} has the LB node ${nodeIp(1)} as next hop`, announced.ok, `[${announced.value}] after ${seconds(announced.ms)} from the pod start`);
-  const ready = await waitFor(() => pod.runner.isReady('ipvs'), Boolean, 30_000, 250);
-  checks.check('ipvs container ready (readinessProbe GET /readyz :9100 from the node)', ready.ok, `after ${seconds(ready.ms)}`);
+  const ready = await waitFor(() => pod.runner.isReady(LB_POD_CONTAINERS.ipvs), Boolean, 30_000, 250);
+  checks.check(`ipvs container ready (readinessProbe GET ${LB_POD_HTTP.readinessPath} :${LB_POD_HTTP.port} from the node)`, ready.ok, `after ${seconds(ready.ms)}`);
   const fromPod = front.authorized.get(pod.podIp) ?? 0;
   checks.check('the controller reached the API in-cluster (HTTPS verified with the projected ca.crt, the projected token as bearer)',
     fromPod > 0 && front.unauthorized === 0, `${fromPod} authorized requests from the pod, ${front.unauthorized} refused`);
@@ -225,28 +225,28 @@ async function lbPod(ctx: ScenarioContext): Promise<void> {
   // Run side by side (each in a pod of its own): the VM is slow, and they do not interact.
   const failures = [
     expectFailure('the init container\'s command names a binary absent from the image (nginx, which the VM itself has)', 'broken-binary',
-      (spec) => { container(spec, 'render-config').command = ['nginx']; }, /StartError: container render-config: .*nginx.*not found/),
+      (spec) => { container(spec, LB_POD_CONTAINERS.init).command = ['nginx']; }, /StartError: container render-config: .*nginx.*not found/),
     expectFailure('readOnlyRootFilesystem and the init container renders into /run, an image directory outside its volumes', 'broken-rofs',
-      (spec) => { const c = container(spec, 'render-config'); c.args = c.args.map((a: string) => (a === '/run/ecmp-lb' ? '/run' : a)); },
+      (spec) => { const c = container(spec, LB_POD_CONTAINERS.init); c.args = c.args.map((a: string) => (a === LB_POD_RUN_DIR ? '/run' : a)); },
       /InitContainerFailed: init container render-config exited 1: .*(EROFS|read-only file system)/i),
     expectFailure('an image reference the node does not have (the exabgp image tagged 0.0.0)', 'broken-image',
-      (spec) => { const c = container(spec, 'exabgp'); c.image = c.image.replace(/:[^:]+$/, ':0.0.0'); }, /ErrImageNeverPull/),
+      (spec) => { const c = container(spec, LB_POD_CONTAINERS.exabgp); c.image = c.image.replace(/:[^:]+$/, ':0.0.0'); }, /ErrImageNeverPull/),
     expectFailure('runAsNonRoot on the ipvs container, which runs as uid 0', 'broken-nonroot',
-      (spec) => { container(spec, 'ipvs').securityContext.runAsNonRoot = true; }, /CreateContainerConfigError: container's runAsUser breaks non-root policy/),
+      (spec) => { container(spec, LB_POD_CONTAINERS.ipvs).securityContext.runAsNonRoot = true; }, /CreateContainerConfigError: container's runAsUser breaks non-root policy/),
     expectFailure('a kubelet without --allowed-unsafe-sysctls for the pod\'s IPVS sysctls', 'broken-sysctl', () => undefined,
       /SysctlForbidden: forbidden sysctl: "net.ipv4.ip_forward" not allowlisted/, { allowedUnsafeSysctls: [] }),
   ];
 
   // The ipvs container without NET_ADMIN: it starts, but cannot program the pod's network or IPVS, and nothing is announced.
   const noCaps = clone(template);
-  container(noCaps.spec, 'ipvs').securityContext.capabilities.add = [];
+  container(noCaps.spec, LB_POD_CONTAINERS.ipvs).securityContext.capabilities.add = [];
   const t0 = performance.now();
   const weak = makePod('web1-lb-nocap', 2, nextSlot++, noCaps);
   await weak.runner.start();
-  const logOf = () => fs.readFileSync(weak.runner.containers.get('ipvs')!.logFile, 'utf8');
+  const logOf = () => fs.readFileSync(weak.runner.containers.get(LB_POD_CONTAINERS.ipvs)!.logFile, 'utf8');
   const refused = await waitFor(() => /network namespace setup incomplete[^\n]*(Operation not permitted|not permitted)/.test(logOf()), Boolean, 60_000, 250);
   const line = logOf().split('\n').find((l) => /network namespace setup incomplete/.test(l)) ?? '';
-  const weakStatus = processStatus(weak.runner.containers.get('ipvs')!.pid);
+  const weakStatus = processStatus(weak.runner.containers.get(LB_POD_CONTAINERS.ipvs)!.pid);
   console.log(`  broken (ipvs without NET_ADMIN): CapEff ${weakStatus.CapEff}; ${line.slice(0, 300)}`);
   const neverAnnounced = await waitFor(() => nexthops(prefix)?.includes(nodeIp(2)), Boolean, 5_000, 250);
   checks.check('broken on purpose, the ipvs container without NET_ADMIN: CapEff 0, the controller reports "Operation not permitted", node 2 never announced',

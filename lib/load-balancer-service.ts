@@ -12,6 +12,9 @@ import {
 } from './model';
 import { EcmpTopology } from './ecmp-topology';
 import { ImageName, imageReference, ImageSource } from './images';
+import {
+  LB_POD_CLI, LB_POD_COMMANDS, LB_POD_CONFIG_DIR, LB_POD_CONTAINERS, LB_POD_ENV, LB_POD_FILES, LB_POD_HTTP, LB_POD_RUN_DIR, lbPodArgs, lbPodSysctls,
+} from './lb-pod-contract';
 import { NodeRouteAgent } from './node-route-agent';
 import { containerSecurity, podSecurity } from './pod-security';
 import { renderAnnouncer } from './renderers/announcer';
@@ -206,11 +209,8 @@ export interface LoadBalancerServiceProps extends BgpTimers {
   readonly loadKernelModules?: boolean;
 }
 
-const METRICS_PORT = 9100;
 /** Time after the drain for keepalived to clean up IPVS and exit (the controller gives it 10 s) before the kubelet kills it. */
 const SHUTDOWN_MARGIN_SECONDS = 15;
-const CONFIG_DIR = '/etc/ecmp-lb';
-const RUN_DIR = '/run/ecmp-lb';
 
 /**
  * One load-balanced service: a Deployment of LB pods (IPVS via keepalived plus the controller, and
@@ -525,8 +525,8 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
     const config = new k8s.KubeConfigMap(this, 'Config', {
       metadata: { name },
       data: {
-        'service.json': `${JSON.stringify(this.model, undefined, 2)}\n`,
-        'announcer.py': renderAnnouncer(),
+        [LB_POD_FILES.model]: `${JSON.stringify(this.model, undefined, 2)}\n`,
+        [LB_POD_FILES.announcer]: renderAnnouncer(),
       },
     });
     new k8s.KubePodDisruptionBudget(this, 'Budget', {
@@ -534,16 +534,11 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
       spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: labels } },
     });
 
-    const downwardEnv: k8s.EnvVar[] = [
-      { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
-      { name: 'NODE_IP', valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } },
-      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
-    ];
-    const configArgs = ['--config', `${CONFIG_DIR}/service.json`, '--run-dir', RUN_DIR];
+    const downwardEnv: k8s.EnvVar[] = Object.values(LB_POD_ENV).map(({ name, fieldPath }) => ({ name, valueFrom: { fieldRef: { fieldPath } } }));
+    const configArgs = lbPodArgs({ configFile: `${LB_POD_CONFIG_DIR}/${LB_POD_FILES.model}`, runDir: LB_POD_RUN_DIR });
     const mounts: k8s.VolumeMount[] = [
-      { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
-      { name: 'run', mountPath: RUN_DIR },
+      { name: 'config', mountPath: LB_POD_CONFIG_DIR, readOnly: true },
+      { name: 'run', mountPath: LB_POD_RUN_DIR },
     ];
     const quantity = k8s.Quantity.fromString;
     const password = this.routeReflectors[0].bgpPassword;
@@ -578,18 +573,11 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
             nodeSelector: props.nodeSelector,
             tolerations: props.tolerations,
             // Namespaced but "unsafe" sysctls: the kubelet must allow them (docs/design.md).
-            securityContext: podSecurity({
-              'net.ipv4.ip_forward': '1',
-              'net.ipv4.vs.conntrack': '1',
-              'net.ipv4.vs.conn_reuse_mode': '0',
-              // DR/TUN: forward a flow that ECMP moves here mid-connection (a non-SYN packet) to the
-              // backend `mh` picks, the same one; it answers the client directly, so the flow survives.
-              ...(this.model.forwardingMethod === ForwardingMethod.NAT ? {} : { 'net.ipv4.vs.sloppy_tcp': '1' }),
-            }),
+            securityContext: podSecurity(lbPodSysctls(this.model)),
             initContainers: [{
-              name: 'render-config',
+              name: LB_POD_CONTAINERS.init,
               image,
-              command: ['ecmp-lb', 'init'],
+              command: [LB_POD_CLI, LB_POD_COMMANDS.init],
               args: configArgs,
               env: initEnv,
               volumeMounts: mounts,
@@ -598,14 +586,14 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
             }],
             containers: [
               {
-                name: 'ipvs',
+                name: LB_POD_CONTAINERS.ipvs,
                 image,
-                command: ['ecmp-lb', 'controller'],
+                command: [LB_POD_CLI, LB_POD_COMMANDS.controller],
                 args: configArgs,
                 env: downwardEnv,
-                ports: [{ name: 'metrics', containerPort: METRICS_PORT, protocol: 'TCP' }],
-                readinessProbe: { httpGet: { path: '/readyz', port: k8s.IntOrString.fromNumber(METRICS_PORT) }, periodSeconds: 2 },
-                livenessProbe: { httpGet: { path: '/healthz', port: k8s.IntOrString.fromNumber(METRICS_PORT) }, periodSeconds: 10, failureThreshold: 3 },
+                ports: [{ name: 'metrics', containerPort: LB_POD_HTTP.port, protocol: 'TCP' }],
+                readinessProbe: { httpGet: { path: LB_POD_HTTP.readinessPath, port: k8s.IntOrString.fromNumber(LB_POD_HTTP.port) }, periodSeconds: 2 },
+                livenessProbe: { httpGet: { path: LB_POD_HTTP.livenessPath, port: k8s.IntOrString.fromNumber(LB_POD_HTTP.port) }, periodSeconds: 10, failureThreshold: 3 },
                 resources: props.resources ?? {
                   requests: { cpu: quantity('100m'), memory: quantity('64Mi') },
                   limits: { memory: quantity('256Mi') },
@@ -620,9 +608,9 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
                 securityContext: containerSecurity({ addCapabilities: modules ? ['NET_ADMIN', 'SYS_MODULE'] : ['NET_ADMIN'], runAsRoot: true }),
               },
               {
-                name: 'exabgp',
+                name: LB_POD_CONTAINERS.exabgp,
                 image: exabgpImage,
-                command: ['exabgp', `${RUN_DIR}/exabgp.conf`],
+                command: ['exabgp', `${LB_POD_RUN_DIR}/${LB_POD_FILES.exabgpConfig}`],
                 env: [
                   ...downwardEnv,
                   // exabgp connects out only; it needs no privilege and no writable root.

@@ -5,6 +5,7 @@ import * as YAML from 'yaml';
 import { isIP } from 'net';
 import { EcmpApp, ForwardingMethod, LoadBalancerServiceModel, Protocol, RouterFlavour } from '../lib';
 import { validateTree } from '../lib/config-file';
+import { announcerCommand } from '../lib/lb-pod-contract';
 import { BGP_PASSWORD_PLACEHOLDER, LB_ROLE_LABEL } from '../lib/model';
 import { parseToml } from '../lib/toml';
 import { renderExabgp } from '../lib/renderers/exabgp';
@@ -113,7 +114,7 @@ function podRenderings(model: LoadBalancerServiceModel, spec: TopologySpec, orig
   // A literal reflector address as is; a Service name as the pod's resolver would answer it.
   const neighbors = model.reflectors.map((r, i) => (isIP(r.host) ? r.host : `198.19.255.${i + 1}`));
   const md5 = model.md5 ? { md5Password: LAB_KEY } : {};
-  const exabgp = renderExabgp({ ...exabgpModel(model, pod, neighbors, '/usr/bin/python3 /etc/ecmp-lb/announcer.py /run/ecmp-lb/announce'), ...md5 });
+  const exabgp = renderExabgp({ ...exabgpModel(model, pod, neighbors, announcerCommand()), ...md5 });
   // The announcer sends `announce route PREFIX next-hop NODE_IP` at run time, which `exabgp --test`
   // cannot see in the API form: the same routes as static routes, which it decodes and encodes.
   const announced = renderExabgp({ ...exabgpModel(model, pod, neighbors, ''), ...md5 });

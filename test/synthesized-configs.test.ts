@@ -4,6 +4,7 @@ import { exabgpModel } from '../controller/src/init';
 import { EndpointSlice } from '../controller/src/endpoint-slices';
 import { reconcile } from '../controller/src/reconcile';
 import { HealthCheckType, LoadBalancerServiceModel, Protocol, RouteReflectorPlacement, RouterFlavour } from '../lib';
+import { announcerCommand } from '../lib/lb-pod-contract';
 import { renderExabgp } from '../lib/renderers/exabgp';
 import { renderKeepalived } from '../lib/renderers/keepalived';
 import { CheckResult, checkBird, checkExabgp, checkFrr, checkGobgpd, checkKeepalived, checkSysctl } from './support/daemons';
@@ -102,7 +103,7 @@ describe.each(variants)('%s', (_name, options) => {
         ? { podIp: '2001:db8:130::2', nodeIp: '2001:db8::106', podName: 'lb-0', podNamespace: model.namespace }
         : { podIp: '198.19.130.2', nodeIp: '198.18.0.106', podName: 'lb-0', podNamespace: model.namespace };
       const neighbors = model.reflectors.map((_r, i) => v6 ? `2001:db8::${109 - i}` : `198.18.0.${109 - i}`);
-      const exabgp = renderExabgp(exabgpModel(model, pod, neighbors, '/usr/bin/python3 /etc/ecmp-lb/announcer.py /run/ecmp-lb/announce'));
+      const exabgp = renderExabgp(exabgpModel(model, pod, neighbors, announcerCommand()));
       expectAccepted(`exabgp.conf of ${model.name}`, checkExabgp(exabgp));
       const keepalived = renderKeepalived(reconcile(model, sampleSlices(model), pod.podIp));
       expect(keepalived).toContain(v6 ? '2001:db8:130::11' : '198.19.130.11');

@@ -10,6 +10,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { LB_POD_COMMANDS, LB_POD_FILES, lbPodArgs, podEnvironmentVariables } from '../../lib/lb-pod-contract';
 import { renderKeepalived } from '../../lib/renderers/keepalived';
 import { ApiServerDouble } from '../test/apiserver-double';
 import { serviceModel, slice } from '../test/fixtures';
@@ -102,16 +103,20 @@ async function rssBenchmark(): Promise<void> {
   for (const s of bigSlices()) api.upsert(COLLECTION, s as any);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ecmp-bench-rss-'));
   fs.mkdirSync(path.join(dir, 'fake'));
-  fs.writeFileSync(path.join(dir, 'service.json'), JSON.stringify(serviceModel()));
+  fs.writeFileSync(path.join(dir, LB_POD_FILES.model), JSON.stringify(serviceModel()));
   api.writeKubeconfig(path.join(dir, 'kubeconfig'));
   const port = 19600 + Math.floor(Math.random() * 300);
-  const child = spawn(process.execPath, [path.join(buildDir, 'controller/src/cli.js'), 'controller', '--config', path.join(dir, 'service.json'), '--run-dir', path.join(dir, 'run'),
-    '--kubeconfig', path.join(dir, 'kubeconfig'), '--metrics-port', String(port), '--keepalived', path.join(REPO, 'controller/test/bin/fake-keepalived.sh'), '--skip-netns-setup'], {
-    env: { ...process.env, FAKE_KEEPALIVED_OUT: path.join(dir, 'fake'), POD_IP: '198.18.0.11', NODE_IP: '198.18.0.2', POD_NAME: 'bench', POD_NAMESPACE: 'shop' }, stdio: 'ignore',
+  const args = lbPodArgs({
+    configFile: path.join(dir, LB_POD_FILES.model), runDir: path.join(dir, 'run'), kubeconfig: path.join(dir, 'kubeconfig'),
+    metricsPort: port, keepalived: path.join(REPO, 'controller/test/bin/fake-keepalived.sh'), skipNetnsSetup: true,
+  });
+  const child = spawn(process.execPath, [path.join(buildDir, 'controller/src/cli.js'), LB_POD_COMMANDS.controller, ...args], {
+    env: { ...process.env, FAKE_KEEPALIVED_OUT: path.join(dir, 'fake'), ...podEnvironmentVariables({ podIp: '198.18.0.11', nodeIp: '198.18.0.2', podName: 'bench', podNamespace: 'shop' }) },
+    stdio: 'ignore',
   });
   try {
     await waitFor('10,000 real servers rendered', () => {
-      const conf = path.join(dir, 'run', 'keepalived.conf');
+      const conf = path.join(dir, 'run', LB_POD_FILES.keepalivedConfig);
       return fs.existsSync(conf) && (fs.readFileSync(conf, 'utf8').match(/real_server /g)?.length ?? 0) === 10_000;
     }, 30000);
     await sleep(2000); // let the heap settle after the initial list

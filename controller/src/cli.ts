@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { LB_POD_COMMANDS, LB_POD_FLAGS, LB_POD_HTTP, podEnvironment } from '../../lib/lb-pod-contract';
 import { dnsResolver, runInit } from './init';
 import { jsonLogger } from './log';
 import { runController } from './run-controller';
@@ -8,13 +9,13 @@ import { runNodeAgent } from './node-agent';
 import { DEFAULT_ROUTE_PROTO } from './node-routes';
 import { loadAgentConfig, runReflectorAgent } from './reflector-agent';
 import { loadResilientRoutesConfig, runResilientRoutes } from './resilient-routes';
-import { loadServiceModel, podEnvironment } from './service-config';
+import { loadServiceModel } from './service-config';
 import * as path from 'node:path';
 
 const USAGE = `usage:
-  ecmp-lb init --config FILE --run-dir DIR
-  ecmp-lb controller --config FILE --run-dir DIR [--metrics-port 9100] [--kubeconfig FILE]
-                     [--keepalived BINARY] [--skip-netns-setup]
+  ecmp-lb ${LB_POD_COMMANDS.init} --${LB_POD_FLAGS.config} FILE --${LB_POD_FLAGS.runDir} DIR
+  ecmp-lb ${LB_POD_COMMANDS.controller} --${LB_POD_FLAGS.config} FILE --${LB_POD_FLAGS.runDir} DIR [--${LB_POD_FLAGS.metricsPort} ${LB_POD_HTTP.port}]
+                     [--${LB_POD_FLAGS.kubeconfig} FILE] [--${LB_POD_FLAGS.keepalived} BINARY] [--${LB_POD_FLAGS.skipNetnsSetup}]
   ecmp-lb node-agent --namespaces NS1,NS2 [--kubeconfig FILE]   (env NODE_NAME, POD_NAMESPACE, POD_NAME)
   ecmp-lb reflector-agent --config lb-pod-bindings.json [--kubeconfig FILE] [--gobgp-api HOST:PORT|unix:///PATH]
   ecmp-lb resilient-routes --config resilient-routes.json   (on the router)`;
@@ -35,14 +36,14 @@ async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: rest,
     options: {
-      'config': { type: 'string' },
-      'run-dir': { type: 'string' },
-      'metrics-port': { type: 'string', default: '9100' },
-      'kubeconfig': { type: 'string' },
+      [LB_POD_FLAGS.config]: { type: 'string' },
+      [LB_POD_FLAGS.runDir]: { type: 'string' },
+      [LB_POD_FLAGS.metricsPort]: { type: 'string', default: String(LB_POD_HTTP.port) },
+      [LB_POD_FLAGS.kubeconfig]: { type: 'string' },
       'namespaces': { type: 'string' },
-      'keepalived': { type: 'string' },
+      [LB_POD_FLAGS.keepalived]: { type: 'string' },
       'gobgp-api': { type: 'string' },
-      'skip-netns-setup': { type: 'boolean', default: false },
+      [LB_POD_FLAGS.skipNetnsSetup]: { type: 'boolean', default: false },
     },
   });
   const log = jsonLogger({ component: command });
@@ -52,16 +53,17 @@ async function main(argv: string[]): Promise<number> {
     return value;
   };
   switch (command) {
-    case 'init': {
+    case LB_POD_COMMANDS.init: {
       const pod = podEnvironment();
-      const config = required('config');
-      await runInit(loadServiceModel(config), pod, path.dirname(config), required('run-dir'), dnsResolver(pod.podIp.includes(':') ? 6 : 4), log);
+      const configFile = required(LB_POD_FLAGS.config);
+      await runInit(loadServiceModel(configFile), pod, path.dirname(configFile), required(LB_POD_FLAGS.runDir), dnsResolver(pod.podIp.includes(':') ? 6 : 4), log);
       return 0;
     }
-    case 'controller': {
+    case LB_POD_COMMANDS.controller: {
       const { done } = await runController({
-        configFile: required('config'), runDir: required('run-dir'), pod: podEnvironment(),
-        metricsPort: Number(values['metrics-port']), kubeconfig: values.kubeconfig, keepalivedBinary: values.keepalived, skipNetnsSetup: values['skip-netns-setup'], log,
+        configFile: required(LB_POD_FLAGS.config), runDir: required(LB_POD_FLAGS.runDir), pod: podEnvironment(),
+        metricsPort: Number(values[LB_POD_FLAGS.metricsPort]), kubeconfig: values[LB_POD_FLAGS.kubeconfig], keepalivedBinary: values[LB_POD_FLAGS.keepalived],
+        skipNetnsSetup: values[LB_POD_FLAGS.skipNetnsSetup], log,
       });
       await done;
       return 0;

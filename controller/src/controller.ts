@@ -1,7 +1,7 @@
 import * as path from 'node:path';
+import { announceFileText, LB_POD_FILES } from '../../lib/lb-pod-contract';
 import { LoadBalancerServiceModel } from '../../lib/model';
 import { renderKeepalived } from '../../lib/renderers/keepalived';
-import { announceText } from './announce';
 import { writeFileAtomic } from './atomic-file';
 import { EndpointSlice } from './endpoint-slices';
 import { Logger } from './log';
@@ -65,8 +65,8 @@ export class Controller {
   private hasBackends = false;
 
   constructor(private readonly options: ControllerOptions) {
-    this.keepalivedConfigPath = path.join(options.runDir, 'keepalived.conf');
-    this.announcePath = path.join(options.runDir, 'announce');
+    this.keepalivedConfigPath = path.join(options.runDir, LB_POD_FILES.keepalivedConfig);
+    this.announcePath = path.join(options.runDir, LB_POD_FILES.announce);
   }
 
   /** True once a config has been written and keepalived told to load it. */
@@ -188,7 +188,7 @@ export class Controller {
   private updateAnnouncement(): void {
     const ipvs = this.options.ipvsHealthy?.();
     const announce = !this.draining && this.hasBackends && ipvs !== false;
-    const text = announceText(this.options.service.prefixes, this.options.nodeIp, announce);
+    const text = announce ? announceFileText(this.options.service.prefixes, this.options.nodeIp) : '';
     if (text === this.lastAnnounce) return;
     try {
       writeFileAtomic(this.announcePath, text);

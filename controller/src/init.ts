@@ -2,17 +2,12 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import * as path from 'node:path';
 import * as ipaddr from 'ipaddr.js';
+import { announcerCommand, LB_POD_FILES, PodEnvironment } from '../../lib/lb-pod-contract';
 import { ExabgpModel, LoadBalancerServiceModel } from '../../lib/model';
 import { renderExabgp } from '../../lib/renderers/exabgp';
 import { md5PasswordFromEnv } from '../../lib/renderers/password';
 import { writeFileAtomic } from './atomic-file';
 import { Logger } from './log';
-import { PodEnvironment } from './service-config';
-
-/** The announcer's path inside the ConfigMap mount, and the file it follows in the run dir. */
-export function announcerCommand(configDir: string, runDir: string): string {
-  return `/usr/bin/python3 ${path.join(configDir, 'announcer.py')} ${path.join(runDir, 'announce')}`;
-}
 
 /** Pure: the exabgp model for this pod. */
 export function exabgpModel(service: LoadBalancerServiceModel, pod: PodEnvironment, neighbors: string[], command: string): ExabgpModel {
@@ -58,7 +53,7 @@ export function dnsResolver(family: 4 | 6, attempts = 30, delayMs = 2000): Resol
 /** `ecmp-lb init`: writes exabgp.conf into the run dir. */
 export async function runInit(service: LoadBalancerServiceModel, pod: PodEnvironment, configDir: string, runDir: string, resolve: Resolver, log: Logger): Promise<string> {
   const neighbors = await Promise.all(service.reflectors.map((r) => resolve(r.host)));
-  const file = path.join(runDir, 'exabgp.conf');
+  const file = path.join(runDir, LB_POD_FILES.exabgpConfig);
   // TCP-MD5 (bgpPassword with signLoadBalancerSessions): the key comes from the Secret through the env, never the ConfigMap.
   const md5Password = md5PasswordFromEnv(service, process.env);
   writeFileAtomic(file, renderExabgp({ ...exabgpModel(service, pod, neighbors, announcerCommand(configDir, runDir)), ...(md5Password ? { md5Password } : {}) }));

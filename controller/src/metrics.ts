@@ -1,6 +1,7 @@
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { LB_POD_HTTP } from '../../lib/lb-pod-contract';
 
 /** The controller's metrics, in a registry of their own (tests run several controllers). */
 export class ControllerMetrics {
@@ -35,13 +36,13 @@ export interface HealthSource {
 export async function startMetricsServer(registry: Registry, health: HealthSource, port: number, host = '0.0.0.0'): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
-    if (path === '/metrics') {
+    if (path === LB_POD_HTTP.metricsPath) {
       registry.metrics().then(
         (text) => { res.writeHead(200, { 'Content-Type': registry.contentType }); res.end(text); },
         (err) => { res.writeHead(500); res.end(String(err)); },
       );
-    } else if (path === '/healthz' || path === '/readyz') {
-      const ok = path === '/healthz' ? health.healthy() : health.ready();
+    } else if (path === LB_POD_HTTP.livenessPath || path === LB_POD_HTTP.readinessPath) {
+      const ok = path === LB_POD_HTTP.livenessPath ? health.healthy() : health.ready();
       res.writeHead(ok ? 200 : 503, { 'Content-Type': 'text/plain' });
       res.end(ok ? 'ok\n' : 'not ok\n');
     } else {

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import { lbPodSysctls } from '../../lib/lb-pod-contract';
 import { ForwardingMethod, LoadBalancerServiceModel } from '../../lib/model';
 import { Logger } from './log';
 
@@ -65,19 +66,7 @@ export function lbRuleset(service: LoadBalancerServiceModel, podIp: string): str
   return `${lines.join('\n')}\n`;
 }
 
-/**
- * Sysctls of the pod's namespace. NAT: netfilter must see IPVS traffic to SNAT it. DR/TUN: an LB that
- * ECMP hands a flow mid-connection must forward it (sloppy_tcp: schedule a non-SYN packet too), and
- * `mh` sends it to the same backend, which answers the client directly: the flow survives.
- */
-export function requiredSysctls(service: LoadBalancerServiceModel): Record<string, string> {
-  const sysctls: Record<string, string> = { 'net.ipv4.ip_forward': '1', 'net.ipv4.vs.conn_reuse_mode': '0' };
-  if (service.forwardingMethod === ForwardingMethod.NAT) sysctls['net.ipv4.vs.conntrack'] = '1';
-  else sysctls['net.ipv4.vs.sloppy_tcp'] = '1';
-  return sysctls;
-}
-
-/** Runs the commands and checks the sysctls; failures are logged and returned, not thrown. */
+/** Runs the commands and checks the sysctls the pod spec sets (lbPodSysctls); failures are logged and returned, not thrown. */
 export function prepareNetns(service: LoadBalancerServiceModel, podIp: string, log: Logger): string[] {
   const problems: string[] = [];
   for (const command of netnsCommands(service, podIp)) {
@@ -87,7 +76,7 @@ export function prepareNetns(service: LoadBalancerServiceModel, podIp: string, l
       problems.push(`${command.file} ${command.args.join(' ')}: ${(err as { stderr?: Buffer }).stderr?.toString().trim() || String(err)}`);
     }
   }
-  for (const [name, wanted] of Object.entries(requiredSysctls(service))) {
+  for (const [name, wanted] of Object.entries(lbPodSysctls(service))) {
     const file = `/proc/sys/${name.replace(/\./g, '/')}`;
     try {
       if (fs.readFileSync(file, 'utf8').trim() !== wanted) fs.writeFileSync(file, wanted);

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { LB_POD_FILES, PodEnvironment } from '../../lib/lb-pod-contract';
 import { Controller } from './controller';
 import { EndpointSlice } from './endpoint-slices';
 import { ipvsHealthReader } from './ipvs-health';
@@ -10,7 +11,7 @@ import { Logger } from './log';
 import { ControllerMetrics, startMetricsServer } from './metrics';
 import { prepareNetns } from './netns';
 import { ResilientInformer } from './resilient-informer';
-import { PodEnvironment, loadServiceModel } from './service-config';
+import { loadServiceModel } from './service-config';
 
 export interface RunControllerOptions {
   readonly configFile: string;
@@ -43,7 +44,7 @@ export async function runController(options: RunControllerOptions): Promise<{ do
   const metrics = new ControllerMetrics({ processMetrics: true });
   const ipvsReorderer = new IpvsReorderer({ log });
   const keepalived = new KeepalivedSupervisor({
-    configPath: path.join(runDir, 'keepalived.conf'), runDir, log, metrics, binary: options.keepalivedBinary,
+    configPath: path.join(runDir, LB_POD_FILES.keepalivedConfig), runDir, log, metrics, binary: options.keepalivedBinary,
     onLogLine: (line) => ipvsReorderer.noteKeepalivedLine(line),
   });
   const k8s = await loadKubeClient();

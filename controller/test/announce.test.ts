@@ -1,11 +1,10 @@
-import { announceText } from '../src/announce';
+import { announceFileText } from '../../lib/lb-pod-contract';
 import { backoffDelay, retryAfterMs } from '../src/backoff';
 import { ipvsHasHealthyRealServer, parseProcIpvs } from '../src/ipvs-table';
 
-test('announce text lists every prefix with the node as next hop, or nothing', () => {
-  expect(announceText(['198.19.10.0/24', '198.19.11.0/24'], '198.18.0.5', true))
+test('the announce file lists every prefix with the node as next hop', () => {
+  expect(announceFileText(['198.19.10.0/24', '198.19.11.0/24'], '198.18.0.5'))
     .toBe('announce route 198.19.10.0/24 next-hop 198.18.0.5\nannounce route 198.19.11.0/24 next-hop 198.18.0.5\n');
-  expect(announceText(['198.19.10.0/24'], '198.18.0.5', false)).toBe('');
 });
 
 test('backoff grows exponentially, stays within [ceiling/2, ceiling] and caps', () => {

@@ -2,6 +2,7 @@ import { ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { announceFileText } from '../../lib/lb-pod-contract';
 import { renderAnnouncer } from '../../lib/renderers/announcer';
 
 /** Runs the rendered announcer as exabgp would: stdout is read, stdin stays open. */
@@ -56,13 +57,13 @@ describe('announcer.py', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  test('follows the file: missing is empty, new lines announce, vanished lines withdraw', async () => {
+  test('follows the controller\'s file: missing is empty, new lines announce, vanished lines withdraw', async () => {
     const announcer = start();
     await sleep(300);
     expect(announcer.lines).toEqual([]);
-    write(`${A}\n${B}\n`);
+    write(announceFileText(['198.19.10.0/24', '198.19.11.0/24'], '198.18.0.5'));
     expect(await announcer.waitForLines(2)).toEqual([A, B]);
-    write(`${B}\n`);
+    write(announceFileText(['198.19.11.0/24'], '198.18.0.5'));
     expect(await announcer.waitForLines(3)).toEqual([A, B, 'withdraw route 198.19.10.0/24 next-hop 198.18.0.5']);
     fs.rmSync(file);
     expect(await announcer.waitForLines(4)).toEqual([A, B, 'withdraw route 198.19.10.0/24 next-hop 198.18.0.5', 'withdraw route 198.19.11.0/24 next-hop 198.18.0.5']);

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { LB_POD_COMMANDS, lbPodArgs, podEnvironmentVariables } from '../../lib/lb-pod-contract';
 import { ApiServerDouble } from './apiserver-double';
 import { serviceModel, slice } from './fixtures';
 import { sleep, waitFor } from './wait';
@@ -43,11 +44,16 @@ describe('ecmp-lb controller (process) against the API double', () => {
 
   function startController(port: number): ChildProcess {
     stdout = '';
-    const child = spawn(process.execPath, [path.join(REPO, 'node_modules/.bin/ts-node'), path.join(REPO, 'controller/src/cli.ts'), 'controller',
-      '--config', path.join(dir, 'service.json'), '--run-dir', runDir(), '--kubeconfig', path.join(dir, 'kubeconfig'),
-      '--metrics-port', String(port), '--keepalived', path.join(__dirname, 'bin/fake-keepalived.sh'), '--skip-netns-setup'], {
+    const child = spawn(process.execPath, [path.join(REPO, 'node_modules/.bin/ts-node'), path.join(REPO, 'controller/src/cli.ts'), LB_POD_COMMANDS.controller,
+      ...lbPodArgs({
+        configFile: path.join(dir, 'service.json'), runDir: runDir(), kubeconfig: path.join(dir, 'kubeconfig'),
+        metricsPort: port, keepalived: path.join(__dirname, 'bin/fake-keepalived.sh'), skipNetnsSetup: true,
+      })], {
       cwd: REPO,
-      env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', NODE_OPTIONS: '', FAKE_KEEPALIVED_OUT: fakeOut(), POD_IP: '198.18.0.11', NODE_IP: '198.18.0.2', POD_NAME: 'web-lb-0', POD_NAMESPACE: 'shop' },
+      env: {
+        ...process.env, TS_NODE_TRANSPILE_ONLY: '1', NODE_OPTIONS: '', FAKE_KEEPALIVED_OUT: fakeOut(),
+        ...podEnvironmentVariables({ podIp: '198.18.0.11', nodeIp: '198.18.0.2', podName: 'web-lb-0', podNamespace: 'shop' }),
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });

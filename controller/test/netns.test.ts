@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
+import { lbPodSysctls } from '../../lib/lb-pod-contract';
 import { ForwardingMethod, Protocol } from '../../lib/model';
-import { lbRuleset, netnsCommands, requiredSysctls } from '../src/netns';
+import { lbRuleset, netnsCommands } from '../src/netns';
 import { serviceModel } from './fixtures';
 
 const tunnel = (forwardingMethod = ForwardingMethod.TUNNEL) => serviceModel({ forwardingMethod, ports: [{ ...serviceModel().ports[0], backendPort: 80 }] });
@@ -12,13 +13,13 @@ function appliedRuleset(ruleset: string): string {
 
 test('NAT: conntrack for the SNAT rule, no sloppy_tcp', () => {
   const nat = serviceModel();
-  expect(requiredSysctls(nat)).toEqual({ 'net.ipv4.ip_forward': '1', 'net.ipv4.vs.conn_reuse_mode': '0', 'net.ipv4.vs.conntrack': '1' });
+  expect(lbPodSysctls(nat)).toEqual({ 'net.ipv4.ip_forward': '1', 'net.ipv4.vs.conn_reuse_mode': '0', 'net.ipv4.vs.conntrack': '1' });
   expect(netnsCommands(nat, '198.19.129.2').map((c) => [c.file, ...c.args].join(' '))).toEqual(['ip -4 route replace local 198.19.10.0/24 dev lo', 'nft -f -']);
 });
 
-test.each([ForwardingMethod.TUNNEL, ForwardingMethod.DIRECT_ROUTING])('%s: sloppy_tcp so a flow moved here mid-connection is forwarded, no SNAT', (forwardingMethod) => {
+test.each([ForwardingMethod.TUNNEL, ForwardingMethod.DIRECT_ROUTING])('%s: sloppy_tcp so a flow moved here mid-connection is forwarded, no SNAT and no conntrack', (forwardingMethod) => {
   const service = tunnel(forwardingMethod);
-  expect(requiredSysctls(service)).toEqual({ 'net.ipv4.ip_forward': '1', 'net.ipv4.vs.conn_reuse_mode': '0', 'net.ipv4.vs.sloppy_tcp': '1' });
+  expect(lbPodSysctls(service)).toEqual({ 'net.ipv4.ip_forward': '1', 'net.ipv4.vs.conn_reuse_mode': '0', 'net.ipv4.vs.sloppy_tcp': '1' });
   expect(netnsCommands(service, '198.19.129.2').map((c) => c.file)).toEqual(['ip', 'nft']);
   expect(lbRuleset(service, '198.19.129.2')).not.toContain('snat');
 });

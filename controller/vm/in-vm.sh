@@ -7,10 +7,6 @@ modprobe -a ip_vs ip_vs_mh nf_tables nft_nat nft_ct nf_nat veth bridge
 sysctl -qw net.ipv4.ip_forward=1
 trap 'bash controller/vm/topology.sh down' EXIT
 bash controller/vm/topology.sh up
-# The sysctls the LB pod spec sets (securityContext.sysctls), set here per LB namespace.
-for lb in lb1 lb2; do
-  ip netns exec "$lb" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.vs.conntrack=1 net.ipv4.vs.conn_reuse_mode=0
-done
 ECMP_LB_CLI=$PWD/build/vm/controller/src/cli.js SCENARIO_WORK=/tmp/ecmp-vm \
   timeout 780 node node_modules/.bin/ts-node --transpile-only controller/vm/scenario.ts
 rc=$?

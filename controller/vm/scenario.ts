@@ -9,6 +9,7 @@ import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
+import { LB_POD_COMMANDS, LB_POD_FILES, LbPodArgs, lbPodArgs, lbPodSysctls, podEnvironmentVariables } from '../../lib/lb-pod-contract';
 import { renderAnnouncer } from '../../lib/renderers/announcer';
 import { parseProcIpvs } from '../src/ipvs-table';
 import { ApiServerDouble } from '../test/apiserver-double';
@@ -95,32 +96,35 @@ function startLb(lb: Lb): void {
   const dir = path.join(WORK, lb);
   fs.mkdirSync(path.join(dir, 'etc'), { recursive: true });
   fs.mkdirSync(path.join(dir, 'run'), { recursive: true });
-  fs.writeFileSync(path.join(dir, 'etc/service.json'), JSON.stringify(serviceModel({
+  const model = serviceModel({
     reflectors: [{ name: 'rr', host: '198.18.0.2', port: 179 }], drainSeconds: 4, timers: { holdTimeSeconds: 9, keepaliveSeconds: 3, connectRetrySeconds: 1 },
     healthCheck: { type: 'TCP' as any, intervalSeconds: 1, timeoutSeconds: 1, retries: 1, httpPath: '/', httpExpectStatus: 200 },
-  })));
-  fs.writeFileSync(path.join(dir, 'etc/announcer.py'), renderAnnouncer());
+  });
+  fs.writeFileSync(path.join(dir, 'etc', LB_POD_FILES.model), JSON.stringify(model));
+  fs.writeFileSync(path.join(dir, 'etc', LB_POD_FILES.announcer), renderAnnouncer());
   api.writeKubeconfig(path.join(dir, 'kubeconfig'));
+  // The pod spec's securityContext.sysctls.
+  execFileSync('ip', ['netns', 'exec', lb, 'sysctl', '-qw', ...Object.entries(lbPodSysctls(model)).map(([k, v]) => `${k}=${v}`)], { stdio: 'inherit' });
   const { env, args } = lbInvocation(lb);
-  execFileSync('ip', ['netns', 'exec', lb, 'env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, CLI, 'init', ...args], { stdio: 'inherit', timeout: 30000 });
+  execFileSync('ip', ['netns', 'exec', lb, 'env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, CLI, LB_POD_COMMANDS.init, ...args], { stdio: 'inherit', timeout: 30000 });
   startController(lb);
-  inNs(lb, ['exabgp', path.join(dir, 'run/exabgp.conf')], { 'exabgp.daemon.user': 'root', 'exabgp.log.destination': 'stdout' }, path.join(dir, 'exabgp.log'));
+  inNs(lb, ['exabgp', path.join(dir, 'run', LB_POD_FILES.exabgpConfig)], { 'exabgp.daemon.user': 'root', 'exabgp.log.destination': 'stdout' }, path.join(dir, 'exabgp.log'));
 }
 
-function lbInvocation(lb: Lb): { env: Record<string, string>; args: string[] } {
+function lbInvocation(lb: Lb, options: Omit<LbPodArgs, 'configFile' | 'runDir'> = {}): { env: Record<string, string>; args: string[] } {
   const dir = path.join(WORK, lb);
   return {
-    env: { POD_IP: LBS[lb], NODE_IP: LBS[lb], POD_NAME: `web-${lb}`, POD_NAMESPACE: 'shop' },
-    args: ['--config', path.join(dir, 'etc/service.json'), '--run-dir', path.join(dir, 'run')],
+    env: podEnvironmentVariables({ podIp: LBS[lb], nodeIp: LBS[lb], podName: `web-${lb}`, podNamespace: 'shop' }),
+    args: lbPodArgs({ configFile: path.join(dir, 'etc', LB_POD_FILES.model), runDir: path.join(dir, 'run'), ...options }),
   };
 }
 
 function startController(lb: Lb): void {
   const dir = path.join(WORK, lb);
-  const { env, args } = lbInvocation(lb);
+  const { env, args } = lbInvocation(lb, { kubeconfig: path.join(dir, 'kubeconfig') });
   // As in the pod spec: root with every capability dropped but NET_ADMIN (keepalived inherits the set).
   const netAdminOnly = ['setpriv', '--bounding-set=-all,+net_admin', '--'];
-  controllers.set(lb, inNs(lb, [...netAdminOnly, process.execPath, CLI, 'controller', ...args, '--kubeconfig', path.join(dir, 'kubeconfig')], env, path.join(dir, 'controller.log')));
+  controllers.set(lb, inNs(lb, [...netAdminOnly, process.execPath, CLI, LB_POD_COMMANDS.controller, ...args], env, path.join(dir, 'controller.log')));
 }
 
 /** `comm=CapEff` of the processes named `names` in a namespace (NET_ADMIN alone is 0x1000). */

@@ -1,12 +1,14 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import {
+  announceFileText, LB_POD_COMMANDS, LB_POD_FILES, lbPodArgs, lbPodSysctls, podEnvironmentVariables,
+} from '../../lib/lb-pod-contract';
 import { RouterFlavour } from '../../lib/model';
-import { announceText } from '../../controller/src/announce';
 import { writeFileAtomic } from '../../controller/src/atomic-file';
 import { dnsResolver, Resolver, runInit } from '../../controller/src/init';
 import { silentLogger } from '../../controller/src/log';
-import { netnsCommands, requiredSysctls } from '../../controller/src/netns';
+import { netnsCommands } from '../../controller/src/netns';
 import { DEFAULT_ROUTE_PROTO, desiredRoutes, parseIpRouteJson, routeCommands } from '../../controller/src/node-routes';
 import { addPod, deletePod, nodeIp, nodeNs, reflectorNs, ROUTER_NS } from './lab';
 import { Daemon, ProcessSet, probe, run, waitFor } from './proc';
@@ -161,15 +163,14 @@ export class LbPods {
     let controller: Daemon | undefined;
     if (this.mode.kind === 'announce-file') {
       for (const command of netnsCommands(model, podIp)) run(ns, [command.file, ...command.args], { input: command.input });
-      writeFileAtomic(path.join(runDir, 'announce'), announceText(model.prefixes, identity.nodeIp, true));
+      writeFileAtomic(path.join(runDir, LB_POD_FILES.announce), announceFileText(model.prefixes, identity.nodeIp));
     } else {
       // The pod spec's securityContext.sysctls.
-      run(ns, ['sysctl', '-qw', ...Object.entries(requiredSysctls(model)).map(([k, v]) => `${k}=${v}`)]);
-      const env = { POD_IP: podIp, NODE_IP: identity.nodeIp, POD_NAME: ns, POD_NAMESPACE: model.namespace };
-      controller = this.procs.start(`${ns}-controller`, ns, [...this.mode.cli, 'controller', '--config', path.join(etcDir, 'service.json'),
-        '--run-dir', runDir, '--kubeconfig', this.mode.kubeconfig], env);
+      run(ns, ['sysctl', '-qw', ...Object.entries(lbPodSysctls(model)).map(([k, v]) => `${k}=${v}`)]);
+      controller = this.procs.start(`${ns}-controller`, ns, [...this.mode.cli, LB_POD_COMMANDS.controller,
+        ...lbPodArgs({ configFile: path.join(etcDir, LB_POD_FILES.model), runDir, kubeconfig: this.mode.kubeconfig })], podEnvironmentVariables(identity));
     }
-    const exabgp = this.procs.start(`${ns}-exabgp`, ns, ['exabgp', path.join(runDir, 'exabgp.conf')], EXABGP_ENV);
+    const exabgp = this.procs.start(`${ns}-exabgp`, ns, ['exabgp', path.join(runDir, LB_POD_FILES.exabgpConfig)], EXABGP_ENV);
     const pod: LbPod = { service, node, ns, podIp, runDir, exabgp, controller };
     this.live.add(pod);
     syncNodeRoutes(node, [...this.live]);
@@ -200,7 +201,7 @@ export class LbPods {
   /** What the controller does when backends become unhealthy or the pod starts draining: an empty announce file. */
   withdraw(pod: LbPod): void {
     if (pod.runner) throw new Error('withdraw needs a host-process mode (the pod\'s controller owns its announce file)');
-    writeFileAtomic(path.join(pod.runDir, 'announce'), '');
+    writeFileAtomic(path.join(pod.runDir, LB_POD_FILES.announce), '');
   }
 
   /** The pod is gone (deleted, or its container killed): its processes end, the node agent removes its route. */

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as YAML from 'yaml';
+import { LB_POD_CONTAINERS } from '../../lib/lb-pod-contract';
 import { ApiServerDouble } from '../../controller/test/apiserver-double';
 import { ApiFront } from './api-front';
 import { nodeIp } from './lab';
@@ -75,8 +76,8 @@ export function warmLbImages(procs: ProcessSet, images: ReadonlyMap<string, Unpa
   if (warmed) return warmed;
   const rootfsOf = (name: string) => images.get([...(template.spec.initContainers ?? []), ...template.spec.containers].find((c: any) => c.name === name)?.image)?.rootfs;
   const warm = [
-    ['lb', rootfsOf('ipvs'), `cd /opt/ecmp-lb && exec node -e "import('@kubernetes/client-node').then(() => require('./controller/src/cli.js'))"`],
-    ['exabgp', rootfsOf('exabgp'), 'exec exabgp --version'],
+    ['lb', rootfsOf(LB_POD_CONTAINERS.ipvs), `cd /opt/ecmp-lb && exec node -e "import('@kubernetes/client-node').then(() => require('./controller/src/cli.js'))"`],
+    ['exabgp', rootfsOf(LB_POD_CONTAINERS.exabgp), 'exec exabgp --version'],
   ].filter(([, rootfs]) => rootfs).map(([name, rootfs, script]) => procs.start(`warm-${name}`, undefined, ['chroot', rootfs!, 'sh', '-c', script!],
     { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' }));
   warmed = Promise.race([Promise.all(warm.map((w) => w.exited)).then(() => undefined), new Promise<void>((r) => setTimeout(r, 60_000))]);

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as YAML from 'yaml';
+import { LB_POD_FILES } from '../../lib/lb-pod-contract';
 import { ForwardingMethod, LoadBalancerServiceModel } from '../../lib/model';
 
 // Reading a synthesized output directory needs only the model's types, not cdk8s: the IPVS VM
@@ -44,8 +45,8 @@ export function readSynthesized(outdir: string): Synthesized {
   const manifests = fs.readdirSync(outdir).filter((f) => f.endsWith('.yaml'))
     .flatMap((f) => YAML.parseAllDocuments(fs.readFileSync(path.join(outdir, f), 'utf8')).map((d) => d.toJSON()).filter(Boolean));
   const found = new Map<string, SynthesizedService>();
-  for (const configMap of manifests.filter((m) => m.kind === 'ConfigMap' && m.data?.['service.json'])) {
-    const model = JSON.parse(configMap.data['service.json']) as LoadBalancerServiceModel;
+  for (const configMap of manifests.filter((m) => m.kind === 'ConfigMap' && m.data?.[LB_POD_FILES.model])) {
+    const model = JSON.parse(configMap.data[LB_POD_FILES.model]) as LoadBalancerServiceModel;
     const deployment = manifests.find((m) => m.kind === 'Deployment'
       && m.spec.template.metadata.labels?.['app.kubernetes.io/instance'] === model.name
       && m.spec.template.metadata.labels?.['ecmp-lb.cdk8s.io/role'] === 'lb');

@@ -1,11 +1,19 @@
+import { ANNOUNCE_LINE_START, EXABGP_ROUTE_COMMANDS } from '../lb-pod-contract';
+
 /**
  * The exabgp API process for health-aware announcement. It follows one file that the controller
- * rewrites atomically (one `announce route P next-hop N` line per prefix while the LB is healthy,
- * empty otherwise) and turns changes into exabgp API commands. On every start it announces the
- * whole file, so a restarted exabgp re-learns the current state. Python 3 standard library only.
+ * rewrites atomically (`announceFileText`: one `announce route P next-hop N` line per prefix while
+ * the LB is healthy, empty otherwise) and turns changes into exabgp API commands. On every start it
+ * announces the whole file, so a restarted exabgp re-learns the current state. Python 3 standard
+ * library only; the announce format's words come from the LB pod contract.
  */
 export function renderAnnouncer(): string {
   return ANNOUNCER_SCRIPT;
+}
+
+/** A Python string literal: JSON's escapes are Python's too. */
+function pythonString(text: string): string {
+  return JSON.stringify(text);
 }
 
 const ANNOUNCER_SCRIPT = `#!/usr/bin/env python3
@@ -28,7 +36,7 @@ def read_routes(path):
     routes = []
     for line in lines:
         line = " ".join(line.split())
-        if line.startswith("announce route ") and line not in routes:
+        if line.startswith(${pythonString(ANNOUNCE_LINE_START)}) and line not in routes:
             routes.append(line)
     return routes
 
@@ -47,7 +55,7 @@ def main():
         wanted = read_routes(path)
         if wanted != current:
             # Withdraw first: a withdraw names only the prefix, so it must not follow a new announce.
-            gone = ["withdraw" + line[len("announce"):] for line in current if line not in wanted]
+            gone = [${pythonString(EXABGP_ROUTE_COMMANDS.withdraw)} + line[len(${pythonString(EXABGP_ROUTE_COMMANDS.announce)}):] for line in current if line not in wanted]
             emit(gone + [line for line in wanted if line not in current])
             current = wanted
         # Waiting on stdin doubles as the poll timer and drains exabgp's acknowledgements;

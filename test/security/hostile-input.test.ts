@@ -8,6 +8,7 @@ import {
   RouteReflectorPlacement, RouterFlavour,
 } from '../../lib';
 import { validateTree } from '../../lib/config-file';
+import { announcerCommand } from '../../lib/lb-pod-contract';
 import { AddressFamily, ExabgpModel, LoadBalancerServiceModel, RouteReflectorModel, UpstreamRouterModel } from '../../lib/model';
 import { renderBird } from '../../lib/renderers/bird';
 import { renderExabgp } from '../../lib/renderers/exabgp';
@@ -205,7 +206,7 @@ function podConfigs(model: LoadBalancerServiceModel): [string, string, (text: st
     ? { podIp: '2001:db8:130::2', nodeIp: '2001:db8::106', podName: 'lb-0', podNamespace: model.namespace }
     : { podIp: '198.19.130.2', nodeIp: '198.18.0.106', podName: 'lb-0', podNamespace: model.namespace };
   const exabgp = renderExabgp({
-    ...exabgpModel(model, pod, model.reflectors.map((_r, i) => v6 ? `2001:db8::${200 + i}` : `198.18.0.${200 + i}`), '/usr/bin/python3 /etc/ecmp-lb/announcer.py /run/ecmp-lb/announce'),
+    ...exabgpModel(model, pod, model.reflectors.map((_r, i) => v6 ? `2001:db8::${200 + i}` : `198.18.0.${200 + i}`), announcerCommand()),
     ...(model.md5 ? { md5Password: 'fuzz+key/=' } : {}),
   });
   const ports = model.ports.map(p => ({ name: `p${p.backendPort}`, port: p.backendPort, protocol: p.protocol }));
@@ -270,7 +271,7 @@ describe('renderers: adversarial free-text fields are written harmlessly or refu
     password,
     lbPassword: password,
     filter: fc.boolean(),
-    announcer: fc.oneof(fc.constant(''), fc.constant('/usr/bin/python3 /etc/ecmp-lb/announcer.py /run/ecmp-lb/announce'), anyString),
+    announcer: fc.oneof(fc.constant(''), fc.constant(announcerCommand()), anyString),
     maxPrefixes: fc.integer({ min: 1, max: 1000 }),
   });
 

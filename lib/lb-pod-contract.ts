@@ -1,0 +1,147 @@
+import * as path from 'node:path';
+import { ForwardingMethod, LoadBalancerServiceModel } from './model';
+
+/**
+ * The LB pod's contract: what the pod spec that `LoadBalancerService` writes at synth time and the
+ * programs that run in the pod (`ecmp-lb init`, `ecmp-lb controller`, the announcer, exabgp) must
+ * agree on. Both sides, and the harnesses in `e2e/` that play the pod, take these facts from here,
+ * so a change on one side cannot leave the other behind. The library's own wiring: lib/index.ts
+ * does not export it.
+ */
+
+/** The LB image's CLI. */
+export const LB_POD_CLI = 'ecmp-lb';
+
+/** Its subcommands an LB pod runs: the init container's and the `ipvs` container's. */
+export const LB_POD_COMMANDS = { init: 'init', controller: 'controller' } as const;
+
+/** The flags of those subcommands, without the leading `--`. */
+export const LB_POD_FLAGS = {
+  config: 'config',
+  runDir: 'run-dir',
+  metricsPort: 'metrics-port',
+  kubeconfig: 'kubeconfig',
+  keepalived: 'keepalived',
+  skipNetnsSetup: 'skip-netns-setup',
+} as const;
+
+/** The pod's containers. */
+export const LB_POD_CONTAINERS = { init: 'render-config', ipvs: 'ipvs', exabgp: 'exabgp' } as const;
+
+/** Where the ConfigMap is mounted, read-only, in every container. */
+export const LB_POD_CONFIG_DIR = '/etc/ecmp-lb';
+/** The memory-backed volume every container mounts, where the pod's programs write. */
+export const LB_POD_RUN_DIR = '/run/ecmp-lb';
+
+/** File names in those two directories. */
+export const LB_POD_FILES = {
+  /** The service's `LoadBalancerServiceModel` as JSON (ConfigMap). */
+  model: 'service.json',
+  /** The exabgp API process that relays the announce file (ConfigMap, `lib/renderers/announcer.ts`). */
+  announcer: 'announcer.py',
+  /** exabgp's config (run dir, written by `ecmp-lb init`). */
+  exabgpConfig: 'exabgp.conf',
+  /** keepalived's config (run dir, written by the controller). */
+  keepalivedConfig: 'keepalived.conf',
+  /** The routes to announce (run dir, written by the controller, followed by the announcer). */
+  announce: 'announce',
+} as const;
+
+/** The controller's HTTP server: Prometheus metrics and the kubelet's probes. */
+export const LB_POD_HTTP = { port: 9100, metricsPath: '/metrics', livenessPath: '/healthz', readinessPath: '/readyz' } as const;
+
+/** What the pod's programs learn of their pod. */
+export interface PodEnvironment {
+  readonly podIp: string;
+  readonly nodeIp: string;
+  readonly podName: string;
+  readonly podNamespace: string;
+}
+
+/** Each field of PodEnvironment: the environment variable it comes in, and the downward API field the pod spec fills it from. */
+export const LB_POD_ENV: { readonly [K in keyof PodEnvironment]: { readonly name: string; readonly fieldPath: string } } = {
+  podIp: { name: 'POD_IP', fieldPath: 'status.podIP' },
+  nodeIp: { name: 'NODE_IP', fieldPath: 'status.hostIP' },
+  podName: { name: 'POD_NAME', fieldPath: 'metadata.name' },
+  podNamespace: { name: 'POD_NAMESPACE', fieldPath: 'metadata.namespace' },
+};
+
+/** The environment the pod spec gives the pod's programs, for harnesses that run them outside a cluster. */
+export function podEnvironmentVariables(pod: PodEnvironment): Record<string, string> {
+  return Object.fromEntries(Object.entries(LB_POD_ENV).map(([field, { name }]) => [name, pod[field as keyof PodEnvironment]]));
+}
+
+/** The pod's identity, from the environment the pod spec sets. */
+export function podEnvironment(env: NodeJS.ProcessEnv = process.env): PodEnvironment {
+  const get = ({ name }: { name: string }) => {
+    const value = env[name];
+    if (!value) throw new Error(`environment variable ${name} is not set (the pod spec passes it from the downward API)`);
+    return value;
+  };
+  return { podIp: get(LB_POD_ENV.podIp), nodeIp: get(LB_POD_ENV.nodeIp), podName: get(LB_POD_ENV.podName), podNamespace: get(LB_POD_ENV.podNamespace) };
+}
+
+/** Where `ecmp-lb init` and `ecmp-lb controller` find the model and write their files, and the controller's hooks for harnesses. */
+export interface LbPodArgs {
+  /** The model file: in the pod, LB_POD_FILES.model in LB_POD_CONFIG_DIR. */
+  readonly configFile: string;
+  /** In the pod, LB_POD_RUN_DIR. */
+  readonly runDir: string;
+  /** @default LB_POD_HTTP.port */
+  readonly metricsPort?: number;
+  /** @default the in-cluster config */
+  readonly kubeconfig?: string;
+  /** @default keepalived on the PATH */
+  readonly keepalived?: string;
+  /** Leave the routes, nftables and sysctls to the caller. */
+  readonly skipNetnsSetup?: boolean;
+}
+
+/** The arguments of `ecmp-lb init` or `ecmp-lb controller`; the pod spec passes only the model file and the run dir. */
+export function lbPodArgs(args: LbPodArgs): string[] {
+  const flag = (name: string, value: string | number | undefined) => (value === undefined ? [] : [`--${name}`, String(value)]);
+  return [
+    ...flag(LB_POD_FLAGS.config, args.configFile),
+    ...flag(LB_POD_FLAGS.runDir, args.runDir),
+    ...flag(LB_POD_FLAGS.metricsPort, args.metricsPort),
+    ...flag(LB_POD_FLAGS.kubeconfig, args.kubeconfig),
+    ...flag(LB_POD_FLAGS.keepalived, args.keepalived),
+    ...(args.skipNetnsSetup ? [`--${LB_POD_FLAGS.skipNetnsSetup}`] : []),
+  ];
+}
+
+/**
+ * The sysctls of the pod's network namespace: the pod spec sets them, the controller checks them.
+ * - `ip_forward=1`: the pod routes the traffic IPVS forwards.
+ * - `vs.conn_reuse_mode=0`: with 1, reused client ports saw one-second stalls.
+ * - NAT: `vs.conntrack=1`, so netfilter sees the connections IPVS forwards and SNATs them. Not in DR/TUN,
+ *   where no rule matches on conntrack and an entry per connection would only cost memory and room
+ *   in the node's conntrack table.
+ * - DR/TUN: `vs.sloppy_tcp=1`: an LB that ECMP hands a flow mid-connection schedules its non-SYN
+ *   packets too, and `mh` sends them to the same backend, which answers the client directly.
+ * In the order the pod spec lists them: the kubelet reports the first it refuses.
+ */
+export function lbPodSysctls(service: Pick<LoadBalancerServiceModel, 'forwardingMethod'>): Record<string, string> {
+  const nat = service.forwardingMethod === ForwardingMethod.NAT;
+  return {
+    'net.ipv4.ip_forward': '1',
+    ...(nat ? { 'net.ipv4.vs.conntrack': '1' } : {}),
+    'net.ipv4.vs.conn_reuse_mode': '0',
+    ...(nat ? {} : { 'net.ipv4.vs.sloppy_tcp': '1' }),
+  };
+}
+
+/** The exabgp API commands the announcer sends: each announce file line as it is, a vanished one as withdraw. */
+export const EXABGP_ROUTE_COMMANDS = { announce: 'announce', withdraw: 'withdraw' } as const;
+/** How every line of the announce file starts; the announcer relays no other line. */
+export const ANNOUNCE_LINE_START = `${EXABGP_ROUTE_COMMANDS.announce} route `;
+
+/** The announce file while the pod announces, a line `announce route PREFIX next-hop NODE_IP` per prefix; an empty file withdraws everything. */
+export function announceFileText(prefixes: readonly string[], nextHop: string): string {
+  return prefixes.map((prefix) => `${ANNOUNCE_LINE_START}${prefix} next-hop ${nextHop}\n`).join('');
+}
+
+/** exabgp's `run` line for the announcer: the script from the config dir, following the announce file of the run dir. */
+export function announcerCommand(configDir = LB_POD_CONFIG_DIR, runDir = LB_POD_RUN_DIR): string {
+  return `/usr/bin/python3 ${path.posix.join(configDir, LB_POD_FILES.announcer)} ${path.posix.join(runDir, LB_POD_FILES.announce)}`;
+}
