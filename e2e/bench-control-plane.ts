@@ -33,7 +33,7 @@ async function bench(ctx: ScenarioContext): Promise<void> {
   const hold = web1.model.timers.holdTimeSeconds;
   createLab({ nodes: MOVING_NODE });
   const cluster = await startClusterApi(ctx, SOURCE_CLI);
-  startReflectors(procs, synth, cluster, workDir);
+  startReflectors(procs, synth, cluster);
   await startRouter(procs, synth, RouterFlavour.FRR);
   const pods = new LbPods(procs, workDir, { kind: 'announce-file' }, cluster.api);
   for (const node of [1, 2, 3]) await pods.start(web1, node, 2);

@@ -35,7 +35,7 @@ async function fig12(flavour: RouterFlavour, ctx: ScenarioContext): Promise<void
 
     createLab({ nodes: 4 });
     const cluster = await startClusterApi(ctx, SOURCE_CLI);
-    const reflectors = startReflectors(procs, synth, cluster, workDir);
+    const reflectors = startReflectors(procs, synth, cluster);
     await startRouter(procs, synth, flavour);
     const pods = new LbPods(procs, workDir, { kind: 'announce-file' }, cluster.api);
     const web1Pods = new Map<number, LbPod>();

@@ -5,7 +5,9 @@
  * the API server double in-cluster over HTTPS, exabgp), three nginx backends, and a client
  * behind the router. Checks the traffic spread, graceful scale-down under load with no failed
  * request, the share of a removed LB moving to the others, and withdrawal when every backend is
- * unhealthy (keepalived's own health checks, not the API). Then TUN mode: scale-down with 0 failures.
+ * unhealthy (keepalived's own health checks, not the API), and a silent LB failure (the pod frozen)
+ * found by BFD in under 2 s. Then TUN mode: scale-down, a join and a
+ * backend rollout with 0 failures.
  *
  * Then, behind a BIRD router with resilient hashing: an LB join moves no NAT flow.
  *
@@ -17,8 +19,8 @@ import { runScenarios, ScenarioContext } from './lib/harness';
 import { startIpvsLab } from './lib/ipvs-lab';
 import { CLIENT_IP, nodeIp, ROUTER_NS, routerNexthops } from './lib/lab';
 import { describeLoad, startLoad } from './lib/load';
-import { probe, sleep, waitFor } from './lib/proc';
-import { describeJoin, lbJoinTrial, lossTrials, trialTotals } from './lib/trials';
+import { probe, run, sleep, waitFor } from './lib/proc';
+import { backendRolloutTrial, describeJoin, describeRollout, lbJoinTrial, lossTrials, trialTotals } from './lib/trials';
 
 const [SYNTH_DIR, RESILIENT_SYNTH_DIR, IMAGES_JSON] = process.argv.slice(2);
 /** The LB pods exactly as synthesized, from the built images, by the pod runner (crun). */
@@ -81,15 +83,40 @@ async function dataPlane(ctx: ScenarioContext): Promise<void> {
   lab.startBackends();
   const back = await waitFor(() => routerNexthops(lab.prefix).length, (n) => n === 2, 60_000, 250);
   checks.check('backends healthy again: both LBs announce again', withdrawn.ok && back.ok, `after ${(back.ms / 1000).toFixed(1)} s`);
+
+  // A silent failure: every process of the LB pod on node 2 frozen, so nothing tells the reflectors
+  // (its BGP session stays open until the hold time). BFD (300 ms x 3) finds it, the reflector agents
+  // unbind the pod, and its path leaves the router; thawed, it comes back.
+  const frozen = lab.lbs.get(2)!;
+  await waitFor(() => routerNexthops(lab.prefix).length, (n) => n === 2, 30_000, 250);
+  const hold = lab.service.model.timers.holdTimeSeconds;
+  const stopped = signalNamespace(frozen.ns, 'SIGSTOP');
+  const gone = await waitFor(() => routerNexthops(lab.prefix), (hops) => !hops.includes(nodeIp(2)), (hold + 5) * 1000, 20);
+  signalNamespace(frozen.ns, 'SIGCONT');
+  checks.check(`silent failure (the LB pod on node 2 frozen, ${stopped} processes): BFD takes its path off the router in under 2 s, not the ${hold} s hold time`,
+    gone.ok && gone.ms < 2000, `after ${(gone.ms / 1000).toFixed(2)} s`);
+  const thawed = await waitFor(() => routerNexthops(lab.prefix), (hops) => hops.includes(nodeIp(2)), 30_000, 100);
+  checks.check('thawed, its BFD sessions come up again and its path returns', thawed.ok, `after ${(thawed.ms / 1000).toFixed(1)} s`);
+}
+
+/** Sends `signal` to every process in network namespace `ns` (a pod's containers); returns how many. */
+function signalNamespace(ns: string, signal: 'SIGSTOP' | 'SIGCONT'): number {
+  const pids = run(undefined, ['ip', 'netns', 'pids', ns]).split(/\s+/).filter(Boolean).map(Number);
+  for (const pid of pids) {
+    try { process.kill(pid, signal); } catch { /* exited meanwhile */ }
+  }
+  return pids.length;
 }
 
 /**
  * TUN mode (web3: IPIP to the backend, `mh`, sloppy_tcp, no SNAT): the backend answers the client
  * directly from the VIP, so a flow that ECMP moves to another LB mid-connection reaches the same
  * backend and survives. Graceful scale-down 4 -> 3 -> 2 -> 1 under continuous load (3 trials):
- * 0 failed requests in all, with keep-alive flows seen moving between LBs in every trial. Then LB
- * joins 1 -> 2 -> 3 under load (the paper's Fig. 13b additions): 0 failed requests, flows moved to
- * the new LBs survive.
+ * 0 failed requests in all, with keep-alive flows seen moving between LBs in every trial. Then an LB
+ * join 1 -> 2 under load (the paper's Fig. 13b additions): 0 failed requests, flows moved to the new
+ * LB survive. Then a rolling update of every backend under load with an LB joining 2 -> 3 halfway:
+ * 0 failed requests; each terminating backend leaves every LB's scheduling while the flows it has
+ * go on to their end.
  */
 async function tunnelScaleDown(ctx: ScenarioContext): Promise<void> {
   const { checks, procs, workDir } = ctx;
@@ -106,17 +133,24 @@ async function tunnelScaleDown(ctx: ScenarioContext): Promise<void> {
   checks.check('TUN: flows really moved between LBs in every trial (keep-alive flows established on one LB, then on another) and the other LBs took over',
     trials.every((t) => t.movedFlows > 0 && Object.values(t.connsAfter).every((n) => n > 0)), `${trials.map((t) => t.movedFlows).join(' / ')} moved flows`);
 
-  // Then back up, 1 -> 2 -> 3 LBs under load: the new LB pod starts with the final backend set at once.
-  const joins = [];
-  for (const node of [2, 3]) {
-    const join = await lbJoinTrial(ctx, lab, node, `TUN-join-${node}`);
-    console.log(`  TUN ${describeJoin(join)}`);
-    joins.push(join);
-  }
-  const joined = trialTotals(joins);
-  checks.check('TUN: LB joins 1 -> 2 -> 3 under continuous load (2 trials): 0 failed requests, and keep-alive flows that ECMP moved to a new LB kept working',
-    joined.failed === 0 && joined.moved > 0 && joins.every((j) => j.newLbConnections > 0),
-    `${joined.failed} failed of ${joined.total}; ${joins.map((j) => j.movedFlows).join(' / ')} moved flows; new LBs scheduled ${joins.map((j) => j.newLbConnections).join(' / ')} connections`);
+  // Then back up under load: an LB join 1 -> 2 (the new LB pod starts with the final backend set at
+  // once), and a rollout of all 4 backends with a join 2 -> 3 halfway (that LB starts with half old, half new).
+  const join = await lbJoinTrial(ctx, lab, 2, 'TUN-join-2');
+  console.log(`  TUN ${describeJoin(join)}`);
+  const joined = trialTotals([join]);
+  checks.check('TUN: an LB join 1 -> 2 under continuous load: 0 failed requests, and keep-alive flows that ECMP moved to the new LB kept working',
+    joined.failed === 0 && joined.moved > 0 && join.newLbConnections > 0,
+    `${joined.failed} failed of ${joined.total}; ${join.movedFlows} moved flows; the new LB scheduled ${join.newLbConnections} connections in its first 3 s`);
+
+  const rollout = await backendRolloutTrial(ctx, lab, 3, 'TUN-rollout');
+  console.log(`  TUN ${describeRollout(rollout)}`);
+  const rolled = trialTotals([{ ...rollout, movedFlows: 0 }]);
+  checks.check('TUN: a rollout of all 4 backends under continuous load, an LB joining 2 -> 3 halfway: 0 failed requests, and the new LB took flows',
+    rolled.failed === 0 && rolled.total > 1000 && rollout.newLbConnections > 0,
+    `${rolled.failed} failed of ${rolled.total}; the new LB scheduled ${rollout.newLbConnections} connections in its first 3 s`);
+  checks.check('TUN rollout: each terminating backend got no new flow from any LB within 10 s of its endpoint change, while its established flows went on',
+    rollout.propagationSeconds.every((s) => s <= 10) && rollout.terminatingFlows.some((n) => n > 0),
+    `dropped after ${rollout.propagationSeconds.map((s) => s.toFixed(1)).join(' / ')} s; ${rollout.terminatingFlows.join(' / ')} established flows then`);
 }
 
 /**
@@ -144,6 +178,6 @@ async function resilientJoin(ctx: ScenarioContext): Promise<void> {
 if (!SYNTH_DIR || !RESILIENT_SYNTH_DIR || !IMAGES_JSON) throw new Error('usage: data-plane.js SYNTH_DIR RESILIENT_SYNTH_DIR IMAGES_JSON');
 void runScenarios('data plane (IPVS VM)', [
   ['traffic through real IPVS', dataPlane],
-  ['TUN mode: no failed request on scale-down and joins', tunnelScaleDown],
+  ['TUN mode: no failed request on scale-down, a join and a backend rollout', tunnelScaleDown],
   ['NAT with resilient hashing: no flow moved by a join', resilientJoin],
 ], 1600);

@@ -111,7 +111,7 @@ async function lbPod(ctx: ScenarioContext): Promise<void> {
   const backends = startBackends(ctx, api, model);
   const kubeconfig = path.join(workDir, 'kubeconfig');
   api.writeKubeconfig(kubeconfig);
-  startReflectors(procs, synth, { api, kubeconfig, cli: CLI }, workDir);
+  startReflectors(procs, synth, { api, kubeconfig, cli: CLI }, true);
   await startRouter(procs, synth, RouterFlavour.FRR);
   console.log(`  lab, API, backends, reflectors and router up in ${seconds(performance.now() - labStarted)}`);
 

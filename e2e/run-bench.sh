@@ -4,7 +4,7 @@
 #   2. data plane in the IPVS VM: failed requests under load (NAT and TUN, graceful and abrupt LB loss,
 #      LB joins), throughput against the number of LBs, the LB count changed under load (~26 min);
 #   3. data plane in the IPVS VM, plain and resilient hashing, NAT and TUN: a backend rollout with an LB
-#      joining halfway, a graceful and an abrupt LB loss, an LB join (~15 min).
+#      joining halfway, a graceful and an abrupt LB loss, an LB join (~40 min).
 # usage: e2e/run-bench.sh [EVENTS] [SILENT_EVENTS]
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -12,5 +12,5 @@ export CDK8S_CHECK_UPGRADE=false
 rc=0
 timeout 3600 node -r ts-node/register/transpile-only e2e/bench-control-plane.ts "${1:-100}" "${2:-5}" || rc=1
 IPVS_VM_TIMEOUT=2800 timeout 2900 bash e2e/vm/run.sh bench-data-plane || rc=1
-IPVS_VM_TIMEOUT=1800 timeout 1900 bash e2e/vm/run.sh bench-data-plane rollout || rc=1
+IPVS_VM_TIMEOUT=2800 timeout 2900 bash e2e/vm/run.sh bench-data-plane rollout || rc=1
 exit $rc

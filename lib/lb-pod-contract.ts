@@ -113,7 +113,12 @@ export function lbPodArgs(args: LbPodArgs): string[] {
 /**
  * The sysctls of the pod's network namespace: the pod spec sets them, the controller checks them.
  * - `ip_forward=1`: the pod routes the traffic IPVS forwards.
- * - `vs.conn_reuse_mode=0`: with 1, reused client ports saw one-second stalls.
+ * - `vs.conn_reuse_mode`: what IPVS does with a SYN from a client port whose previous connection
+ *   it still remembers. NAT: 0, the same real server, since with conntrack a rescheduled SYN is
+ *   dropped once (a one-second stall). DR/TUN: 2, rescheduled when the old connection is closing
+ *   (FIN_WAIT, the last state an LB that sees one direction reaches, or TIME_WAIT), at once, as
+ *   there is no conntrack entry to drop: with 0 a reused port stayed bound to a backend that had
+ *   gone in a rollout and the SYN was dropped until the client gave up.
  * - NAT: `vs.conntrack=1`, so netfilter sees the connections IPVS forwards and SNATs them. Not in DR/TUN,
  *   where no rule matches on conntrack and an entry per connection would only cost memory and room
  *   in the node's conntrack table.
@@ -126,7 +131,7 @@ export function lbPodSysctls(service: Pick<LoadBalancerServiceModel, 'forwarding
   return {
     'net.ipv4.ip_forward': '1',
     ...(nat ? { 'net.ipv4.vs.conntrack': '1' } : {}),
-    'net.ipv4.vs.conn_reuse_mode': '0',
+    'net.ipv4.vs.conn_reuse_mode': nat ? '0' : '2',
     ...(nat ? {} : { 'net.ipv4.vs.sloppy_tcp': '1' }),
   };
 }

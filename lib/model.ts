@@ -30,6 +30,20 @@ export interface BgpTimersModel {
   readonly connectRetrySeconds: number;
 }
 
+/** BFD on BGP sessions (RFC 5880 asynchronous mode; multihop, RFC 5883). */
+export interface BfdModel {
+  /** Desired minimum TX and required minimum RX interval, in milliseconds. */
+  readonly minIntervalMs: number;
+  /** Detection multiplier: packets missed in a row before the session is down. */
+  readonly multiplier: number;
+}
+
+/** A reflector's side of BFD with the LB pods: the address its sessions use, and the timers. */
+export interface ReflectorBfdModel extends BfdModel {
+  /** The reflector's address, which the LB pods' sessions go to. */
+  readonly localAddress: string;
+}
+
 /** A static BGP neighbor. */
 export interface BgpNeighborModel {
   /** The neighbor's address. */
@@ -89,6 +103,8 @@ export interface RouteReflectorModel {
    * service's LB pods; `acceptedPrefixes` then only sets the limits. Empty: any LB pod address.
    */
   readonly lbPodBindings: LbPodBindingModel[];
+  /** BFD with the LB pods; absent: none. gobgpd: run by the reflector agent; FRR: by bfdd. */
+  readonly bfd?: ReflectorBfdModel;
 }
 
 /** One LB service whose prefixes only its own LB pods may announce through a reflector. */
@@ -297,6 +313,8 @@ export interface ReflectorPeerModel {
   /** A literal address, or a DNS name the init step resolves at pod start. */
   readonly host: string;
   readonly port: number;
+  /** BFD with this reflector (its `host` is then a literal address); absent: none. */
+  readonly bfd?: BfdModel;
 }
 
 /** Per-pod facts known only at pod start (downward API). */

@@ -7,7 +7,7 @@ import { ImageName, imageReference, ImageSource } from './images';
 import { invalidField, throwInvalid } from './errors';
 import { checkObjectNamesOnce } from './object-names';
 import { Cidr, cidrContains, hostPrefix, overlappingPairs, parseAddress, parseCidr } from './ip';
-import { AddressFamily, BGP_PASSWORD_PLACEHOLDER, BgpNeighborModel, BgpTimersModel, LB_ROLE_LABEL, ReflectorPeerModel, RouteReflectorModel } from './model';
+import { AddressFamily, BfdModel, BGP_PASSWORD_PLACEHOLDER, BgpNeighborModel, BgpTimersModel, LB_ROLE_LABEL, ReflectorPeerModel, RouteReflectorModel } from './model';
 import { containerSecurity, NOBODY, podSecurity } from './pod-security';
 import { renderFrrDaemons } from './renderers/frr';
 import { renderFrrRouteReflector } from './renderers/frr-reflector';
@@ -129,6 +129,26 @@ export interface RouteReflectorOptions {
    * @default false
    */
   readonly networkPolicy?: boolean;
+  /**
+   * BFD (RFC 5880, multihop) on the LB pods' sessions: an LB pod that dies silently (frozen, its
+   * node's link cut) loses its paths after `bfdMinIntervalMs` x `bfdMultiplier` instead of the
+   * BGP hold time. gobgpd: the reflector agent runs the sessions and unbinds a pod whose session
+   * goes down until it is up again (needs `bindPrefixesToLbPods`); FRR: bfdd, from a profile on
+   * the LB peer group (its generated `daemons` file enables bfdd). Standalone reflectors only: an in-cluster
+   * reflector is reached through its Service's DNAT, which BFD's sessions do not cross yet.
+   * @default true for a standalone reflector (with bindPrefixesToLbPods for gobgpd), else false
+   */
+  readonly bfd?: boolean;
+  /**
+   * BFD: the interval each side sends at and asks for, in milliseconds (50..10000).
+   * @default 300
+   */
+  readonly bfdMinIntervalMs?: number;
+  /**
+   * BFD: packets missed in a row before a session is down (2..20).
+   * @default 3
+   */
+  readonly bfdMultiplier?: number;
 }
 
 /** Props of a {@link RouteReflector}: its own options and what the whole topology shares. */
@@ -252,6 +272,8 @@ export class RouteReflector extends Construct implements IRouteReflector {
   public readonly filterPrefixes: boolean;
   public readonly bindPrefixesToLbPods: boolean;
   public readonly bgpPassword?: BgpPassword;
+  /** BFD on the LB pods' sessions, when on. */
+  public readonly bfd?: BfdModel;
   /** The rendered config (gobgpd.toml or frr.conf): a ConfigFile (standalone) or a ConfigMap (in-cluster). */
   public readonly configResource: IConstruct;
   private readonly routers: IUpstreamRouter[] = [];
@@ -288,6 +310,7 @@ export class RouteReflector extends Construct implements IRouteReflector {
     }
     this.checkGobgpdVersion(props);
     this.bindPrefixesToLbPods = this.checkBinding(props);
+    this.bfd = this.checkBfd(props);
     if (props.networkPolicy && this.placement !== RouteReflectorPlacement.IN_CLUSTER) {
       throwInvalid(this, 'networkPolicy', props.networkPolicy, 'only applies to an in-cluster route reflector', 'filter the standalone box\'s port 179 with its own firewall (docs/security.md), or remove networkPolicy');
     }
@@ -309,7 +332,7 @@ export class RouteReflector extends Construct implements IRouteReflector {
           throwInvalid(this, field, props[field], 'only applies to an in-cluster route reflector', `remove ${field}, or set placement: RouteReflectorPlacement.IN_CLUSTER`);
         }
       }
-      this.lbPeer = { name: this.reflectorName, host: this.address, port: this.port };
+      this.lbPeer = { name: this.reflectorName, host: this.address, port: this.port, ...(this.bfd ? { bfd: this.bfd } : {}) };
       this.configResource = this.daemon === ReflectorDaemon.FRR ? this.frrFiles() : new ConfigFile(this, 'Resource', {
         path: `route-reflectors/${this.reflectorName}/gobgpd.toml`,
         installTo: `/etc/gobgpd/gobgpd.toml on route reflector ${this.reflectorName} (${this.address})`,
@@ -365,6 +388,7 @@ export class RouteReflector extends Construct implements IRouteReflector {
       })).filter(limit => limit.maxPrefixes > 0),
       routerPassword: password,
       lbPassword: this.bgpPassword?.signLoadBalancerSessions ? password : '',
+      ...(this.bfd ? { bfd: { ...this.bfd, localAddress: this.address } } : {}),
       lbPodBindings: !this.bindPrefixesToLbPods ? [] : this.services
         .map(s => ({ namespace: s.namespace, service: s.serviceName, prefixes: [...s.prefixes].sort() }))
         // Plain code-point order: the same bytes whatever the machine's locale.
@@ -408,6 +432,26 @@ export class RouteReflector extends Construct implements IRouteReflector {
   }
 
   /** Binding is the default wherever it can work; an FRR reflector must sign LB sessions instead. */
+  private checkBfd(props: RouteReflectorProps): BfdModel | undefined {
+    const reason = this.placement === RouteReflectorPlacement.IN_CLUSTER
+      ? { why: 'is not supported by an in-cluster route reflector (its LB sessions cross the Service\'s DNAT)', fix: 'run the reflector standalone for BFD, or remove bfd' }
+      : this.daemon === ReflectorDaemon.GOBGP && !this.bindPrefixesToLbPods
+        ? { why: 'needs bindPrefixesToLbPods on a gobgpd reflector (the reflector agent runs its sessions and unbinds a pod whose session goes down)', fix: 'turn bindPrefixesToLbPods on, use daemon: ReflectorDaemon.FRR, or remove bfd' }
+        : undefined;
+    if (props.bfd && reason) throwInvalid(this, 'bfd', props.bfd, reason.why, reason.fix);
+    const on = props.bfd ?? reason === undefined;
+    if (!on) {
+      for (const field of ['bfdMinIntervalMs', 'bfdMultiplier'] as const) {
+        if (props[field] !== undefined) throwInvalid(this, field, props[field], 'only applies with BFD, which is off here', `remove ${field}, or turn bfd on`);
+      }
+      return undefined;
+    }
+    return {
+      minIntervalMs: checkCount(this, 'bfdMinIntervalMs', props.bfdMinIntervalMs ?? 300, 50, 10_000, 'use 50..10000 ms; 300 with bfdMultiplier 3 detects a dead LB pod in under a second'),
+      multiplier: checkCount(this, 'bfdMultiplier', props.bfdMultiplier ?? 3, 2, 20, 'use 2..20; 3 is the common choice'),
+    };
+  }
+
   private checkBinding(props: RouteReflectorProps): boolean {
     const bind = props.bindPrefixesToLbPods;
     if (bind && !this.filterPrefixes) {
@@ -554,7 +598,7 @@ export class RouteReflector extends Construct implements IRouteReflector {
     new ConfigFile(this, 'Daemons', {
       path: `route-reflectors/${this.reflectorName}/daemons`,
       installTo: `/etc/frr/daemons ${where}`,
-      produce: () => renderFrrDaemons('an ECMP route reflector', true),
+      produce: () => renderFrrDaemons('an ECMP route reflector', true, this.bfd !== undefined),
     });
     return new ConfigFile(this, 'Resource', {
       path: `route-reflectors/${this.reflectorName}/frr.conf`,

@@ -3,7 +3,7 @@ import { configFilesOf } from './config-file';
 import { LoadBalancerService } from './load-balancer-service';
 import { ForwardingMethod, ResilientHashingModel } from './model';
 import { TopologySummaryModel } from './renderers/topology';
-import { RouteReflector } from './route-reflector';
+import { ReflectorDaemon, RouteReflector, RouteReflectorPlacement } from './route-reflector';
 import { UpstreamRouterConfig } from './upstream-router-config';
 
 /** Collects what TOPOLOGY.md shows from the constructs under `root`. */
@@ -29,6 +29,7 @@ export function summarizeTopology(root: IConstruct): TopologySummaryModel {
       podNetworks: r.podNetworks,
       sendMax: r.sendMax,
       lbPeerHost: r.lbPeer.host,
+      lbSessionsBfd: reflectorBfd(r),
     })),
     services: all.filter((c): c is LoadBalancerService => c instanceof LoadBalancerService).map(s => ({
       name: s.serviceName,
@@ -59,4 +60,11 @@ function routerHashing(resilient: ResilientHashingModel | undefined): string {
   if (!resilient) return 'hash-threshold (a joining or leaving LB re-divides every flow\'s hash)';
   const unbalanced = resilient.unbalancedTimerSeconds === 0 ? 'never forced' : `busy ones after ${resilient.unbalancedTimerSeconds} s unbalanced`;
   return `resilient, ${resilient.buckets} buckets (\`ecmp-lb resilient-routes\` on the router): a joining LB takes buckets idle ${resilient.idleTimerSeconds} s, ${unbalanced}`;
+}
+
+/** Whether the LB pods' sessions with a reflector have BFD, who runs it there, and if not, why not. */
+function reflectorBfd(r: RouteReflector): string {
+  if (r.bfd) return `${r.bfd.minIntervalMs} ms x ${r.bfd.multiplier} (${r.daemon === ReflectorDaemon.FRR ? 'bfdd' : 'the reflector agent'})`;
+  if (r.placement === RouteReflectorPlacement.IN_CLUSTER) return 'no: not across the Service\'s DNAT yet (BGP hold time)';
+  return r.daemon === ReflectorDaemon.GOBGP && !r.bindPrefixesToLbPods ? 'no: needs bindPrefixesToLbPods (BGP hold time)' : 'off (BGP hold time)';
 }

@@ -23,7 +23,9 @@ describe('a standalone FRR route reflector (daemon: ReflectorDaemon.FRR)', () =>
     expect(rr2.daemon).toBe(ReflectorDaemon.GOBGP);
     expect(files.has('route-reflectors/rr1/gobgpd.toml')).toBe(false);
     expect(files.get('route-reflectors/rr1/frr.conf')).toBe(renderFrrRouteReflector(rr1.model()));
-    expect(files.get('route-reflectors/rr1/daemons')).toBe(renderFrrDaemons('an ECMP route reflector', true));
+    // BFD is on by default, so bfdd runs beside bgpd.
+    expect(files.get('route-reflectors/rr1/daemons')).toBe(renderFrrDaemons('an ECMP route reflector', true, true));
+    expect(files.get('route-reflectors/rr1/daemons')).toContain('\nbfdd=yes\n');
     expect(files.has('route-reflectors/rr2/gobgpd.toml')).toBe(true);
     expect(files.has('route-reflectors/rr2/frr.conf')).toBe(false);
   });
@@ -36,6 +38,9 @@ describe('a standalone FRR route reflector (daemon: ReflectorDaemon.FRR)', () =>
     expect(conf).toContain(` neighbor lb-pods password ${BGP_PASSWORD_PLACEHOLDER}\n`);
     expect(conf).toContain(` neighbor 198.18.0.110 password ${BGP_PASSWORD_PLACEHOLDER}\n`);
     expect(conf).toContain('  neighbor lb-pods maximum-prefix 1\n');
+    // BFD on the LB peer group (bfdd: multihop, as the pods are a hop away), from one profile.
+    expect(conf).toContain('bfd\n profile ecmp-lb-pods\n  transmit-interval 300\n  receive-interval 300\n  detect-multiplier 3\n exit\nexit\n');
+    expect(conf).toContain(' neighbor lb-pods bfd profile ecmp-lb-pods\n');
     expect(checkFrr(conf)).toEqual({ code: 0, output: '' });
   });
 

@@ -3,7 +3,7 @@ import { App, Chart, Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import * as k8s from '../imports/k8s';
 import {
-  Backends, EcmpApp, EcmpTopology, ForwardingMethod, LoadBalancerService, LoadBalancerServiceProps, ReflectorDaemon, RouteReflectorPlacement, RouterFlavour,
+  Backends, EcmpApp, EcmpTopology, ForwardingMethod, LoadBalancerService, LoadBalancerServiceProps, ReflectorDaemon, RouteReflector, RouteReflectorPlacement, RouterFlavour,
 } from '../lib';
 import { isImageReference, isQualifiedName, isQuantity, quantityValue } from '../lib/kubernetes-rules';
 import { synthToDisk, tempDir, testTopology } from './support/topology';
@@ -154,6 +154,20 @@ describe('images: one place for registry, tag and digest', () => {
   test('image props apply only where an image runs', () => {
     expect(() => topology({ routeReflectors: [rr({ image: 'x/gobgpd:1' })] })()).toThrow(/RouteReflector 'ecmp\/rr1': image "x\/gobgpd:1" only applies to an in-cluster route reflector/);
     expect(() => topology({ routeReflectors: [rr({ daemon: ReflectorDaemon.FRR, gobgpdVersion: '3.21.0', bindPrefixesToLbPods: false })] })()).toThrow(/gobgpdVersion "3\.21\.0" only applies to a gobgpd reflector/);
+  });
+
+  test('BFD: on where it can run, refused where it cannot, its timers bounded', () => {
+    const reflector = (props: Record<string, unknown>, shared: object = {}) => (topology({ ...shared, routeReflectors: [rr(props)] })().topology.routeReflectors[0] as RouteReflector);
+    expect(reflector({}).bfd).toEqual({ minIntervalMs: 300, multiplier: 3 });
+    expect(reflector({ bfdMinIntervalMs: 100, bfdMultiplier: 5 }).lbPeer.bfd).toEqual({ minIntervalMs: 100, multiplier: 5 });
+    expect(reflector({}, { bindPrefixesToLbPods: false }).bfd).toBeUndefined();
+    expect(reflector({ placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: 'node-1' }).bfd).toBeUndefined();
+    expect(() => reflector({ placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: 'node-1', bfd: true }))
+      .toThrow(/RouteReflector 'ecmp\/rr1': bfd true is not supported by an in-cluster route reflector .*Fix: run the reflector standalone for BFD, or remove bfd/);
+    expect(() => reflector({ bfd: true }, { bindPrefixesToLbPods: false })).toThrow(/bfd true needs bindPrefixesToLbPods on a gobgpd reflector/);
+    expect(() => reflector({ bfd: false, bfdMultiplier: 3 })).toThrow(/bfdMultiplier 3 only applies with BFD, which is off here/);
+    expect(() => reflector({ bfdMinIntervalMs: 20 })).toThrow(/bfdMinIntervalMs 20 is not an integer in 50\.\.10000/);
+    expect(() => reflector({ bfdMultiplier: 1 })).toThrow(/bfdMultiplier 1 is not an integer in 2\.\.20/);
   });
 });
 

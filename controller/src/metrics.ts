@@ -18,6 +18,7 @@ export class ControllerMetrics {
   readonly announced = new Gauge({ name: 'ecmp_lb_announced', help: '1 while the service prefixes are announced, 0 while withdrawn', registers: [this.registry] });
   readonly watchRestarts = new Counter({ name: 'ecmp_lb_watch_restarts_total', help: 'List/watch restarts after an error, by reason', labelNames: ['reason'], registers: [this.registry] });
   readonly errors = new Counter({ name: 'ecmp_lb_errors_total', help: 'Errors by kind', labelNames: ['kind'], registers: [this.registry] });
+  readonly bfdSessionUp = new Gauge({ name: 'ecmp_lb_bfd_session_up', help: '1 while the BFD session with the reflector is up', labelNames: ['reflector'], registers: [this.registry] });
   readonly keepalivedRestarts = new Counter({ name: 'ecmp_lb_keepalived_restarts_total', help: 'keepalived restarted after it exited unexpectedly', registers: [this.registry] });
 
   constructor(options: { processMetrics?: boolean } = {}) {

@@ -5,6 +5,12 @@ import { Endpoint, EndpointPort, EndpointSlice } from './endpoint-slices';
 
 /** Every real server gets this weight so IPVS `mh` builds the same table on every LB pod. */
 export const REAL_SERVER_WEIGHT = 1;
+/**
+ * A terminating backend that still serves: IPVS sends it no new connection (`mh` leaves weight-0
+ * servers out of its table) and goes on forwarding the ones it has. Removing it instead would
+ * drop their packets from then on.
+ */
+export const DRAINING_WEIGHT = 0;
 
 /**
  * Pure: the backends' EndpointSlices in, keepalived's whole model out. The output depends only on
@@ -36,8 +42,8 @@ export function keepalivedModel(service: LoadBalancerServiceModel, endpoints: Ba
 
 /** The backends' slices read once: every usable endpoint address checked and made canonical. */
 export interface BackendEndpoints {
-  /** Per IP slice: its family, the ports it resolved, and its usable addresses (canonical). */
-  readonly slices: readonly { readonly family: 4 | 6; readonly ports: readonly EndpointPort[]; readonly addresses: readonly string[] }[];
+  /** Per IP slice: its family, the ports it resolved, its usable addresses and its draining ones (canonical). */
+  readonly slices: readonly { readonly family: 4 | 6; readonly ports: readonly EndpointPort[]; readonly addresses: readonly string[]; readonly draining: readonly string[] }[];
   /** Distinct usable backend addresses across all slices. */
   readonly usable: number;
   /** `slice/address` of every usable endpoint address that is not a literal of its slice's family, sorted. */
@@ -52,23 +58,25 @@ export function backendEndpoints(slices: readonly EndpointSlice[]): BackendEndpo
     const family = familyOfAddressType(slice.addressType);
     if (family === undefined) continue;
     const addresses: string[] = [];
+    const draining: string[] = [];
     for (const endpoint of listOf(slice.endpoints)) {
-      if (!isUsable(endpoint)) continue;
+      const into = isUsable(endpoint) ? addresses : isDraining(endpoint) ? draining : undefined;
+      if (!into) continue;
       for (const address of listOf(endpoint.addresses)) {
         const canonical = canonicalAddress(address, family);
-        if (canonical) addresses.push(canonical);
+        if (canonical) into.push(canonical);
         else malformed.push(`${slice.metadata?.name ?? '?'}/${JSON.stringify(address)}`);
       }
     }
     addresses.forEach((a) => distinct.add(a));
-    read.push({ family, ports: listOf(slice.ports), addresses });
+    read.push({ family, ports: listOf(slice.ports), addresses, draining });
   }
   return { slices: read, usable: distinct.size, malformed: malformed.sort() };
 }
 
-/** True when the model has at least one real server anywhere. */
+/** True when the model has at least one real server that takes new connections. */
 export function hasRealServers(model: KeepalivedModel): boolean {
-  return model.virtualServers.some((vs) => vs.realServers.length > 0);
+  return model.virtualServers.some((vs) => vs.realServers.some((rs) => rs.weight > 0));
 }
 
 /**
@@ -80,15 +88,19 @@ export function isUsable(endpoint: Endpoint): boolean {
   return conditions.ready !== false && conditions.terminating !== true;
 }
 
+/** A terminating endpoint that says it still serves: it finishes its connections, takes no new one. */
+export function isDraining(endpoint: Endpoint): boolean {
+  const conditions = endpoint.conditions ?? {};
+  return conditions.terminating === true && conditions.serving === true;
+}
+
 function realServersFor(endpoints: BackendEndpoints, family: 4 | 6, backendPort: number, protocol: string): RealServerModel[] {
+  // A slice lists ports resolved for its endpoints; it serves this virtual port only if it has ours.
+  const serving = endpoints.slices.filter((s) => s.family === family && s.ports.some((p) => p.port === backendPort && (p.protocol ?? 'TCP') === protocol));
   const byKey = new Map<string, RealServerModel>();
-  for (const slice of endpoints.slices) {
-    if (slice.family !== family) continue;
-    // A slice lists ports resolved for its endpoints; it serves this virtual port only if it has ours.
-    if (!slice.ports.some((p) => p.port === backendPort && (p.protocol ?? 'TCP') === protocol)) continue;
-    for (const address of slice.addresses) {
-      byKey.set(`${address}|${backendPort}`, { address, port: backendPort, weight: REAL_SERVER_WEIGHT });
-    }
+  // Draining first, so that an address another slice lists as usable ends up usable.
+  for (const [weight, addresses] of [[DRAINING_WEIGHT, serving.flatMap((s) => s.draining)], [REAL_SERVER_WEIGHT, serving.flatMap((s) => s.addresses)]] as const) {
+    for (const address of addresses) byKey.set(`${address}|${backendPort}`, { address, port: backendPort, weight });
   }
   return sortRealServers([...byKey.values()]);
 }

@@ -3,10 +3,12 @@ import type * as K8s from '@kubernetes/client-node' with { 'resolution-mode': 'i
 import { formatAddress, hostPrefix, parseAddress } from '../../lib/ip';
 import { LB_ROLE_LABEL, LB_SERVICE_LABEL } from '../../lib/model';
 import { lbPodNeighborSet, ReflectorAgentBinding, ReflectorAgentConfig, UNBOUND_NEIGHBORS } from '../../lib/renderers/reflector-agent';
+import { BfdEndpoint } from './bfd';
 import { GobgpNeighborSets, gobgpApi } from './gobgp-api';
 import { loadKubeConfig } from './kube-client';
 import { LbPodWatch } from './lb-pod-watch';
 import { Logger, errorFields } from './log';
+import { LbPodBfd } from './reflector-bfd';
 
 /**
  * `ecmp-lb reflector-agent`: binds each service's prefixes to its own LB pods. gobgpd accepts a
@@ -80,7 +82,11 @@ export class BindingSyncer {
   private again = false;
   private lastSkipped = '';
 
-  constructor(private readonly config: ReflectorAgentConfig, private readonly pods: () => readonly AgentPod[], private readonly gobgp: GobgpNeighborSets, private readonly log: Logger) {}
+  constructor(
+    private readonly config: ReflectorAgentConfig, private readonly pods: () => readonly AgentPod[], private readonly gobgp: GobgpNeighborSets, private readonly log: Logger,
+    /** BFD with the pods: a pod whose session failed is left out of its set. */
+    private readonly bfd?: LbPodBfd,
+  ) {}
 
   /** Coalesces bursts of pod events into one pass; a pass already running is followed by one more. */
   schedule(): Promise<void> {
@@ -100,7 +106,8 @@ export class BindingSyncer {
 
   /** One pass; returns the changes made. */
   async sync(): Promise<NeighborChange[]> {
-    const { sets: desired, skipped } = desiredNeighborSets(this.config.bindings, this.pods());
+    const { sets: bound, skipped } = desiredNeighborSets(this.config.bindings, this.pods());
+    const desired = this.withoutFailed(bound);
     if (skipped.join() !== this.lastSkipped) {
       this.lastSkipped = skipped.join();
       if (skipped.length > 0) this.log.log('warn', 'LB pod addresses ignored: not IP addresses', { addresses: skipped });
@@ -115,6 +122,14 @@ export class BindingSyncer {
       await this.gobgp.softResetIn(address).catch(() => undefined); // not connected (yet): nothing to re-evaluate
     }
     return changes;
+  }
+
+  private withoutFailed(sets: NeighborSets): NeighborSets {
+    const bfd = this.bfd;
+    if (!bfd) return sets;
+    const family = this.config.bfd?.localAddress.includes(':') ? ':' : '.';
+    bfd.track([...new Set([...sets.values()].flat())].filter((a) => !UNBOUND_NEIGHBORS.includes(a)).map(bareAddress).filter((a) => a.includes(family)));
+    return new Map([...sets].map(([set, addresses]) => [set, addresses.filter((a) => UNBOUND_NEIGHBORS.includes(a) || !bfd.isFailed(bareAddress(a)))]));
   }
 }
 
@@ -150,8 +165,18 @@ export async function runReflectorAgent(options: ReflectorAgentOptions): Promise
     resyncMs: options.resyncMs ?? 10_000,
   });
   const gobgp = gobgpApi(options.gobgpApi ?? options.config.gobgpApi);
-  const syncer = new BindingSyncer(options.config, () => watch.pods(), gobgp, options.log);
+  const bfdConfig = options.config.bfd;
+  let bfd: LbPodBfd | undefined;
+  const endpoint = bfdConfig && await BfdEndpoint.open(bfdConfig.localAddress, (peer, state, diagnostic) => bfd!.onState(peer, state, diagnostic)).catch((err) => {
+    // Binding matters more: without BFD a dead pod is still found by the BGP hold timer.
+    options.log.log('error', 'BFD not started: the reflector address cannot be bound here; binding LB pods without it', { localAddress: bfdConfig.localAddress, ...errorFields(err) });
+    return undefined;
+  });
+  if (endpoint && bfdConfig) {
+    bfd = new LbPodBfd(endpoint, { minTxMs: bfdConfig.minIntervalMs, minRxMs: bfdConfig.minIntervalMs, multiplier: bfdConfig.multiplier }, () => void syncer.schedule(), options.log);
+  }
+  const syncer = new BindingSyncer(options.config, () => watch.pods(), gobgp, options.log, bfd);
   await watch.start();
-  options.log.log('info', 'reflector agent started', { namespaces, neighborSets: options.config.bindings.map(lbPodNeighborSet) });
-  return { syncer, stop: async () => { await watch.stop(); gobgp.close(); } };
+  options.log.log('info', 'reflector agent started', { namespaces, neighborSets: options.config.bindings.map(lbPodNeighborSet), bfd: bfdConfig ?? 'off' });
+  return { syncer, stop: async () => { await watch.stop(); endpoint?.close(); gobgp.close(); } };
 }

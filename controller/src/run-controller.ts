@@ -6,6 +6,7 @@ import { EndpointSlice } from './endpoint-slices';
 import { ipvsHealthReader } from './ipvs-health';
 import { IpvsReorderer } from './ipvs-reorder';
 import { KeepalivedSupervisor } from './keepalived-process';
+import { startLbBfd } from './lb-bfd';
 import { loadKubeClient, loadKubeConfig } from './kube-client';
 import { Logger } from './log';
 import { ControllerMetrics, startMetricsServer } from './metrics';
@@ -68,6 +69,7 @@ export async function runController(options: RunControllerOptions): Promise<{ do
     slices: () => informer.list() as EndpointSlice[],
     keepalived, ipvsHealthy: ipvsHealthReader(service.vips), reorderIpvs: () => ipvsReorderer.reorder(), metrics, log,
   });
+  const bfd = await startLbBfd(service, pod.podIp, metrics, log);
   const server = await startMetricsServer(metrics.registry, {
     healthy: () => true,
     ready: () => informer.synced && controller!.configured && keepalived.running,
@@ -83,7 +85,10 @@ export async function runController(options: RunControllerOptions): Promise<{ do
       log.log('info', 'SIGTERM: draining');
       void controller!.drain()
         .then(() => informer.stop())
-        .finally(() => server.close(() => resolve()));
+        .finally(() => {
+          bfd?.close();
+          server.close(() => resolve());
+        });
     };
   });
   if (terminationRequested) {

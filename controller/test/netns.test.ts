@@ -19,7 +19,7 @@ test('NAT: conntrack for the SNAT rule, no sloppy_tcp', () => {
 
 test.each([ForwardingMethod.TUNNEL, ForwardingMethod.DIRECT_ROUTING])('%s: sloppy_tcp so a flow moved here mid-connection is forwarded, no SNAT and no conntrack', (forwardingMethod) => {
   const service = tunnel(forwardingMethod);
-  expect(lbPodSysctls(service)).toEqual({ 'net.ipv4.ip_forward': '1', 'net.ipv4.vs.conn_reuse_mode': '0', 'net.ipv4.vs.sloppy_tcp': '1' });
+  expect(lbPodSysctls(service)).toEqual({ 'net.ipv4.ip_forward': '1', 'net.ipv4.vs.conn_reuse_mode': '2', 'net.ipv4.vs.sloppy_tcp': '1' });
   expect(netnsCommands(service, '198.19.129.2').map((c) => c.file)).toEqual(['ip', 'nft']);
   expect(lbRuleset(service, '198.19.129.2')).not.toContain('snat');
 });

@@ -10,10 +10,10 @@ function figures(slices: Parameters<typeof backendEndpoints>[0]): { usable: numb
 }
 
 describe('reconcile', () => {
-  test('only ready, non-terminating endpoints become real servers, sorted numerically, equal weights', () => {
+  test('ready, non-terminating endpoints become real servers, sorted numerically, equal weights; terminating ones that still serve stay at weight 0', () => {
     const model = reconcile(serviceModel(), [
       slice('a', [{ address: '198.18.5.10' }, { address: '198.18.5.9' }, { address: '198.18.5.11', ready: false }]),
-      slice('b', [{ address: '198.18.5.100' }, { address: '198.18.5.12', terminating: true, ready: true }]),
+      slice('b', [{ address: '198.18.5.100' }, { address: '198.18.5.12', terminating: true, ready: true }, { address: '198.18.5.13', terminating: true, ready: false }]),
     ], 'lb-0');
     expect(model.routerId).toBe('lb-0');
     expect(model.virtualServers).toHaveLength(1);
@@ -22,8 +22,15 @@ describe('reconcile', () => {
     expect(vs.realServers).toEqual([
       { address: '198.18.5.9', port: 8080, weight: 1 },
       { address: '198.18.5.10', port: 8080, weight: 1 },
+      { address: '198.18.5.12', port: 8080, weight: 0 },
       { address: '198.18.5.100', port: 8080, weight: 1 },
     ]);
+  });
+
+  test('only draining real servers left: nothing takes new connections, so nothing to announce', () => {
+    const model = reconcile(serviceModel(), [slice('a', [{ address: '198.18.5.12', terminating: true, ready: true }])], 'lb-0');
+    expect(model.virtualServers[0].realServers).toEqual([{ address: '198.18.5.12', port: 8080, weight: 0 }]);
+    expect(hasRealServers(model)).toBe(false);
   });
 
   test('maps each service port to the slices that carry its backend port and protocol', () => {
@@ -86,9 +93,13 @@ describe('reconcile', () => {
       const spread = reconcile(serviceModel(), groups.reverse(), 'lb');
       // An address listed usable in one slice and unusable in another is usable; the same holds in one slice.
       expect(spread).toEqual(oneSlice);
-      const addresses = oneSlice.virtualServers[0].realServers.map((r) => r.address);
-      expect(addresses).toEqual([...new Set(toTest.filter((e) => e.ready && !e.terminating).map((e) => e.address))]
-        .sort((a, b) => Number(a.split('.')[3]) - Number(b.split('.')[3])));
+      const byHost = (a: string, b: string) => Number(a.split('.')[3]) - Number(b.split('.')[3]);
+      const servers = oneSlice.virtualServers[0].realServers;
+      const usable = new Set(toTest.filter((e) => e.ready && !e.terminating).map((e) => e.address));
+      // The fixture's terminating endpoints serve while ready: those drain at weight 0.
+      const draining = new Set(toTest.filter((e) => e.ready && e.terminating && !usable.has(e.address)).map((e) => e.address));
+      expect(servers.filter((r) => r.weight === 1).map((r) => r.address)).toEqual([...usable].sort(byHost));
+      expect(servers.filter((r) => r.weight === 0).map((r) => r.address)).toEqual([...draining].sort(byHost));
     }), { numRuns: 200 });
   });
 });

@@ -1,6 +1,8 @@
 import { ReflectorAgentBinding, UNBOUND_NEIGHBORS } from '../../lib/renderers/reflector-agent';
 import { silentLogger } from '../src/log';
+import { BfdDiagnostic, BfdState } from '../src/bfd';
 import { GobgpNeighborSets } from '../src/gobgp-api';
+import { LbPodBfd } from '../src/reflector-bfd';
 import { AgentPod, BindingSyncer, desiredNeighborSets, neighborSetChanges } from '../src/reflector-agent';
 
 const web1: ReflectorAgentBinding = { namespace: 'shop', service: 'web1' };
@@ -58,20 +60,20 @@ describe('neighborSetChanges', () => {
   });
 });
 
-describe('BindingSyncer', () => {
-  /** gobgpd's neighbor sets in memory, recording each call; `softResetIn` fails for `notPeers`. */
-  function fakeGobgpd(sets: Map<string, string[]>, notPeers: string[] = []): GobgpNeighborSets & { calls: string[] } {
-    const calls: string[] = [];
-    return {
-      calls,
-      list: async () => { calls.push('list'); return new Map([...sets].map(([k, v]) => [k, [...v].sort()])); },
-      add: async (set, address) => { calls.push(`add ${set} ${address}`); sets.set(set, [...(sets.get(set) ?? []), address]); },
-      delete: async (set, address) => { calls.push(`delete ${set} ${address}`); sets.set(set, (sets.get(set) ?? []).filter((a) => a !== address)); },
-      softResetIn: async (address) => { calls.push(`softresetin ${address}`); if (notPeers.includes(address)) throw new Error('not a neighbor'); },
-      close: () => undefined,
-    };
-  }
+/** gobgpd's neighbor sets in memory, recording each call; `softResetIn` fails for `notPeers`. */
+function fakeGobgpd(sets: Map<string, string[]>, notPeers: string[] = []): GobgpNeighborSets & { calls: string[] } {
+  const calls: string[] = [];
+  return {
+    calls,
+    list: async () => { calls.push('list'); return new Map([...sets].map(([k, v]) => [k, [...v].sort()])); },
+    add: async (set, address) => { calls.push(`add ${set} ${address}`); sets.set(set, [...(sets.get(set) ?? []), address]); },
+    delete: async (set, address) => { calls.push(`delete ${set} ${address}`); sets.set(set, (sets.get(set) ?? []).filter((a) => a !== address)); },
+    softResetIn: async (address) => { calls.push(`softresetin ${address}`); if (notPeers.includes(address)) throw new Error('not a neighbor'); },
+    close: () => undefined,
+  };
+}
 
+describe('BindingSyncer', () => {
   test('brings the sets to the pods\' addresses, then re-runs the import policy on the changed peers only', async () => {
     const gobgp = fakeGobgpd(new Map([['lb-pods.shop.web1', ['0.0.0.0/32', '::/128', '198.19.0.4/32']]]), ['198.19.0.4']);
     const syncer = new BindingSyncer({ gobgpApi: '127.0.0.1:50051', bindings: [web1] }, () => [pod('web1', ['198.19.0.5'])], gobgp, silentLogger);
@@ -95,5 +97,61 @@ describe('BindingSyncer', () => {
     const syncer = new BindingSyncer({ gobgpApi: '127.0.0.1:50051', bindings: [web1] }, () => [], unreachable, log);
     await expect(syncer.schedule()).resolves.toBeUndefined();
     expect(messages).toEqual(['gobgpd not updated; retrying on the next change or resync']);
+  });
+});
+
+describe('BFD with the LB pods', () => {
+  /** Sessions in memory: what the agent asked for. */
+  const sessions = () => {
+    const peers = new Set<string>();
+    return { get peers() { return [...peers].sort(); }, add: (p: string) => { peers.add(p); }, remove: (p: string) => { peers.delete(p); } };
+  };
+  const timers = { minTxMs: 300, minRxMs: 300, multiplier: 3 };
+  const bfdConfig = { gobgpApi: '127.0.0.1:50051', bindings: [web1], bfd: { localAddress: '198.18.0.20', minIntervalMs: 300, multiplier: 3 } };
+
+  test('a pod whose session went down by detection time is unbound, and bound again once it is up', async () => {
+    let changes = 0;
+    const s = sessions();
+    const bfd = new LbPodBfd(s, timers, () => { changes++; }, silentLogger);
+    const gobgp = fakeGobgpd(new Map([['lb-pods.shop.web1', ['0.0.0.0/32', '::/128']]]));
+    const syncer = new BindingSyncer(bfdConfig, () => [pod('web1', ['198.19.0.5', '2001:db8::5']), pod('web1', ['198.19.0.6'])], gobgp, silentLogger, bfd);
+    await syncer.schedule();
+    expect((await gobgp.list()).get('lb-pods.shop.web1')).toEqual(['0.0.0.0/32', '198.19.0.5/32', '198.19.0.6/32', '2001:db8::5/128', '::/128']);
+    expect(s.peers).toEqual(['198.19.0.5', '198.19.0.6']); // the local address's family only
+
+    bfd.onState('198.19.0.5', BfdState.UP, BfdDiagnostic.NONE);
+    bfd.onState('198.19.0.5', BfdState.DOWN, BfdDiagnostic.DETECTION_TIME_EXPIRED);
+    expect(changes).toBe(1);
+    gobgp.calls.length = 0;
+    await syncer.schedule();
+    expect(gobgp.calls).toEqual(['list', 'delete lb-pods.shop.web1 198.19.0.5/32', 'softresetin 198.19.0.5']);
+
+    bfd.onState('198.19.0.5', BfdState.UP, BfdDiagnostic.NONE);
+    expect(changes).toBe(2);
+    await syncer.schedule();
+    expect((await gobgp.list()).get('lb-pods.shop.web1')).toContain('198.19.0.5/32');
+  });
+
+  test('no unbinding for a pod that said AdminDown, nor for one whose session never came up', () => {
+    let changes = 0;
+    const bfd = new LbPodBfd(sessions(), timers, () => { changes++; }, silentLogger);
+    bfd.track(['198.19.0.5', '198.19.0.6']);
+    bfd.onState('198.19.0.5', BfdState.UP, BfdDiagnostic.NONE);
+    bfd.onState('198.19.0.5', BfdState.DOWN, BfdDiagnostic.NEIGHBOR_SIGNALED_DOWN);
+    bfd.onState('198.19.0.6', BfdState.DOWN, BfdDiagnostic.DETECTION_TIME_EXPIRED);
+    expect(changes).toBe(0);
+    expect([bfd.isFailed('198.19.0.5'), bfd.isFailed('198.19.0.6')]).toEqual([false, false]);
+  });
+
+  test('one session per bound address of the local family; a pod gone ends its session and is forgotten', () => {
+    const s = sessions();
+    const bfd = new LbPodBfd(s, timers, () => undefined, silentLogger);
+    bfd.track(['198.19.0.5', '198.19.0.6']);
+    bfd.onState('198.19.0.6', BfdState.UP, BfdDiagnostic.NONE);
+    bfd.onState('198.19.0.6', BfdState.DOWN, BfdDiagnostic.DETECTION_TIME_EXPIRED);
+    expect(bfd.isFailed('198.19.0.6')).toBe(true);
+    bfd.track(['198.19.0.5']);
+    expect(s.peers).toEqual(['198.19.0.5']);
+    expect(bfd.isFailed('198.19.0.6')).toBe(false);
   });
 });

@@ -89,16 +89,23 @@ export async function startClusterApi(ctx: { workDir: string; onTeardown(undo: (
 /**
  * gobgpd from each generated `gobgpd.toml`, one namespace per reflector, each with its reflector
  * agent (`ecmp-lb reflector-agent` from the generated `lb-pod-bindings.json`), which binds the
- * services' prefixes to the LB pods the API lists. The agent runs on the host, where the API
- * double is, and reaches gobgpd through a second API socket, a unix one (a unix socket belongs to
- * no network namespace). Returns gobgpd by name.
+ * services' prefixes to the LB pods the API lists, and runs BFD with them where the topology has
+ * it. Where the API double is on the lab's LAN (`apiOnLan`), the agent runs in the reflector's
+ * namespace as on a reflector box, reaching gobgpd on loopback and sending BFD from the
+ * reflector's address. Otherwise it runs on the host, where the API double is, and reaches gobgpd
+ * through a second API socket, a unix one (a unix socket belongs to no network namespace); BFD
+ * then has no address to run from (the agent says so and binds without it), which suits LB pods
+ * that run no controller either (announce-file mode). Returns gobgpd by name.
  */
-export function startReflectors(procs: ProcessSet, synth: Synthesized, cluster: ClusterApi, workDir: string): Map<string, Daemon> {
+export function startReflectors(procs: ProcessSet, synth: Synthesized, cluster: ClusterApi, apiOnLan = false): Map<string, Daemon> {
   return new Map([...synth.reflectorDirs].map(([name, dir]) => {
-    const api = `unix://${path.join(workDir, `gobgpd-${name}.sock`)}`;
-    const gobgpd = procs.start(`reflector-${name}`, reflectorNs(name), ['gobgpd', '-f', path.join(dir, 'gobgpd.toml'), '-t', 'toml', '--api-hosts', `127.0.0.1:50051,${api}`, '--pprof-disable', '-p']);
-    procs.start(`reflector-agent-${name}`, undefined, [...cluster.cli, 'reflector-agent', '--config', path.join(dir, 'lb-pod-bindings.json'),
-      '--kubeconfig', cluster.kubeconfig, '--gobgp-api', api]);
+    // Not in workDir: in the IPVS VM that is a 9p mount, where no unix socket can be bound.
+    const unixApi = `unix://${path.join(os.tmpdir(), `ecmp-e2e-gobgpd-${name}.sock`)}`;
+    const apiHosts = apiOnLan ? '127.0.0.1:50051' : `127.0.0.1:50051,${unixApi}`;
+    const gobgpd = procs.start(`reflector-${name}`, reflectorNs(name), ['gobgpd', '-f', path.join(dir, 'gobgpd.toml'), '-t', 'toml', '--api-hosts', apiHosts, '--pprof-disable', '-p']);
+    const agent = [...cluster.cli, 'reflector-agent', '--config', path.join(dir, 'lb-pod-bindings.json'), '--kubeconfig', cluster.kubeconfig];
+    if (apiOnLan) procs.start(`reflector-agent-${name}`, reflectorNs(name), agent);
+    else procs.start(`reflector-agent-${name}`, undefined, [...agent, '--gobgp-api', unixApi]);
     return [name, gobgpd];
   }));
 }

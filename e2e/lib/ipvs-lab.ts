@@ -131,12 +131,16 @@ export async function startIpvsLab(ctx: ScenarioContext, synthDir: string, nodes
     const backend = newBackend(name, node, slot);
     if (tunnel) await prepareTunnelBackends(ctx, serviceName, [backend], manifests, cluster);
     backend.daemon = startBackend(ctx.procs, ctx.workDir, backend.name, backend.ns, backend.ip, listen(backend.ip));
+    // Its readiness probe: published ready only once it listens (nginx takes a while under emulation).
+    const port = model.ports[0].backendPort;
+    const listening = await waitFor(() => probe(backend.ns, ['ss', '-Hltn', `sport = :${port}`]), (out) => out.trim() !== '', 30_000, 100);
+    if (!listening.ok) throw new Error(`backend ${name} does not listen on port ${port} after 30 s`);
     return backend;
   };
   const kubeconfig = path.join(ctx.workDir, 'kubeconfig');
   api.writeKubeconfig(kubeconfig);
 
-  startReflectors(ctx.procs, synth, { api, kubeconfig, cli }, ctx.workDir);
+  startReflectors(ctx.procs, synth, { api, kubeconfig, cli }, true);
   // The synthesized router: FRR, or BIRD, then with resilient hashing when its folder says so.
   await startRouter(ctx.procs, synth, fs.existsSync(path.join(synth.routerDir, 'bird.conf')) ? RouterFlavour.BIRD : RouterFlavour.FRR);
   const resilientRoutes = path.join(synth.routerDir, 'resilient-routes.json');

@@ -162,10 +162,14 @@ export interface RolloutTrial {
   readonly joinNode: number;
   readonly joinRouteSeconds: number;
   readonly newLbConnections: number;
-  /** From each old backend's terminating endpoint to the last LB's IPVS without it. */
+  /** From each old backend's terminating endpoint until every LB's IPVS gave it weight 0 (no new connection). */
   readonly propagationSeconds: number[];
+  /** Each old backend's ESTABLISHED connections in the LBs' IPVS tables once no LB scheduled it any more: flows it went on serving while terminating. */
+  readonly terminatingFlows: number[];
   /** How long each old backend took to exit after its signal. */
   readonly drainSeconds: number[];
+  /** What happened when, in seconds of the load (the clients' error times count from the same start). */
+  readonly events: string[];
 }
 
 /** A terminating backend's grace period after its signal: nginx finishes its connections (SIGQUIT), then is killed. */
@@ -181,45 +185,57 @@ const PRE_STOP_MS = 8_000;
  * A rolling update of every backend under continuous load (maxSurge 1, maxUnavailable 0), with an LB
  * pod joining on `joinNode` halfway through: for each old backend, a new pod on its node starts and
  * is published ready; then the old one is published terminating (not ready, still serving). Its
- * preStop hook waits as Kubernetes users' do: until no LB's IPVS lists it (measured: the update's
- * propagation), then 8 s, longer than the clients' connections live (20 requests each, then the
+ * preStop hook waits as Kubernetes users' do: until every LB's IPVS has it at weight 0 (measured:
+ * the update's propagation), then 8 s, longer than the clients' connections live (20 requests each, then the
  * client closes it and opens another), so that its established flows end on their own. Then SIGQUIT
  * (nginx stops accepting and exits once idle, killed after 10 s), and the pod is deleted. The LBs
- * send it no new flow once it is terminating and keep forwarding its established ones.
+ * send it no new flow once it is terminating and keep forwarding its established ones (weight 0).
  */
 export async function backendRolloutTrial(ctx: ScenarioContext, lab: IpvsLab, joinNode: number, tag: string): Promise<RolloutTrial> {
   const { short, keepAlive } = await startTrialLoad(ctx, lab, tag, 600, ROLLOUT_REQUESTS_PER_CONNECTION);
+  const loadStart = performance.now() - LOSS_AT_SECONDS * 1000;
+  const events: string[] = [];
+  const note = (what: string) => events.push(`${((performance.now() - loadStart) / 1000).toFixed(2)} ${what}`);
   const olds = [...lab.backends];
   const drainSeconds: number[] = [];
   const propagationSeconds: number[] = [];
+  const terminatingFlows: number[] = [];
   let join: { routeSeconds: number; connections: number } | undefined;
   for (const [i, old] of olds.entries()) {
     const fresh = await lab.addBackend(`${old.name}-v2`, old.node, ROLLOUT_SLOT + old.node);
     lab.backends.push(fresh);
     lab.publishBackends([]);
+    note(`${fresh.name} ready`);
     await sleep(1000);
     lab.backends.splice(lab.backends.indexOf(old), 1);
     lab.publishBackends([old]);
-    const dropped = await waitFor(() => [...lab.lbs.values()].filter((pod) => probe(pod.ns, ['ipvsadm', '-Ln']).includes(` ${old.ip}:`)).length, (n) => n === 0, PROPAGATION_TIMEOUT_MS, 50);
+    note(`${old.name} terminating`);
+    const dropped = await waitFor(() => [...lab.lbs.values()].filter((pod) => schedules(pod.ns, old.ip)).length, (n) => n === 0, PROPAGATION_TIMEOUT_MS, 50);
     if (!dropped.ok) throw new Error(`${dropped.value} LBs still schedule to the terminating backend ${old.name} after ${PROPAGATION_TIMEOUT_MS / 1000} s`);
     propagationSeconds.push(dropped.ms / 1000);
+    terminatingFlows.push(establishedTo(lab, old.ip));
+    note(`${old.name} at weight 0 in every LB`);
     await sleep(PRE_STOP_MS);
+    note(`${old.name} SIGQUIT`);
     const signalled = performance.now();
     ctx.procs.signal(old.daemon!, 'SIGQUIT');
     const timer = setTimeout(() => ctx.procs.signal(old.daemon!, 'SIGKILL'), BACKEND_GRACE_MS);
     await old.daemon!.exited;
     clearTimeout(timer);
     drainSeconds.push((performance.now() - signalled) / 1000);
+    note(`${old.name} exited`);
     lab.publishBackends([]);
     await deletePod(old.ns, old.node, old.ip);
     if (i === Math.floor(olds.length / 2) - 1) {
       // Halfway: an LB pod joins, its backend set the one of the moment (half old, half new).
       const before = ipvsConnections(lab).get(joinNode) ?? 0;
+      note(`LB on node ${joinNode} starting`);
       const started = performance.now();
       lab.lbs.set(joinNode, await lab.pods.start(lab.service, joinNode, LB_SLOT));
       const routed = await waitFor(() => routerNexthops(lab.prefix), (hops) => hops.includes(nodeIp(joinNode)), JOIN_TIMEOUT_MS, 100);
       if (!routed.ok) throw new Error(`the LB on node ${joinNode} did not join the route within ${JOIN_TIMEOUT_MS / 1000} s: [${routed.value}]`);
       const routeSeconds = (performance.now() - started) / 1000;
+      note(`LB on node ${joinNode} on the route`);
       await sleep(AFTER_LOSS_SNAPSHOT_MS);
       join = { routeSeconds, connections: (ipvsConnections(lab).get(joinNode) ?? 0) - before };
     }
@@ -230,8 +246,21 @@ export async function backendRolloutTrial(ctx: ScenarioContext, lab: IpvsLab, jo
   const [shortResult, keepAliveResult] = await Promise.all([short, keepAlive]);
   return {
     short: shortResult, keepAlive: keepAliveResult, replaced: olds.length, joinNode,
-    joinRouteSeconds: join?.routeSeconds ?? NaN, newLbConnections: join?.connections ?? 0, propagationSeconds, drainSeconds,
+    joinRouteSeconds: join?.routeSeconds ?? NaN, newLbConnections: join?.connections ?? 0, propagationSeconds, terminatingFlows, drainSeconds, events,
   };
+}
+
+/** True while the LB's IPVS lists `ip` as a real server with a weight above 0 (one that takes new connections). */
+function schedules(ns: string, ip: string): boolean {
+  // `  -> ADDRESS:PORT  FORWARD  WEIGHT  ACTIVE  INACTIVE`
+  return probe(ns, ['ipvsadm', '-Ln']).split('\n').map((l) => l.trim().split(/\s+/)).some((f) => f[0] === '->' && f[1]?.startsWith(`${ip}:`) && Number(f[3]) > 0);
+}
+
+/** ESTABLISHED entries to `ip` in every running LB pod's IPVS connection table. */
+function establishedTo(lab: IpvsLab, ip: string): number {
+  return [...lab.lbs.values()].reduce((sum, pod) => sum + probe(pod.ns, ['ipvsadm', '-Lnc']).split('\n')
+    // pro expire state source virtual destination
+    .map((l) => l.trim().split(/\s+/)).filter((e) => e[2] === 'ESTABLISHED' && e[5]?.startsWith(`${ip}:`)).length, 0);
 }
 
 /** The replacement backends' slot (pod IP 198.19.(128+node).(20+node)). */
@@ -241,7 +270,8 @@ export function describeRollout(t: RolloutTrial): string {
   return `rollout of ${t.replaced} backends with an LB joining on node ${t.joinNode} halfway (routed ${t.joinRouteSeconds.toFixed(1)} s after its start, `
     + `${t.newLbConnections} connections in its first 3 s): short requests ${describeRequests(t.short)}; keep-alive requests ${describeRequests(t.keepAlive)}; `
     + `${t.keepAlive.ports?.length ?? 0} keep-alive connections used (16 at a time, ${ROLLOUT_REQUESTS_PER_CONNECTION} requests each); every LB dropped each terminating backend `
-    + `${t.propagationSeconds.map((d) => d.toFixed(1)).join(' / ')} s after its endpoint changed; old backends exited ${t.drainSeconds.map((d) => d.toFixed(1)).join(' / ')} s after SIGQUIT`;
+    + `${t.propagationSeconds.map((d) => d.toFixed(1)).join(' / ')} s after its endpoint changed (weight 0), with ${t.terminatingFlows.join(' / ')} established flows still forwarded to it; old backends exited ${t.drainSeconds.map((d) => d.toFixed(1)).join(' / ')} s after SIGQUIT; `
+    + `events (s of the load): ${t.events.join(', ')}`;
 }
 
 /** Starts an LB pod on each of `nodes` that has none (in parallel, as a Deployment scaling up), then waits for the route. */

@@ -5,6 +5,7 @@ import { md5Key, plainDescription } from './password';
 const familyTag = (family: AddressFamily) => (family === AddressFamily.IPV6_UNICAST ? 'v6' : 'v4');
 const lbRouteMap = (family: AddressFamily) => `ecmp-lb-from-lb-pods-${familyTag(family)}`;
 const ROUTERS_ROUTE_MAP = 'ecmp-lb-from-routers';
+const BFD_PROFILE = 'ecmp-lb-pods';
 
 /**
  * Integrated FRR configuration (`/etc/frr/frr.conf`) of a standalone route reflector, with the
@@ -22,6 +23,8 @@ const ROUTERS_ROUTE_MAP = 'ecmp-lb-from-routers';
  * - `ip nht resolve-via-default`: FRR reflects only paths whose next hop (an LB node) it can
  *   resolve; a default route is then enough, as for gobgpd, which does not check.
  * - FRR accepts at most 100 dynamic neighbors by default (`bgp listen limit`).
+ * - BFD (`model.bfd`): bfdd runs the LB pods' sessions (multihop, as an LB pod is not on the
+ *   reflector's segment) from a profile on the peer group; the reflector's daemons file enables bfdd.
  */
 export function renderFrrRouteReflector(model: RouteReflectorModel): string {
   const { holdTimeSeconds, keepaliveSeconds } = model.timers;
@@ -40,6 +43,16 @@ export function renderFrrRouteReflector(model: RouteReflectorModel): string {
     ...(v6 ? ['ipv6 nht resolve-via-default'] : []),
     '!',
     ...(model.filterPrefixes ? importFilters(model) : []),
+    ...(model.bfd ? [
+      'bfd',
+      ` profile ${BFD_PROFILE}`,
+      `  transmit-interval ${model.bfd.minIntervalMs}`,
+      `  receive-interval ${model.bfd.minIntervalMs}`,
+      `  detect-multiplier ${model.bfd.multiplier}`,
+      ' exit',
+      'exit',
+      '!',
+    ] : []),
     `router bgp ${model.asn}`,
     ` bgp router-id ${model.routerId}`,
     ` bgp cluster-id ${model.clusterId}`,
@@ -50,6 +63,7 @@ export function renderFrrRouteReflector(model: RouteReflectorModel): string {
     ` neighbor ${group} remote-as ${model.asn}`,
     ` neighbor ${group} timers ${keepaliveSeconds} ${holdTimeSeconds}`,
     ...(lbPassword ? [` neighbor ${group} password ${lbPassword}`] : []),
+    ...(model.bfd ? [` neighbor ${group} bfd profile ${BFD_PROFILE}`] : []),
     ...model.lbNeighborPrefixes.map(prefix => ` bgp listen range ${prefix} peer-group ${group}`),
   ];
   for (const router of model.routers) lines.push(...frrNeighbor(router, model.timers, routerPassword));

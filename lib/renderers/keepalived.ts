@@ -2,7 +2,8 @@ import { HealthCheckModel, HealthCheckType, KeepalivedModel, Protocol, RealServe
 
 /**
  * keepalived configuration for one LB pod: one IPVS virtual server per VIP and port, one real
- * server per ready backend, each health-checked by keepalived.
+ * server per ready backend and per terminating one that still serves (weight 0: it finishes its
+ * connections and gets no new one), each health-checked by keepalived.
  *
  * The controller renders this on every endpoint change, so it is plain string building. Real
  * servers are written in the order given (the caller sorts them): equal input, equal bytes.
@@ -19,18 +20,21 @@ export function renderKeepalived(model: KeepalivedModel): string {
 }
 
 function virtualServer(vs: VirtualServerModel): string[] {
-  // keepalived drops a virtual server without real servers anyway, and `keepalived -t` fails on it.
+  // keepalived drops a virtual server without real servers anyway, and `keepalived -t` fails on it,
+  // as on one whose servers all drain (weight 0: a pool of no weight).
   if (!/^[a-z]{1,8}$/.test(vs.scheduler) || !/^(NAT|DR|TUN)$/.test(vs.forwardingMethod) || !/^(TCP|UDP)$/.test(vs.protocol)) {
     // Model values written as bare words: refuse rather than write a line break or a brace.
     throw new Error(`keepalived: scheduler ${JSON.stringify(vs.scheduler)}, forwarding ${JSON.stringify(vs.forwardingMethod)} or protocol ${JSON.stringify(vs.protocol)} is not a known value`);
   }
-  if (vs.realServers.length === 0) return [`# virtual_server ${vs.vip} ${vs.port} ${vs.protocol}: no ready real server`];
+  if (!vs.realServers.some((rs) => rs.weight > 0)) return [`# virtual_server ${vs.vip} ${vs.port} ${vs.protocol}: no ready real server`];
   return [
     `virtual_server ${vs.vip} ${vs.port} {`,
     `    delay_loop ${vs.healthCheck.intervalSeconds}`,
     `    lb_algo ${vs.scheduler}`,
-    // Maglev hashing on addresses alone sends every flow of one client to one backend.
-    ...(vs.scheduler === 'mh' ? ['    mh-port'] : []),
+    // Maglev hashing on addresses alone sends every flow of one client to one backend. A draining
+    // server (weight 0) keeps its slots in the table, so new flows hashed there need the fallback
+    // to another server; without it IPVS refuses them (ICMP port unreachable).
+    ...(vs.scheduler === 'mh' ? ['    mh-port', '    mh-fallback'] : []),
     `    lb_kind ${vs.forwardingMethod}`,
     `    protocol ${vs.protocol}`,
     ...vs.realServers.flatMap(rs => realServer(rs, vs.protocol, vs.healthCheck)),

@@ -1,4 +1,4 @@
-import { RouteReflectorModel } from '../model';
+import { ReflectorBfdModel, RouteReflectorModel } from '../model';
 
 /**
  * Where the reflector agent reaches gobgpd's gRPC API: loopback only (in-cluster, the agent shares
@@ -27,6 +27,8 @@ export interface ReflectorAgentBinding {
 export interface ReflectorAgentConfig {
   readonly gobgpApi: string;
   readonly bindings: ReflectorAgentBinding[];
+  /** BFD with every bound LB pod: a pod whose session goes down is unbound until it is up again. */
+  readonly bfd?: ReflectorBfdModel;
 }
 
 /** `lb-pod-bindings.json` for `ecmp-lb reflector-agent`: the services whose neighbor sets it keeps. */
@@ -34,6 +36,7 @@ export function renderReflectorAgentConfig(model: RouteReflectorModel): string {
   const config: ReflectorAgentConfig = {
     gobgpApi: GOBGPD_API,
     bindings: model.lbPodBindings.map(binding => ({ namespace: binding.namespace, service: binding.service })),
+    ...(model.bfd ? { bfd: model.bfd } : {}),
   };
   return `${JSON.stringify(config, undefined, 2)}\n`;
 }

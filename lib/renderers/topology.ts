@@ -10,6 +10,8 @@ export interface TopologySummaryModel {
     readonly name: string; readonly address: string; readonly placement: string; readonly routerId: string;
     readonly clusterId: string; readonly asn: number; readonly podNetworks: string[]; readonly sendMax: number;
     readonly lbPeerHost: string;
+    /** BFD on the LB pods' sessions: timers and who runs it, or why not. */
+    readonly lbSessionsBfd: string;
   }[];
   readonly services: {
     readonly name: string; readonly namespace: string; readonly prefixes: string[]; readonly vips: string[];
@@ -46,9 +48,9 @@ export function renderTopology(model: TopologySummaryModel): string {
     '',
     '## Route reflectors',
     '',
-    '| name | placement | address | router id | cluster id | AS | LB pods connect from | LB pods dial | send-max |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...model.reflectors.map(r => `| ${r.name} | ${r.placement} | ${r.address} | ${r.routerId} | ${r.clusterId} | ${r.asn} | ${r.podNetworks.join(', ')} | ${r.lbPeerHost} | ${r.sendMax} |`),
+    '| name | placement | address | router id | cluster id | AS | LB pods connect from | LB pods dial | send-max | BFD with the LB pods |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...model.reflectors.map(r => `| ${r.name} | ${r.placement} | ${r.address} | ${r.routerId} | ${r.clusterId} | ${r.asn} | ${r.podNetworks.join(', ')} | ${r.lbPeerHost} | ${r.sendMax} | ${r.lbSessionsBfd} |`),
     '',
     '## Services',
     '',

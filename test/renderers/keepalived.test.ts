@@ -44,18 +44,20 @@ describe('renderKeepalived', () => {
     expect(renderKeepalived(model)).toMatchSnapshot();
   });
 
-  test('virtual server: scheduler, mh-port for Maglev only, forwarding method, protocol, check interval', () => {
+  test('virtual server: scheduler, mh-port and mh-fallback for Maglev only, forwarding method, protocol, check interval', () => {
     const text = renderKeepalived(lb);
     expect(text).toContain([
       'virtual_server 10.1.1.1 80 {',
       '    delay_loop 2',
       '    lb_algo mh',
       '    mh-port',
+      '    mh-fallback',
       '    lb_kind NAT',
       '    protocol TCP',
     ].join('\n'));
     const rr = renderKeepalived({ ...lb, virtualServers: [{ ...web, scheduler: 'rr', forwardingMethod: ForwardingMethod.DIRECT_ROUTING, protocol: Protocol.UDP }] });
     expect(rr).not.toContain('mh-port');
+    expect(rr).not.toContain('mh-fallback');
     expect(rr).toContain('    lb_algo rr\n    lb_kind DR\n    protocol UDP\n');
   });
 
