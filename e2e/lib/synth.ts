@@ -40,7 +40,10 @@ export function synthesize(flavour: RouterFlavour, services: ServiceSpec[] = PAP
     namespace: 'lb',
     asn: 65021,
     podNetworks: [ADDRESSES.podNetwork],
-    routeReflectors: ADDRESSES.reflectors.map((r) => ({ ...r })),
+    // No BFD in the labs: under the IPVS VM's software emulation, 300 ms x 3 sessions went down
+    // by themselves while LB pods started (the reflector agents unbound live pods, and flows moved
+    // mid-rollout: docs/results.md). BFD itself is tested in namespaces against FRR's bfdd.
+    routeReflectors: ADDRESSES.reflectors.map((r) => ({ ...r, bfd: false })),
     upstreamRouters: [{ name: 'router', address: ADDRESSES.router, flavour, ...router }],
   });
   for (const service of services) {
