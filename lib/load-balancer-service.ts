@@ -1,24 +1,21 @@
 import { Chart, Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import { Construct, IConstruct } from 'constructs';
+import { Construct } from 'constructs';
 import * as k8s from '../imports/k8s';
 import { Backends } from './backends';
-import { bgpPasswordEnv, sameBgpPassword } from './bgp-password';
-import { invalidField, throwInvalid } from './errors';
-import { checkObjectNamesOnce } from './object-names';
-import { addressValue, Cidr, cidrContains, cidrRange, cidrsOverlap, firstHostAddress, overlappingPairs, parseAddress, parseCidr, specialPurpose } from './ip';
-import {
-  ForwardingMethod, HealthCheckModel, HealthCheckType, LB_ROLE_LABEL, LB_SERVICE_LABEL, LoadBalancerServiceModel, PREFIXES_ANNOTATION, Protocol, ServicePortModel,
-} from './model';
 import { EcmpTopology } from './ecmp-topology';
+import { throwInvalid } from './errors';
 import { ImageName, imageReference, ImageSource } from './images';
-import {
-  LB_POD_CLI, LB_POD_COMMANDS, LB_POD_CONFIG_DIR, LB_POD_CONTAINERS, LB_POD_ENV, LB_POD_FILES, LB_POD_HTTP, LB_POD_RUN_DIR, lbPodArgs, lbPodSysctls,
-} from './lb-pod-contract';
+import { addressValue, Cidr, cidrContains, cidrRange, firstHostAddress, parseAddress, specialPurpose } from './ip';
+import { LB_POD_FILES } from './lb-pod-contract';
+import { lbPodTemplate } from './lb-pod-template';
+import { ForwardingMethod, HealthCheckModel, HealthCheckType, LB_ROLE_LABEL, LB_SERVICE_LABEL, LoadBalancerServiceModel, Protocol, ServicePortModel } from './model';
 import { NodeRouteAgent } from './node-route-agent';
-import { containerSecurity, podSecurity } from './pod-security';
+import { checkObjectNamesOnce } from './object-names';
+import { grantRead } from './rbac';
 import { renderAnnouncer } from './renderers/announcer';
-import { ILoadBalancerServiceSummary, IRouteReflector, podNetworkCidrs } from './route-reflector';
+import { ILoadBalancerServiceSummary, IRouteReflector } from './topology-interfaces';
+import { podNetworkCidrs, registerService, serviceTopologyErrors } from './topology-validation';
 import { prepareTunnelBackend } from './tunnel-backend';
 import {
   BgpTimers, checkAsn, checkCidr, checkCount, checkLabels, checkName, checkNamespace, checkNonEmpty, checkPort, checkResources, checkTimers, firstWithSameKey,
@@ -209,9 +206,6 @@ export interface LoadBalancerServiceProps extends BgpTimers {
   readonly loadKernelModules?: boolean;
 }
 
-/** Time after the drain for keepalived to clean up IPVS and exit (the controller gives it 10 s) before the kubelet kills it. */
-const SHUTDOWN_MARGIN_SECONDS = 15;
-
 /**
  * One load-balanced service: a Deployment of LB pods (IPVS via keepalived plus the controller, and
  * exabgp announcing the service prefixes with the node as next hop), its RBAC, ConfigMap,
@@ -287,7 +281,7 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
       ...(reflector.bgpPassword?.signLoadBalancerSessions ? { md5: true } : {}),
     };
     for (const r of this.routeReflectors) r.addLoadBalancerService(this);
-    servicesOfApp(this).services.push(this);
+    registerService(this);
 
     const nodeSelector = checkLabels(this, 'nodeSelector', props.nodeSelector);
     checkResources(this, 'resources', props.resources);
@@ -307,7 +301,7 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
     }
     this.manifests({ ...props, nodeSelector }, image, exabgpImage);
     checkObjectNamesOnce(this);
-    this.node.addValidation({ validate: () => this.validateTopology() });
+    this.node.addValidation({ validate: () => serviceTopologyErrors(this, this.routeReflectors, this.model.asn) });
   }
 
   /**
@@ -468,59 +462,18 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
     };
   }
 
-  /** Checks that span constructs: prefixes unique in the app, outside pod networks, one AS. */
-  private validateTopology(): string[] {
-    const errors: string[] = [];
-    const peer = (r: IRouteReflector) => `${r.lbPeer.host}:${r.lbPeer.port}`;
-    firstWithSameKey(this.routeReflectors, peer).forEach((first, i) => {
-      if (first !== i) {
-        errors.push(invalidField(this, 'routeReflectors', this.routeReflectors.map(r => r.reflectorName), `list two reflectors at ${peer(this.routeReflectors[i])} ('${this.routeReflectors[first].reflectorName}' and '${this.routeReflectors[i].reflectorName}'); exabgp stops on a duplicate neighbor`, 'give every route reflector its own address, and list each one once'));
-      }
-    });
-    for (const reflector of this.routeReflectors) {
-      if (!sameBgpPassword(reflector.bgpPassword, this.routeReflectors[0].bgpPassword)) {
-        errors.push(invalidField(this, 'routeReflectors', this.routeReflectors.map(r => r.reflectorName), `mix TCP-MD5 settings ('${reflector.reflectorName}' differs from '${this.routeReflectors[0].reflectorName}'); an LB pod has one key for its reflector sessions`, 'give every reflector the same bgpPassword (Secret, key and signLoadBalancerSessions), or none'));
-      }
-      if (reflector.asn !== this.model.asn) {
-        errors.push(invalidField(this, 'asn', this.model.asn, `differs from route reflector '${reflector.reflectorName}' AS ${reflector.asn}; LB pods peer over iBGP`, `set asn to ${reflector.asn} or leave it unset`));
-      }
-    }
-    const podNetworks = podNetworkCidrs(this, this.routeReflectors);
-    for (const prefix of this.prefixCidrs) {
-      for (const network of podNetworks) {
-        if (cidrsOverlap(prefix, network)) {
-          errors.push(invalidField(this, 'prefixes', prefix.text, `overlaps the pod network ${network.text}`, 'announce a prefix outside the pod network: the node would route it to pods, not to the LB'));
-        }
-      }
-    }
-    const registry = servicesOfApp(this);
-    const sameName = registry.services.find(other => other !== this && other.serviceName === this.serviceName && other.namespace === this.namespace);
-    if (sameName) {
-      errors.push(invalidField(this, 'name', this.serviceName, `is also used by ${sameName.node.path} in namespace ${this.namespace}`, 'give each LoadBalancerService a distinct name'));
-    }
-    for (const [outer, inner] of registry.prefixOverlaps()) {
-      const [mine, theirs] = outer.owner === this ? [outer, inner] : inner.owner === this ? [inner, outer] : [];
-      if (!mine || !theirs) continue;
-      const what = theirs.owner === this ? 'its own prefix' : theirs.owner.node.path;
-      errors.push(invalidField(this, 'prefixes', mine.cidr.text, `overlaps ${theirs.cidr.text} of ${what}`, 'give each service its own prefix: the router cannot tell which LB pods serve an address claimed twice'));
-    }
-    return errors;
-  }
-
+  /** The LB pods' Deployment (the child `Resource`), their RBAC, ConfigMap and PodDisruptionBudget. */
   private manifests(props: LoadBalancerServiceProps, image: string, exabgpImage: string): void {
     const name = `${this.serviceName}-lb`;
     const labels = { 'app.kubernetes.io/name': 'ecmp-lb', [LB_SERVICE_LABEL]: this.serviceName, [LB_ROLE_LABEL]: 'lb' };
 
     new k8s.KubeServiceAccount(this, 'ServiceAccount', { metadata: { name } });
     // The controller reads the backends' EndpointSlices, nothing else.
-    new k8s.KubeRole(this, 'Role', {
-      metadata: { name },
-      rules: [{ apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] }],
-    });
-    new k8s.KubeRoleBinding(this, 'RoleBinding', {
-      metadata: { name },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
-      subjects: [{ kind: 'ServiceAccount', name, namespace: this.namespace }],
+    grantRead(this, 'Role', 'RoleBinding', {
+      name,
+      apiGroup: 'discovery.k8s.io',
+      resources: ['endpointslices'],
+      serviceAccount: { name, namespace: this.namespace },
     });
     const config = new k8s.KubeConfigMap(this, 'Config', {
       metadata: { name },
@@ -533,19 +486,6 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
       metadata: { name },
       spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: labels } },
     });
-
-    const downwardEnv: k8s.EnvVar[] = Object.values(LB_POD_ENV).map(({ name, fieldPath }) => ({ name, valueFrom: { fieldRef: { fieldPath } } }));
-    const configArgs = lbPodArgs({ configFile: `${LB_POD_CONFIG_DIR}/${LB_POD_FILES.model}`, runDir: LB_POD_RUN_DIR });
-    const mounts: k8s.VolumeMount[] = [
-      { name: 'config', mountPath: LB_POD_CONFIG_DIR, readOnly: true },
-      { name: 'run', mountPath: LB_POD_RUN_DIR },
-    ];
-    const quantity = k8s.Quantity.fromString;
-    const password = this.routeReflectors[0].bgpPassword;
-    // The key reaches only the init step, which renders it into the memory-backed run dir.
-    const initEnv = password?.signLoadBalancerSessions ? [...downwardEnv, bgpPasswordEnv(password)] : downwardEnv;
-    const modules = props.loadKernelModules ?? false;
-
     new k8s.KubeDeployment(this, 'Resource', {
       metadata: { name, labels },
       spec: {
@@ -553,114 +493,22 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
         // No surge: with one LB pod per node a surge pod may have no node to go to.
         strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: k8s.IntOrString.fromNumber(0), maxUnavailable: k8s.IntOrString.fromNumber(1) } },
         selector: { matchLabels: labels },
-        template: {
-          metadata: {
-            labels,
-            annotations: { [PREFIXES_ANNOTATION]: this.prefixes.join(',') },
-          },
-          spec: {
-            serviceAccountName: name,
-            terminationGracePeriodSeconds: this.model.drainSeconds + SHUTDOWN_MARGIN_SECONDS,
-            // The next hop is the node: two LB pods of one service on one node would add no path.
-            affinity: {
-              podAntiAffinity: {
-                requiredDuringSchedulingIgnoredDuringExecution: [{
-                  topologyKey: 'kubernetes.io/hostname',
-                  labelSelector: { matchLabels: labels },
-                }],
-              },
-            },
-            nodeSelector: props.nodeSelector,
-            tolerations: props.tolerations,
-            // Namespaced but "unsafe" sysctls: the kubelet must allow them (docs/design.md).
-            securityContext: podSecurity(lbPodSysctls(this.model)),
-            initContainers: [{
-              name: LB_POD_CONTAINERS.init,
-              image,
-              command: [LB_POD_CLI, LB_POD_COMMANDS.init],
-              args: configArgs,
-              env: initEnv,
-              volumeMounts: mounts,
-              resources: { requests: { cpu: quantity('10m'), memory: quantity('32Mi') }, limits: { memory: quantity('128Mi') } },
-              securityContext: containerSecurity(),
-            }],
-            containers: [
-              {
-                name: LB_POD_CONTAINERS.ipvs,
-                image,
-                command: [LB_POD_CLI, LB_POD_COMMANDS.controller],
-                args: configArgs,
-                env: downwardEnv,
-                ports: [{ name: 'metrics', containerPort: LB_POD_HTTP.port, protocol: 'TCP' }],
-                readinessProbe: { httpGet: { path: LB_POD_HTTP.readinessPath, port: k8s.IntOrString.fromNumber(LB_POD_HTTP.port) }, periodSeconds: 2 },
-                livenessProbe: { httpGet: { path: LB_POD_HTTP.livenessPath, port: k8s.IntOrString.fromNumber(LB_POD_HTTP.port) }, periodSeconds: 10, failureThreshold: 3 },
-                resources: props.resources ?? {
-                  requests: { cpu: quantity('100m'), memory: quantity('64Mi') },
-                  limits: { memory: quantity('256Mi') },
-                },
-                volumeMounts: [
-                  ...mounts,
-                  { name: 'tmp', mountPath: '/tmp' },
-                  ...(modules ? [{ name: 'modules', mountPath: '/lib/modules', readOnly: true }] : []),
-                ],
-                // keepalived programs IPVS and `ip`/`nft` set up the pod's routes and SNAT: NET_ADMIN as root.
-                // With loadKernelModules, keepalived may also `modprobe ip_vs` (SYS_MODULE, the node's modules).
-                securityContext: containerSecurity({ addCapabilities: modules ? ['NET_ADMIN', 'SYS_MODULE'] : ['NET_ADMIN'], runAsRoot: true }),
-              },
-              {
-                name: LB_POD_CONTAINERS.exabgp,
-                image: exabgpImage,
-                command: ['exabgp', `${LB_POD_RUN_DIR}/${LB_POD_FILES.exabgpConfig}`],
-                env: [
-                  ...downwardEnv,
-                  // exabgp connects out only; it needs no privilege and no writable root.
-                  { name: 'exabgp_daemon_user', value: 'nobody' },
-                  { name: 'exabgp_log_destination', value: 'stdout' },
-                  // The CLI's named pipes are not used: the announcer process drives exabgp.
-                  { name: 'exabgp_api_cli', value: 'false' },
-                ],
-                volumeMounts: mounts,
-                resources: { requests: { cpu: quantity('20m'), memory: quantity('48Mi') }, limits: { memory: quantity('128Mi') } },
-                securityContext: containerSecurity(),
-              },
-            ],
-            volumes: [
-              { name: 'config', configMap: { name: config.name } },
-              { name: 'run', emptyDir: { medium: 'Memory', sizeLimit: quantity('16Mi') } },
-              { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: quantity('16Mi') } },
-              ...(modules ? [{ name: 'modules', hostPath: { path: '/lib/modules', type: 'Directory' } }] : []),
-            ],
-          },
-        },
+        template: lbPodTemplate({
+          model: this.model,
+          labels,
+          serviceAccountName: name,
+          configMap: config.name,
+          image,
+          exabgpImage,
+          bgpPassword: this.routeReflectors[0].bgpPassword,
+          loadKernelModules: props.loadKernelModules ?? false,
+          resources: props.resources,
+          nodeSelector: props.nodeSelector,
+          tolerations: props.tolerations,
+        }),
       },
     });
   }
-}
-
-/**
- * The LB services of one app, so cross-service checks need no walk of the whole tree per service,
- * and the prefix overlaps are found once (in O(n log n)) for all of them.
- */
-class ServiceRegistry {
-  public readonly services: LoadBalancerService[] = [];
-  private overlaps?: { count: number; pairs: ReturnType<typeof overlappingPairs<LoadBalancerService>> };
-
-  public prefixOverlaps() {
-    if (this.overlaps?.count !== this.services.length) {
-      const items = this.services.flatMap(owner => owner.prefixes.map(p => ({ owner, cidr: parseCidr(p).cidr! })));
-      this.overlaps = { count: this.services.length, pairs: overlappingPairs(items) };
-    }
-    return this.overlaps.pairs;
-  }
-}
-
-const registries = new WeakMap<IConstruct, ServiceRegistry>();
-
-function servicesOfApp(scope: IConstruct): ServiceRegistry {
-  const root = scope.node.root;
-  let registry = registries.get(root);
-  if (!registry) registries.set(root, registry = new ServiceRegistry());
-  return registry;
 }
 
 /** Each backend port once, whatever service ports map onto it. */

@@ -2,6 +2,7 @@ import { Chart, Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
 import * as k8s from '../imports/k8s';
 import { containerSecurity, podSecurity } from './pod-security';
+import { grantRead } from './rbac';
 
 const agents = new WeakMap<Construct, NodeRouteAgent>();
 
@@ -82,14 +83,8 @@ export class NodeRouteAgent extends Construct {
     if (this.namespaces.has(namespace)) return;
     this.namespaces.add(namespace);
     const name = 'ecmp-lb-node-agent';
-    const role = new k8s.KubeRole(this, `Role-${namespace}`, {
-      metadata: { name, namespace },
-      rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }],
-    });
-    new k8s.KubeRoleBinding(this, `RoleBinding-${namespace}`, {
-      metadata: { name, namespace },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.name },
-      subjects: [{ kind: 'ServiceAccount', name, namespace: this.agentNamespace }],
+    grantRead(this, `Role-${namespace}`, `RoleBinding-${namespace}`, {
+      name, namespace, apiGroup: '', resources: ['pods'], serviceAccount: { name, namespace: this.agentNamespace },
     });
   }
 }

@@ -1,35 +1,24 @@
-import { Chart, Lazy } from 'cdk8s';
+import { Chart } from 'cdk8s';
 import { Construct, IConstruct } from 'constructs';
 import * as k8s from '../imports/k8s';
 import { BgpPassword, checkBgpPassword } from './bgp-password';
 import { ConfigFile } from './config-file';
+import { throwInvalid } from './errors';
 import { ImageName, imageReference, ImageSource } from './images';
-import { invalidField, throwInvalid } from './errors';
+import { addInClusterReflector } from './in-cluster-reflector';
+import { cidrContains, overlappingPairs, parseAddress } from './ip';
+import { AddressFamily, BfdModel, BGP_PASSWORD_PLACEHOLDER, BgpNeighborModel, BgpTimersModel, ReflectorPeerModel, RouteReflectorModel } from './model';
 import { checkObjectNamesOnce } from './object-names';
-import { Cidr, cidrContains, hostPrefix, overlappingPairs, parseAddress, parseCidr } from './ip';
-import { AddressFamily, BfdModel, BGP_PASSWORD_PLACEHOLDER, BgpNeighborModel, BgpTimersModel, LB_ROLE_LABEL, ReflectorPeerModel, RouteReflectorModel } from './model';
-import { containerSecurity, NOBODY, podSecurity } from './pod-security';
+import { grantRead } from './rbac';
 import { renderFrrDaemons } from './renderers/frr';
 import { renderFrrRouteReflector } from './renderers/frr-reflector';
 import { renderRouteReflector } from './renderers/gobgpd';
 import { renderReflectorAgentConfig } from './renderers/reflector-agent';
+import { ILoadBalancerServiceSummary, IRouteReflector, IUpstreamRouter, RouteReflectorPlacement } from './topology-interfaces';
+import { reflectorTopologyErrors } from './topology-validation';
 import {
-  BgpTimers, checkAsn, checkCidr, checkCount, checkName, checkNamespace, checkNodeName, checkNonEmpty, checkPeerAddress, checkRouterId, checkTimers, firstWithSameKey,
+  BgpTimers, checkAsn, checkCidr, checkCount, checkName, checkNamespace, checkNodeName, checkNonEmpty, checkPeerAddress, checkRouterId, checkTimers,
 } from './validate';
-
-/** Where a route reflector runs. */
-export enum RouteReflectorPlacement {
-  /**
-   * A Linux box outside Kubernetes (the paper's). Its gobgpd config is written to
-   * `route-reflectors/<name>/gobgpd.toml`. LB pods must reach it without SNAT (see docs/design.md).
-   */
-  STANDALONE = 'standalone',
-  /**
-   * A pod in the cluster's pod network, pinned to one node; LB pods reach it through a ClusterIP
-   * Service, so their connections are never SNATed.
-   */
-  IN_CLUSTER = 'in-cluster',
-}
 
 /** Which BGP daemon a route reflector runs. */
 export enum ReflectorDaemon {
@@ -188,68 +177,9 @@ export interface RouteReflectorProps extends RouteReflectorOptions, BgpTimers {
   readonly bgpPassword?: BgpPassword;
 }
 
-/** What LB services and routers need to know of a route reflector. */
-export interface IRouteReflector extends IConstruct {
-  /** The reflector's name. */
-  readonly reflectorName: string;
-  /** AS number of the topology. */
-  readonly asn: number;
-  /** BGP router id. */
-  readonly routerId: string;
-  /** Address the upstream router peers with. */
-  readonly address: string;
-  /** Where it runs. */
-  readonly placement: RouteReflectorPlacement;
-  /** Pod network prefixes LB pods connect from. */
-  readonly podNetworks: string[];
-  /** add-paths send-max towards routers. */
-  readonly sendMax: number;
-  /** Timers of its sessions; LB services inherit them. */
-  readonly timers: BgpTimersModel;
-  /** How an LB pod reaches it. */
-  readonly lbPeer: ReflectorPeerModel;
-  /** Whether it accepts only the registered services' prefixes. */
-  readonly filterPrefixes: boolean;
-  /** The TCP-MD5 key of its sessions, if any; routers and LB services use the same. */
-  readonly bgpPassword?: BgpPassword;
-  /** Registers an upstream router as a static neighbor (called by UpstreamRouterConfig). */
-  addUpstreamRouter(router: IUpstreamRouter): void;
-  /** Registers an LB service whose pods peer with it (called by LoadBalancerService). */
-  addLoadBalancerService(service: ILoadBalancerServiceSummary): void;
-  /** The LB services registered so far. */
-  loadBalancerServices(): ILoadBalancerServiceSummary[];
-  /** Whether only each service's own LB pods may announce its prefixes. */
-  readonly bindPrefixesToLbPods: boolean;
-}
-
-/** What a route reflector needs to know of an upstream router. */
-export interface IUpstreamRouter extends IConstruct {
-  /** The router's name. */
-  readonly routerName: string;
-  /** Its peering address. */
-  readonly address: string;
-  /** Its BGP router id. */
-  readonly routerId: string;
-  /** Its AS number. */
-  readonly asn: number;
-}
-
-/** What a route reflector needs to know of an LB service. */
-export interface ILoadBalancerServiceSummary extends IConstruct {
-  /** The service's name. */
-  readonly serviceName: string;
-  /** The namespace of its LB pods. */
-  readonly namespace: string;
-  /** Number of LB pods: one path each. */
-  readonly lbCount: number;
-  /** Announced prefixes. */
-  readonly prefixes: string[];
-}
-
 const BGP_PORT = 179;
 /** Debian 12's gobgpd, which the default gobgpd image carries. */
 const DEFAULT_GOBGPD_VERSION = '3.10.0';
-const API_SERVER_PORTS = [443, 6443];
 
 /**
  * A route reflector (paper appendix C; gobgpd, or FRR when standalone): LB pods connect to it as
@@ -322,10 +252,18 @@ export class RouteReflector extends Construct implements IRouteReflector {
       }
       const namespace = checkNamespace(this);
       this.lbPeer = { name: this.reflectorName, host: `${this.reflectorName}-bgp.${namespace}.svc`, port: this.port };
-      this.configResource = this.inClusterManifests(nodeName,
-        imageReference(this, ImageName.GOBGPD, props.images, { field: 'image', value: props.image }),
-        imageReference(this, ImageName.LB, props.images, { field: 'agentImage', value: props.agentImage }));
-      if (props.networkPolicy) this.networkPolicy();
+      this.configResource = addInClusterReflector(this, {
+        reflectorName: this.reflectorName,
+        nodeName,
+        port: this.port,
+        image: imageReference(this, ImageName.GOBGPD, props.images, { field: 'image', value: props.image }),
+        agentImage: imageReference(this, ImageName.LB, props.images, { field: 'agentImage', value: props.agentImage }),
+        reflectorAgent: this.bindPrefixesToLbPods,
+        gobgpdConfig: () => renderRouteReflector(this.model()),
+        agentConfig: () => renderReflectorAgentConfig(this.model()),
+        networkPolicy: props.networkPolicy ?? false,
+        routerAddresses: () => this.routers.map(r => r.address),
+      });
     } else {
       for (const field of ['nodeName', 'image', 'agentImage', 'images'] as const) {
         if (props[field] !== undefined) {
@@ -341,7 +279,7 @@ export class RouteReflector extends Construct implements IRouteReflector {
       if (this.bindPrefixesToLbPods) this.standaloneAgent();
     }
     checkObjectNamesOnce(this);
-    this.node.addValidation({ validate: () => this.validateTopology() });
+    this.node.addValidation({ validate: () => reflectorTopologyErrors(this, this.routers) });
   }
 
   public addUpstreamRouter(router: IUpstreamRouter): void {
@@ -431,7 +369,7 @@ export class RouteReflector extends Construct implements IRouteReflector {
     }
   }
 
-  /** Binding is the default wherever it can work; an FRR reflector must sign LB sessions instead. */
+  /** BFD is on by default wherever it can work: on a standalone reflector, for gobgpd only with bindPrefixesToLbPods (the reflector agent runs it). */
   private checkBfd(props: RouteReflectorProps): BfdModel | undefined {
     const reason = this.placement === RouteReflectorPlacement.IN_CLUSTER
       ? { why: 'is not supported by an in-cluster route reflector (its LB sessions cross the Service\'s DNAT)', fix: 'run the reflector standalone for BFD, or remove bfd' }
@@ -452,6 +390,7 @@ export class RouteReflector extends Construct implements IRouteReflector {
     };
   }
 
+  /** Binding is the default wherever it can work; an FRR reflector must sign LB sessions instead. */
   private checkBinding(props: RouteReflectorProps): boolean {
     const bind = props.bindPrefixesToLbPods;
     if (bind && !this.filterPrefixes) {
@@ -478,15 +417,12 @@ export class RouteReflector extends Construct implements IRouteReflector {
   private allowAgentToReadPods(namespace: string): void {
     if (this.agentNamespaces.has(namespace)) return;
     this.agentNamespaces.add(namespace);
-    const name = `${this.reflectorName}-reflector-agent`;
-    new k8s.KubeRole(this, `AgentRole-${namespace}`, {
-      metadata: { name, namespace },
-      rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }],
-    });
-    new k8s.KubeRoleBinding(this, `AgentRoleBinding-${namespace}`, {
-      metadata: { name, namespace },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
-      subjects: [{ kind: 'ServiceAccount', name: this.agentAccount(), namespace: Chart.of(this).namespace ?? 'default' }],
+    grantRead(this, `AgentRole-${namespace}`, `AgentRoleBinding-${namespace}`, {
+      name: `${this.reflectorName}-reflector-agent`,
+      namespace,
+      apiGroup: '',
+      resources: ['pods'],
+      serviceAccount: { name: this.agentAccount(), namespace: Chart.of(this).namespace ?? 'default' },
     });
   }
 
@@ -508,90 +444,6 @@ export class RouteReflector extends Construct implements IRouteReflector {
     });
   }
 
-  private validateTopology(): string[] {
-    const errors: string[] = [];
-    if (this.routers.length === 0) {
-      errors.push(invalidField(this, 'upstream routers', [], 'is empty: nothing would learn the LB paths', `create an UpstreamRouterConfig with routeReflectors including this reflector`));
-    }
-    for (const service of this.services) {
-      if (service.lbCount > this.sendMax) {
-        errors.push(invalidField(this, 'sendMax', this.sendMax, `is smaller than the ${service.lbCount} LB pods of service '${service.serviceName}': the router would learn only ${this.sendMax} of their paths`, `set sendMax to at least ${service.lbCount}`));
-      }
-    }
-    for (const router of this.routers) {
-      if (router.asn !== this.asn) {
-        errors.push(invalidField(this, 'asn', this.asn, `differs from router '${router.routerName}' AS ${router.asn}; the topology is one iBGP AS`, `give the router asn ${this.asn}`));
-      }
-    }
-    errors.push(...this.peerCollisions());
-    return errors;
-  }
-
-  /** Its routers and itself: one address and one router id each, none inside a pod network or a service prefix. */
-  private peerCollisions(): string[] {
-    const errors: string[] = [];
-    const speakers = [{ what: `reflector '${this.reflectorName}'`, address: this.address, routerId: this.routerId }, ...this.routers.map(r => ({ what: `router '${r.routerName}'`, address: r.address, routerId: r.routerId }))];
-    const sameAddresses = firstWithSameKey(speakers, s => s.address);
-    const sameIds = firstWithSameKey(speakers, s => s.routerId);
-    speakers.forEach((speaker, i) => {
-      const sameAddress = sameAddresses[i];
-      if (sameAddress !== i) {
-        errors.push(invalidField(this, 'upstream routers', this.routers.map(r => r.routerName), `put ${speaker.what} at ${speaker.address}, the address of ${speakers[sameAddress].what}; gobgpd keeps one neighbor per address`, 'give every router and reflector its own address'));
-      }
-      const sameId = sameIds[i];
-      if (sameId !== i && sameAddress === i) {
-        errors.push(invalidField(this, 'upstream routers', this.routers.map(r => r.routerName), `give ${speaker.what} the router id ${speaker.routerId} of ${speakers[sameId].what}; BGP refuses a peer with its own identifier`, 'give every router and reflector its own routerId'));
-      }
-    });
-    const podNetworks = this.podNetworks.map(n => parseCidr(n).cidr!);
-    const prefixes = this.services.flatMap(s => s.prefixes.map(p => ({ service: s.serviceName, cidr: parseCidr(p).cidr! })));
-    for (const speaker of speakers) {
-      const address = parseAddress(speaker.address)!;
-      const network = podNetworks.find(n => cidrContains(n, address));
-      // The reflector's own address was checked against its pod networks at construction.
-      if (network && speaker.address !== this.address) {
-        errors.push(invalidField(this, 'podNetworks', this.podNetworks, `contain ${speaker.what}'s address ${speaker.address} (${network.text}); its session would be taken for an LB pod's`, 'give the router an address on the node network, outside the pod networks'));
-      }
-      const prefix = prefixes.find(p => cidrContains(p.cidr, address));
-      if (prefix) {
-        errors.push(invalidField(this, 'address', speaker.address, `of ${speaker.what} is inside ${prefix.cidr.text}, the prefix of service '${prefix.service}'; the route to the service would capture the BGP session`, 'announce service prefixes outside the routers\' and reflectors\' addresses'));
-      }
-    }
-    return errors;
-  }
-
-  /**
-   * Only LB pods reach the BGP port; the reflector connects only to the routers' BGP port. Replies
-   * on established connections are allowed by every NetworkPolicy implementation (they are stateful).
-   */
-  private networkPolicy(): void {
-    const labels = { 'app.kubernetes.io/name': 'ecmp-lb-route-reflector', 'ecmp-lb.cdk8s.io/reflector': this.reflectorName };
-    const bgp = [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(this.port) }];
-    new k8s.KubeNetworkPolicy(this, 'NetworkPolicy', {
-      metadata: { name: `${this.reflectorName}-gobgpd`, labels },
-      spec: {
-        podSelector: { matchLabels: labels },
-        policyTypes: ['Ingress', 'Egress'],
-        ingress: [{
-          // LB pods of every namespace: LoadBalancerServices may live in other charts.
-          from: [{ namespaceSelector: {}, podSelector: { matchLabels: { [LB_ROLE_LABEL]: 'lb' } } }],
-          ports: bgp,
-        }],
-        egress: Lazy.any({
-          produce: () => [
-            ...(this.routers.length === 0 ? [] : [{
-              to: [...new Set(this.routers.map(r => r.address))].sort().map(address => ({ ipBlock: { cidr: hostPrefix(address) } })),
-              ports: [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(BGP_PORT) }],
-            }]),
-            // The reflector agent reads LB pods from the API server, whose address is not known
-            // here: its ports only (the kubernetes Service's 443, and 6443 after the CNI's DNAT).
-            ...(this.bindPrefixesToLbPods ? [{ ports: API_SERVER_PORTS.map(port => ({ protocol: 'TCP', port: k8s.IntOrString.fromNumber(port) })) }] : []),
-          ],
-        }),
-      },
-    });
-  }
-
   /** The standalone FRR reflector's files; returns frr.conf's. */
   private frrFiles(): IConstruct {
     const where = `on route reflector ${this.reflectorName} (${this.address})`;
@@ -606,92 +458,4 @@ export class RouteReflector extends Construct implements IRouteReflector {
       produce: () => renderFrrRouteReflector(this.model()),
     });
   }
-
-  /** A gobgpd pod pinned to `nodeName`, its config in a ConfigMap, and the Service LB pods dial. */
-  private inClusterManifests(nodeName: string, image: string, agentImage: string): IConstruct {
-    const labels = { 'app.kubernetes.io/name': 'ecmp-lb-route-reflector', 'ecmp-lb.cdk8s.io/reflector': this.reflectorName };
-    const config = new k8s.KubeConfigMap(this, 'Resource', {
-      metadata: { name: `${this.reflectorName}-gobgpd` },
-      data: {
-        'gobgpd.toml': Lazy.any({ produce: () => renderRouteReflector(this.model()) }),
-        ...(this.bindPrefixesToLbPods ? { 'lb-pod-bindings.json': Lazy.any({ produce: () => renderReflectorAgentConfig(this.model()) }) } : {}),
-      },
-    });
-    new k8s.KubeServiceAccount(this, 'ServiceAccount', {
-      metadata: { name: `${this.reflectorName}-gobgpd` },
-      automountServiceAccountToken: false,
-    });
-    const configPath = '/etc/gobgpd/gobgpd.toml';
-    const quantity = k8s.Quantity.fromString;
-    new k8s.KubeDeployment(this, 'Deployment', {
-      metadata: { name: `${this.reflectorName}-gobgpd`, labels },
-      spec: {
-        replicas: 1,
-        // Two gobgpd with one router id must never run side by side.
-        strategy: { type: 'Recreate' },
-        selector: { matchLabels: labels },
-        template: {
-          metadata: { labels },
-          spec: {
-            serviceAccountName: `${this.reflectorName}-gobgpd`,
-            automountServiceAccountToken: false,
-            nodeSelector: { 'kubernetes.io/hostname': nodeName },
-            // A safe sysctl: lets the unprivileged gobgpd bind the BGP port.
-            securityContext: podSecurity({ 'net.ipv4.ip_unprivileged_port_start': String(Math.min(this.port, 1024)) }),
-            containers: [{
-              name: 'gobgpd',
-              image,
-              // The gRPC API stays on loopback: anyone reaching it could inject routes.
-              command: ['gobgpd', '-t', 'toml', '-f', configPath, '--api-hosts', '127.0.0.1:50051', '--log-plain'],
-              ports: [{ name: 'bgp', containerPort: this.port, protocol: 'TCP' }],
-              readinessProbe: { tcpSocket: { port: k8s.IntOrString.fromNumber(this.port) }, periodSeconds: 5 },
-              resources: {
-                requests: { cpu: k8s.Quantity.fromString('50m'), memory: k8s.Quantity.fromString('64Mi') },
-                limits: { memory: k8s.Quantity.fromString('256Mi') },
-              },
-              securityContext: { ...containerSecurity(), runAsUser: NOBODY },
-              volumeMounts: [{ name: 'config', mountPath: '/etc/gobgpd', readOnly: true }],
-            }, ...(this.bindPrefixesToLbPods ? [{
-              name: 'reflector-agent',
-              image: agentImage,
-              command: ['ecmp-lb', 'reflector-agent', '--config', '/etc/gobgpd/lb-pod-bindings.json'],
-              resources: { requests: { cpu: quantity('10m'), memory: quantity('48Mi') }, limits: { memory: quantity('192Mi') } },
-              securityContext: containerSecurity(),
-              volumeMounts: [
-                { name: 'config', mountPath: '/etc/gobgpd', readOnly: true },
-                // Only this container gets the API token (the pod does not automount it).
-                { name: 'api-token', mountPath: SERVICE_ACCOUNT_DIR, readOnly: true },
-              ],
-            }] : [])],
-            volumes: [
-              { name: 'config', configMap: { name: config.name } },
-              ...(this.bindPrefixesToLbPods ? [{ name: 'api-token', projected: { sources: SERVICE_ACCOUNT_SOURCES } }] : []),
-            ],
-          },
-        },
-      },
-    });
-    new k8s.KubeService(this, 'Service', {
-      metadata: { name: `${this.reflectorName}-bgp`, labels },
-      spec: {
-        selector: labels,
-        ports: [{ name: 'bgp', port: this.port, targetPort: k8s.IntOrString.fromNumber(this.port), protocol: 'TCP' }],
-      },
-    });
-    return config;
-  }
-}
-
-/** Where client libraries look for in-cluster credentials. */
-const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
-/** What the kubelet's automount puts there: a bound token, the cluster CA and the namespace. */
-const SERVICE_ACCOUNT_SOURCES: k8s.VolumeProjection[] = [
-  { serviceAccountToken: { path: 'token', expirationSeconds: 3607 } },
-  { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
-  { downwardApi: { items: [{ path: 'namespace', fieldRef: { fieldPath: 'metadata.namespace' } }] } },
-];
-
-/** Parses the pod networks of reflectors (for overlap checks). */
-export function podNetworkCidrs(scope: IConstruct, reflectors: IRouteReflector[]): Cidr[] {
-  return reflectors.flatMap(r => r.podNetworks.map((n, i) => checkCidr(scope, `${r.reflectorName}.podNetworks[${i}]`, n)));
 }

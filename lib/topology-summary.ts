@@ -3,7 +3,8 @@ import { configFilesOf } from './config-file';
 import { LoadBalancerService } from './load-balancer-service';
 import { ForwardingMethod, ResilientHashingModel } from './model';
 import { TopologySummaryModel } from './renderers/topology';
-import { ReflectorDaemon, RouteReflector, RouteReflectorPlacement } from './route-reflector';
+import { ReflectorDaemon, RouteReflector } from './route-reflector';
+import { RouteReflectorPlacement } from './topology-interfaces';
 import { UpstreamRouterConfig } from './upstream-router-config';
 
 /** Collects what TOPOLOGY.md shows from the constructs under `root`. */

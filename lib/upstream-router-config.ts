@@ -1,15 +1,15 @@
 import { Construct } from 'constructs';
 import { ConfigFile } from './config-file';
-import { invalidField, throwInvalid } from './errors';
-import { sameBgpPassword } from './bgp-password';
+import { throwInvalid } from './errors';
 import { AddressFamily, BGP_PASSWORD_PLACEHOLDER, RESILIENT_MEMBERS_PER_HOP, RESILIENT_ROUTE_PROTOCOL, RESILIENT_SOURCE_TABLE, ResilientHashingModel, RouterFlavour, UpstreamRouterModel } from './model';
 import { renderBird } from './renderers/bird';
 import { renderFrr, renderFrrDaemons, renderZebraConf } from './renderers/frr';
 import { renderGobgpRouter } from './renderers/gobgpd';
 import { renderResilientRoutes } from './renderers/resilient-routes';
 import { renderRouterSysctl } from './renderers/sysctl';
-import { ILoadBalancerServiceSummary, IRouteReflector, IUpstreamRouter, RouteReflectorPlacement } from './route-reflector';
-import { BgpTimers, checkAsn, checkCount, checkName, checkNonEmpty, checkPeerAddress, checkRouterId, checkTimers, firstWithSameKey } from './validate';
+import { ILoadBalancerServiceSummary, IRouteReflector, IUpstreamRouter, RouteReflectorPlacement } from './topology-interfaces';
+import { routerTopologyErrors } from './topology-validation';
+import { BgpTimers, checkAsn, checkCount, checkName, checkNonEmpty, checkPeerAddress, checkRouterId, checkTimers } from './validate';
 
 /** What sets one upstream router apart; EcmpTopology takes a list of these. */
 export interface UpstreamRouterOptions {
@@ -130,7 +130,9 @@ export class UpstreamRouterConfig extends Construct implements IUpstreamRouter {
     for (const [file, installTo, produce] of this.files()) {
       new ConfigFile(this, file, { path: `routers/${this.routerName}/${file}`, installTo: `${installTo} on router ${this.routerName} (${this.address})`, produce });
     }
-    this.node.addValidation({ validate: () => this.validateTopology() });
+    // gobgpd + zebra has no path limit: zebra installs every path it is given.
+    const paths = () => (this.flavour === RouterFlavour.GOBGP_ZEBRA ? undefined : { maximumPaths: this.maximumPaths, services: this.services() });
+    this.node.addValidation({ validate: () => routerTopologyErrors(this, this.reflectors, paths()) });
   }
 
   /** The router model, complete once every service has registered with the reflectors. */
@@ -212,41 +214,5 @@ export class UpstreamRouterConfig extends Construct implements IUpstreamRouter {
           sysctl,
         ];
     }
-  }
-
-  private validateTopology(): string[] {
-    const errors: string[] = [];
-    const reflectorNames = this.reflectors.map(r => r.reflectorName);
-    const sameAddresses = firstWithSameKey(this.reflectors, r => r.address);
-    const sameIds = firstWithSameKey(this.reflectors, r => r.routerId);
-    this.reflectors.forEach((reflector, i) => {
-      const sameAddress = sameAddresses[i];
-      if (sameAddress !== i) {
-        errors.push(invalidField(this, 'routeReflectors', reflectorNames, `list two reflectors at ${reflector.address} ('${this.reflectors[sameAddress].reflectorName}' and '${reflector.reflectorName}'); the router keeps one neighbor per address`, 'give every route reflector its own address, and list each one once'));
-      }
-      const sameId = sameIds[i];
-      if (sameId !== i && sameAddress === i) {
-        errors.push(invalidField(this, 'routeReflectors', reflectorNames, `list two reflectors with router id ${reflector.routerId} ('${this.reflectors[sameId].reflectorName}' and '${reflector.reflectorName}'); BGP tells paths apart by the reflector's identifier`, 'give every route reflector its own routerId'));
-      }
-      if (reflector.address === this.address) {
-        errors.push(invalidField(this, 'address', this.address, `is also the address of route reflector '${reflector.reflectorName}'`, 'give the router and every reflector their own addresses'));
-      } else if (reflector.routerId === this.routerId) {
-        errors.push(invalidField(this, 'routerId', this.routerId, `is also the router id of route reflector '${reflector.reflectorName}'; BGP refuses a peer with its own identifier`, 'give the router and every reflector their own router ids'));
-      }
-    });
-    for (const service of this.flavour === RouterFlavour.GOBGP_ZEBRA ? [] : this.services()) {
-      if (service.lbCount > this.maximumPaths) {
-        errors.push(invalidField(this, 'maximumPaths', this.maximumPaths, `is smaller than the ${service.lbCount} LB pods of service '${service.serviceName}': only ${this.maximumPaths} would get traffic`, `set maximumPaths to at least ${service.lbCount}`));
-      }
-    }
-    for (const reflector of this.reflectors) {
-      if (!sameBgpPassword(reflector.bgpPassword, this.reflectors[0].bgpPassword)) {
-        errors.push(invalidField(this, 'routeReflectors', this.reflectors.map(r => r.reflectorName), `mix TCP-MD5 settings ('${reflector.reflectorName}' differs from '${this.reflectors[0].reflectorName}'); a router has one key for its reflector sessions`, 'give every reflector the same bgpPassword (Secret, key and signLoadBalancerSessions), or none'));
-      }
-      if (reflector.asn !== this.asn) {
-        errors.push(invalidField(this, 'asn', this.asn, `differs from route reflector '${reflector.reflectorName}' AS ${reflector.asn}; the topology is one iBGP AS`, `set asn to ${reflector.asn} or leave it unset`));
-      }
-    }
-    return errors;
   }
 }

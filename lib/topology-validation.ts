@@ -1,0 +1,203 @@
+import { IConstruct } from 'constructs';
+import { sameBgpPassword } from './bgp-password';
+import { invalidField } from './errors';
+import { Cidr, cidrContains, cidrsOverlap, overlappingPairs, parseAddress, parseCidr } from './ip';
+import { ILoadBalancerServiceSummary, IRouteReflector, IUpstreamRouter } from './topology-interfaces';
+import { checkCidr, firstWithSameKey } from './validate';
+
+/**
+ * The checks that span constructs: one AS, one TCP-MD5 key per speaker's reflector sessions, path
+ * counts against LB counts, distinct peers, and prefixes that collide with pod networks, speakers or
+ * other services. They run at synth time (`node.addValidation`), once every construct has
+ * registered with the others; each construct reports what is wrong from its own side.
+ */
+
+/** Parses the pod networks of reflectors (for overlap checks). */
+export function podNetworkCidrs(scope: IConstruct, reflectors: IRouteReflector[]): Cidr[] {
+  return reflectors.flatMap(r => r.podNetworks.map((n, i) => checkCidr(scope, `${r.reflectorName}.podNetworks[${i}]`, n)));
+}
+
+/** A route reflector: its routers, the paths of its services, and its peers' addresses. */
+export function reflectorTopologyErrors(reflector: IRouteReflector, routers: readonly IUpstreamRouter[]): string[] {
+  const errors: string[] = [];
+  if (routers.length === 0) {
+    errors.push(invalidField(reflector, 'upstream routers', [], 'is empty: nothing would learn the LB paths', `create an UpstreamRouterConfig with routeReflectors including this reflector`));
+  }
+  for (const service of reflector.loadBalancerServices()) {
+    errors.push(...tooFewPaths(reflector, 'sendMax', reflector.sendMax, service, `the router would learn only ${reflector.sendMax} of their paths`));
+  }
+  for (const router of routers) {
+    errors.push(...differentAsn(reflector, reflector.asn, `router '${router.routerName}'`, router.asn, ONE_AS, `give the router asn ${reflector.asn}`));
+  }
+  errors.push(...peerCollisions(reflector, routers));
+  return errors;
+}
+
+/** An LB service: its reflectors (distinct, one key, one AS), its prefixes against pod networks and the app's other services. */
+export function serviceTopologyErrors(service: ILoadBalancerServiceSummary, reflectors: IRouteReflector[], asn: number): string[] {
+  const errors: string[] = [];
+  const peer = (r: IRouteReflector) => `${r.lbPeer.host}:${r.lbPeer.port}`;
+  firstWithSameKey(reflectors, peer).forEach((first, i) => {
+    if (first !== i) errors.push(twoReflectors(service, reflectors, first, i, `at ${peer(reflectors[i])}`, 'exabgp stops on a duplicate neighbor', SEPARATE_REFLECTORS));
+  });
+  for (const reflector of reflectors) {
+    errors.push(...mixedBgpPasswords(service, reflectors, reflector, 'an LB pod'));
+    errors.push(...differentAsn(service, asn, `route reflector '${reflector.reflectorName}'`, reflector.asn, 'LB pods peer over iBGP', `set asn to ${reflector.asn} or leave it unset`));
+  }
+  const prefixes = service.prefixes.map(p => parseCidr(p).cidr!);
+  const podNetworks = podNetworkCidrs(service, reflectors);
+  for (const prefix of prefixes) {
+    for (const network of podNetworks) {
+      if (cidrsOverlap(prefix, network)) {
+        errors.push(invalidField(service, 'prefixes', prefix.text, `overlaps the pod network ${network.text}`, 'announce a prefix outside the pod network: the node would route it to pods, not to the LB'));
+      }
+    }
+  }
+  const registry = servicesOfApp(service);
+  const sameName = registry.services.find(other => other !== service && other.serviceName === service.serviceName && other.namespace === service.namespace);
+  if (sameName) {
+    errors.push(invalidField(service, 'name', service.serviceName, `is also used by ${sameName.node.path} in namespace ${service.namespace}`, 'give each LoadBalancerService a distinct name'));
+  }
+  for (const [outer, inner] of registry.prefixOverlaps()) {
+    const [mine, theirs] = outer.owner === service ? [outer, inner] : inner.owner === service ? [inner, outer] : [];
+    if (!mine || !theirs) continue;
+    const what = theirs.owner === service ? 'its own prefix' : theirs.owner.node.path;
+    errors.push(invalidField(service, 'prefixes', mine.cidr.text, `overlaps ${theirs.cidr.text} of ${what}`, 'give each service its own prefix: the router cannot tell which LB pods serve an address claimed twice'));
+  }
+  return errors;
+}
+
+/** What an upstream router's paths are limited by: its most equal-cost next hops, and the services they serve. */
+export interface RouterPaths {
+  readonly maximumPaths: number;
+  readonly services: readonly ILoadBalancerServiceSummary[];
+}
+
+/**
+ * An upstream router: its reflectors (distinct from each other and from it, one key, one AS) and,
+ * when it has a path limit (`paths`), the LB counts of its services.
+ */
+export function routerTopologyErrors(router: IUpstreamRouter, reflectors: IRouteReflector[], paths: RouterPaths | undefined): string[] {
+  const errors: string[] = [];
+  const sameAddresses = firstWithSameKey(reflectors, r => r.address);
+  const sameIds = firstWithSameKey(reflectors, r => r.routerId);
+  reflectors.forEach((reflector, i) => {
+    const sameAddress = sameAddresses[i];
+    if (sameAddress !== i) {
+      errors.push(twoReflectors(router, reflectors, sameAddress, i, `at ${reflector.address}`, 'the router keeps one neighbor per address', SEPARATE_REFLECTORS));
+    }
+    const sameId = sameIds[i];
+    if (sameId !== i && sameAddress === i) {
+      errors.push(twoReflectors(router, reflectors, sameId, i, `with router id ${reflector.routerId}`, 'BGP tells paths apart by the reflector\'s identifier', 'give every route reflector its own routerId'));
+    }
+    if (reflector.address === router.address) {
+      errors.push(invalidField(router, 'address', router.address, `is also the address of route reflector '${reflector.reflectorName}'`, 'give the router and every reflector their own addresses'));
+    } else if (reflector.routerId === router.routerId) {
+      errors.push(invalidField(router, 'routerId', router.routerId, `is also the router id of route reflector '${reflector.reflectorName}'; BGP refuses a peer with its own identifier`, 'give the router and every reflector their own router ids'));
+    }
+  });
+  if (paths) {
+    for (const service of paths.services) {
+      errors.push(...tooFewPaths(router, 'maximumPaths', paths.maximumPaths, service, `only ${paths.maximumPaths} would get traffic`));
+    }
+  }
+  for (const reflector of reflectors) {
+    errors.push(...mixedBgpPasswords(router, reflectors, reflector, 'a router'));
+    errors.push(...differentAsn(router, router.asn, `route reflector '${reflector.reflectorName}'`, reflector.asn, ONE_AS, `set asn to ${reflector.asn} or leave it unset`));
+  }
+  return errors;
+}
+
+/** Registers an LB service with its app, for the checks against the app's other services. */
+export function registerService(service: ILoadBalancerServiceSummary): void {
+  servicesOfApp(service).services.push(service);
+}
+
+const ONE_AS = 'the topology is one iBGP AS';
+const SEPARATE_REFLECTORS = 'give every route reflector its own address, and list each one once';
+
+/** iBGP: `scope`, at `asn`, and its peer are in one AS. */
+function differentAsn(scope: IConstruct, asn: number, peer: string, peerAsn: number, why: string, fix: string): string[] {
+  return peerAsn === asn ? [] : [invalidField(scope, 'asn', asn, `differs from ${peer} AS ${peerAsn}; ${why}`, fix)];
+}
+
+/** A speaker (an LB pod, a router) has one TCP-MD5 key for all its reflector sessions: `reflector`'s must be the first reflector's. */
+function mixedBgpPasswords(scope: IConstruct, reflectors: IRouteReflector[], reflector: IRouteReflector, speaker: string): string[] {
+  if (sameBgpPassword(reflector.bgpPassword, reflectors[0].bgpPassword)) return [];
+  return [invalidField(scope, 'routeReflectors', reflectors.map(r => r.reflectorName), `mix TCP-MD5 settings ('${reflector.reflectorName}' differs from '${reflectors[0].reflectorName}'); ${speaker} has one key for its reflector sessions`,
+    'give every reflector the same bgpPassword (Secret, key and signLoadBalancerSessions), or none')];
+}
+
+/** One path per LB pod: a limit (`field`) below a service's LB count loses some of them. */
+function tooFewPaths(scope: IConstruct, field: string, limit: number, service: ILoadBalancerServiceSummary, loss: string): string[] {
+  if (service.lbCount <= limit) return [];
+  return [invalidField(scope, field, limit, `is smaller than the ${service.lbCount} LB pods of service '${service.serviceName}': ${loss}`, `set ${field} to at least ${service.lbCount}`)];
+}
+
+/** Reflectors `first` and `i` of the list are one peer (`how`: at one address, with one id). */
+function twoReflectors(scope: IConstruct, reflectors: IRouteReflector[], first: number, i: number, how: string, why: string, fix: string): string {
+  return invalidField(scope, 'routeReflectors', reflectors.map(r => r.reflectorName), `list two reflectors ${how} ('${reflectors[first].reflectorName}' and '${reflectors[i].reflectorName}'); ${why}`, fix);
+}
+
+/** A reflector's routers and itself: one address and one router id each, none inside a pod network or a service prefix. */
+function peerCollisions(reflector: IRouteReflector, routers: readonly IUpstreamRouter[]): string[] {
+  const errors: string[] = [];
+  const routerNames = routers.map(r => r.routerName);
+  const speakers = [
+    { what: `reflector '${reflector.reflectorName}'`, address: reflector.address, routerId: reflector.routerId },
+    ...routers.map(r => ({ what: `router '${r.routerName}'`, address: r.address, routerId: r.routerId })),
+  ];
+  const sameAddresses = firstWithSameKey(speakers, s => s.address);
+  const sameIds = firstWithSameKey(speakers, s => s.routerId);
+  speakers.forEach((speaker, i) => {
+    const sameAddress = sameAddresses[i];
+    if (sameAddress !== i) {
+      errors.push(invalidField(reflector, 'upstream routers', routerNames, `put ${speaker.what} at ${speaker.address}, the address of ${speakers[sameAddress].what}; gobgpd keeps one neighbor per address`, 'give every router and reflector its own address'));
+    }
+    const sameId = sameIds[i];
+    if (sameId !== i && sameAddress === i) {
+      errors.push(invalidField(reflector, 'upstream routers', routerNames, `give ${speaker.what} the router id ${speaker.routerId} of ${speakers[sameId].what}; BGP refuses a peer with its own identifier`, 'give every router and reflector its own routerId'));
+    }
+  });
+  const podNetworks = reflector.podNetworks.map(n => parseCidr(n).cidr!);
+  const prefixes = reflector.loadBalancerServices().flatMap(s => s.prefixes.map(p => ({ service: s.serviceName, cidr: parseCidr(p).cidr! })));
+  for (const speaker of speakers) {
+    const address = parseAddress(speaker.address)!;
+    const network = podNetworks.find(n => cidrContains(n, address));
+    // The reflector's own address was checked against its pod networks at construction.
+    if (network && speaker.address !== reflector.address) {
+      errors.push(invalidField(reflector, 'podNetworks', reflector.podNetworks, `contain ${speaker.what}'s address ${speaker.address} (${network.text}); its session would be taken for an LB pod's`, 'give the router an address on the node network, outside the pod networks'));
+    }
+    const prefix = prefixes.find(p => cidrContains(p.cidr, address));
+    if (prefix) {
+      errors.push(invalidField(reflector, 'address', speaker.address, `of ${speaker.what} is inside ${prefix.cidr.text}, the prefix of service '${prefix.service}'; the route to the service would capture the BGP session`, 'announce service prefixes outside the routers\' and reflectors\' addresses'));
+    }
+  }
+  return errors;
+}
+
+/**
+ * The LB services of one app, so cross-service checks need no walk of the whole tree per service,
+ * and the prefix overlaps are found once (in O(n log n)) for all of them.
+ */
+class ServiceRegistry {
+  public readonly services: ILoadBalancerServiceSummary[] = [];
+  private overlaps?: { count: number; pairs: ReturnType<typeof overlappingPairs<ILoadBalancerServiceSummary>> };
+
+  public prefixOverlaps() {
+    if (this.overlaps?.count !== this.services.length) {
+      const items = this.services.flatMap(owner => owner.prefixes.map(p => ({ owner, cidr: parseCidr(p).cidr! })));
+      this.overlaps = { count: this.services.length, pairs: overlappingPairs(items) };
+    }
+    return this.overlaps.pairs;
+  }
+}
+
+const registries = new WeakMap<IConstruct, ServiceRegistry>();
+
+function servicesOfApp(scope: IConstruct): ServiceRegistry {
+  const root = scope.node.root;
+  let registry = registries.get(root);
+  if (!registry) registries.set(root, registry = new ServiceRegistry());
+  return registry;
+}
