@@ -1,6 +1,6 @@
 import type { LoadResult } from '../load-client';
 import { ScenarioContext } from './harness';
-import { establishedClientPorts, IpvsLab, ipvsConnections, LB_SLOT } from './ipvs-lab';
+import { Backend, establishedClientPorts, IpvsLab, ipvsConnections, LB_SLOT } from './ipvs-lab';
 import { deletePod, nodeIp, routerNexthops } from './lab';
 import { loadStarted, LoadRun, startLoad } from './load';
 import { probe, sleep, waitFor } from './proc';
@@ -166,6 +166,10 @@ export interface RolloutTrial {
   readonly propagationSeconds: number[];
   /** Each old backend's ESTABLISHED connections in the LBs' IPVS tables once no LB scheduled it any more: flows it went on serving while terminating. */
   readonly terminatingFlows: number[];
+  /** How long each old backend's preStop waited, after weight 0 everywhere, for its connections to end. */
+  readonly preStopSeconds: number[];
+  /** Each old backend's own ESTABLISHED connections when it got its signal (0 unless the preStop's bound ran out). */
+  readonly connectionsAtSignal: number[];
   /** How long each old backend took to exit after its signal. */
   readonly drainSeconds: number[];
   /** What happened when, in seconds of the load (the clients' error times count from the same start). */
@@ -178,16 +182,21 @@ const BACKEND_GRACE_MS = 10_000;
 const PROPAGATION_TIMEOUT_MS = 20_000;
 /** Requests per keep-alive connection in the rollout: 20, one every 200 ms, so a connection lives about 4-5 s. */
 const ROLLOUT_REQUESTS_PER_CONNECTION = 20;
-/** After the LBs dropped a terminating backend: longer than a connection lives, so its established flows end on their own. */
-const PRE_STOP_MS = 8_000;
+/**
+ * The preStop hook's bound, after the LBs dropped a terminating backend: its established flows end on their
+ * own (a client closes its connection after 20 requests), so the hook waits for that, at most this long.
+ * A fixed sleep was not enough: under emulation a connection can outlive any guess, and nginx's graceful
+ * quit closes an idle keep-alive connection at once, racing the client's next request on it.
+ */
+const PRE_STOP_MAX_MS = 30_000;
 
 /**
  * A rolling update of every backend under continuous load (maxSurge 1, maxUnavailable 0), with an LB
  * pod joining on `joinNode` halfway through: for each old backend, a new pod on its node starts and
  * is published ready; then the old one is published terminating (not ready, still serving). Its
  * preStop hook waits as Kubernetes users' do: until every LB's IPVS has it at weight 0 (measured:
- * the update's propagation), then 8 s, longer than the clients' connections live (20 requests each, then the
- * client closes it and opens another), so that its established flows end on their own. Then SIGQUIT
+ * the update's propagation), then until its own connections have ended (the clients close each after 20
+ * requests and open another), at most 30 s. Then SIGQUIT
  * (nginx stops accepting and exits once idle, killed after 10 s), and the pod is deleted. The LBs
  * send it no new flow once it is terminating and keep forwarding its established ones (weight 0).
  */
@@ -198,6 +207,8 @@ export async function backendRolloutTrial(ctx: ScenarioContext, lab: IpvsLab, jo
   const note = (what: string) => events.push(`${((performance.now() - loadStart) / 1000).toFixed(2)} ${what}`);
   const olds = [...lab.backends];
   const drainSeconds: number[] = [];
+  const preStopSeconds: number[] = [];
+  const connectionsAtSignal: number[] = [];
   const propagationSeconds: number[] = [];
   const terminatingFlows: number[] = [];
   let join: { routeSeconds: number; connections: number } | undefined;
@@ -215,8 +226,10 @@ export async function backendRolloutTrial(ctx: ScenarioContext, lab: IpvsLab, jo
     propagationSeconds.push(dropped.ms / 1000);
     terminatingFlows.push(establishedTo(lab, old.ip));
     note(`${old.name} at weight 0 in every LB`);
-    await sleep(PRE_STOP_MS);
-    note(`${old.name} SIGQUIT`);
+    const idle = await waitFor(() => backendConnections(lab, old), (n) => n === 0, PRE_STOP_MAX_MS, 100);
+    preStopSeconds.push(idle.ms / 1000);
+    connectionsAtSignal.push(idle.value);
+    note(`${old.name} SIGQUIT (${idle.value} connections left)`);
     const signalled = performance.now();
     ctx.procs.signal(old.daemon!, 'SIGQUIT');
     const timer = setTimeout(() => ctx.procs.signal(old.daemon!, 'SIGKILL'), BACKEND_GRACE_MS);
@@ -246,7 +259,8 @@ export async function backendRolloutTrial(ctx: ScenarioContext, lab: IpvsLab, jo
   const [shortResult, keepAliveResult] = await Promise.all([short, keepAlive]);
   return {
     short: shortResult, keepAlive: keepAliveResult, replaced: olds.length, joinNode,
-    joinRouteSeconds: join?.routeSeconds ?? NaN, newLbConnections: join?.connections ?? 0, propagationSeconds, terminatingFlows, drainSeconds, events,
+    joinRouteSeconds: join?.routeSeconds ?? NaN, newLbConnections: join?.connections ?? 0, propagationSeconds, terminatingFlows,
+    preStopSeconds, connectionsAtSignal, drainSeconds, events,
   };
 }
 
@@ -254,6 +268,12 @@ export async function backendRolloutTrial(ctx: ScenarioContext, lab: IpvsLab, jo
 function schedules(ns: string, ip: string): boolean {
   // `  -> ADDRESS:PORT  FORWARD  WEIGHT  ACTIVE  INACTIVE`
   return probe(ns, ['ipvsadm', '-Ln']).split('\n').map((l) => l.trim().split(/\s+/)).some((f) => f[0] === '->' && f[1]?.startsWith(`${ip}:`) && Number(f[3]) > 0);
+}
+
+/** The backend's own ESTABLISHED connections on the service's backend port (its socket table, not IPVS's, whose TUN entries outlive the flows). */
+function backendConnections(lab: IpvsLab, backend: Backend): number {
+  const port = lab.service.model.ports[0].backendPort;
+  return probe(backend.ns, ['ss', '-Htn', 'state', 'established', `sport = :${port}`]).split('\n').filter((l) => l.trim() !== '').length;
 }
 
 /** ESTABLISHED entries to `ip` in every running LB pod's IPVS connection table. */
@@ -270,7 +290,7 @@ export function describeRollout(t: RolloutTrial): string {
   return `rollout of ${t.replaced} backends with an LB joining on node ${t.joinNode} halfway (routed ${t.joinRouteSeconds.toFixed(1)} s after its start, `
     + `${t.newLbConnections} connections in its first 3 s): short requests ${describeRequests(t.short)}; keep-alive requests ${describeRequests(t.keepAlive)}; `
     + `${t.keepAlive.ports?.length ?? 0} keep-alive connections used (16 at a time, ${ROLLOUT_REQUESTS_PER_CONNECTION} requests each); every LB dropped each terminating backend `
-    + `${t.propagationSeconds.map((d) => d.toFixed(1)).join(' / ')} s after its endpoint changed (weight 0), with ${t.terminatingFlows.join(' / ')} established flows still forwarded to it; old backends exited ${t.drainSeconds.map((d) => d.toFixed(1)).join(' / ')} s after SIGQUIT; `
+    + `${t.propagationSeconds.map((d) => d.toFixed(1)).join(' / ')} s after its endpoint changed (weight 0), with ${t.terminatingFlows.join(' / ')} established flows still forwarded to it; their preStop waited ${t.preStopSeconds.map((d) => d.toFixed(1)).join(' / ')} s more for their connections to end (${t.connectionsAtSignal.join(' / ')} left at the signal); old backends exited ${t.drainSeconds.map((d) => d.toFixed(1)).join(' / ')} s after SIGQUIT; `
     + `events (s of the load): ${t.events.join(', ')}`;
 }
 
