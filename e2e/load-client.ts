@@ -120,7 +120,8 @@ async function main(options: LoadOptions): Promise<void> {
   await Promise.all(Array.from({ length: options.concurrency }, worker));
   const result: LoadResult = {
     ...counts, seconds: (performance.now() - started) / 1000, byLb, byBackend, errors, errorTimes,
-    okPerSecond: Array.from(okPerSecond, (n) => n ?? 0), slow, slowTimes, maxMs: Math.round(maxMs), ...(options.keepAlive ? { ports: [...ports] } : {}),
+    okPerSecond: Array.from(okPerSecond, (n) => n ?? 0), slow, slowTimes, maxMs: Math.round(maxMs),
+    ...(options.keepAlive ? { ports: [...ports] } : {}),
   };
   fs.writeFileSync(options.out, JSON.stringify(result));
 }

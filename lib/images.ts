@@ -64,10 +64,16 @@ export function setImageSource(scope: IConstruct, field: string, source: ImageSo
  * The reference of one image for `scope`: `explicit` when given (checked), else composed from the
  * image sources of `own`, the enclosing chart and the app.
  */
-export function imageReference(scope: IConstruct, name: ImageName, own: ImageSource | undefined, explicit: { field: string; value: string | undefined }): string {
+export function imageReference(
+  scope: IConstruct,
+  name: ImageName,
+  own: ImageSource | undefined,
+  explicit: { field: string; value: string | undefined },
+): string {
   if (explicit.value !== undefined) return checkImage(scope, explicit.field, explicit.value);
   if (own !== undefined) checkImageSource(scope, 'images', own);
-  const sources = [own, ...[...scope.node.scopes].reverse().map(s => (s as any)[IMAGE_SOURCE] as ImageSource | undefined)].filter((s): s is ImageSource => s !== undefined);
+  const sources = [own, ...[...scope.node.scopes].reverse().map(s => (s as any)[IMAGE_SOURCE] as ImageSource | undefined)]
+    .filter((s): s is ImageSource => s !== undefined);
   const pick = <K extends keyof ImageSource>(key: K) => sources.find(s => s[key] !== undefined)?.[key];
   const digest = pick(`${name}Digest` as keyof ImageSource);
   const reference = `${pick('registry') ?? DEFAULT_IMAGE_REGISTRY}/${name}:${pick('tag') ?? LIBRARY_VERSION}${digest ? `@${digest}` : ''}`;

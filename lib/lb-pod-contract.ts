@@ -78,7 +78,12 @@ export function podEnvironment(env: NodeJS.ProcessEnv = process.env): PodEnviron
     if (!value) throw new Error(`environment variable ${name} is not set (the pod spec passes it from the downward API)`);
     return value;
   };
-  return { podIp: get(LB_POD_ENV.podIp), nodeIp: get(LB_POD_ENV.nodeIp), podName: get(LB_POD_ENV.podName), podNamespace: get(LB_POD_ENV.podNamespace) };
+  return {
+    podIp: get(LB_POD_ENV.podIp),
+    nodeIp: get(LB_POD_ENV.nodeIp),
+    podName: get(LB_POD_ENV.podName),
+    podNamespace: get(LB_POD_ENV.podNamespace),
+  };
 }
 
 /** Where `ecmp-lb init` and `ecmp-lb controller` find the model and write their files, and the controller's hooks for harnesses. */

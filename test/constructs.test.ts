@@ -237,7 +237,7 @@ test('IPv6 prefixes, HTTP checks, DR forwarding and custom timers reach the mode
 
 describe('bad input is refused at synth with construct, field, value and fix', () => {
   const service = (props: object) => () => testTopology({ services: [{ id: 'web', props: { prefixes: ['198.18.101.0/24'], ...props } }] }).app.synth();
-  const topology = (props: object) => () => testTopology({ topology: props as any }).app.synth();
+  const topologyWith = (props: object) => () => testTopology({ topology: props as any }).app.synth();
 
   test.each([
     ['malformed prefix', service({ prefixes: ['198.18.101.0/33'] }), /LoadBalancerService 'ecmp\/web': prefixes\[0\] "198\.18\.101\.0\/33" is not a CIDR prefix\. Fix: /],
@@ -257,15 +257,15 @@ describe('bad input is refused at synth with construct, field, value and fix', (
     ['keepalive above a third of hold', service({ holdTime: Duration.seconds(9), keepaliveInterval: Duration.seconds(4) }), /keepaliveInterval "4s" is not a whole number of seconds between 1 and a third of the hold time \(9s\)/],
     ['bad service name', service({ name: 'Web_1' }), /name "Web_1" is not a DNS label/],
     ['AS differing from the reflectors', service({ asn: 65000 }), /asn 65000 differs from route reflector 'rr1' AS 65021/],
-    ['AS out of range', topology({ asn: 4294967296 }), /RouteReflector 'ecmp\/rr1': asn 4294967296 is not a valid AS number\. Fix: use an integer in 1\.\.4294967294 other than 23456 and 65535/],
-    ['AS zero', topology({ asn: 0 }), /asn 0 is not a valid AS number/],
-    ['router id not a dotted quad', topology({ routeReflectors: [{ name: 'rr1', address: '198.18.0.109', routerId: '1.2.3' }] }), /routerId "1\.2\.3" is not a dotted-quad BGP identifier/],
-    ['IPv6 reflector without router id', topology({ routeReflectors: [{ name: 'rr1', address: '2001:db8::109' }] }), /routerId \(defaults to address\) "2001:db8::109" is not a dotted-quad/],
-    ['malformed reflector address', topology({ routeReflectors: [{ name: 'rr1', address: '198.18.0' }] }), /address "198\.18\.0" is not an IP address/],
-    ['malformed pod network', topology({ podNetworks: ['198.19.128.0/17x'] }), /podNetworks\[0\] "198\.19\.128\.0\/17x" is not a CIDR prefix/],
-    ['send-max below an LB count', topology({ routeReflectors: [{ name: 'rr1', address: '198.18.0.109', sendMax: 2 }] }), /sendMax 2 is smaller than the 3 LB pods of service 'web1'.*Fix: set sendMax to at least 3/],
-    ['maximum-paths below an LB count', topology({ upstreamRouters: [{ name: 'router', address: '198.18.0.110', maximumPaths: 2 }] }), /UpstreamRouterConfig 'ecmp\/router': maximumPaths 2 is smaller than the 3 LB pods of service 'web1'.*Fix: set maximumPaths to at least 3/],
-    ['in-cluster reflector without node', topology({ routeReflectors: [{ name: 'rr1', address: '198.18.0.109', placement: RouteReflectorPlacement.IN_CLUSTER }] }), /nodeName \(not set\) is required for an in-cluster route reflector/],
+    ['AS out of range', topologyWith({ asn: 4294967296 }), /RouteReflector 'ecmp\/rr1': asn 4294967296 is not a valid AS number\. Fix: use an integer in 1\.\.4294967294 other than 23456 and 65535/],
+    ['AS zero', topologyWith({ asn: 0 }), /asn 0 is not a valid AS number/],
+    ['router id not a dotted quad', topologyWith({ routeReflectors: [{ name: 'rr1', address: '198.18.0.109', routerId: '1.2.3' }] }), /routerId "1\.2\.3" is not a dotted-quad BGP identifier/],
+    ['IPv6 reflector without router id', topologyWith({ routeReflectors: [{ name: 'rr1', address: '2001:db8::109' }] }), /routerId \(defaults to address\) "2001:db8::109" is not a dotted-quad/],
+    ['malformed reflector address', topologyWith({ routeReflectors: [{ name: 'rr1', address: '198.18.0' }] }), /address "198\.18\.0" is not an IP address/],
+    ['malformed pod network', topologyWith({ podNetworks: ['198.19.128.0/17x'] }), /podNetworks\[0\] "198\.19\.128\.0\/17x" is not a CIDR prefix/],
+    ['send-max below an LB count', topologyWith({ routeReflectors: [{ name: 'rr1', address: '198.18.0.109', sendMax: 2 }] }), /sendMax 2 is smaller than the 3 LB pods of service 'web1'.*Fix: set sendMax to at least 3/],
+    ['maximum-paths below an LB count', topologyWith({ upstreamRouters: [{ name: 'router', address: '198.18.0.110', maximumPaths: 2 }] }), /UpstreamRouterConfig 'ecmp\/router': maximumPaths 2 is smaller than the 3 LB pods of service 'web1'.*Fix: set maximumPaths to at least 3/],
+    ['in-cluster reflector without node', topologyWith({ routeReflectors: [{ name: 'rr1', address: '198.18.0.109', placement: RouteReflectorPlacement.IN_CLUSTER }] }), /nodeName \(not set\) is required for an in-cluster route reflector/],
   ])('%s', (_name, synth, message) => {
     expect(synth).toThrow(message);
   });

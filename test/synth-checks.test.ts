@@ -3,9 +3,11 @@ import { App, Chart, Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import * as k8s from '../imports/k8s';
 import {
-  Backends, EcmpApp, EcmpTopology, ForwardingMethod, LoadBalancerService, LoadBalancerServiceProps, ReflectorDaemon, RouteReflector, RouteReflectorPlacement, RouterFlavour,
+  Backends, EcmpApp, EcmpTopology, ForwardingMethod, LoadBalancerService, LoadBalancerServiceProps,
+  ReflectorDaemon, RouteReflector, RouteReflectorPlacement, RouterFlavour,
 } from '../lib';
 import { isImageReference, isQualifiedName, isQuantity, quantityValue } from '../lib/kubernetes-rules';
+import { LIBRARY_VERSION } from '../lib/version';
 import { synthToDisk, tempDir, testTopology } from './support/topology';
 
 // Every class of input docs/synth-checks.md lists: refused with the construct path, the field, the
@@ -129,7 +131,9 @@ test('two topologies in one app share one node route agent, which watches both n
 });
 
 describe('images: one place for registry, tag and digest', () => {
-  const lbImages = (manifests: any[]) => [...new Set(manifests.flatMap(m => [...(m.spec?.template?.spec?.initContainers ?? []), ...(m.spec?.template?.spec?.containers ?? [])]).map((c: any) => c.image))].sort();
+  const lbImages = (manifests: any[]) => [...new Set(manifests
+    .flatMap(m => [...(m.spec?.template?.spec?.initContainers ?? []), ...(m.spec?.template?.spec?.containers ?? [])])
+    .map((c: any) => c.image))].sort();
 
   test('the default tag is the library version', () => {
     const { manifests } = synthToDisk(testTopology().app);
@@ -157,7 +161,8 @@ describe('images: one place for registry, tag and digest', () => {
   });
 
   test('BFD: on where it can run, refused where it cannot, its timers bounded', () => {
-    const reflector = (props: Record<string, unknown>, shared: object = {}) => (topology({ ...shared, routeReflectors: [rr(props)] })().topology.routeReflectors[0] as RouteReflector);
+    const reflector = (props: Record<string, unknown>, shared: object = {}) =>
+      (topology({ ...shared, routeReflectors: [rr(props)] })().topology.routeReflectors[0] as RouteReflector);
     expect(reflector({}).bfd).toEqual({ minIntervalMs: 300, multiplier: 3 });
     expect(reflector({ bfdMinIntervalMs: 100, bfdMultiplier: 5 }).lbPeer.bfd).toEqual({ minIntervalMs: 100, multiplier: 5 });
     expect(reflector({}, { bindPrefixesToLbPods: false }).bfd).toBeUndefined();
@@ -199,6 +204,5 @@ describe('the API server\'s rules', () => {
 });
 
 test('the library version in lib/version.ts is package.json\'s', () => {
-  const { LIBRARY_VERSION } = require('../lib/version');
   expect(LIBRARY_VERSION).toBe(JSON.parse(fs.readFileSync(`${__dirname}/../package.json`, 'utf8')).version);
 });

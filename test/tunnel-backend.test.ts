@@ -53,7 +53,12 @@ test('calicoAllowedSourcePrefixes and relaxBackendReversePathFilter: one annotat
     containers: [{ image: 'nginxinc/nginx-unprivileged:1.25', portNumber: 80 }],
     securityContext: { sysctls: [{ name: 'net.ipv4.tcp_syncookies', value: '1' }] },
   });
-  const opts = { backends: Backends.fromWorkload(web), routeReflectors: topology.routeReflectors, calicoAllowedSourcePrefixes: true, relaxBackendReversePathFilter: true };
+  const opts = {
+    backends: Backends.fromWorkload(web),
+    routeReflectors: topology.routeReflectors,
+    calicoAllowedSourcePrefixes: true,
+    relaxBackendReversePathFilter: true,
+  };
   new LoadBalancerService(topology, 'web3', { ...tun, ...opts });
   new LoadBalancerService(topology, 'web4', { ...tun, prefixes: ['198.18.104.0/24'], ...opts });
   const { manifests } = synthToDisk(app);

@@ -33,6 +33,7 @@ export interface ResilientInformerOptions<T> {
 }
 
 type Done = (err: unknown) => void;
+type WatchCallback = (phase: string, obj: any, watchObj?: any) => void;
 
 export class ResilientInformer<T extends K8s.KubernetesObject> {
   private listWatch?: K8s.ListWatch<T>;
@@ -55,8 +56,17 @@ export class ResilientInformer<T extends K8s.KubernetesObject> {
   async start(): Promise<void> {
     const k8s = await loadKubeClient();
     const watch = new k8s.Watch(this.options.kubeConfig);
-    const guardedWatch = { watch: (path: string, query: Record<string, unknown>, cb: (phase: string, obj: any, watchObj?: any) => void, done: Done) => this.watchOnce(watch, path, query, cb, done) };
-    this.listWatch = new k8s.ListWatch<T>(this.options.path, guardedWatch as unknown as K8s.Watch, () => this.listAll(), false, this.options.labelSelector, this.options.fieldSelector);
+    const guardedWatch = {
+      watch: (path: string, query: Record<string, unknown>, cb: WatchCallback, done: Done) => this.watchOnce(watch, path, query, cb, done),
+    };
+    this.listWatch = new k8s.ListWatch<T>(
+      this.options.path,
+      guardedWatch as unknown as K8s.Watch,
+      () => this.listAll(),
+      false,
+      this.options.labelSelector,
+      this.options.fieldSelector,
+    );
     for (const verb of [k8s.ADD, k8s.UPDATE, k8s.DELETE]) this.listWatch.on(verb as any, () => this.options.onChange());
     this.listWatch.on(k8s.ERROR, (err: unknown) => this.onError(err));
     await this.listWatch.start();
@@ -85,7 +95,13 @@ export class ResilientInformer<T extends K8s.KubernetesObject> {
     return { items, metadata: { resourceVersion: page.metadata?.resourceVersion } };
   }
 
-  private async watchOnce(watch: K8s.Watch, path: string, query: Record<string, unknown>, cb: (phase: string, obj: any, watchObj?: any) => void, done: Done): Promise<AbortController> {
+  private async watchOnce(
+    watch: K8s.Watch,
+    path: string,
+    query: Record<string, unknown>,
+    cb: WatchCallback,
+    done: Done,
+  ): Promise<AbortController> {
     const timeoutSeconds = this.options.watchTimeoutSeconds ?? 300;
     const idleTimeoutMs = this.options.idleTimeoutMs ?? (timeoutSeconds * 2 + 30) * 1000;
     const startedAt = Date.now();

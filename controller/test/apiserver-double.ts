@@ -164,7 +164,13 @@ export class ApiServerDouble {
     res.end(JSON.stringify({ kind, apiVersion: apiVersionOf(collection), metadata, items: snapshot.items.slice(offset, end) }));
   }
 
-  private startWatch(collection: string, query: URLSearchParams, filter: (o: KubeObject) => boolean, res: http.ServerResponse, record: RequestRecord): void {
+  private startWatch(
+    collection: string,
+    query: URLSearchParams,
+    filter: (o: KubeObject) => boolean,
+    res: http.ServerResponse,
+    record: RequestRecord,
+  ): void {
     const from = Number(query.get('resourceVersion') || this.rv);
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
     res.flushHeaders();

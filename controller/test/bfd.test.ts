@@ -107,7 +107,10 @@ describe('BfdSession (RFC 5880 asynchronous mode)', () => {
     const clock = new FakeClock();
     const packets: BfdPacket[] = [];
     const a = new BfdSession({ timers: TIMERS, localDiscriminator: 11, clock, send: (p) => packets.push(p) });
-    const peer = (state: BfdState, your: number, my = 99) => a.receive({ diagnostic: 0, state, poll: false, final: false, detectMultiplier: 3, myDiscriminator: my, yourDiscriminator: your, desiredMinTxUs: 300_000, requiredMinRxUs: 300_000 });
+    const peer = (state: BfdState, your: number, my = 99) => a.receive({
+      diagnostic: 0, state, poll: false, final: false, detectMultiplier: 3,
+      myDiscriminator: my, yourDiscriminator: your, desiredMinTxUs: 300_000, requiredMinRxUs: 300_000,
+    });
     peer(BfdState.DOWN, 0);
     peer(BfdState.UP, 11);
     expect(a.state).toBe(BfdState.UP);
@@ -124,7 +127,10 @@ describe('BfdSession (RFC 5880 asynchronous mode)', () => {
     const packets: BfdPacket[] = [];
     const a = new BfdSession({ timers: TIMERS, localDiscriminator: 11, clock, send: (p) => packets.push(p) });
     clock.advance(1);
-    a.receive({ diagnostic: 0, state: BfdState.DOWN, poll: false, final: false, detectMultiplier: 3, myDiscriminator: 7, yourDiscriminator: 0, desiredMinTxUs: 1_000_000, requiredMinRxUs: 0 });
+    a.receive({
+      diagnostic: 0, state: BfdState.DOWN, poll: false, final: false, detectMultiplier: 3,
+      myDiscriminator: 7, yourDiscriminator: 0, desiredMinTxUs: 1_000_000, requiredMinRxUs: 0,
+    });
     const after = packets.length;
     clock.advance(5000);
     expect(packets.length).toBe(after);
@@ -132,7 +138,10 @@ describe('BfdSession (RFC 5880 asynchronous mode)', () => {
 });
 
 describe('BFD control packets', () => {
-  const packet: BfdPacket = { diagnostic: 1, state: BfdState.UP, poll: true, final: false, detectMultiplier: 3, myDiscriminator: 0xdeadbeef, yourDiscriminator: 7, desiredMinTxUs: 300_000, requiredMinRxUs: 250_000 };
+  const packet: BfdPacket = {
+    diagnostic: 1, state: BfdState.UP, poll: true, final: false, detectMultiplier: 3,
+    myDiscriminator: 0xdeadbeef, yourDiscriminator: 7, desiredMinTxUs: 300_000, requiredMinRxUs: 250_000,
+  };
 
   test('encode and decode round-trip in the RFC 5880 §4.1 layout', () => {
     const bytes = encodeBfdPacket(packet);

@@ -28,7 +28,11 @@ export interface TestEndpoint {
 }
 
 /** An EndpointSlice as the API serves it. */
-export function slice(name: string, endpoints: TestEndpoint[], options: { port?: number; protocol?: string; addressType?: string; resourceVersion?: string } = {}): EndpointSlice & { kind: string; apiVersion: string } {
+export function slice(
+  name: string,
+  endpoints: TestEndpoint[],
+  options: { port?: number; protocol?: string; addressType?: string; resourceVersion?: string } = {},
+): EndpointSlice & { kind: string; apiVersion: string } {
   return {
     kind: 'EndpointSlice',
     apiVersion: 'discovery.k8s.io/v1',

@@ -19,7 +19,11 @@ export interface ApiFront {
   stop(): Promise<void>;
 }
 
-export async function startApiFront(dir: string, listen: { host: string; port: number }, upstream: { host: string; port: number }): Promise<ApiFront> {
+export async function startApiFront(
+  dir: string,
+  listen: { host: string; port: number },
+  upstream: { host: string; port: number },
+): Promise<ApiFront> {
   fs.mkdirSync(dir, { recursive: true });
   const key = path.join(dir, 'apiserver.key');
   const cert = path.join(dir, 'apiserver.crt');

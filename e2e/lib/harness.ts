@@ -19,7 +19,11 @@ export interface ScenarioContext {
  * deletes every namespace, on success, failure, or SIGINT/SIGTERM. Exits non-zero on any failed
  * check, or when a whole run exceeds `deadlineSeconds`.
  */
-export async function runScenarios(title: string, scenarios: [string, (ctx: ScenarioContext) => Promise<void>][], deadlineSeconds: number): Promise<never> {
+export async function runScenarios(
+  title: string,
+  scenarios: [string, (ctx: ScenarioContext) => Promise<void>][],
+  deadlineSeconds: number,
+): Promise<never> {
   const checks = new Checks();
   const keepLogs = process.env.E2E_LOG_DIR;
   const root = keepLogs ?? fs.mkdtempSync(path.join(os.tmpdir(), 'ecmp-e2e-'));

@@ -254,7 +254,9 @@ export function resolveUser(rootfs: string, image: ImageConfig, podSpec: any, co
  * What the process ends up with is the kernel's execve rule: uid 0 keeps them; any other uid loses
  * permitted and effective (no ambient set, no file capabilities), keeping only the bounding set.
  */
-export function capabilities(container: any): { bounding: string[]; effective: string[]; permitted: string[]; inheritable: string[]; ambient: string[] } {
+export function capabilities(container: any): {
+  bounding: string[]; effective: string[]; permitted: string[]; inheritable: string[]; ambient: string[];
+} {
   const caps = container.securityContext?.capabilities ?? {};
   const norm = (c: string) => `CAP_${c.toUpperCase().replace(/^CAP_/, '')}`;
   const add: string[] = caps.add ?? [];
@@ -262,11 +264,11 @@ export function capabilities(container: any): { bounding: string[]; effective: s
   let set = new Set(DEFAULT_CAPS);
   if (add.some((c) => c.toUpperCase() === 'ALL')) set = new Set(ALL_CAPS);
   if (drop.some((c) => c.toUpperCase() === 'ALL')) set = new Set();
-  for (const c of add.filter((c) => c.toUpperCase() !== 'ALL')) {
-    if (!ALL_CAPS.includes(norm(c))) throw new PodError('CreateContainerError', `unknown capability "${c}"`);
-    set.add(norm(c));
+  for (const cap of add.filter((c) => c.toUpperCase() !== 'ALL')) {
+    if (!ALL_CAPS.includes(norm(cap))) throw new PodError('CreateContainerError', `unknown capability "${cap}"`);
+    set.add(norm(cap));
   }
-  for (const c of drop.filter((c) => c.toUpperCase() !== 'ALL')) set.delete(norm(c));
+  for (const cap of drop.filter((c) => c.toUpperCase() !== 'ALL')) set.delete(norm(cap));
   const list = ALL_CAPS.filter((c) => set.has(c));
   return { bounding: list, effective: list, permitted: list, inheritable: [], ambient: [] };
 }

@@ -92,7 +92,12 @@ function killGroup(daemon: Daemon, signal: NodeJS.Signals): void {
 }
 
 /** Polls `read` until `good` holds or `timeoutMs` passes; returns the last value and the time taken. */
-export async function waitFor<T>(read: () => T, good: (value: T) => boolean, timeoutMs: number, intervalMs = 50): Promise<{ ok: boolean; value: T; ms: number }> {
+export async function waitFor<T>(
+  read: () => T,
+  good: (value: T) => boolean,
+  timeoutMs: number,
+  intervalMs = 50,
+): Promise<{ ok: boolean; value: T; ms: number }> {
   const start = performance.now();
   let value = read();
   while (!good(value) && performance.now() - start < timeoutMs) {

@@ -38,7 +38,13 @@ const REQUEST_TIMEOUT_MS = 10_000;
  * A trial's load, both clients running when it resolves: short requests (4 at a time) and the
  * keep-alive flows, for at most `maxSeconds`; the event comes LOSS_AT_SECONDS after their first requests.
  */
-async function startTrialLoad(ctx: ScenarioContext, lab: IpvsLab, tag: string, maxSeconds: number, requestsPerConnection?: number): Promise<{ short: LoadRun; keepAlive: LoadRun }> {
+async function startTrialLoad(
+  ctx: ScenarioContext,
+  lab: IpvsLab,
+  tag: string,
+  maxSeconds: number,
+  requestsPerConnection?: number,
+): Promise<{ short: LoadRun; keepAlive: LoadRun }> {
   const options = { url: lab.vipUrl, count: 1_000_000, maxSeconds, timeoutMs: REQUEST_TIMEOUT_MS };
   const short = startLoad(ctx.procs, ctx.workDir, `${tag}-short`, { ...options, concurrency: 4 });
   const keepAlive = startLoad(ctx.procs, ctx.workDir, `${tag}-keepalive`, { ...options, concurrency: KEEPALIVE_FLOWS, keepAlive: true, pauseMs: 200, requestsPerConnection });
@@ -87,15 +93,27 @@ export async function lbLossTrial(ctx: ScenarioContext, lab: IpvsLab, node: numb
 
   const movedFlows = countMovedFlows(keepAliveResult, portsBefore, portsAfter);
   // Per node running at both ends of the interval.
-  const delta = (a: Map<number, number>, b: Map<number, number>) => Object.fromEntries([...a].filter(([n]) => b.has(n)).map(([n, v]) => [n, b.get(n)! - v]));
-  return { loss, node, short: shortResult, keepAlive: keepAliveResult, connsBefore: delta(c0, c1), connsAfter: delta(c1, c2), movedFlows };
+  const delta = (a: Map<number, number>, b: Map<number, number>) => Object.fromEntries(
+    [...a].filter(([n]) => b.has(n)).map(([n, v]) => [n, b.get(n)! - v]),
+  );
+  return {
+    loss, node, short: shortResult, keepAlive: keepAliveResult,
+    connsBefore: delta(c0, c1), connsAfter: delta(c1, c2), movedFlows,
+  };
 }
 
 /**
  * `count` losses of the same kind in a row under load, each of the highest-numbered running LB pod
  * (4 -> 3 -> 2 -> 1 LBs from 4), without re-adding any: every trial moves flows.
  */
-export async function lossTrials(ctx: ScenarioContext, lab: IpvsLab, loss: LbLoss, count: number, tag: string, afterEach?: () => void): Promise<LossTrial[]> {
+export async function lossTrials(
+  ctx: ScenarioContext,
+  lab: IpvsLab,
+  loss: LbLoss,
+  count: number,
+  tag: string,
+  afterEach?: () => void,
+): Promise<LossTrial[]> {
   const trials: LossTrial[] = [];
   for (let i = 1; i <= count; i++) {
     const lbs = lab.lbs.size;
@@ -145,7 +163,10 @@ export async function lbJoinTrial(ctx: ScenarioContext, lab: IpvsLab, node: numb
   const [shortResult, keepAliveResult] = await Promise.all([short, keepAlive]);
   if (!routed.ok) throw new Error(`the LB on node ${node} did not join the route within ${JOIN_TIMEOUT_MS / 1000} s: [${routed.value}]`);
   const movedFlows = countMovedFlows(keepAliveResult, portsBefore, portsAfter, node);
-  return { node, short: shortResult, keepAlive: keepAliveResult, routeSeconds, movedFlows, newLbConnections: (c2.get(node) ?? 0) - (c1.get(node) ?? 0) };
+  return {
+    node, short: shortResult, keepAlive: keepAliveResult, routeSeconds, movedFlows,
+    newLbConnections: (c2.get(node) ?? 0) - (c1.get(node) ?? 0),
+  };
 }
 
 export function describeJoin(t: JoinTrial): string {
@@ -221,7 +242,12 @@ export async function backendRolloutTrial(ctx: ScenarioContext, lab: IpvsLab, jo
     lab.backends.splice(lab.backends.indexOf(old), 1);
     lab.publishBackends([old]);
     note(`${old.name} terminating`);
-    const dropped = await waitFor(() => [...lab.lbs.values()].filter((pod) => schedules(pod.ns, old.ip)).length, (n) => n === 0, PROPAGATION_TIMEOUT_MS, 50);
+    const dropped = await waitFor(
+      () => [...lab.lbs.values()].filter((pod) => schedules(pod.ns, old.ip)).length,
+      (n) => n === 0,
+      PROPAGATION_TIMEOUT_MS,
+      50,
+    );
     if (!dropped.ok) throw new Error(`${dropped.value} LBs still schedule to the terminating backend ${old.name} after ${PROPAGATION_TIMEOUT_MS / 1000} s`);
     propagationSeconds.push(dropped.ms / 1000);
     terminatingFlows.push(establishedTo(lab, old.ip));
@@ -314,7 +340,9 @@ function describeRequests(r: LoadResult): string {
 }
 
 /** Failed and total requests over trials (losses or joins), short and keep-alive together, and the flows they moved. */
-export function trialTotals(trials: readonly { short: LoadResult; keepAlive: LoadResult; movedFlows: number }[]): { failed: number; total: number; moved: number } {
+export function trialTotals(
+  trials: readonly { short: LoadResult; keepAlive: LoadResult; movedFlows: number }[],
+): { failed: number; total: number; moved: number } {
   const results = trials.flatMap((t) => [t.short, t.keepAlive]);
   return {
     failed: results.reduce((n, r) => n + r.failed, 0),
