@@ -2,12 +2,14 @@
  * The control plane on the real daemons, in network namespaces on this host (no IPVS needed):
  * the synthesized router (FRR, then BIRD), two gobgpd route reflectors, and LB pods running exabgp
  * with the init step's rendering and the ConfigMap's announcer. Checks the paper's Fig. 12: one
- * kernel nexthop per LB node, two services side by side, scaling 1 -> 4 -> 2, and withdrawal; then
- * the in-cluster reflector placement through the NAT a cluster puts on its path.
+ * kernel nexthop per LB node, two services side by side, scaling 1 -> 4 -> 2, and withdrawal; on
+ * FRR, a silent LB failure (the pod frozen) found by BFD (the library's default, 300 ms x 3: the LB
+ * pods run the controller's BFD sessions, the reflector agents theirs); then the in-cluster
+ * reflector placement through the NAT a cluster puts on its path.
  */
 import * as fs from 'node:fs';
 import { RouterFlavour } from '../lib';
-import { LbPod, LbPods, SOURCE_CLI, startClusterApi, startReflectors, startRouter } from './lib/daemons';
+import { LbPod, LbPods, signalPod, SOURCE_CLI, startClusterApi, startReflectors, startRouter } from './lib/daemons';
 import { runScenarios, ScenarioContext } from './lib/harness';
 import { inClusterReflector } from './lib/in-cluster-reflector';
 import { createLab, nodeIp, routerNexthops } from './lib/lab';
@@ -22,7 +24,8 @@ const expectedHops = (nodes: number[]) => nodes.map(nodeIp).sort();
 
 async function fig12(flavour: RouterFlavour, ctx: ScenarioContext): Promise<void> {
   const { checks, procs, workDir } = ctx;
-  const synth = synthesize(flavour);
+  // BFD on, the library's default (the VM labs run without it: e2e/lib/synth.ts).
+  const synth = synthesize(flavour, PAPER_SERVICES, undefined, {}, { bfd: true });
   try {
     const [web1, web2] = PAPER_SERVICES.map((s) => synth.services.get(s.name)!);
     const expectRoute = async (what: string, service: typeof web1, nodes: number[], timeoutMs = CHANGE_MS) => {
@@ -63,6 +66,23 @@ async function fig12(flavour: RouterFlavour, ctx: ScenarioContext): Promise<void
     for (const pod of web2Pods) pods.withdraw(pod);
     await expectRoute('web2 withdrawn by its LBs (announce file emptied)', web2, []);
     await expectRoute('web1 unaffected by web2 withdrawal', web1, [1, 2], 1000);
+
+    // A silent failure: every process of web1's LB pod on node 2 frozen, so nothing closes its
+    // sessions (BGP would wait for the hold time). BFD finds it, the reflector agents unbind the
+    // pod, and its path leaves the router; thawed, its sessions come up again and it returns.
+    if (flavour === RouterFlavour.FRR) {
+      const pod = web1Pods.get(2)!;
+      const hold = web1.model.timers.holdTimeSeconds;
+      const up = await pods.bfdUp(pod, 10_000);
+      await sleep(1000 + Math.random() * 300); // both sides at the fast rate, at a random phase against it
+      const frozen = signalPod(pod, 'SIGSTOP');
+      const gone = await waitFor(() => routerNexthops(web1.model.prefixes[0]), (hops) => !hops.includes(nodeIp(2)), (hold + 5) * 1000, 10);
+      signalPod(pod, 'SIGCONT');
+      const back = await waitFor(() => routerNexthops(web1.model.prefixes[0]).join(' '), (v) => v === expectedHops([1, 2]).join(' '), CHANGE_MS, 50);
+      checks.check(`${flavour}: silent failure (web1's LB pod on node 2 frozen, ${frozen} processes): BFD takes its path off the router in under 2 s, not the ${hold} s hold time; thawed, it returns`,
+        up && gone.ok && gone.ms < 2000 && back.ok,
+        `BFD ${up ? 'up' : 'not up'} before; path gone after ${(gone.ms / 1000).toFixed(2)} s${gone.ok ? '' : ' (not gone)'}; back after ${(back.ms / 1000).toFixed(2)} s${back.ok ? '' : ' (not back)'}`);
+    }
   } finally {
     fs.rmSync(synth.outdir, { recursive: true, force: true });
   }

@@ -1,21 +1,23 @@
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import {
-  announceFileText, LB_POD_COMMANDS, LB_POD_FILES, lbPodArgs, lbPodSysctls, podEnvironmentVariables,
-} from '../../lib/lb-pod-contract';
-import { RouterFlavour } from '../../lib/model';
+import { addPod, deletePod, nodeIp, nodeNs, reflectorNs, ROUTER_NS } from './lab';
+import { lbPodTemplate, PodCluster, podRunner, upsertPodObject } from './lb-pod-images';
+import { nodeEntry } from './load';
+import { PodRunner } from './pod-runner';
+import { Daemon, ProcessSet, probe, run, waitFor } from './proc';
+import { Synthesized, SynthesizedService } from './synthesized';
 import { writeFileAtomic } from '../../controller/src/atomic-file';
 import { dnsResolver, Resolver, runInit } from '../../controller/src/init';
 import { silentLogger } from '../../controller/src/log';
 import { netnsCommands } from '../../controller/src/netns';
 import { DEFAULT_ROUTE_PROTO, desiredRoutes, parseIpRouteJson, routeCommands } from '../../controller/src/node-routes';
-import { addPod, deletePod, nodeIp, nodeNs, reflectorNs, ROUTER_NS } from './lab';
-import { Daemon, ProcessSet, probe, run, waitFor } from './proc';
-import { Synthesized, SynthesizedService } from './synthesized';
 import { ApiServerDouble } from '../../controller/test/apiserver-double';
-import { lbPodTemplate, PodCluster, podRunner, upsertPodObject } from './lb-pod-images';
-import { PodRunner } from './pod-runner';
+import {
+  announceFileText, LB_POD_COMMANDS, LB_POD_FILES, lbPodArgs, lbPodSysctls, podEnvironmentVariables,
+} from '../../lib/lb-pod-contract';
+import { RouterFlavour } from '../../lib/model';
 
 /** exabgp as the LB pod's container runs it, logging to stdout (the harness's log file). */
 const EXABGP_ENV = { 'exabgp.daemon.user': 'root', 'exabgp.log.destination': 'stdout', 'exabgp.api.cli': 'false' };
@@ -71,41 +73,72 @@ export interface ClusterApi {
   readonly api: ApiServerDouble;
   readonly kubeconfig: string;
   readonly cli: string[];
+  /**
+   * The double on loopback, reached from inside a namespace (startClusterApi): a unix socket that
+   * leads to it, and its port. A forwarder in the namespace listens on that port of the
+   * namespace's own loopback and leads to the socket (a unix socket belongs to no network
+   * namespace), so the kubeconfig works there unchanged.
+   */
+  readonly fromNamespaces?: { readonly socket: string; readonly port: number };
 }
 
 /** The `ecmp-lb` CLI from source, for harnesses that run on this host under ts-node. */
 export const SOURCE_CLI = [process.execPath, '-r', 'ts-node/register/transpile-only', path.resolve(__dirname, '../../controller/src/cli.ts')];
 
-/** An API server double on loopback, stopped at teardown, with a kubeconfig for it. */
+/** An API server double on loopback, stopped at teardown, with a kubeconfig for it, reachable from the lab's namespaces too (`fromNamespaces`). */
 export async function startClusterApi(ctx: { workDir: string; onTeardown(undo: () => unknown): void }, cli: string[]): Promise<ClusterApi> {
   const api = new ApiServerDouble();
   await api.start();
   ctx.onTeardown(() => api.stop());
   const kubeconfig = path.join(ctx.workDir, 'kubeconfig');
   api.writeKubeconfig(kubeconfig);
-  return { api, kubeconfig, cli };
+  const port = Number(new URL(api.url).port);
+  // Not in workDir: in the IPVS VM that is a 9p mount, where no unix socket can be bound.
+  const socket = path.join(os.tmpdir(), `ecmp-e2e-api-${process.pid}.sock`);
+  fs.rmSync(socket, { force: true });
+  const connections = new Set<net.Socket>();
+  const front = net.createServer((conn) => {
+    const upstream = net.connect(port, '127.0.0.1');
+    for (const s of [conn, upstream]) {
+      connections.add(s);
+      s.on('close', () => connections.delete(s));
+      s.on('error', () => { conn.destroy(); upstream.destroy(); });
+    }
+    conn.pipe(upstream).pipe(conn);
+  });
+  await new Promise<void>((resolve, reject) => { front.once('error', reject); front.listen(socket, resolve); });
+  ctx.onTeardown(() => {
+    front.close();
+    for (const conn of connections) conn.destroy();
+    fs.rmSync(socket, { force: true });
+  });
+  return { api, kubeconfig, cli, fromNamespaces: { socket, port } };
 }
+
+/** The forwarder from a namespace's loopback port to a unix socket (ClusterApi.fromNamespaces), as one `node -e`. */
+const LOOPBACK_TO_UNIX = `const net = require('net'); const [port, socket] = process.argv.slice(1);
+net.createServer((c) => { const u = net.connect(socket); c.pipe(u).pipe(c); c.on('error', () => u.destroy()); u.on('error', () => c.destroy()); })
+  .listen(Number(port), '127.0.0.1');`;
 
 /**
  * gobgpd from each generated `gobgpd.toml`, one namespace per reflector, each with its reflector
  * agent (`ecmp-lb reflector-agent` from the generated `lb-pod-bindings.json`), which binds the
  * services' prefixes to the LB pods the API lists, and runs BFD with them where the topology has
- * it. Where the API double is on the lab's LAN (`apiOnLan`), the agent runs in the reflector's
- * namespace as on a reflector box, reaching gobgpd on loopback and sending BFD from the
- * reflector's address. Otherwise it runs on the host, where the API double is, and reaches gobgpd
- * through a second API socket, a unix one (a unix socket belongs to no network namespace); BFD
- * then has no address to run from (the agent says so and binds without it), which suits LB pods
- * that run no controller either (announce-file mode). Returns gobgpd by name.
+ * it (the file's `bfd`). The agent runs in the reflector's namespace as on a reflector box,
+ * reaching gobgpd on loopback and sending BFD from the reflector's address. It reaches the API
+ * double on the lab's LAN (`apiOnLan`: the VM's), or else on the host's loopback through a
+ * forwarder in the namespace (`cluster.fromNamespaces`). Returns gobgpd by name.
  */
 export function startReflectors(procs: ProcessSet, synth: Synthesized, cluster: ClusterApi, apiOnLan = false): Map<string, Daemon> {
   return new Map([...synth.reflectorDirs].map(([name, dir]) => {
-    // Not in workDir: in the IPVS VM that is a 9p mount, where no unix socket can be bound.
-    const unixApi = `unix://${path.join(os.tmpdir(), `ecmp-e2e-gobgpd-${name}.sock`)}`;
-    const apiHosts = apiOnLan ? '127.0.0.1:50051' : `127.0.0.1:50051,${unixApi}`;
-    const gobgpd = procs.start(`reflector-${name}`, reflectorNs(name), ['gobgpd', '-f', path.join(dir, 'gobgpd.toml'), '-t', 'toml', '--api-hosts', apiHosts, '--pprof-disable', '-p']);
-    const agent = [...cluster.cli, 'reflector-agent', '--config', path.join(dir, 'lb-pod-bindings.json'), '--kubeconfig', cluster.kubeconfig];
-    if (apiOnLan) procs.start(`reflector-agent-${name}`, reflectorNs(name), agent);
-    else procs.start(`reflector-agent-${name}`, undefined, [...agent, '--gobgp-api', unixApi]);
+    const ns = reflectorNs(name);
+    const gobgpd = procs.start(`reflector-${name}`, ns, ['gobgpd', '-f', path.join(dir, 'gobgpd.toml'), '-t', 'toml', '--api-hosts', '127.0.0.1:50051', '--pprof-disable', '-p']);
+    if (!apiOnLan) {
+      if (!cluster.fromNamespaces) throw new Error('the API double is neither on the lab LAN nor reachable from the namespaces (startClusterApi)');
+      const { port, socket } = cluster.fromNamespaces;
+      procs.start(`reflector-api-forward-${name}`, ns, [process.execPath, '-e', LOOPBACK_TO_UNIX, String(port), socket]);
+    }
+    procs.start(`reflector-agent-${name}`, ns, [...cluster.cli, 'reflector-agent', '--config', path.join(dir, 'lb-pod-bindings.json'), '--kubeconfig', cluster.kubeconfig]);
     return [name, gobgpd];
   }));
 }
@@ -135,6 +168,8 @@ export interface LbPod {
   readonly controller?: Daemon;
   /** The pod's runner (pod mode). */
   readonly runner?: PodRunner;
+  /** announce-file mode with reflectors that run BFD: the controller's BFD sessions, on their own (e2e/lb-bfd-speaker.ts). */
+  readonly bfd?: Daemon;
 }
 
 /** LB pods of the synthesized services, one per (service, node), and the node agent's routes for them. */
@@ -178,7 +213,11 @@ export class LbPods {
         ...lbPodArgs({ configFile: path.join(etcDir, LB_POD_FILES.model), runDir, kubeconfig: this.mode.kubeconfig })], podEnvironmentVariables(identity));
     }
     const exabgp = this.procs.start(`${ns}-exabgp`, ns, ['exabgp', path.join(runDir, LB_POD_FILES.exabgpConfig)], EXABGP_ENV);
-    const pod: LbPod = { service, node, ns, podIp, runDir, exabgp, controller };
+    // The controller runs the pod's BFD sessions; where the harness plays the controller, the same code runs alone.
+    const bfd = this.mode.kind === 'announce-file' && model.reflectors.some((r) => r.bfd)
+      ? this.procs.start(`${ns}-bfd`, ns, [...nodeEntry('lb-bfd-speaker'), path.join(etcDir, LB_POD_FILES.model), podIp])
+      : undefined;
+    const pod: LbPod = { service, node, ns, podIp, runDir, exabgp, controller, bfd };
     this.live.add(pod);
     syncNodeRoutes(node, [...this.live]);
     return pod;
@@ -203,6 +242,28 @@ export class LbPods {
     }
     syncNodeRoutes(node, [...this.live]);
     return pod;
+  }
+
+  /**
+   * The state of each of the pod's BFD sessions (by reflector name) as its last log line says,
+   * for pods with a BFD speaker or controller: `up`, `init`, `down`, `admin_down`; absent: no line yet.
+   */
+  bfdStates(pod: LbPod): Map<string, string> {
+    const states = new Map<string, string>();
+    const log = (pod.bfd ?? pod.controller)?.logFile;
+    if (!log || !fs.existsSync(log)) return states;
+    for (const line of fs.readFileSync(log, 'utf8').split('\n')) {
+      const m = /"msg":"BFD session with reflector (\S+) (\w+)"/.exec(line);
+      if (m) states.set(m[1], m[2]);
+    }
+    return states;
+  }
+
+  /** Resolves true once every BFD session of the pod is up (false after `timeoutMs`). */
+  async bfdUp(pod: LbPod, timeoutMs: number): Promise<boolean> {
+    const names = pod.service.model.reflectors.filter((r) => r.bfd).map((r) => r.name);
+    const up = await waitFor(() => this.bfdStates(pod), (s) => names.length > 0 && names.every((n) => s.get(n) === 'up'), timeoutMs, 50);
+    return up.ok;
   }
 
   /** What the controller does when backends become unhealthy or the pod starts draining: an empty announce file. */
@@ -243,6 +304,19 @@ export class LbPods {
     await this.procs.stop(pod.exabgp!);
     await this.remove(pod);
   }
+}
+
+/**
+ * Sends `signal` to every process in the pod's network namespace (its containers: exabgp and its
+ * announcer, the BFD speaker or controller): SIGSTOP is a silent failure, nothing closes a socket.
+ * Returns how many processes.
+ */
+export function signalPod(pod: LbPod, signal: 'SIGSTOP' | 'SIGCONT'): number {
+  const pids = probe(undefined, ['ip', 'netns', 'pids', pod.ns]).split(/\s+/).filter(Boolean).map(Number);
+  for (const pid of pids) {
+    try { process.kill(pid, signal); } catch { /* exited meanwhile */ }
+  }
+  return pids.length;
 }
 
 /**

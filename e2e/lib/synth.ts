@@ -2,11 +2,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as kplus from 'cdk8s-plus-27';
-import { Backends, EcmpApp, EcmpTopology, ForwardingMethod, LoadBalancerService, RouteReflectorPlacement, RouterFlavour, UpstreamRouterOptions } from '../../lib';
 import { REFLECTOR_NODE } from './in-cluster-lab';
 import { nodeIp } from './lab';
 import { loadManifests } from './lb-pod-images';
 import { ADDRESSES, readSynthesized, ServiceSpec, Synthesized } from './synthesized';
+import { Backends, EcmpApp, EcmpTopology, ForwardingMethod, LoadBalancerService, RouteReflectorPlacement, RouterFlavour, UpstreamRouterOptions } from '../../lib';
 
 /** The paper's evaluation shape (Fig. 12c): two services with 3 and 2 LBs. */
 export const PAPER_SERVICES: ServiceSpec[] = [
@@ -32,18 +32,28 @@ function backendsOf(topology: EcmpTopology, service: ServiceSpec): Backends {
   }));
 }
 
+/** How a lab departs from the library's defaults. */
+export interface LabOptions {
+  /**
+   * BFD between the LB pods and the reflectors, with the library's default timers (300 ms x 3).
+   * Off by default: under the IPVS VM's software emulation, 300 ms x 3 sessions went down by
+   * themselves while LB pods started (the reflector agents unbound live pods, and flows moved
+   * mid-rollout: docs/results.md), so the VM labs run without it. The host labs turn it on.
+   * @default false
+   */
+  readonly bfd?: boolean;
+}
+
 /** Synthesizes the lab topology with the library's public API, into `outdir` (default: a fresh temp directory). */
 export function synthesize(flavour: RouterFlavour, services: ServiceSpec[] = PAPER_SERVICES, outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'ecmp-e2e-synth-')),
-  router: Omit<UpstreamRouterOptions, 'address' | 'flavour'> = {}): Synthesized {
+  router: Omit<UpstreamRouterOptions, 'address' | 'flavour'> = {}, lab: LabOptions = {}): Synthesized {
   const app = new EcmpApp({ outdir });
   const topology = new EcmpTopology(app, 'ecmp', {
     namespace: 'lb',
     asn: 65021,
     podNetworks: [ADDRESSES.podNetwork],
-    // No BFD in the labs: under the IPVS VM's software emulation, 300 ms x 3 sessions went down
-    // by themselves while LB pods started (the reflector agents unbound live pods, and flows moved
-    // mid-rollout: docs/results.md). BFD itself is tested in namespaces against FRR's bfdd.
-    routeReflectors: ADDRESSES.reflectors.map((r) => ({ ...r, bfd: false })),
+    // BFD on: the library's default (`bfd` unset); off: what the VM labs run (LabOptions.bfd).
+    routeReflectors: ADDRESSES.reflectors.map((r) => (lab.bfd ? { ...r } : { ...r, bfd: false })),
     upstreamRouters: [{ name: 'router', address: ADDRESSES.router, flavour, ...router }],
   });
   for (const service of services) {
