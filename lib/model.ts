@@ -30,7 +30,10 @@ export interface BgpTimersModel {
   readonly connectRetrySeconds: number;
 }
 
-/** BFD on BGP sessions (RFC 5880 asynchronous mode; multihop, RFC 5883). */
+/**
+ * BFD on BGP sessions (RFC 5880 asynchronous mode): multihop (RFC 5883) between LB pods and
+ * reflectors, single-hop (RFC 5881) between reflectors and routers, which share a segment.
+ */
 export interface BfdModel {
   /** Desired minimum TX and required minimum RX interval, in milliseconds. */
   readonly minIntervalMs: number;
@@ -54,6 +57,11 @@ export interface BgpNeighborModel {
   readonly description: string;
   /** When true, never open the TCP connection to this neighbor; wait for it. */
   readonly passive: boolean;
+  /**
+   * BFD on this router-reflector session, single-hop (RFC 5881: the two share a segment, as BIRD's
+   * `direct` requires); absent: none, the BGP hold time finds a dead peer.
+   */
+  readonly bfd?: BfdModel;
 }
 
 /** gobgpd route reflector (paper appendix C). */

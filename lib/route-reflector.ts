@@ -125,6 +125,10 @@ export interface RouteReflectorOptions {
    * goes down until it is up again (needs `bindPrefixesToLbPods`); FRR: bfdd, from a profile on
    * the LB peer group (its generated `daemons` file enables bfdd). Standalone reflectors only: an in-cluster
    * reflector is reached through its Service's DNAT, which BFD's sessions do not cross yet.
+   * The sessions with the upstream routers get BFD too (single-hop, RFC 5881), at the same timers,
+   * where the router runs it (`UpstreamRouterOptions.bfd`: FRR and BIRD): FRR's bfdd from a
+   * second profile, or for gobgpd the reflector agent, which answers only while gobgpd's API does,
+   * so a router drops a dead or hung reflector within the detection time.
    * @default true for a standalone reflector (with bindPrefixesToLbPods for gobgpd), else false
    */
   readonly bfd?: boolean;
@@ -303,6 +307,8 @@ export class RouteReflector extends Construct implements IRouteReflector {
     }
     const routers: BgpNeighborModel[] = this.routers.map(r => ({
       address: r.address, asn: r.asn, description: `router-${r.routerName}`, passive: false,
+      // Both ends must run it: a router without BFD (gobgpd + zebra, or bfd: false) gets no session.
+      ...(this.bfd && r.bfd ? { bfd: this.bfd } : {}),
     }));
     const accepted = [...new Set(this.services.flatMap(s => s.prefixes))].sort();
     // The key itself never reaches a file: the placeholder is filled at install or pod start.

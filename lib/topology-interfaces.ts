@@ -1,6 +1,6 @@
 import { IConstruct } from 'constructs';
 import { BgpPassword } from './bgp-password';
-import { BgpTimersModel, ReflectorPeerModel } from './model';
+import { BfdModel, BgpTimersModel, ReflectorPeerModel } from './model';
 
 /**
  * What the constructs of one topology know of each other: the route reflector, the upstream
@@ -53,6 +53,8 @@ export interface IRouteReflector extends IConstruct {
   loadBalancerServices(): ILoadBalancerServiceSummary[];
   /** Whether only each service's own LB pods may announce its prefixes. */
   readonly bindPrefixesToLbPods: boolean;
+  /** BFD timers of its sessions (with the LB pods, and with routers that run BFD), when on. */
+  readonly bfd?: BfdModel;
 }
 
 /** What a route reflector needs to know of an upstream router. */
@@ -65,6 +67,8 @@ export interface IUpstreamRouter extends IConstruct {
   readonly routerId: string;
   /** Its AS number. */
   readonly asn: number;
+  /** Whether it runs BFD with the reflectors that have BFD on (FRR and BIRD can; gobgpd + zebra cannot). */
+  readonly bfd: boolean;
 }
 
 /** What a route reflector needs to know of an LB service. */

@@ -1,7 +1,7 @@
 import { IConstruct } from 'constructs';
 import { configFilesOf } from './config-file';
 import { LoadBalancerService } from './load-balancer-service';
-import { ForwardingMethod, ResilientHashingModel } from './model';
+import { ForwardingMethod, ResilientHashingModel, RouterFlavour } from './model';
 import { TopologySummaryModel } from './renderers/topology';
 import { ReflectorDaemon, RouteReflector } from './route-reflector';
 import { RouteReflectorPlacement } from './topology-interfaces';
@@ -10,6 +10,7 @@ import { UpstreamRouterConfig } from './upstream-router-config';
 /** Collects what TOPOLOGY.md shows from the constructs under `root`. */
 export function summarizeTopology(root: IConstruct): TopologySummaryModel {
   const all = root.node.findAll();
+  const reflectors = all.filter((c): c is RouteReflector => c instanceof RouteReflector);
   return {
     routers: all.filter((c): c is UpstreamRouterConfig => c instanceof UpstreamRouterConfig).map(r => ({
       name: r.routerName,
@@ -19,8 +20,9 @@ export function summarizeTopology(root: IConstruct): TopologySummaryModel {
       maximumPaths: r.maximumPaths,
       reflectors: r.model().reflectors.map(n => n.address),
       hashing: routerHashing(r.model().resilientHashing),
+      reflectorsBfd: routerBfd(r, reflectors),
     })),
-    reflectors: all.filter((c): c is RouteReflector => c instanceof RouteReflector).map(r => ({
+    reflectors: reflectors.map(r => ({
       name: r.reflectorName,
       address: r.address,
       placement: r.placement,
@@ -68,4 +70,17 @@ function reflectorBfd(r: RouteReflector): string {
   if (r.bfd) return `${r.bfd.minIntervalMs} ms x ${r.bfd.multiplier} (${r.daemon === ReflectorDaemon.FRR ? 'bfdd' : 'the reflector agent'})`;
   if (r.placement === RouteReflectorPlacement.IN_CLUSTER) return 'no: not across the Service\'s DNAT yet (BGP hold time)';
   return r.daemon === ReflectorDaemon.GOBGP && !r.bindPrefixesToLbPods ? 'no: needs bindPrefixesToLbPods (BGP hold time)' : 'off (BGP hold time)';
+}
+
+/** Per reflector of a router, whether their session has BFD and who runs it at each end, or why not. */
+function routerBfd(router: UpstreamRouterConfig, reflectors: RouteReflector[]): string {
+  if (!router.bfd) return router.flavour === RouterFlavour.GOBGP_ZEBRA ? 'no: gobgpd + zebra has no BFD (BGP hold time)' : 'off (BGP hold time)';
+  const here = router.flavour === RouterFlavour.BIRD ? 'BIRD' : 'bfdd';
+  return router.model().reflectors.map(session => {
+    const reflector = reflectors.find(r => r.address === session.address);
+    const name = reflector?.reflectorName ?? session.address;
+    if (!session.bfd) return `${name}: no, the reflector's BFD is off (BGP hold time)`;
+    const there = reflector?.daemon === ReflectorDaemon.FRR ? 'bfdd' : 'the reflector agent, while gobgpd answers';
+    return `${name}: ${session.bfd.minIntervalMs} ms x ${session.bfd.multiplier}, single-hop (${here}; ${there})`;
+  }).join('; ');
 }

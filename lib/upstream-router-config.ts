@@ -81,6 +81,16 @@ export interface UpstreamRouterOptions {
    * @default 300
    */
   readonly resilientUnbalancedTimer?: number;
+  /**
+   * BFD with the route reflectors whose `bfd` is on, at their `bfdMinIntervalMs` x `bfdMultiplier`,
+   * single-hop (RFC 5881: the router and the reflectors share a segment): a reflector that dies
+   * silently loses its BGP session within the detection time instead of the hold time. FRR: `neighbor
+   * ... bfd profile` and bfdd in `daemons`; BIRD: `protocol bfd` and `bfd { ... }` on the session. On
+   * the reflector's side FRR's bfdd runs it, or for gobgpd the reflector agent, which keeps the
+   * session up only while gobgpd answers its API. gobgpd + zebra has no BFD: refused there.
+   * @default true on FRR and BIRD routers, false on gobgpd + zebra
+   */
+  readonly bfd?: boolean;
 }
 
 /** Props of an {@link UpstreamRouterConfig}. */
@@ -102,6 +112,8 @@ export class UpstreamRouterConfig extends Construct implements IUpstreamRouter {
   public readonly flavour: RouterFlavour;
   public readonly maximumPaths: number;
   public readonly filterPrefixes: boolean;
+  /** Whether it runs BFD with the reflectors that have BFD on. */
+  public readonly bfd: boolean;
   private readonly reflectors: IRouteReflector[];
   private readonly timers: UpstreamRouterModel['timers'];
   private readonly resilientHashing?: ResilientHashingModel;
@@ -125,6 +137,11 @@ export class UpstreamRouterConfig extends Construct implements IUpstreamRouter {
     this.timers = checkTimers(this, props, this.reflectors[0].timers);
     this.filterPrefixes = props.filterPrefixes ?? true;
     this.resilientHashing = this.checkResilientHashing(props);
+    if (props.bfd && this.flavour === RouterFlavour.GOBGP_ZEBRA) {
+      throwInvalid(this, 'bfd', true, 'cannot work on a gobgpd + zebra router: gobgpd has no BFD, so a dead reflector is found by the BGP hold time only',
+        'use flavour: RouterFlavour.FRR or RouterFlavour.BIRD for BFD with the reflectors, or remove bfd');
+    }
+    this.bfd = props.bfd ?? this.flavour !== RouterFlavour.GOBGP_ZEBRA;
     for (const reflector of this.reflectors) reflector.addUpstreamRouter(this);
 
     for (const [file, installTo, produce] of this.files()) {
@@ -149,6 +166,7 @@ export class UpstreamRouterConfig extends Construct implements IUpstreamRouter {
         description: `rr-${r.reflectorName}`,
         // An in-cluster reflector sits behind the CNI's SNAT: only it can open the session.
         passive: r.placement === RouteReflectorPlacement.IN_CLUSTER,
+        ...(this.bfd && r.bfd ? { bfd: { minIntervalMs: r.bfd.minIntervalMs, multiplier: r.bfd.multiplier } } : {}),
       })),
       maximumPaths: this.maximumPaths,
       servicePrefixes: prefixes,
@@ -204,13 +222,13 @@ export class UpstreamRouterConfig extends Construct implements IUpstreamRouter {
         return [
           ['gobgpd.toml', '/etc/gobgpd/gobgpd.toml', () => renderGobgpRouter(this.model())],
           ['zebra.conf', '/etc/frr/zebra.conf', () => renderZebraConf(this.model())],
-          ['daemons', '/etc/frr/daemons', () => renderFrrDaemons('the upstream ECMP router', this.flavour === RouterFlavour.FRR)],
+          ['daemons', '/etc/frr/daemons', () => renderFrrDaemons('the upstream ECMP router', false)],
           sysctl,
         ];
       default:
         return [
           ['frr.conf', '/etc/frr/frr.conf', () => renderFrr(this.model())],
-          ['daemons', '/etc/frr/daemons', () => renderFrrDaemons('the upstream ECMP router', this.flavour === RouterFlavour.FRR)],
+          ['daemons', '/etc/frr/daemons', () => renderFrrDaemons('the upstream ECMP router', true, this.model().reflectors.some(r => r.bfd))],
           sysctl,
         ];
     }

@@ -38,9 +38,16 @@ describe('a standalone FRR route reflector (daemon: ReflectorDaemon.FRR)', () =>
     expect(conf).toContain(` neighbor lb-pods password ${BGP_PASSWORD_PLACEHOLDER}\n`);
     expect(conf).toContain(` neighbor 198.18.0.110 password ${BGP_PASSWORD_PLACEHOLDER}\n`);
     expect(conf).toContain('  neighbor lb-pods maximum-prefix 1\n');
-    // BFD on the LB peer group (bfdd: multihop, as the pods are a hop away), from one profile.
-    expect(conf).toContain('bfd\n profile ecmp-lb-pods\n  transmit-interval 300\n  receive-interval 300\n  detect-multiplier 3\n exit\nexit\n');
+    // BFD on the LB peer group (bfdd: multihop, as the pods are a hop away), from one profile, and
+    // with the FRR router (single-hop, on its segment) from a second one, at the reflector's timers.
+    expect(conf).toContain([
+      'bfd',
+      ' profile ecmp-lb-pods', '  transmit-interval 300', '  receive-interval 300', '  detect-multiplier 3', ' exit',
+      ' profile ecmp-lb-routers-300x3', '  transmit-interval 300', '  receive-interval 300', '  detect-multiplier 3', ' exit',
+      'exit', '',
+    ].join('\n'));
     expect(conf).toContain(' neighbor lb-pods bfd profile ecmp-lb-pods\n');
+    expect(conf).toContain(' neighbor 198.18.0.110 bfd profile ecmp-lb-routers-300x3\n');
     expect(checkFrr(conf)).toEqual({ code: 0, output: '' });
   });
 

@@ -2,7 +2,8 @@ import * as dgram from 'node:dgram';
 
 /**
  * BFD, asynchronous mode (RFC 5880), multihop (RFC 5883: UDP port 4784, since an LB pod is a hop
- * behind its node): no echo, no demand mode, no authentication (FRR's bfdd has none either). The
+ * behind its node) or single-hop (RFC 5881: UDP port 3784, for a reflector and a router on one
+ * segment): no echo, no demand mode, no authentication (FRR's bfdd has none either). The
  * session logic is `BfdSession`, driven by packets and a clock it is given, so it is tested without
  * sockets; `BfdEndpoint` carries its packets over UDP.
  */
@@ -13,6 +14,7 @@ export enum BfdState { ADMIN_DOWN = 0, DOWN = 1, INIT = 2, UP = 3 }
 export enum BfdDiagnostic { NONE = 0, DETECTION_TIME_EXPIRED = 1, NEIGHBOR_SIGNALED_DOWN = 3, ADMIN_DOWN = 7 }
 
 export const BFD_MULTIHOP_PORT = 4784;
+export const BFD_SINGLE_HOP_PORT = 3784;
 /** RFC 5880 §6.8.3: while a session is not up, packets go at most once a second. */
 const SLOW_TX_US = 1_000_000;
 const PACKET_LENGTH = 24;
@@ -109,6 +111,8 @@ export class BfdSession {
   private txTimer?: unknown;
   private detectTimer?: unknown;
   private stopped = false;
+  /** Neither sending nor hearing (`silence`): the peer sees what a dead speaker looks like. */
+  private silent = false;
   private readonly clock: BfdClock;
 
   constructor(private readonly options: BfdSessionOptions) {
@@ -121,7 +125,7 @@ export class BfdSession {
 
   /** A packet for this session (already validated and demultiplexed). */
   receive(p: BfdPacket): void {
-    if (this.stopped) return;
+    if (this.stopped || this.silent) return;
     this.remoteDiscriminator = p.myDiscriminator;
     this.remoteMinRxUs = p.requiredMinRxUs;
     this.remoteDesiredMinTxUs = p.desiredMinTxUs;
@@ -143,6 +147,21 @@ export class BfdSession {
     // Answer a poll (RFC 5880 §6.8.7), and tell the peer of our own change, at once.
     if (this.finalPending || this.changed) this.scheduleTransmit(0);
   }
+
+  /**
+   * Silenced, the session sends nothing and ignores what arrives, as if the process behind it were
+   * dead: the peer's detection time runs out and the peer goes Down by timeout, which every BFD
+   * client acts on (an AdminDown, by RFC 5882, it need not act on). Its own detection time runs out
+   * too. Unsilenced, it starts again from Down at the slow rate and comes up through the usual
+   * three-way handshake, with the same discriminator.
+   */
+  silence(on: boolean): void {
+    if (this.stopped || on === this.silent) return;
+    this.silent = on;
+    if (!on) this.scheduleTransmit(0);
+  }
+
+  get silenced(): boolean { return this.silent; }
 
   /** Says AdminDown to the peer (a few times, as packets may be lost), then goes quiet. */
   stop(): void {
@@ -197,6 +216,7 @@ export class BfdSession {
   }
 
   private transmit(): void {
+    if (this.silent) return;
     // §6.8.7: a peer that asks for no packets (RequiredMinRx 0) gets none.
     if (this.remoteMinRxUs === 0 && this.sessionState !== BfdState.ADMIN_DOWN) return;
     const final = this.finalPending;
@@ -219,24 +239,35 @@ export class BfdSession {
 /** What the endpoint reports about one peer. */
 export type BfdPeerListener = (peer: string, state: BfdState, diagnostic: BfdDiagnostic) => void;
 
+/** How an endpoint's sessions travel. */
+export interface BfdEndpointOptions {
+  /**
+   * Single-hop (RFC 5881, UDP 3784) instead of multihop (RFC 5883, UDP 4784). Both send with TTL
+   * 255 from one source port in 49152-65535; neither checks the received TTL (Node.js does not
+   * expose it), which RFC 5881 asks of single-hop.
+   */
+  readonly singleHop?: boolean;
+}
+
 /**
- * The BFD sessions of one local address: receives on UDP 4784, sends from one source port in
- * 49152-65535 (RFC 5883 §5) with TTL 255, and demultiplexes by our discriminator, or by the peer's
- * address while the peer does not know it yet.
+ * The BFD sessions of one local address: receives on UDP 4784 (multihop) or 3784 (single-hop),
+ * sends from one source port in 49152-65535 (RFC 5883 §5, RFC 5881 §4) with TTL 255, and
+ * demultiplexes by our discriminator, or by the peer's address while the peer does not know it yet.
  */
 export class BfdEndpoint {
   private readonly sessions = new Map<string, BfdSession>();
   private readonly byDiscriminator = new Map<number, string>();
 
-  private constructor(private readonly rx: dgram.Socket, private readonly tx: dgram.Socket, private readonly onState: BfdPeerListener) {
+  private constructor(private readonly rx: dgram.Socket, private readonly tx: dgram.Socket, private readonly port: number, private readonly onState: BfdPeerListener) {
     rx.on('message', (message, from) => this.onPacket(message, from.address));
   }
 
   /** Binds `localAddress` (IPv4 or IPv6). */
-  static async open(localAddress: string, onState: BfdPeerListener): Promise<BfdEndpoint> {
+  static async open(localAddress: string, onState: BfdPeerListener, options: BfdEndpointOptions = {}): Promise<BfdEndpoint> {
     const type = localAddress.includes(':') ? 'udp6' : 'udp4';
+    const port = options.singleHop ? BFD_SINGLE_HOP_PORT : BFD_MULTIHOP_PORT;
     const rx = dgram.createSocket({ type, reuseAddr: true });
-    await bind(rx, localAddress, BFD_MULTIHOP_PORT);
+    await bind(rx, localAddress, port);
     let tx: dgram.Socket | undefined;
     for (let attempt = 0; !tx; attempt++) {
       const socket = dgram.createSocket({ type });
@@ -250,7 +281,7 @@ export class BfdEndpoint {
     }
     tx.setTTL(255);
     tx.on('message', () => undefined); // nothing is meant to arrive here
-    return new BfdEndpoint(rx, tx, onState);
+    return new BfdEndpoint(rx, tx, port, onState);
   }
 
   get peers(): string[] { return [...this.sessions.keys()].sort(); }
@@ -264,11 +295,16 @@ export class BfdEndpoint {
     do discriminator = 1 + Math.floor(Math.random() * 0xfffffffe); while (this.byDiscriminator.has(discriminator));
     const session = new BfdSession({
       timers, localDiscriminator: discriminator,
-      send: (packet) => this.tx.send(encodeBfdPacket(packet), BFD_MULTIHOP_PORT, peer, () => undefined),
+      send: (packet) => this.tx.send(encodeBfdPacket(packet), this.port, peer, () => undefined),
       onStateChange: (state, diagnostic) => this.onState(peer, state, diagnostic),
     });
     this.sessions.set(peer, session);
     this.byDiscriminator.set(discriminator, peer);
+  }
+
+  /** Silences the session with `peer`, or lets it speak again (BfdSession.silence). */
+  silence(peer: string, on: boolean): void {
+    this.sessions.get(peer)?.silence(on);
   }
 
   /** Ends the session with `peer` (AdminDown to it). */

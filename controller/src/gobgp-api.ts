@@ -2,7 +2,7 @@ import * as http2 from 'node:http2';
 import * as net from 'node:net';
 
 /**
- * The four calls of gobgpd's gRPC API (service `apipb.GobgpApi` of gobgp v3's api/gobgp.proto)
+ * The five calls of gobgpd's gRPC API (service `apipb.GobgpApi` of gobgp v3's api/gobgp.proto)
  * that the reflector agent makes, over one HTTP/2 connection kept open: no `gobgp` CLI process per
  * change, so binding an LB pod costs a round trip instead of a Go program's start. The messages are
  * few and flat, so they are encoded here rather than through generated code.
@@ -15,6 +15,12 @@ export interface GobgpNeighborSets {
   /** Re-evaluates the import policy over the routes `address` sent (fails when it is no peer). */
   softResetIn(address: string): Promise<void>;
   close(): void;
+}
+
+/** Whether gobgpd is alive: its API answers a call. */
+export interface GobgpLiveness {
+  /** Resolves when gobgpd answers `GetBgp` within `timeoutMs`; rejects otherwise. */
+  alive(timeoutMs: number): Promise<void>;
 }
 
 /** gobgp.proto field numbers, and the enum values the agent uses. */
@@ -119,7 +125,7 @@ export function grpcUnframe(body: Buffer): Buffer[] {
  * A client of gobgpd's API at `api`: `HOST:PORT` (gobgpd's `--api-hosts` TCP form) or
  * `unix:///PATH` (its unix-socket form). Connects on the first call and again after a failure.
  */
-export function gobgpApi(api: string): GobgpNeighborSets {
+export function gobgpApi(api: string): GobgpNeighborSets & GobgpLiveness {
   let session: http2.ClientHttp2Session | undefined;
   const connect = (): http2.ClientHttp2Session => {
     if (session && !session.closed && !session.destroyed) return session;
@@ -133,7 +139,7 @@ export function gobgpApi(api: string): GobgpNeighborSets {
     return created;
   };
 
-  const call = (method: string, request: Buffer): Promise<Buffer[]> => new Promise((resolve, reject) => {
+  const call = (method: string, request: Buffer, timeoutMs = CALL_TIMEOUT_MS): Promise<Buffer[]> => new Promise((resolve, reject) => {
     let stream: http2.ClientHttp2Stream;
     try {
       stream = connect().request({
@@ -150,7 +156,7 @@ export function gobgpApi(api: string): GobgpNeighborSets {
       if (headers['grpc-status'] !== undefined) status = String(headers['grpc-status']);
       if (headers['grpc-message'] !== undefined) message = decodeURIComponent(String(headers['grpc-message']));
     };
-    stream.setTimeout(CALL_TIMEOUT_MS, () => stream.close(http2.constants.NGHTTP2_CANCEL));
+    stream.setTimeout(timeoutMs, () => stream.close(http2.constants.NGHTTP2_CANCEL));
     stream.on('response', noteStatus); // a trailers-only answer (an error) has its status here
     stream.on('trailers', noteStatus);
     stream.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -159,7 +165,7 @@ export function gobgpApi(api: string): GobgpNeighborSets {
       if (status === '0') {
         try { resolve(grpcUnframe(Buffer.concat(chunks))); } catch (err) { reject(err); }
       } else {
-        reject(new Error(`gobgpd ${method}: ${status === undefined ? `no answer within ${CALL_TIMEOUT_MS / 1000} s or connection lost` : `gRPC status ${status}${message ? `: ${message}` : ''}`}`));
+        reject(new Error(`gobgpd ${method}: ${status === undefined ? `no answer within ${timeoutMs / 1000} s or connection lost` : `gRPC status ${status}${message ? `: ${message}` : ''}`}`));
       }
     });
     stream.end(grpcFrame(request));
@@ -182,6 +188,10 @@ export function gobgpApi(api: string): GobgpNeighborSets {
     },
     async delete(set, address) {
       await call('DeleteDefinedSet', encodeMessage([[SET_REQUEST.definedSet, neighborSet(set, [address])]]));
+    },
+    async alive(timeoutMs) {
+      // GetBgp (an empty request): the cheapest call, answered from gobgpd's own state.
+      await call('GetBgp', Buffer.alloc(0), timeoutMs);
     },
     async softResetIn(address) {
       await call('ResetPeer', encodeMessage([[RESET_PEER.address, address], [RESET_PEER.soft, true], [RESET_PEER.direction, SOFT_RESET_IN]]));

@@ -9,6 +9,7 @@ import { loadKubeConfig } from './kube-client';
 import { LbPodWatch } from './lb-pod-watch';
 import { Logger, errorFields } from './log';
 import { LbPodBfd } from './reflector-bfd';
+import { startRouterBfd } from './router-bfd';
 
 /**
  * `ecmp-lb reflector-agent`: binds each service's prefixes to its own LB pods. gobgpd accepts a
@@ -176,7 +177,11 @@ export async function runReflectorAgent(options: ReflectorAgentOptions): Promise
     bfd = new LbPodBfd(endpoint, { minTxMs: bfdConfig.minIntervalMs, minRxMs: bfdConfig.minIntervalMs, multiplier: bfdConfig.multiplier }, () => void syncer.schedule(), options.log);
   }
   const syncer = new BindingSyncer(options.config, () => watch.pods(), gobgp, options.log, bfd);
+  // gobgpd has no BFD: the agent runs its sessions with the routers, speaking while gobgpd answers.
+  const routerBfd = options.config.routerBfd && await startRouterBfd(options.config.routerBfd, gobgp, options.log);
   await watch.start();
-  options.log.log('info', 'reflector agent started', { namespaces, neighborSets: options.config.bindings.map(lbPodNeighborSet), bfd: bfdConfig ?? 'off' });
-  return { syncer, stop: async () => { await watch.stop(); endpoint?.close(); gobgp.close(); } };
+  options.log.log('info', 'reflector agent started', {
+    namespaces, neighborSets: options.config.bindings.map(lbPodNeighborSet), bfd: bfdConfig ?? 'off', routerBfd: options.config.routerBfd?.routers.map((r) => r.address) ?? 'off',
+  });
+  return { syncer, stop: async () => { await watch.stop(); endpoint?.close(); routerBfd?.stop(); gobgp.close(); } };
 }

@@ -1,4 +1,4 @@
-import { AddressFamily, BgpNeighborModel, BgpTimersModel, UpstreamRouterModel } from '../model';
+import { AddressFamily, BfdModel, BgpNeighborModel, BgpTimersModel, UpstreamRouterModel } from '../model';
 import { md5Key, plainDescription } from './password';
 
 /** BIRD's channel names for the model's families. */
@@ -10,6 +10,11 @@ const BIRD_CHANNEL: Record<AddressFamily, 'ipv4' | 'ipv6'> = {
 /**
  * BIRD 2 configuration of the upstream router: one BGP session per reflector receiving every LB
  * path (add paths rx), and one kernel protocol per family merging them into one multipath route.
+ *
+ * BFD with a reflector (`reflector.bfd`): `protocol bfd` runs the sessions the BGP protocols ask
+ * for with their own timers (`bfd { ... }`); with `direct` they are single-hop (RFC 5881) on the
+ * shared interface. BIRD takes the BGP session down when BFD goes from Up to Down, on an
+ * AdminDown from the reflector too, then waits its `error wait time` (60 s) before reconnecting.
  */
 export function renderBird(model: UpstreamRouterModel): string {
   const channels = model.families.map(f => BIRD_CHANNEL[f]);
@@ -37,6 +42,9 @@ export function renderBird(model: UpstreamRouterModel): string {
       ] : []),
       '}',
     );
+  }
+  if (model.reflectors.some(r => r.bfd)) {
+    lines.push('', '# BFD with the reflectors; each BGP session below sets its own timers.', 'protocol bfd {', '}');
   }
   const password = md5Key(model.password);
   const imports = (channel: 'ipv4' | 'ipv6') => {
@@ -66,6 +74,7 @@ function bgpSession(
     `  connect retry time ${timers.connectRetrySeconds};`,
     ...(reflector.passive ? ['  passive on;'] : []),
     ...(password ? [`  password "${password}";`] : []),
+    ...(reflector.bfd ? [birdBfd(reflector.bfd)] : []),
     ...channels.flatMap(channel => [
       `  ${channel} {`,
       `    ${imports(channel)}`,
@@ -76,4 +85,9 @@ function bgpSession(
     ]),
     '}',
   ];
+}
+
+/** A BGP session's BFD options (BIRD 2.0.12 takes them per session; the block implies `bfd on`). */
+function birdBfd(bfd: BfdModel): string {
+  return `  bfd { min rx interval ${bfd.minIntervalMs} ms; min tx interval ${bfd.minIntervalMs} ms; multiplier ${bfd.multiplier}; };`;
 }

@@ -1,11 +1,12 @@
 import { AddressFamily, RouteReflectorModel } from '../model';
-import { FRR_FAMILY, frrNeighbor, frrPrefixFilter } from './frr';
+import { FRR_FAMILY, frrBfdProfileName, frrBfdProfiles, frrNeighbor, frrPrefixFilter } from './frr';
 import { md5Key, plainDescription } from './password';
 
 const familyTag = (family: AddressFamily) => (family === AddressFamily.IPV6_UNICAST ? 'v6' : 'v4');
 const lbRouteMap = (family: AddressFamily) => `ecmp-lb-from-lb-pods-${familyTag(family)}`;
 const ROUTERS_ROUTE_MAP = 'ecmp-lb-from-routers';
 const BFD_PROFILE = 'ecmp-lb-pods';
+const ROUTER_BFD_PROFILE = 'ecmp-lb-routers';
 
 /**
  * Integrated FRR configuration (`/etc/frr/frr.conf`) of a standalone route reflector, with the
@@ -25,6 +26,8 @@ const BFD_PROFILE = 'ecmp-lb-pods';
  * - FRR accepts at most 100 dynamic neighbors by default (`bgp listen limit`).
  * - BFD (`model.bfd`): bfdd runs the LB pods' sessions (multihop, as an LB pod is not on the
  *   reflector's segment) from a profile on the peer group; the reflector's daemons file enables bfdd.
+ *   A router with BFD (`router.bfd`) gets it from a profile per set of timers: single-hop,
+ *   which bgpd picks for an iBGP neighbor on a connected network.
  */
 export function renderFrrRouteReflector(model: RouteReflectorModel): string {
   const { holdTimeSeconds, keepaliveSeconds } = model.timers;
@@ -43,16 +46,10 @@ export function renderFrrRouteReflector(model: RouteReflectorModel): string {
     ...(v6 ? ['ipv6 nht resolve-via-default'] : []),
     '!',
     ...(model.filterPrefixes ? importFilters(model) : []),
-    ...(model.bfd ? [
-      'bfd',
-      ` profile ${BFD_PROFILE}`,
-      `  transmit-interval ${model.bfd.minIntervalMs}`,
-      `  receive-interval ${model.bfd.minIntervalMs}`,
-      `  detect-multiplier ${model.bfd.multiplier}`,
-      ' exit',
-      'exit',
-      '!',
-    ] : []),
+    ...frrBfdProfiles([
+      ...(model.bfd ? [[BFD_PROFILE, model.bfd] as const] : []),
+      ...new Map(model.routers.filter(r => r.bfd).map(r => [frrBfdProfileName(ROUTER_BFD_PROFILE, r.bfd!), r.bfd!] as const)),
+    ]),
     `router bgp ${model.asn}`,
     ` bgp router-id ${model.routerId}`,
     ` bgp cluster-id ${model.clusterId}`,
@@ -66,7 +63,10 @@ export function renderFrrRouteReflector(model: RouteReflectorModel): string {
     ...(model.bfd ? [` neighbor ${group} bfd profile ${BFD_PROFILE}`] : []),
     ...model.lbNeighborPrefixes.map(prefix => ` bgp listen range ${prefix} peer-group ${group}`),
   ];
-  for (const router of model.routers) lines.push(...frrNeighbor(router, model.timers, routerPassword));
+  for (const router of model.routers) {
+    lines.push(...frrNeighbor(router, model.timers, routerPassword));
+    if (router.bfd) lines.push(` neighbor ${router.address} bfd profile ${frrBfdProfileName(ROUTER_BFD_PROFILE, router.bfd)}`);
+  }
   for (const family of model.families) {
     const limit = model.filterPrefixes ? model.prefixLimits.find(l => l.family === family) : undefined;
     lines.push(

@@ -1,4 +1,4 @@
-import { ReflectorBfdModel, RouteReflectorModel } from '../model';
+import { BfdModel, ReflectorBfdModel, RouteReflectorModel } from '../model';
 
 /**
  * Where the reflector agent reaches gobgpd's gRPC API: loopback only (in-cluster, the agent shares
@@ -29,6 +29,19 @@ export interface ReflectorAgentConfig {
   readonly bindings: ReflectorAgentBinding[];
   /** BFD with every bound LB pod: a pod whose session goes down is unbound until it is up again. */
   readonly bfd?: ReflectorBfdModel;
+  /**
+   * BFD with the upstream routers that run it, single-hop (RFC 5881), from the reflector's address:
+   * the agent keeps these sessions up only while gobgpd's API answers, standing in for gobgpd's own.
+   */
+  readonly routerBfd?: RouterBfdConfig;
+}
+
+/** The reflector agent's BFD sessions with the routers. */
+export interface RouterBfdConfig {
+  /** The reflector's address, which the sessions run from. */
+  readonly localAddress: string;
+  /** Each router's address and the session's timers. */
+  readonly routers: (BfdModel & { readonly address: string })[];
 }
 
 /** `lb-pod-bindings.json` for `ecmp-lb reflector-agent`: the services whose neighbor sets it keeps. */
@@ -37,6 +50,9 @@ export function renderReflectorAgentConfig(model: RouteReflectorModel): string {
     gobgpApi: GOBGPD_API,
     bindings: model.lbPodBindings.map(binding => ({ namespace: binding.namespace, service: binding.service })),
     ...(model.bfd ? { bfd: model.bfd } : {}),
+    ...(model.bfd && model.routers.some(r => r.bfd) ? {
+      routerBfd: { localAddress: model.bfd.localAddress, routers: model.routers.filter(r => r.bfd).map(r => ({ address: r.address, ...r.bfd! })) },
+    } : {}),
   };
   return `${JSON.stringify(config, undefined, 2)}\n`;
 }

@@ -5,6 +5,8 @@ export interface TopologySummaryModel {
     readonly maximumPaths: number; readonly reflectors: string[];
     /** How the router hashes flows over the LB paths. */
     readonly hashing: string;
+    /** BFD on its sessions with the reflectors: per reflector, timers and who runs it, or why not. */
+    readonly reflectorsBfd: string;
   }[];
   readonly reflectors: {
     readonly name: string; readonly address: string; readonly placement: string; readonly routerId: string;
@@ -42,9 +44,9 @@ export function renderTopology(model: TopologySummaryModel): string {
     '',
     '## Upstream routers',
     '',
-    '| name | address | AS | daemon | maximum paths | ECMP hashing |',
-    '| --- | --- | --- | --- | --- | --- |',
-    ...model.routers.map(r => `| ${r.name} | ${r.address} | ${r.asn} | ${r.flavour} | ${r.maximumPaths} | ${r.hashing} |`),
+    '| name | address | AS | daemon | maximum paths | ECMP hashing | BFD with the reflectors |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...model.routers.map(r => `| ${r.name} | ${r.address} | ${r.asn} | ${r.flavour} | ${r.maximumPaths} | ${r.hashing} | ${r.reflectorsBfd} |`),
     '',
     '## Route reflectors',
     '',
