@@ -1,7 +1,8 @@
 import * as fs from 'fs';
 import { App, Chart, Duration } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
 import {
-  Backends, ForwardingMethod, HealthCheckType, Protocol, LoadBalancerService, LoadBalancerServiceModel, RouteReflector,
+  Backends, ForwardingMethod, HealthCheckType, Protocol, LoadBalancerService, LoadBalancerServiceModel, ReflectorDaemon, RouteReflector,
   RouteReflectorPlacement, RouterFlavour, UpstreamRouterConfig,
 } from '../lib';
 import { validateManifest } from './support/k8s-schema';
@@ -325,4 +326,47 @@ test('the topology creates its namespace, cluster-scoped, at the Pod Security le
   expect(manifests[0].kind).toBe('Namespace');
   const { manifests: without } = synthToDisk(testTopology({ topology: { createNamespace: false } }).app);
   expect(byKind(without, 'Namespace')).toHaveLength(0);
+});
+
+describe('TOPOLOGY.md: BFD between each router and each reflector', () => {
+  const { app } = testTopology({
+    topology: {
+      routeReflectors: [
+        { name: 'rr1', address: '198.18.0.109', gobgpdVersion: '3.21.0' },
+        { name: 'rr2', address: '198.18.0.108', daemon: ReflectorDaemon.FRR, bfdMinIntervalMs: 100, bfdMultiplier: 5 },
+        { name: 'rr3', address: '198.18.0.107', gobgpdVersion: '3.21.0', bfd: false },
+      ],
+      upstreamRouters: [
+        { name: 'frr', address: '198.18.0.110' },
+        { name: 'bird', address: '198.18.0.111', flavour: RouterFlavour.BIRD },
+        { name: 'gz', address: '198.18.0.112', flavour: RouterFlavour.GOBGP_ZEBRA },
+        { name: 'off', address: '198.18.0.113', bfd: false },
+      ],
+      bgpPassword: { secret: kplus.Secret.fromSecretName(new Chart(new App(), 'secrets'), 'bgp', 'bgp-md5'), key: 'password', signLoadBalancerSessions: true },
+    },
+  });
+  const { files } = synthToDisk(app);
+  const row = (router: string) => files.get('TOPOLOGY.md')!.split('\n').find(l => l.startsWith(`| ${router} | `))!;
+
+  test('per reflector: timers, single-hop, who runs it at each end, or why not', () => {
+    expect(files.get('TOPOLOGY.md')).toContain('| name | address | AS | daemon | maximum paths | ECMP hashing | BFD with the reflectors |');
+    expect(row('frr')).toMatch(/\| rr1: 300 ms x 3, single-hop \(bfdd; the reflector agent, while gobgpd answers\); rr2: 100 ms x 5, single-hop \(bfdd; bfdd\); rr3: no, the reflector's BFD is off \(BGP hold time\) \|$/);
+    expect(row('bird')).toMatch(/\| rr1: 300 ms x 3, single-hop \(BIRD; the reflector agent, while gobgpd answers\); rr2: 100 ms x 5, single-hop \(BIRD; bfdd\); rr3: no/);
+    expect(row('gz')).toMatch(/\| no: gobgpd \+ zebra has no BFD \(BGP hold time\) \|$/);
+    expect(row('off')).toMatch(/\| off \(BGP hold time\) \|$/);
+  });
+
+  test('the files agree: the reflectors run BFD only with the routers that do', () => {
+    expect(JSON.parse(files.get('route-reflectors/rr1/lb-pod-bindings.json')!).routerBfd.routers.map((r: { address: string }) => r.address)).toEqual(['198.18.0.110', '198.18.0.111']);
+    expect(JSON.parse(files.get('route-reflectors/rr3/lb-pod-bindings.json')!).routerBfd).toBeUndefined();
+    const rr2 = files.get('route-reflectors/rr2/frr.conf')!;
+    expect(rr2).toContain(' neighbor 198.18.0.110 bfd profile ecmp-lb-routers-100x5\n');
+    expect(rr2).toContain(' neighbor 198.18.0.111 bfd profile ecmp-lb-routers-100x5\n');
+    expect(rr2).not.toMatch(/neighbor 198\.18\.0\.11[23] bfd/);
+    expect(files.get('routers/frr/daemons')).toContain('\nbfdd=yes\n');
+    expect(files.get('routers/off/daemons')).not.toContain('bfdd');
+    expect(files.get('routers/gz/daemons')).not.toContain('bfdd');
+    expect(files.get('routers/off/frr.conf')).not.toContain('bfd');
+    expect(files.get('routers/frr/frr.conf')).not.toContain('neighbor 198.18.0.107 bfd');
+  });
 });

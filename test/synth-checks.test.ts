@@ -66,6 +66,7 @@ describe('synth refuses what cannot work, naming construct, field, value and fix
       /RouteReflector 'ecmp\/rr1': bgpPassword "bgp-md5" cannot sign an in-cluster reflector's sessions.*Fix: run the reflector standalone/],
     ['signed LB sessions on gobgpd 3.10', topology({ bgpPassword: { secret: secret(), key: 'password', signLoadBalancerSessions: true } }), /bgpPassword\.signLoadBalancerSessions true needs gobgpd 3\.21 or later.*Fix: /],
     ['maximumPaths on gobgpd + zebra', topology({ upstreamRouters: [router({ flavour: RouterFlavour.GOBGP_ZEBRA, maximumPaths: 8 })] }), /UpstreamRouterConfig 'ecmp\/router': maximumPaths 8 has no effect on a gobgpd \+ zebra router.*Fix: /],
+    ['BFD on a gobgpd + zebra router', topology({ upstreamRouters: [router({ flavour: RouterFlavour.GOBGP_ZEBRA, bfd: true })] }), /UpstreamRouterConfig 'ecmp\/router': bfd true cannot work on a gobgpd \+ zebra router: gobgpd has no BFD.*Fix: use flavour: RouterFlavour\.FRR or RouterFlavour\.BIRD/],
     ['resilient hashing on FRR', topology({ upstreamRouters: [router({ resilientHashing: true })] }), /UpstreamRouterConfig 'ecmp\/router': resilientHashing true cannot work on an FRR router: zebra installs BGP multipath routes as plain.*Fix: use flavour: RouterFlavour\.BIRD/],
     ['resilient tuning without resilient hashing', topology({ upstreamRouters: [router({ flavour: RouterFlavour.BIRD, resilientIdleTimer: 5 })] }), /UpstreamRouterConfig 'ecmp\/router': resilientIdleTimer 5 has no effect without resilientHashing: true\. Fix: /],
     ['fewer buckets than paths', topology({ upstreamRouters: [router({ flavour: RouterFlavour.BIRD, resilientHashing: true, resilientBuckets: 16 })] }), /UpstreamRouterConfig 'ecmp\/router': resilientBuckets 16 .*Fix: use at least 2 x maximumPaths \(32\), at most 32768/],
@@ -173,6 +174,20 @@ describe('images: one place for registry, tag and digest', () => {
     expect(() => reflector({ bfd: false, bfdMultiplier: 3 })).toThrow(/bfdMultiplier 3 only applies with BFD, which is off here/);
     expect(() => reflector({ bfdMinIntervalMs: 20 })).toThrow(/bfdMinIntervalMs 20 is not an integer in 50\.\.10000/);
     expect(() => reflector({ bfdMultiplier: 1 })).toThrow(/bfdMultiplier 1 is not an integer in 2\.\.20/);
+  });
+
+  test('BFD between router and reflector: where both ends run it, at the reflector\'s timers; a gobgpd + zebra router and bfd: false get none', () => {
+    const build = (reflector: object, upstream: object) => {
+      const { topology: t } = topology({ routeReflectors: [rr(reflector)], upstreamRouters: [router(upstream)] })();
+      const reflectorModel = (t.routeReflectors[0] as RouteReflector).model();
+      return { router: t.upstreamRouters[0].model().reflectors[0].bfd, reflector: reflectorModel.routers[0].bfd };
+    };
+    expect(build({}, {})).toEqual({ router: { minIntervalMs: 300, multiplier: 3 }, reflector: { minIntervalMs: 300, multiplier: 3 } });
+    expect(build({ bfdMinIntervalMs: 100, bfdMultiplier: 5 }, { flavour: RouterFlavour.BIRD })).toEqual({ router: { minIntervalMs: 100, multiplier: 5 }, reflector: { minIntervalMs: 100, multiplier: 5 } });
+    expect(build({}, { flavour: RouterFlavour.GOBGP_ZEBRA })).toEqual({ router: undefined, reflector: undefined });
+    expect(build({}, { bfd: false })).toEqual({ router: undefined, reflector: undefined });
+    expect(build({ bfd: false }, {})).toEqual({ router: undefined, reflector: undefined });
+    expect(build({ placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: 'node-1' }, {})).toEqual({ router: undefined, reflector: undefined });
   });
 });
 

@@ -1,28 +1,5 @@
-import { BfdClock, BfdDiagnostic, BfdPacket, BfdSession, BfdState, decodeBfdPacket, encodeBfdPacket } from '../src/bfd';
-
-/** Virtual time: timers run in order as `advance` moves the clock. */
-class FakeClock implements BfdClock {
-  now = 0;
-  private timers = new Map<number, { at: number; fn: () => void }>();
-  private next = 1;
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = this.next++;
-    this.timers.set(id, { at: this.now + ms, fn });
-    return id;
-  }
-  clearTimeout(handle: unknown): void { this.timers.delete(handle as number); }
-  advance(ms: number): void {
-    const end = this.now + ms;
-    for (;;) {
-      const due = [...this.timers].filter(([, t]) => t.at <= end).sort((a, b) => a[1].at - b[1].at || a[0] - b[0])[0];
-      if (!due) break;
-      this.timers.delete(due[0]);
-      this.now = due[1].at;
-      due[1].fn();
-    }
-    this.now = end;
-  }
-}
+import { BfdDiagnostic, BfdPacket, BfdSession, BfdState, decodeBfdPacket, encodeBfdPacket } from '../src/bfd';
+import { FakeClock } from './fake-clock';
 
 const TIMERS = { minTxMs: 300, minRxMs: 300, multiplier: 3 };
 
@@ -89,6 +66,44 @@ describe('BfdSession (RFC 5880 asynchronous mode)', () => {
     cut.b = false;
     clock.advance(5000);
     expect(a.state).toBe(BfdState.UP);
+  });
+
+  test('a silenced session sends nothing and hears nothing: the peer goes down by detection time, as for a dead speaker; unsilenced, both come up again', () => {
+    const clock = new FakeClock();
+    const { a, b, sent, changes } = pair(clock);
+    clock.advance(5000);
+    expect([a.state, b.state]).toEqual([BfdState.UP, BfdState.UP]);
+    const silencedAt = clock.now;
+    const sentBefore = sent.b.length;
+    b.silence(true);
+    expect(b.silenced).toBe(true);
+    clock.advance(2000);
+    expect(sent.b.length).toBe(sentBefore);
+    const aDown = changes.a.find(([at, s]) => at > silencedAt && s === BfdState.DOWN)!;
+    expect(aDown[2]).toBe(BfdDiagnostic.DETECTION_TIME_EXPIRED);
+    expect(aDown[0] - silencedAt).toBeLessThanOrEqual(900);
+    // b heard none of a's packets (a's Down included): its own detection time ran out.
+    expect(changes.b.find(([at, s]) => at > silencedAt && s === BfdState.DOWN)![2]).toBe(BfdDiagnostic.DETECTION_TIME_EXPIRED);
+    expect([a.state, b.state]).toEqual([BfdState.DOWN, BfdState.DOWN]);
+    b.silence(false);
+    expect(sent.b.length).toBe(sentBefore); // the first packet goes on the next tick
+    clock.advance(5000);
+    expect([a.state, b.state]).toEqual([BfdState.UP, BfdState.UP]);
+    expect(sent.b.at(-1)).toMatchObject({ state: BfdState.UP, myDiscriminator: 22, yourDiscriminator: 11, desiredMinTxUs: 300_000 });
+  });
+
+  test('a silenced session that is stopped says nothing, not even AdminDown', () => {
+    const clock = new FakeClock();
+    const { b, sent } = pair(clock);
+    clock.advance(5000);
+    b.silence(true);
+    const before = sent.b.length;
+    b.stop();
+    clock.advance(1000);
+    expect(sent.b.length).toBe(before);
+    b.silence(false);
+    clock.advance(1000);
+    expect(sent.b.length).toBe(before);
   });
 
   test('a peer that stops says AdminDown: the other side goes down at once, as told, not by timeout', () => {

@@ -87,6 +87,27 @@ describe('against the real gobgpd', () => {
   test('no gobgpd at the address: the call fails instead of hanging', async () => {
     const nowhere = gobgpApi(`unix://${path.join(dir, 'nothing.sock')}`);
     await expect(nowhere.list()).rejects.toThrow();
+    await expect(nowhere.alive(1000)).rejects.toThrow();
     nowhere.close();
+  });
+
+  test('alive: gobgpd answers GetBgp; frozen, the call fails after its timeout (not the 10 s default); thawed, it answers again', async () => {
+    const api = gobgpApi(`unix://${socket}`);
+    try {
+      await api.alive(1000);
+      gobgpd.kill('SIGSTOP');
+      const start = performance.now();
+      try {
+        await expect(api.alive(300)).rejects.toThrow(/gobgpd GetBgp: no answer within 0\.3 s/);
+      } finally {
+        gobgpd.kill('SIGCONT');
+      }
+      const ms = performance.now() - start;
+      expect(ms).toBeGreaterThanOrEqual(290);
+      expect(ms).toBeLessThan(2000);
+      await api.alive(1000);
+    } finally {
+      api.close();
+    }
   });
 });

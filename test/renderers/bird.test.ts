@@ -28,6 +28,36 @@ function block(text: string, header: string): string[] {
   return lines.slice(start + 1, lines.indexOf('}', start));
 }
 
+/** Reflectors with BFD at two sets of timers and one without. */
+const routerBfd: UpstreamRouterModel = {
+  ...router,
+  reflectors: [
+    { address: '10.0.0.109', asn: 65021, description: 'rr-rr1', passive: false, bfd: { minIntervalMs: 300, multiplier: 3 } },
+    { address: '10.0.0.107', asn: 65021, description: 'rr-rr3', passive: false, bfd: { minIntervalMs: 100, multiplier: 5 } },
+    { address: '10.0.0.106', asn: 65021, description: 'rr-rr4', passive: false },
+  ],
+};
+
+describe('renderBird with BFD to the reflectors', () => {
+  test('matches the snapshot', () => {
+    expect(renderBird(routerBfd)).toMatchSnapshot();
+  });
+
+  test('one protocol bfd; each session with BFD sets its own timers, the others none', () => {
+    const text = renderBird(routerBfd);
+    expect(block(text, 'protocol bfd')).toEqual([]);
+    expect(block(text, 'protocol bgp rr_10_0_0_109')).toContain('  bfd { min rx interval 300 ms; min tx interval 300 ms; multiplier 3; };');
+    expect(block(text, 'protocol bgp rr_10_0_0_107')).toContain('  bfd { min rx interval 100 ms; min tx interval 100 ms; multiplier 5; };');
+    expect(block(text, 'protocol bgp rr_10_0_0_106').join('\n')).not.toContain('bfd');
+    expect(renderBird(router)).not.toMatch(/bfd/);
+  });
+
+  test('bird -p accepts it, and rejects FRR\'s word for the multiplier in the block', () => {
+    expect(checkBird(renderBird(routerBfd))).toEqual({ code: 0, output: '' });
+    expect(checkBird(renderBird(routerBfd).replace('multiplier 5;', 'detect-multiplier 5;')).code).not.toBe(0);
+  });
+});
+
 describe('renderBird', () => {
   test('matches the snapshot for the paper\'s router', () => {
     expect(renderBird(router)).toMatchSnapshot();

@@ -121,6 +121,24 @@ describe('renderFrrRouteReflector', () => {
     expect(result.code).not.toBe(0);
   });
 
+  test('BFD: the LB pods\' profile on the peer group, and one per set of timers on the routers that have BFD; vtysh -C accepts it', () => {
+    const text = renderFrrRouteReflector({
+      ...filtered,
+      bfd: { minIntervalMs: 300, multiplier: 3, localAddress: '10.0.0.109' },
+      routers: [
+        { address: '10.0.0.110', asn: 65021, description: 'router-r1', passive: false, bfd: { minIntervalMs: 300, multiplier: 3 } },
+        { address: '10.0.0.111', asn: 65021, description: 'router-r2', passive: false },
+      ],
+    });
+    expect(text).toMatchSnapshot();
+    expect(text).toContain('bfd\n profile ecmp-lb-pods\n  transmit-interval 300\n  receive-interval 300\n  detect-multiplier 3\n exit\n'
+      + ' profile ecmp-lb-routers-300x3\n  transmit-interval 300\n  receive-interval 300\n  detect-multiplier 3\n exit\nexit\n');
+    expect(text).toContain(' neighbor lb-pods bfd profile ecmp-lb-pods\n');
+    expect(text).toContain(' neighbor 10.0.0.110 bfd profile ecmp-lb-routers-300x3\n');
+    expect(text).not.toContain(' neighbor 10.0.0.111 bfd');
+    expect(checkFrr(text)).toEqual({ code: 0, output: '' });
+  });
+
   test('daemons: zebra and bgpd', () => {
     expect(renderFrrDaemons('an ECMP route reflector', true)).toMatchSnapshot();
     expect(renderFrrDaemons('an ECMP route reflector', true)).toContain('bgpd=yes\n');

@@ -81,9 +81,56 @@ describe('renderFrr', () => {
   });
 });
 
+/** Two reflectors with BFD at different timers and one without: a profile per set of timers. */
+const routerBfd: UpstreamRouterModel = {
+  ...router,
+  reflectors: [
+    { address: '10.0.0.109', asn: 65021, description: 'rr-rr1', passive: false, bfd: { minIntervalMs: 300, multiplier: 3 } },
+    { address: '10.0.0.108', asn: 65021, description: 'rr-rr2', passive: false, bfd: { minIntervalMs: 300, multiplier: 3 } },
+    { address: '10.0.0.107', asn: 65021, description: 'rr-rr3', passive: false, bfd: { minIntervalMs: 100, multiplier: 5 } },
+    { address: '10.0.0.106', asn: 65021, description: 'rr-rr4', passive: false },
+  ],
+};
+
+describe('renderFrr with BFD to the reflectors', () => {
+  test('matches the snapshot', () => {
+    expect(renderFrr(routerBfd)).toMatchSnapshot();
+  });
+
+  test('one bfdd profile per set of timers, before router bgp; each reflector with BFD names its own', () => {
+    const text = renderFrr(routerBfd);
+    expect(section(text, 'bfd', 'exit')).toEqual([
+      'bfd',
+      ' profile ecmp-lb-reflectors-300x3', '  transmit-interval 300', '  receive-interval 300', '  detect-multiplier 3', ' exit',
+      ' profile ecmp-lb-reflectors-100x5', '  transmit-interval 100', '  receive-interval 100', '  detect-multiplier 5', ' exit',
+      'exit',
+    ]);
+    expect(text.indexOf('\nbfd\n')).toBeLessThan(text.indexOf('router bgp'));
+    expect(text).toContain(' neighbor 10.0.0.109 bfd profile ecmp-lb-reflectors-300x3\n');
+    expect(text).toContain(' neighbor 10.0.0.108 bfd profile ecmp-lb-reflectors-300x3\n');
+    expect(text).toContain(' neighbor 10.0.0.107 bfd profile ecmp-lb-reflectors-100x5\n');
+    expect(text).not.toContain(' neighbor 10.0.0.106 bfd');
+    // Without BFD on any session, no bfd block at all.
+    expect(renderFrr(router)).not.toMatch(/bfd/);
+  });
+
+  test('vtysh -C accepts it, and rejects a profile name that no profile defines', () => {
+    expect(checkFrr(renderFrr(routerBfd))).toEqual({ code: 0, output: '' });
+    const broken = checkFrr(renderFrr(routerBfd).replace(' profile ecmp-lb-reflectors-100x5\n  transmit-interval 100', ' profile ecmp-lb-reflectors-100x5\n  transmit-interval 1'));
+    expect(broken.code).not.toBe(0);
+  });
+});
+
 describe('renderFrrDaemons', () => {
   test('FRR flavour runs bgpd; zebra always runs', () => {
     expect(renderFrrDaemons('the upstream ECMP router', true)).toMatchSnapshot();
+  });
+
+  test('bfdd where the sessions have BFD, with its options', () => {
+    const text = renderFrrDaemons('the upstream ECMP router', true, true);
+    expect(text).toContain('\nbgpd=yes\nbfdd=yes\n');
+    expect(text).toContain('\nbfdd_options="   -A 127.0.0.1"\n');
+    expect(renderFrrDaemons('the upstream ECMP router', true)).not.toContain('bfdd');
   });
 
   test('the gobgpd flavour needs zebra only', () => {

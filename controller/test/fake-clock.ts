@@ -1,0 +1,25 @@
+import { BfdClock } from '../src/bfd';
+
+/** Virtual time: timers run in order as `advance` moves the clock. */
+export class FakeClock implements BfdClock {
+  now = 0;
+  private timers = new Map<number, { at: number; fn: () => void }>();
+  private next = 1;
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = this.next++;
+    this.timers.set(id, { at: this.now + ms, fn });
+    return id;
+  }
+  clearTimeout(handle: unknown): void { this.timers.delete(handle as number); }
+  advance(ms: number): void {
+    const end = this.now + ms;
+    for (;;) {
+      const due = [...this.timers].filter(([, t]) => t.at <= end).sort((a, b) => a[1].at - b[1].at || a[0] - b[0])[0];
+      if (!due) break;
+      this.timers.delete(due[0]);
+      this.now = due[1].at;
+      due[1].fn();
+    }
+    this.now = end;
+  }
+}
