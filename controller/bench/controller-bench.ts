@@ -12,15 +12,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { LB_POD_COMMANDS, LB_POD_FILES, lbPodArgs, podEnvironmentVariables } from '../../lib/lb-pod-contract';
 import { renderKeepalived } from '../../lib/renderers/keepalived';
-import { ApiServerDouble } from '../test/apiserver-double';
-import { serviceModel, slice } from '../test/fixtures';
-import { sleep, waitFor } from '../test/wait';
 import { Controller } from '../src/controller';
 import { loadKubeClient, kubeConfigForUrl } from '../src/kube-client';
 import { silentLogger } from '../src/log';
 import { ControllerMetrics } from '../src/metrics';
 import { reconcile } from '../src/reconcile';
 import { ResilientInformer } from '../src/resilient-informer';
+import { ApiServerDouble } from '../test/apiserver-double';
+import { serviceModel, slice } from '../test/fixtures';
+import { sleep, waitFor } from '../test/wait';
 
 const COLLECTION = '/apis/discovery.k8s.io/v1/namespaces/shop/endpointslices';
 const SELECTOR = 'kubernetes.io/service-name=web-backend';
@@ -52,7 +52,7 @@ async function latencyBenchmark(changes: number): Promise<void> {
   });
   controller = new Controller({
     service: serviceModel(), routerId: 'bench', nodeIp: '198.18.0.2', runDir, slices: () => informer.list() as any,
-    keepalived: { reload: () => { reloads.push(performance.now()); }, stop: async () => {} },
+    keepalived: { reload: () => { reloads.push(performance.now()); }, restart: () => {}, stop: async () => {} },
     metrics: new ControllerMetrics(), log: silentLogger,
   });
   controller.start();

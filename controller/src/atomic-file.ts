@@ -8,6 +8,12 @@ import * as path from 'node:path';
  */
 export function writeFileAtomic(file: string, content: string): void {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  fs.writeFileSync(tmp, content);
-  fs.renameSync(tmp, file);
+  try {
+    fs.writeFileSync(tmp, content);
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    // A full disk leaves a partial temporary file: remove it, or it holds the space a retry needs.
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
 }

@@ -1,17 +1,23 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { announceFileText, LB_POD_FILES } from '../../lib/lb-pod-contract';
-import { LoadBalancerServiceModel } from '../../lib/model';
-import { renderKeepalived } from '../../lib/renderers/keepalived';
 import { writeFileAtomic } from './atomic-file';
+import { BackoffPolicy, backoffDelay } from './backoff';
 import { EndpointSlice } from './endpoint-slices';
+import { ipvsDrift } from './ipvs-drift';
+import { ipvsHasHealthyRealServer, IpvsVirtualService } from './ipvs-table';
 import { Logger } from './log';
 import { ControllerMetrics } from './metrics';
 import { backendEndpoints, hasRealServers, keepalivedModel } from './reconcile';
+import { announceFileText, LB_POD_FILES } from '../../lib/lb-pod-contract';
+import { KeepalivedModel, LoadBalancerServiceModel } from '../../lib/model';
+import { renderKeepalived } from '../../lib/renderers/keepalived';
 
-/** What the controller needs from keepalived: (re)load the config file, and stop. */
+/** What the controller needs from keepalived: (re)load the config file, restart, and stop. */
 export interface KeepalivedControl {
   /** Starts keepalived on the first call, signals a reload (SIGHUP) on later calls. */
   reload(): void;
+  /** Stops keepalived and starts it again on the current file: it then builds IPVS from scratch. */
+  restart(): void;
   stop(): Promise<void>;
 }
 
@@ -24,8 +30,11 @@ export interface ControllerOptions {
   /** The informer's current cache of the backends' EndpointSlices. */
   readonly slices: () => readonly EndpointSlice[];
   readonly keepalived: KeepalivedControl;
-  /** keepalived's health verdicts as IPVS shows them; undefined when they cannot be observed. */
-  readonly ipvsHealthy?: () => boolean | undefined;
+  /**
+   * This namespace's IPVS table (keepalived's health verdicts are in it); undefined when it cannot
+   * be observed (a kernel without IPVS).
+   */
+  readonly readIpvs?: () => readonly IpvsVirtualService[] | undefined;
   /**
    * Puts IPVS `mh` real servers in canonical order (IpvsReorderer): run on every poll tick and
    * shortly after every reload, one pass at a time, and never once keepalived is being stopped.
@@ -39,22 +48,42 @@ export interface ControllerOptions {
   readonly healthPollMs?: number;
   /** How long after a reload signal the IPVS order is checked: keepalived applies a reload asynchronously. */
   readonly reorderAfterReloadMs?: number;
+  /** How often the whole state is compared with the desired one and repaired, whatever the events. */
+  readonly resyncMs?: number;
+  /** Retries of a failed write or reload signal. */
+  readonly retryBackoff?: BackoffPolicy;
+  /** How long IPVS may differ from the config (keepalived applies a reload asynchronously) before keepalived is restarted. */
+  readonly ipvsDriftGraceMs?: number;
   readonly sleep?: (ms: number) => Promise<void>;
 }
+
+const DEFAULT_RETRY: BackoffPolicy = { initialMs: 200, maxMs: 10_000 };
 
 /**
  * Endpoint events in, keepalived config and announce file out. Events are coalesced: the first
  * event of a burst schedules one sync for the next turn of the event loop, and reloads are
  * spaced by at least `minReloadIntervalMs`.
+ *
+ * Level-triggered: a sync compares the desired state with the real one (the files on disk, the
+ * config keepalived last loaded, and IPVS), not with what the controller last did, so a periodic
+ * resync repairs any drift and a failed step is retried with backoff until it succeeds.
  */
 export class Controller {
   readonly keepalivedConfigPath: string;
   readonly announcePath: string;
   private syncScheduled = false;
   private burstStartedAt?: number;
-  private lastConfig?: string;
+  /** The config keepalived was last told to load (the file held it when the signal went). */
+  private appliedConfig?: string;
+  private desired?: { readonly config: string; readonly model: KeepalivedModel };
   private lastMalformed = '';
   private lastAnnounce?: string;
+  private retryTimer?: NodeJS.Timeout;
+  private failures = 0;
+  private resyncTimer?: NodeJS.Timeout;
+  private driftSince?: number;
+  /** keepalived restarts for drift since IPVS last matched: each waits twice as long as the one before. */
+  private driftRestarts = 0;
   private lastReloadAt = -Infinity;
   private pendingReload?: NodeJS.Timeout;
   private pendingReloadBurstStart?: number;
@@ -70,22 +99,29 @@ export class Controller {
   }
 
   /** True once a config has been written and keepalived told to load it. */
-  get configured(): boolean { return this.lastConfig !== undefined; }
+  get configured(): boolean { return this.appliedConfig !== undefined; }
 
-  /** Starts the periodic health re-check and writes the initial (empty) announcement. */
+  /** Starts the periodic health re-check and resync, and writes the initial (empty) announcement. */
   start(): void {
     this.updateAnnouncement();
     this.healthTimer = setInterval(() => {
       this.startReorderPass();
       this.updateAnnouncement();
     }, this.options.healthPollMs ?? 500);
+    this.resyncTimer = setInterval(() => this.requestSync(), this.options.resyncMs ?? 10_000);
   }
 
   /** Called by the informer for every change; cheap, the work happens once per burst. */
   endpointsChanged(): void {
+    if (this.draining) return;
+    this.burstStartedAt ??= performance.now();
+    this.requestSync();
+  }
+
+  /** One sync on the next turn of the event loop, however many ask for it meanwhile. */
+  private requestSync(): void {
     if (this.draining || this.syncScheduled) return;
     this.syncScheduled = true;
-    this.burstStartedAt ??= performance.now();
     setImmediate(() => this.sync());
   }
 
@@ -105,6 +141,8 @@ export class Controller {
 
   stop(): void {
     clearInterval(this.healthTimer);
+    clearInterval(this.resyncTimer);
+    clearTimeout(this.retryTimer);
     clearTimeout(this.reorderTimer);
     clearTimeout(this.pendingReload);
     this.pendingReload = undefined;
@@ -132,17 +170,26 @@ export class Controller {
       this.reportMalformed(endpoints.malformed);
       metrics.realServers.set(model.virtualServers.reduce((n, vs) => n + vs.realServers.length, 0));
       const config = renderKeepalived(model);
-      if (config !== this.lastConfig) {
-        writeFileAtomic(this.keepalivedConfigPath, config);
-        this.lastConfig = config;
-        this.scheduleReload(this.burstStartedAt);
-      }
+      this.desired = { config, model };
+      // Compared with the file itself: one removed or left half-written by a full disk is rewritten.
+      if (readFileIfAny(this.keepalivedConfigPath) !== config) writeFileAtomic(this.keepalivedConfigPath, config);
+      if (config !== this.appliedConfig) this.scheduleReload(this.burstStartedAt);
+      else this.failures = 0;
     } catch (err) {
       metrics.errors.inc({ kind: 'sync' });
-      log.log('error', 'sync failed; keeping the previous config', { error: String(err) });
+      log.log('error', 'sync failed; keeping the previous config', { error: String(err), retryInMs: this.scheduleRetry() });
     }
     this.burstStartedAt = undefined;
     this.updateAnnouncement();
+  }
+
+  /** Syncs again after a failure, with backoff; returns the delay (one retry pending at a time). */
+  private scheduleRetry(): number {
+    const delay = backoffDelay(this.options.retryBackoff ?? DEFAULT_RETRY, this.failures);
+    if (this.retryTimer) return delay;
+    this.failures++;
+    this.retryTimer = setTimeout(() => { this.retryTimer = undefined; this.requestSync(); }, delay);
+    return delay;
   }
 
   private scheduleReload(burstStartedAt: number | undefined): void {
@@ -155,13 +202,18 @@ export class Controller {
 
   private reloadNow(): void {
     const { metrics, log } = this.options;
+    const config = this.desired?.config;
+    if (this.draining || config === undefined || config === this.appliedConfig) return;
     try {
       this.options.keepalived.reload();
     } catch (err) {
       metrics.errors.inc({ kind: 'reload' });
-      log.log('error', 'could not signal keepalived', { error: String(err) });
+      log.log('error', 'could not signal keepalived', { error: String(err), retryInMs: this.scheduleRetry() });
       return;
     }
+    this.appliedConfig = config;
+    this.failures = 0;
+    this.driftSince = undefined;
     this.lastReloadAt = performance.now();
     if (this.options.reorderIpvs) {
       clearTimeout(this.reorderTimer);
@@ -184,12 +236,39 @@ export class Controller {
       .finally(() => { this.reorderPass = undefined; });
   }
 
+  /**
+   * Restarts keepalived when IPVS has differed from the applied config for longer than the grace:
+   * a restarted keepalived flushes IPVS (`lvs_flush`) and builds it from the file.
+   */
+  private repairIpvs(ipvs: readonly IpvsVirtualService[] | undefined): void {
+    const applied = this.desired?.config === this.appliedConfig ? this.desired?.model : undefined;
+    const drift = ipvs && applied && !this.draining ? ipvsDrift(applied, ipvs, this.options.service.vips) : [];
+    if (drift.length === 0) {
+      this.driftSince = undefined;
+      this.driftRestarts = 0;
+      return;
+    }
+    const now = performance.now();
+    this.driftSince ??= now;
+    // A restarted keepalived needs time to build IPVS again, more under load: do not restart it in a loop.
+    if (now - this.driftSince < (this.options.ipvsDriftGraceMs ?? 3000) * 2 ** Math.min(this.driftRestarts, 5)) return;
+    this.driftSince = undefined;
+    this.driftRestarts++;
+    this.options.metrics.errors.inc({ kind: 'ipvs_drift' });
+    this.options.log.log('error', 'IPVS differs from the config keepalived loaded; restarting keepalived', { drift: drift.slice(0, 10) });
+    this.options.keepalived.restart();
+  }
+
   /** Announce while some real server is usable by the endpoints and, where visible, by keepalived. */
   private updateAnnouncement(): void {
-    const ipvs = this.options.ipvsHealthy?.();
-    const announce = !this.draining && this.hasBackends && ipvs !== false;
+    const table = this.options.readIpvs?.();
+    this.repairIpvs(table);
+    const ipvs = table && ipvsHasHealthyRealServer(table, this.options.service.vips);
+    // Only once keepalived has a config: before that nothing in IPVS is ours (a run dir too full to write it, say).
+    const announce = !this.draining && this.hasBackends && this.appliedConfig !== undefined && ipvs !== false;
     const text = announce ? announceFileText(this.options.service.prefixes, this.options.nodeIp) : '';
-    if (text === this.lastAnnounce) return;
+    // Compared with the file too: one removed behind the controller's back is written again.
+    if (text === this.lastAnnounce && readFileIfAny(this.announcePath) === text) return;
     try {
       writeFileAtomic(this.announcePath, text);
       this.lastAnnounce = text;
@@ -205,3 +284,11 @@ export class Controller {
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function readFileIfAny(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}

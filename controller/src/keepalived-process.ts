@@ -30,6 +30,7 @@ export class KeepalivedSupervisor implements KeepalivedControl {
   private stopping = false;
   private restartTimer?: NodeJS.Timeout;
   private failures = 0;
+  private restartRequested = false;
 
   constructor(private readonly options: KeepalivedSupervisorOptions) {}
 
@@ -42,6 +43,14 @@ export class KeepalivedSupervisor implements KeepalivedControl {
       return; // a starting keepalived reads the current file anyway
     }
     this.child.kill('SIGHUP');
+  }
+
+  restart(): void {
+    if (this.stopping) return;
+    if (!this.child) return this.reload();
+    this.restartRequested = true;
+    // TERM: it removes the IPVS rules it knows of; the new one flushes the rest (`lvs_flush`).
+    this.child.kill('SIGTERM');
   }
 
   async stop(): Promise<void> {
@@ -78,6 +87,12 @@ export class KeepalivedSupervisor implements KeepalivedControl {
     child.on('exit', (code, signal) => {
       this.child = undefined;
       if (this.stopping) return;
+      if (this.restartRequested) {
+        this.restartRequested = false;
+        this.options.metrics.keepalivedRestarts.inc();
+        log.log('info', 'keepalived stopped for a restart; starting it again', { code, signal });
+        return this.spawn();
+      }
       // A run that lasted a minute counts as healthy: start the backoff over.
       this.failures = Date.now() - startedAt > 60_000 ? 0 : this.failures + 1;
       const delay = backoffDelay(this.options.restartBackoff ?? { initialMs: 500, maxMs: 30_000 }, this.failures - 1);

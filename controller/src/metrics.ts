@@ -19,7 +19,7 @@ export class ControllerMetrics {
   readonly watchRestarts = new Counter({ name: 'ecmp_lb_watch_restarts_total', help: 'List/watch restarts after an error, by reason', labelNames: ['reason'], registers: [this.registry] });
   readonly errors = new Counter({ name: 'ecmp_lb_errors_total', help: 'Errors by kind', labelNames: ['kind'], registers: [this.registry] });
   readonly bfdSessionUp = new Gauge({ name: 'ecmp_lb_bfd_session_up', help: '1 while the BFD session with the reflector is up', labelNames: ['reflector'], registers: [this.registry] });
-  readonly keepalivedRestarts = new Counter({ name: 'ecmp_lb_keepalived_restarts_total', help: 'keepalived restarted after it exited unexpectedly', registers: [this.registry] });
+  readonly keepalivedRestarts = new Counter({ name: 'ecmp_lb_keepalived_restarts_total', help: 'keepalived restarts: after it exited unexpectedly, or by the controller when IPVS drifted from the config', registers: [this.registry] });
 
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry });

@@ -1,18 +1,18 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { LB_POD_FILES, PodEnvironment } from '../../lib/lb-pod-contract';
 import { Controller } from './controller';
 import { EndpointSlice } from './endpoint-slices';
-import { ipvsHealthReader } from './ipvs-health';
 import { IpvsReorderer } from './ipvs-reorder';
+import { readProcIpvs } from './ipvs-table';
 import { KeepalivedSupervisor } from './keepalived-process';
-import { startLbBfd } from './lb-bfd';
 import { loadKubeClient, loadKubeConfig } from './kube-client';
+import { startLbBfd } from './lb-bfd';
 import { Logger } from './log';
 import { ControllerMetrics, startMetricsServer } from './metrics';
 import { prepareNetns } from './netns';
 import { ResilientInformer } from './resilient-informer';
 import { loadServiceModel } from './service-config';
+import { LB_POD_FILES, PodEnvironment } from '../../lib/lb-pod-contract';
 
 export interface RunControllerOptions {
   readonly configFile: string;
@@ -67,7 +67,7 @@ export async function runController(options: RunControllerOptions): Promise<{ do
   controller = new Controller({
     service, routerId: pod.podName, nodeIp: pod.nodeIp, runDir,
     slices: () => informer.list() as EndpointSlice[],
-    keepalived, ipvsHealthy: ipvsHealthReader(service.vips), reorderIpvs: () => ipvsReorderer.reorder(), metrics, log,
+    keepalived, readIpvs: () => readProcIpvs(), reorderIpvs: () => ipvsReorderer.reorder(), metrics, log,
   });
   const bfd = await startLbBfd(service, pod.podIp, metrics, log);
   const server = await startMetricsServer(metrics.registry, {
