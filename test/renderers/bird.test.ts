@@ -1,7 +1,7 @@
 import { AddressFamily, RESILIENT_ROUTE_PROTOCOL, RESILIENT_SOURCE_TABLE, UpstreamRouterModel } from '../../lib/model';
 import { renderBird } from '../../lib/renderers/bird';
 import { checkBird } from '../support/daemons';
-import { paperRouter } from '../support/paper-models';
+import { paperRouter, paperRouterWithBfd } from '../support/paper-models';
 
 const router = paperRouter;
 
@@ -28,15 +28,7 @@ function block(text: string, header: string): string[] {
   return lines.slice(start + 1, lines.indexOf('}', start));
 }
 
-/** Reflectors with BFD at two sets of timers and one without. */
-const routerBfd: UpstreamRouterModel = {
-  ...router,
-  reflectors: [
-    { address: '10.0.0.109', asn: 65021, description: 'rr-rr1', passive: false, bfd: { minIntervalMs: 300, multiplier: 3 } },
-    { address: '10.0.0.107', asn: 65021, description: 'rr-rr3', passive: false, bfd: { minIntervalMs: 100, multiplier: 5 } },
-    { address: '10.0.0.106', asn: 65021, description: 'rr-rr4', passive: false },
-  ],
-};
+const routerBfd = paperRouterWithBfd;
 
 describe('renderBird with BFD to the reflectors', () => {
   test('matches the snapshot', () => {
@@ -47,6 +39,7 @@ describe('renderBird with BFD to the reflectors', () => {
     const text = renderBird(routerBfd);
     expect(block(text, 'protocol bfd')).toEqual([]);
     expect(block(text, 'protocol bgp rr_10_0_0_109')).toContain('  bfd { min rx interval 300 ms; min tx interval 300 ms; multiplier 3; };');
+    expect(block(text, 'protocol bgp rr_10_0_0_108')).toContain('  bfd { min rx interval 300 ms; min tx interval 300 ms; multiplier 3; };');
     expect(block(text, 'protocol bgp rr_10_0_0_107')).toContain('  bfd { min rx interval 100 ms; min tx interval 100 ms; multiplier 5; };');
     expect(block(text, 'protocol bgp rr_10_0_0_106').join('\n')).not.toContain('bfd');
     expect(renderBird(router)).not.toMatch(/bfd/);

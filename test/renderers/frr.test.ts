@@ -1,7 +1,7 @@
 import { AddressFamily, UpstreamRouterModel } from '../../lib/model';
 import { renderFrr, renderFrrDaemons, renderZebraConf } from '../../lib/renderers/frr';
 import { checkFrr } from '../support/daemons';
-import { paperRouter } from '../support/paper-models';
+import { paperRouter, paperRouterWithBfd } from '../support/paper-models';
 
 const router = paperRouter;
 
@@ -81,16 +81,7 @@ describe('renderFrr', () => {
   });
 });
 
-/** Two reflectors with BFD at different timers and one without: a profile per set of timers. */
-const routerBfd: UpstreamRouterModel = {
-  ...router,
-  reflectors: [
-    { address: '10.0.0.109', asn: 65021, description: 'rr-rr1', passive: false, bfd: { minIntervalMs: 300, multiplier: 3 } },
-    { address: '10.0.0.108', asn: 65021, description: 'rr-rr2', passive: false, bfd: { minIntervalMs: 300, multiplier: 3 } },
-    { address: '10.0.0.107', asn: 65021, description: 'rr-rr3', passive: false, bfd: { minIntervalMs: 100, multiplier: 5 } },
-    { address: '10.0.0.106', asn: 65021, description: 'rr-rr4', passive: false },
-  ],
-};
+const routerBfd = paperRouterWithBfd;
 
 describe('renderFrr with BFD to the reflectors', () => {
   test('matches the snapshot', () => {

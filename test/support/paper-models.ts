@@ -38,6 +38,17 @@ export const paperRouter: UpstreamRouterModel = {
   password: '',
 };
 
+/** The router with BFD to three reflectors at two sets of timers, and a fourth reflector without. */
+export const paperRouterWithBfd: UpstreamRouterModel = {
+  ...paperRouter,
+  reflectors: [
+    { address: '10.0.0.109', asn: 65021, description: 'rr-rr1', passive: false, bfd: { minIntervalMs: 300, multiplier: 3 } },
+    { address: '10.0.0.108', asn: 65021, description: 'rr-rr2', passive: false, bfd: { minIntervalMs: 300, multiplier: 3 } },
+    { address: '10.0.0.107', asn: 65021, description: 'rr-rr3', passive: false, bfd: { minIntervalMs: 100, multiplier: 5 } },
+    { address: '10.0.0.106', asn: 65021, description: 'rr-rr4', passive: false },
+  ],
+};
+
 /** One LB pod (appendix D), with static routes. */
 export const paperPod: ExabgpModel = {
   asn: 65021,
