@@ -90,6 +90,7 @@ export class RouterBfd {
  * the BGP hold time, and the agent goes on binding LB pods).
  */
 export async function startRouterBfd(config: RouterBfdConfig, gobgpd: GobgpLiveness, log: Logger): Promise<{ stop(): void } | undefined> {
+  if (config.routers.length === 0) return undefined;
   const endpoint = await BfdEndpoint.open(config.localAddress, (peer, state, diagnostic) => {
     log.log(state === BfdState.UP || state === BfdState.INIT ? 'info' : 'warn', `BFD session with router ${peer} ${BfdState[state].toLowerCase()}`,
       { peer, diagnostic: BfdDiagnostic[diagnostic]?.toLowerCase() ?? diagnostic });
