@@ -22,8 +22,8 @@ import { CLIENT_NS, LAN_NS, nodeIp, routerNexthops } from './lib/lab';
 import { describeLoad, startLoad } from './lib/load';
 import { run, sleep, waitFor } from './lib/proc';
 import { timeSeriesSvg } from './lib/stats';
-import type { LoadResult } from './load-client';
 import { backendRolloutTrial, describeJoin, describeRollout, JoinTrial, lbJoinTrial, LbLoss, lossTrials, LossTrial, restoreLbs, trialTotals } from './lib/trials';
+import type { LoadResult } from './load-client';
 
 const [SYNTH_DIR, RESILIENT_SYNTH_DIR, RUN] = process.argv.slice(2);
 const CLI = [process.execPath, path.resolve(__dirname, '../controller/src/cli.js')];

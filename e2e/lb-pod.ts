@@ -20,10 +20,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { LB_POD_CONTAINERS, LB_POD_HTTP, LB_POD_RUN_DIR, lbPodSysctls } from '../lib/lb-pod-contract';
-import { LoadBalancerServiceModel, RouterFlavour } from '../lib/model';
 import { DEFAULT_ROUTE_PROTO } from '../controller/src/node-routes';
 import { ApiServerDouble } from '../controller/test/apiserver-double';
+import { LB_POD_CONTAINERS, LB_POD_HTTP, LB_POD_RUN_DIR, lbPodSysctls } from '../lib/lb-pod-contract';
+import { LoadBalancerServiceModel, RouterFlavour } from '../lib/model';
 import { startApiFront } from './lib/api-front';
 import { startClusterDns } from './lib/cluster-dns';
 import { publishBackendSlice, startBackend, startReflectors, startRouter, syncNodeRoutes } from './lib/daemons';
@@ -33,8 +33,8 @@ import { addPod, API_HOST_IP, createLab, nodeIp, nodeNs, ROUTER_NS } from './lib
 import { ensureCgroup2, lbPodTemplate, loadImages, loadManifests, PodCluster, podRunner, upsertPodObject, warmLbImages } from './lib/lb-pod-images';
 import { describeLoad, startLoad } from './lib/load';
 import { UnpackedImage } from './lib/oci-image';
-import { PodError } from './lib/pod-spec';
 import { PodRunner, PodRunnerOptions, processStatus } from './lib/pod-runner';
+import { PodError } from './lib/pod-spec';
 import { probe, run, waitFor } from './lib/proc';
 import { ADDRESSES, readSynthesized } from './lib/synthesized';
 

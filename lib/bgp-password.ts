@@ -1,8 +1,8 @@
 import * as kplus from 'cdk8s-plus-27';
 import { IConstruct } from 'constructs';
-import * as k8s from '../imports/k8s';
 import { throwInvalid } from './errors';
 import { BGP_PASSWORD_ENV } from './model';
+import * as k8s from '../imports/k8s';
 
 /**
  * A TCP-MD5 key (RFC 2385) for BGP sessions, kept in a Kubernetes Secret. The key never appears in

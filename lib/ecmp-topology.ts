@@ -3,10 +3,10 @@ import { Construct } from 'constructs';
 import { BgpPassword } from './bgp-password';
 import { throwInvalid } from './errors';
 import { ImageSource, setImageSource } from './images';
-import { checkName, checkNamespace } from './validate';
-import * as k8s from '../imports/k8s';
 import { RouteReflector, RouteReflectorOptions } from './route-reflector';
 import { UpstreamRouterConfig, UpstreamRouterOptions } from './upstream-router-config';
+import { checkName, checkNamespace } from './validate';
+import * as k8s from '../imports/k8s';
 
 /** Props of an {@link EcmpTopology}. */
 export interface EcmpTopologyProps extends ChartProps {

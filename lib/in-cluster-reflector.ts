@@ -1,9 +1,9 @@
 import { Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
-import * as k8s from '../imports/k8s';
 import { hostPrefix } from './ip';
 import { LB_ROLE_LABEL } from './model';
 import { containerSecurity, NOBODY, podSecurity } from './pod-security';
+import * as k8s from '../imports/k8s';
 
 /** What the workload of an in-cluster route reflector is made of. */
 export interface InClusterReflectorOptions {

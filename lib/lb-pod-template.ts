@@ -1,10 +1,10 @@
-import * as k8s from '../imports/k8s';
 import { BgpPassword, bgpPasswordEnv } from './bgp-password';
 import {
   LB_POD_CLI, LB_POD_COMMANDS, LB_POD_CONFIG_DIR, LB_POD_CONTAINERS, LB_POD_ENV, LB_POD_FILES, LB_POD_HTTP, LB_POD_RUN_DIR, lbPodArgs, lbPodSysctls,
 } from './lb-pod-contract';
 import { LoadBalancerServiceModel, PREFIXES_ANNOTATION } from './model';
 import { containerSecurity, podSecurity } from './pod-security';
+import * as k8s from '../imports/k8s';
 
 /** What an LB pod is made of besides its service's model. */
 export interface LbPodTemplateOptions {

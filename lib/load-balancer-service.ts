@@ -1,7 +1,6 @@
 import { Chart, Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import * as k8s from '../imports/k8s';
 import { Backends } from './backends';
 import { EcmpTopology } from './ecmp-topology';
 import { throwInvalid } from './errors';
@@ -20,6 +19,7 @@ import { prepareTunnelBackend } from './tunnel-backend';
 import {
   BgpTimers, checkAsn, checkCidr, checkCount, checkLabels, checkName, checkNamespace, checkNonEmpty, checkPort, checkResources, checkTimers, firstWithSameKey,
 } from './validate';
+import * as k8s from '../imports/k8s';
 
 /** IPVS schedulers (`ipvsadm -s`). */
 export enum IpvsScheduler {

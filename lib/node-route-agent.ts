@@ -1,8 +1,8 @@
 import { Chart, Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
-import * as k8s from '../imports/k8s';
 import { containerSecurity, podSecurity } from './pod-security';
 import { grantRead } from './rbac';
+import * as k8s from '../imports/k8s';
 
 const agents = new WeakMap<Construct, NodeRouteAgent>();
 

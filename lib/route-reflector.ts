@@ -1,6 +1,5 @@
 import { Chart } from 'cdk8s';
 import { Construct, IConstruct } from 'constructs';
-import * as k8s from '../imports/k8s';
 import { BgpPassword, checkBgpPassword } from './bgp-password';
 import { ConfigFile } from './config-file';
 import { throwInvalid } from './errors';
@@ -10,6 +9,7 @@ import { cidrContains, overlappingPairs, parseAddress } from './ip';
 import { AddressFamily, BfdModel, BGP_PASSWORD_PLACEHOLDER, BgpNeighborModel, BgpTimersModel, ReflectorPeerModel, RouteReflectorModel } from './model';
 import { checkObjectNamesOnce } from './object-names';
 import { grantRead } from './rbac';
+import * as k8s from '../imports/k8s';
 import { renderFrrDaemons } from './renderers/frr';
 import { renderFrrRouteReflector } from './renderers/frr-reflector';
 import { renderRouteReflector } from './renderers/gobgpd';

@@ -21,7 +21,7 @@ export function podNetworkCidrs(scope: IConstruct, reflectors: IRouteReflector[]
 export function reflectorTopologyErrors(reflector: IRouteReflector, routers: readonly IUpstreamRouter[]): string[] {
   const errors: string[] = [];
   if (routers.length === 0) {
-    errors.push(invalidField(reflector, 'upstream routers', [], 'is empty: nothing would learn the LB paths', `create an UpstreamRouterConfig with routeReflectors including this reflector`));
+    errors.push(invalidField(reflector, 'upstream routers', [], 'is empty: nothing would learn the LB paths', 'create an UpstreamRouterConfig with routeReflectors including this reflector'));
   }
   for (const service of reflector.loadBalancerServices()) {
     errors.push(...tooFewPaths(reflector, 'sendMax', reflector.sendMax, service, `the router would learn only ${reflector.sendMax} of their paths`));

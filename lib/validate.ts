@@ -1,10 +1,10 @@
 import { Chart, Duration } from 'cdk8s';
 import { IConstruct } from 'constructs';
-import * as k8s from '../imports/k8s';
 import { throwInvalid } from './errors';
-import { isDnsLabel, isDnsSubdomain, isImageReference, isLabelValue, isQualifiedName, isResourceName, quantityValue } from './kubernetes-rules';
 import { Cidr, hostPrefix, isDottedQuad, parseAddress, parseCidr, specialPurpose } from './ip';
+import { isDnsLabel, isDnsSubdomain, isImageReference, isLabelValue, isQualifiedName, isResourceName, quantityValue } from './kubernetes-rules';
 import { BgpTimersModel } from './model';
+import * as k8s from '../imports/k8s';
 
 /** Field checks shared by the constructs. Each returns the checked (canonical) value or throws. */
 

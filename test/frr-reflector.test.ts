@@ -2,10 +2,10 @@ import * as fs from 'fs';
 import { App, Chart } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { BGP_PASSWORD_PLACEHOLDER, ReflectorDaemon, RouteReflector, RouteReflectorPlacement } from '../lib';
-import { renderFrrDaemons } from '../lib/renderers/frr';
-import { renderFrrRouteReflector } from '../lib/renderers/frr-reflector';
 import { checkFrr } from './support/daemons';
 import { synthToDisk, testTopology } from './support/topology';
+import { renderFrrDaemons } from '../lib/renderers/frr';
+import { renderFrrRouteReflector } from '../lib/renderers/frr-reflector';
 
 describe('a standalone FRR route reflector (daemon: ReflectorDaemon.FRR)', () => {
   const { app, topology, outdir } = testTopology({

@@ -1,23 +1,23 @@
 import * as fs from 'fs';
+import { isIP } from 'net';
 import * as path from 'path';
 import fc from 'fast-check';
 import * as YAML from 'yaml';
-import { isIP } from 'net';
+import { EndpointSlice } from '../controller/src/endpoint-slices';
+import { exabgpModel } from '../controller/src/init';
+import { reconcile } from '../controller/src/reconcile';
 import { EcmpApp, ForwardingMethod, LoadBalancerServiceModel, Protocol, RouterFlavour } from '../lib';
 import { validateTree } from '../lib/config-file';
 import { announcerCommand } from '../lib/lb-pod-contract';
 import { BGP_PASSWORD_PLACEHOLDER, LB_ROLE_LABEL } from '../lib/model';
-import { parseToml } from '../lib/toml';
-import { renderExabgp } from '../lib/renderers/exabgp';
-import { renderKeepalived } from '../lib/renderers/keepalived';
-import { exabgpModel } from '../controller/src/init';
-import { EndpointSlice } from '../controller/src/endpoint-slices';
-import { reconcile } from '../controller/src/reconcile';
 import { BatchItem, CheckerKind, checkBatch } from './support/daemon-batch';
 import { collisions, manifestRules } from './support/k8s-rules';
 import { validateManifest } from './support/k8s-schema';
 import { readTree, tempDir } from './support/topology';
 import { buildSpec, hostOf, pathsOf, prefixLength, TopologySpec, topologySpecArbitrary } from './support/topology-arbitrary';
+import { renderExabgp } from '../lib/renderers/exabgp';
+import { renderKeepalived } from '../lib/renderers/keepalived';
+import { parseToml } from '../lib/toml';
 
 /**
  * Issue #10, "Nothing that cannot work gets through synth", as properties over random whole

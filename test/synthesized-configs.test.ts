@@ -1,14 +1,14 @@
-import * as fs from 'fs';
 import { spawnSync } from 'child_process';
-import { exabgpModel } from '../controller/src/init';
+import * as fs from 'fs';
 import { EndpointSlice } from '../controller/src/endpoint-slices';
+import { exabgpModel } from '../controller/src/init';
 import { reconcile } from '../controller/src/reconcile';
 import { HealthCheckType, LoadBalancerServiceModel, Protocol, RouteReflectorPlacement, RouterFlavour } from '../lib';
 import { announcerCommand } from '../lib/lb-pod-contract';
-import { renderExabgp } from '../lib/renderers/exabgp';
-import { renderKeepalived } from '../lib/renderers/keepalived';
 import { CheckResult, checkBird, checkExabgp, checkFrr, checkGobgpd, checkKeepalived, checkSysctl } from './support/daemons';
 import { synthToDisk, testTopology } from './support/topology';
+import { renderExabgp } from '../lib/renderers/exabgp';
+import { renderKeepalived } from '../lib/renderers/keepalived';
 
 // Every file a synth writes for a daemon, and every per-pod rendering the LB pod makes from its
 // ConfigMap at run time, must pass that daemon's own checker.

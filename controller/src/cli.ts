@@ -1,16 +1,16 @@
 #!/usr/bin/env node
+import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { LB_POD_COMMANDS, LB_POD_FLAGS, LB_POD_HTTP, podEnvironment } from '../../lib/lb-pod-contract';
 import { dnsResolver, runInit } from './init';
 import { jsonLogger } from './log';
-import { runController } from './run-controller';
-import { claimNode } from './node-claim';
 import { runNodeAgent } from './node-agent';
+import { claimNode } from './node-claim';
 import { DEFAULT_ROUTE_PROTO } from './node-routes';
 import { loadAgentConfig, runReflectorAgent } from './reflector-agent';
 import { loadResilientRoutesConfig, runResilientRoutes } from './resilient-routes';
+import { runController } from './run-controller';
 import { loadServiceModel } from './service-config';
-import * as path from 'node:path';
+import { LB_POD_COMMANDS, LB_POD_FLAGS, LB_POD_HTTP, podEnvironment } from '../../lib/lb-pod-contract';
 
 const USAGE = `usage:
   ecmp-lb ${LB_POD_COMMANDS.init} --${LB_POD_FLAGS.config} FILE --${LB_POD_FLAGS.runDir} DIR

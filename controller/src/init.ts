@@ -2,12 +2,12 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import * as path from 'node:path';
 import * as ipaddr from 'ipaddr.js';
+import { writeFileAtomic } from './atomic-file';
+import { Logger } from './log';
 import { announcerCommand, LB_POD_FILES, PodEnvironment } from '../../lib/lb-pod-contract';
 import { ExabgpModel, LoadBalancerServiceModel } from '../../lib/model';
 import { renderExabgp } from '../../lib/renderers/exabgp';
 import { md5PasswordFromEnv } from '../../lib/renderers/password';
-import { writeFileAtomic } from './atomic-file';
-import { Logger } from './log';
 
 /** Pure: the exabgp model for this pod. */
 export function exabgpModel(service: LoadBalancerServiceModel, pod: PodEnvironment, neighbors: string[], command: string): ExabgpModel {

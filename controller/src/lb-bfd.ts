@@ -1,7 +1,7 @@
-import { LoadBalancerServiceModel } from '../../lib/model';
 import { BfdDiagnostic, BfdEndpoint, BfdState } from './bfd';
 import { errorFields, Logger } from './log';
 import { ControllerMetrics } from './metrics';
+import { LoadBalancerServiceModel } from '../../lib/model';
 
 /**
  * The LB pod's BFD sessions: one from the pod's address to each reflector that runs BFD (its

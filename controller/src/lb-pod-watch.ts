@@ -1,8 +1,8 @@
 import type * as K8s from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
-import { LB_ROLE_LABEL } from '../../lib/model';
 import { loadKubeClient } from './kube-client';
 import { Logger } from './log';
 import { ResilientInformer } from './resilient-informer';
+import { LB_ROLE_LABEL } from '../../lib/model';
 
 export interface LbPodWatchOptions {
   readonly kubeConfig: K8s.KubeConfig;

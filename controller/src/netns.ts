@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import { Logger } from './log';
 import { lbPodSysctls } from '../../lib/lb-pod-contract';
 import { ForwardingMethod, LoadBalancerServiceModel } from '../../lib/model';
-import { Logger } from './log';
 
 /** One command to run at start to prepare the pod's network namespace. */
 export interface Command {

@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
+import type * as K8s from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 import { loadKubeConfig } from './kube-client';
 import { LbPodWatch } from './lb-pod-watch';
 import { Logger } from './log';
 import { DEFAULT_ROUTE_PROTO, LbPod, RouteTable, desiredRoutes, parseIpRouteJson, routeCommands } from './node-routes';
-import type * as K8s from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 
 /** Runs `ip` (in tests, inside a namespace: `ip -n NS ...`). */
 export type IpRunner = (args: string[]) => string;

@@ -1,7 +1,7 @@
 import * as ipaddr from 'ipaddr.js';
-import { KeepalivedModel, LoadBalancerServiceModel, RealServerModel, VirtualServerModel } from '../../lib/model';
-import { parseAddress } from '../../lib/ip';
 import { Endpoint, EndpointPort, EndpointSlice } from './endpoint-slices';
+import { parseAddress } from '../../lib/ip';
+import { KeepalivedModel, LoadBalancerServiceModel, RealServerModel, VirtualServerModel } from '../../lib/model';
 
 /** Every real server gets this weight so IPVS `mh` builds the same table on every LB pod. */
 export const REAL_SERVER_WEIGHT = 1;

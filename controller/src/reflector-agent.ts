@@ -1,8 +1,5 @@
 import * as fs from 'node:fs';
 import type * as K8s from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
-import { formatAddress, hostPrefix, parseAddress } from '../../lib/ip';
-import { LB_ROLE_LABEL, LB_SERVICE_LABEL } from '../../lib/model';
-import { lbPodNeighborSet, ReflectorAgentBinding, ReflectorAgentConfig, UNBOUND_NEIGHBORS } from '../../lib/renderers/reflector-agent';
 import { BfdEndpoint } from './bfd';
 import { GobgpNeighborSets, gobgpApi } from './gobgp-api';
 import { loadKubeConfig } from './kube-client';
@@ -10,6 +7,9 @@ import { LbPodWatch } from './lb-pod-watch';
 import { Logger, errorFields } from './log';
 import { LbPodBfd } from './reflector-bfd';
 import { startRouterBfd } from './router-bfd';
+import { formatAddress, hostPrefix, parseAddress } from '../../lib/ip';
+import { LB_ROLE_LABEL, LB_SERVICE_LABEL } from '../../lib/model';
+import { lbPodNeighborSet, ReflectorAgentBinding, ReflectorAgentConfig, UNBOUND_NEIGHBORS } from '../../lib/renderers/reflector-agent';
 
 /**
  * `ecmp-lb reflector-agent`: binds each service's prefixes to its own LB pods. gobgpd accepts a

@@ -1,5 +1,5 @@
-import { RESILIENT_MEMBERS_PER_HOP, ResilientHashingModel } from '../../lib/model';
 import { family, routePrefix } from './node-routes';
+import { RESILIENT_MEMBERS_PER_HOP, ResilientHashingModel } from '../../lib/model';
 
 /**
  * Pure logic of the router's resilient-route installer: the routing daemon (BIRD) puts its ECMP

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import { ResilientHashingModel } from '../../lib/model';
 import { Logger } from './log';
 import { hostIp, IpRunner, runIpCommands } from './node-agent';
 import { parseInstalledState, parseSourceRoutes, planResilientRoutes } from './resilient-plan';
+import { ResilientHashingModel } from '../../lib/model';
 
 export function loadResilientRoutesConfig(file: string): ResilientHashingModel {
   const config = JSON.parse(fs.readFileSync(file, 'utf8')) as ResilientHashingModel;

@@ -3,10 +3,10 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { LB_POD_COMMANDS, lbPodArgs, podEnvironmentVariables } from '../../lib/lb-pod-contract';
 import { ApiServerDouble } from './apiserver-double';
 import { serviceModel, slice } from './fixtures';
 import { sleep, waitFor } from './wait';
+import { LB_POD_COMMANDS, lbPodArgs, podEnvironmentVariables } from '../../lib/lb-pod-contract';
 
 const COLLECTION = '/apis/discovery.k8s.io/v1/namespaces/shop/endpointslices';
 const REPO = path.resolve(__dirname, '../..');

@@ -2,8 +2,8 @@ import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { decodeMessage, encodeMessage, gobgpApi, GobgpNeighborSets, grpcFrame, grpcUnframe } from '../src/gobgp-api';
 import { waitFor } from './wait';
+import { decodeMessage, encodeMessage, gobgpApi, GobgpNeighborSets, grpcFrame, grpcUnframe } from '../src/gobgp-api';
 
 describe('protobuf and gRPC framing', () => {
   test('fields round-trip: multi-byte varints, strings, nested messages, repeated fields; defaults are left out', () => {

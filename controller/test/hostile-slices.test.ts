@@ -1,9 +1,9 @@
 import * as fc from 'fast-check';
+import { serviceModel } from './fixtures';
 import { renderKeepalived } from '../../lib/renderers/keepalived';
 import { checkKeepalived } from '../../test/support/daemons';
 import { EndpointSlice } from '../src/endpoint-slices';
 import { reconcile } from '../src/reconcile';
-import { serviceModel } from './fixtures';
 
 /**
  * No API object can make the controller crash or write a keepalived config that is invalid or

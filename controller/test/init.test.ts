@@ -1,5 +1,5 @@
-import { bgpRouterId, dnsResolver, exabgpModel } from '../src/init';
 import { serviceModel } from './fixtures';
+import { bgpRouterId, dnsResolver, exabgpModel } from '../src/init';
 
 test('exabgp model: pod IP as local address and router id, node IP as next hop', () => {
   const pod = { podIp: '198.18.1.7', nodeIp: '198.18.0.5', podName: 'lb-0', podNamespace: 'shop' };

@@ -1,7 +1,7 @@
-import * as fc from 'fast-check';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as fc from 'fast-check';
 import { ipvsReorderPlan, ipvsadmMove } from '../src/ipvs-order';
 import { IpvsReorderer } from '../src/ipvs-reorder';
 import { IpvsRealServer, IpvsVirtualService, parseProcIpvs } from '../src/ipvs-table';

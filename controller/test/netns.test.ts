@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
+import { serviceModel } from './fixtures';
 import { lbPodSysctls } from '../../lib/lb-pod-contract';
 import { ForwardingMethod, Protocol } from '../../lib/model';
 import { lbRuleset, netnsCommands } from '../src/netns';
-import { serviceModel } from './fixtures';
 
 const tunnel = (forwardingMethod = ForwardingMethod.TUNNEL) => serviceModel({ forwardingMethod, ports: [{ ...serviceModel().ports[0], backendPort: 80 }] });
 

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { ApiServerDouble, KubeObject } from './apiserver-double';
-import { runNodeAgent } from '../src/node-agent';
-import { silentLogger } from '../src/log';
 import { waitFor } from './wait';
+import { silentLogger } from '../src/log';
+import { runNodeAgent } from '../src/node-agent';
 
 /**
  * The node agent for real: fed by the API double, it edits the routing table of a "node" network

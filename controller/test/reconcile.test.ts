@@ -1,7 +1,7 @@
 import * as fc from 'fast-check';
+import { serviceModel, slice } from './fixtures';
 import { Protocol } from '../../lib/model';
 import { backendEndpoints, hasRealServers, isUsable, reconcile } from '../src/reconcile';
-import { serviceModel, slice } from './fixtures';
 
 /** The figures the controller reports from the slices. */
 function figures(slices: Parameters<typeof backendEndpoints>[0]): { usable: number; malformed: string[] } {

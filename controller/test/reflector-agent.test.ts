@@ -1,9 +1,9 @@
 import { ReflectorAgentBinding, UNBOUND_NEIGHBORS } from '../../lib/renderers/reflector-agent';
-import { silentLogger } from '../src/log';
 import { BfdDiagnostic, BfdState } from '../src/bfd';
 import { GobgpNeighborSets } from '../src/gobgp-api';
-import { LbPodBfd } from '../src/reflector-bfd';
+import { silentLogger } from '../src/log';
 import { AgentPod, BindingSyncer, desiredNeighborSets, neighborSetChanges } from '../src/reflector-agent';
+import { LbPodBfd } from '../src/reflector-bfd';
 
 const web1: ReflectorAgentBinding = { namespace: 'shop', service: 'web1' };
 const web2: ReflectorAgentBinding = { namespace: 'shop', service: 'web2' };

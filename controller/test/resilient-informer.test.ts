@@ -1,9 +1,9 @@
-import { loadKubeClient, kubeConfigForUrl } from '../src/kube-client';
-import { Logger } from '../src/log';
-import { ResilientInformer } from '../src/resilient-informer';
 import { ApiServerDouble } from './apiserver-double';
 import { slice } from './fixtures';
 import { sleep, waitFor } from './wait';
+import { loadKubeClient, kubeConfigForUrl } from '../src/kube-client';
+import { Logger } from '../src/log';
+import { ResilientInformer } from '../src/resilient-informer';
 
 const COLLECTION = '/apis/discovery.k8s.io/v1/namespaces/shop/endpointslices';
 const SELECTOR = 'kubernetes.io/service-name=web-backend';

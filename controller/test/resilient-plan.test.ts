@@ -1,5 +1,5 @@
-import { FIRST_NEXTHOP_ID, InstalledState, parseInstalledState, parseSourceRoutes, planResilientRoutes } from '../src/resilient-plan';
 import { ResilientHashingModel } from '../../lib/model';
+import { FIRST_NEXTHOP_ID, InstalledState, parseInstalledState, parseSourceRoutes, planResilientRoutes } from '../src/resilient-plan';
 
 const CONFIG: ResilientHashingModel = { sourceTable: 240, protocol: 213, buckets: 64, idleTimerSeconds: 10, unbalancedTimerSeconds: 120 };
 const GROUP_ARGS = ['type', 'resilient', 'buckets', '64', 'idle_timer', '10', 'unbalanced_timer', '120', 'proto', '213'];

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { silentLogger } from '../src/log';
-import { ResilientHashingModel } from '../../lib/model';
-import { runResilientRoutes, syncResilientRoutes } from '../src/resilient-routes';
 import { waitFor } from './wait';
+import { ResilientHashingModel } from '../../lib/model';
+import { silentLogger } from '../src/log';
+import { runResilientRoutes, syncResilientRoutes } from '../src/resilient-routes';
 
 /**
  * The installer against the real kernel, in a "router" network namespace: the routing daemon's

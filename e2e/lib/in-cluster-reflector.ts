@@ -1,7 +1,6 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { RouterFlavour } from '../../lib';
 import { LbPod, LbPods, SOURCE_CLI, startClusterApi, startRouter } from './daemons';
 import { ScenarioContext } from './harness';
 import { CLUSTER_IP, clusterNat, gobgpNeighbors, REFLECTOR_NODE, REFLECTOR_POD_SLOT, REFLECTOR_SERVICE_NAME, routerSessionState } from './in-cluster-lab';
@@ -9,6 +8,7 @@ import { addPod, createLab, nodeIp, routerNexthops } from './lab';
 import { waitFor } from './proc';
 import { synthesizeInCluster } from './synth';
 import { ADDRESSES } from './synthesized';
+import { RouterFlavour } from '../../lib';
 
 /**
  * The in-cluster placement end to end, in namespaces: the synthesized reflector ConfigMap's gobgpd in

@@ -1,14 +1,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ForwardingMethod, RouterFlavour } from '../../lib/model';
-import { ApiServerDouble } from '../../controller/test/apiserver-double';
 import { startApiFront } from './api-front';
 import { AnnounceMode, LbPod, LbPods, publishBackendSlice, startBackend, startReflectors, startRouter } from './daemons';
 import { ScenarioContext } from './harness';
-import { ensureCgroup2, isolateLabCgroup, lbPodTemplate, loadImages, loadManifests, PodCluster, podRunner, warmLbImages } from './lb-pod-images';
 import { addPod, API_HOST_IP, CLIENT_IP, createLab, nodeIp, ROUTER_NS, routerNexthops } from './lab';
+import { ensureCgroup2, isolateLabCgroup, lbPodTemplate, loadImages, loadManifests, PodCluster, podRunner, warmLbImages } from './lb-pod-images';
 import { Daemon, probe, run, sleep, waitFor } from './proc';
 import { readSynthesized, SynthesizedService } from './synthesized';
+import { ApiServerDouble } from '../../controller/test/apiserver-double';
+import { ForwardingMethod, RouterFlavour } from '../../lib/model';
 
 /** A backend pod: nginx in its own network namespace on a node. */
 export interface Backend {

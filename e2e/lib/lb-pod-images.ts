@@ -2,13 +2,13 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as YAML from 'yaml';
-import { LB_POD_CONTAINERS } from '../../lib/lb-pod-contract';
-import { ApiServerDouble } from '../../controller/test/apiserver-double';
 import { ApiFront } from './api-front';
 import { nodeIp } from './lab';
 import { UnpackedImage } from './oci-image';
 import { PodRunner, PodRunnerOptions } from './pod-runner';
 import { ProcessSet } from './proc';
+import { ApiServerDouble } from '../../controller/test/apiserver-double';
+import { LB_POD_CONTAINERS } from '../../lib/lb-pod-contract';
 
 /**
  * What the harnesses that run the synthesized pods from the built images share (e2e/lb-pod.ts and
@@ -76,7 +76,7 @@ export function warmLbImages(procs: ProcessSet, images: ReadonlyMap<string, Unpa
   if (warmed) return warmed;
   const rootfsOf = (name: string) => images.get([...(template.spec.initContainers ?? []), ...template.spec.containers].find((c: any) => c.name === name)?.image)?.rootfs;
   const warm = [
-    ['lb', rootfsOf(LB_POD_CONTAINERS.ipvs), `cd /opt/ecmp-lb && exec node -e "import('@kubernetes/client-node').then(() => require('./controller/src/cli.js'))"`],
+    ['lb', rootfsOf(LB_POD_CONTAINERS.ipvs), 'cd /opt/ecmp-lb && exec node -e "import(\'@kubernetes/client-node\').then(() => require(\'./controller/src/cli.js\'))"'],
     ['exabgp', rootfsOf(LB_POD_CONTAINERS.exabgp), 'exec exabgp --version'],
   ].filter(([, rootfs]) => rootfs).map(([name, rootfs, script]) => procs.start(`warm-${name}`, undefined, ['chroot', rootfs!, 'sh', '-c', script!],
     { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' }));

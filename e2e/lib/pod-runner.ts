@@ -263,11 +263,13 @@ export class PodRunner {
     fs.mkdirSync(root);
     const fsGroup = this.spec.securityContext?.fsGroup;
     const volumes: any[] = [...(this.spec.volumes ?? [])];
-    if (this.automountToken()) volumes.push({ name: 'kube-api-access', projected: { sources: [
-      { serviceAccountToken: { path: 'token', expirationSeconds: 3607 } },
-      { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
-      { downwardAPI: { items: [{ path: 'namespace', fieldRef: { fieldPath: 'metadata.namespace' } }] } },
-    ], defaultMode: 0o644 } });
+    if (this.automountToken()) {
+      volumes.push({ name: 'kube-api-access', projected: { sources: [
+        { serviceAccountToken: { path: 'token', expirationSeconds: 3607 } },
+        { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+        { downwardAPI: { items: [{ path: 'namespace', fieldRef: { fieldPath: 'metadata.namespace' } }] } },
+      ], defaultMode: 0o644 } });
+    }
     for (const volume of volumes) {
       const dir = path.join(root, volume.name);
       if (volume.emptyDir) {
@@ -287,9 +289,11 @@ export class PodRunner {
       } else if (volume.projected) {
         const files = new Map<string, { data: Buffer; mode?: number }>();
         for (const s of volume.projected.sources ?? []) {
-          if (s.serviceAccountToken) files.set(s.serviceAccountToken.path, { data: Buffer.from(this.options.serviceAccount.token) });
-          else if (s.configMap?.name === 'kube-root-ca.crt') files.set('ca.crt', { data: Buffer.from(this.options.serviceAccount.caCert) });
-          else if (s.configMap || s.secret) {
+          if (s.serviceAccountToken) {
+            files.set(s.serviceAccountToken.path, { data: Buffer.from(this.options.serviceAccount.token) });
+          } else if (s.configMap?.name === 'kube-root-ca.crt') {
+            files.set('ca.crt', { data: Buffer.from(this.options.serviceAccount.caCert) });
+          } else if (s.configMap || s.secret) {
             const kind = s.configMap ? 'ConfigMap' : 'Secret';
             const src = s.configMap ?? s.secret;
             const data = this.store.data(kind, this.options.namespace, src.name);

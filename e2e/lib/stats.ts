@@ -29,7 +29,7 @@ const esc = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 function svgStart(title: string, width: number, height: number): string[] {
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`,
-    `<rect width="100%" height="100%" fill="white"/>`,
+    '<rect width="100%" height="100%" fill="white"/>',
     `<text x="${width / 2}" y="18" text-anchor="middle" font-size="14">${esc(title)}</text>`,
   ];
 }

@@ -1,5 +1,5 @@
-import { stringifyToml } from '../toml';
 import { AddressFamily, BgpNeighborModel, BgpTimersModel, PrefixLimitModel, RouteReflectorModel, UpstreamRouterModel } from '../model';
+import { stringifyToml } from '../toml';
 import { md5Key } from './password';
 import { lbPodNeighborSet, UNBOUND_NEIGHBORS } from './reflector-agent';
 

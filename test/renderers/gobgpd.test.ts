@@ -1,6 +1,6 @@
-import { parseToml as parse } from '../../lib/toml';
 import { AddressFamily, RouteReflectorModel } from '../../lib/model';
 import { renderGobgpRouter, renderRouteReflector } from '../../lib/renderers/gobgpd';
+import { parseToml as parse } from '../../lib/toml';
 import { checkGobgpd } from '../support/daemons';
 import { paperReflector, paperRouter } from '../support/paper-models';
 

@@ -3,6 +3,8 @@ import { Chart, Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import fc from 'fast-check';
 import * as YAML from 'yaml';
+import { exabgpModel } from '../../controller/src/init';
+import { reconcile } from '../../controller/src/reconcile';
 import {
   Backends, EcmpApp, EcmpTopology, ForwardingMethod, HealthCheckType, IpvsScheduler, LoadBalancerService, Protocol,
   RouteReflectorPlacement, RouterFlavour,
@@ -15,8 +17,6 @@ import { renderExabgp } from '../../lib/renderers/exabgp';
 import { renderFrr } from '../../lib/renderers/frr';
 import { renderGobgpRouter, renderRouteReflector } from '../../lib/renderers/gobgpd';
 import { renderKeepalived } from '../../lib/renderers/keepalived';
-import { exabgpModel } from '../../controller/src/init';
-import { reconcile } from '../../controller/src/reconcile';
 import { CheckResult, checkBird, checkExabgp, checkFrr, checkGobgpd, checkKeepalived } from '../support/daemons';
 import { tempDir, testTopology } from '../support/topology';
 

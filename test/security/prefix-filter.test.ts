@@ -1,9 +1,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Chart, Duration } from 'cdk8s';
+import { ApiServerDouble } from '../../controller/test/apiserver-double';
 import { Backends, EcmpApp, LoadBalancerService, RouteReflector, UpstreamRouterConfig } from '../../lib';
 import { renderExabgp } from '../../lib/renderers/exabgp';
-import { ApiServerDouble } from '../../controller/test/apiserver-double';
 import { EXABGP_ENV, kernelBgpRoutes, NetnsLab, startFrr, waitUntil } from '../support/netns';
 import { synthToDisk, tempDir } from '../support/topology';
 

@@ -2,11 +2,11 @@ import { ApiObject, Chart, Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import fc from 'fast-check';
 import * as ipaddr from 'ipaddr.js';
+import * as k8s from '../../imports/k8s';
 import {
   Backends, EcmpApp, EcmpTopology, ForwardingMethod, HealthCheckType, IpvsScheduler, LoadBalancerService, Protocol, ReflectorDaemon,
   RouteReflector, RouteReflectorPlacement, RouterFlavour, UpstreamRouterConfig,
 } from '../../lib';
-import * as k8s from '../../imports/k8s';
 
 /**
  * Random whole topologies as plain data (a `TopologySpec`), valid by construction, and `buildSpec`,
