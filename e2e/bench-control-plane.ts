@@ -45,6 +45,8 @@ const series = {
 };
 type SeriesKey = keyof typeof series;
 const labels: Partial<Record<SeriesKey, string>> = {};
+/** The BFD lab's timers, once it has run. */
+let bfdTimers: { minIntervalMs: number; multiplier: number } | undefined;
 
 /** The lab every run starts from: FRR router, both reflectors, web1's LB pods on nodes 1-3, converged. */
 async function startLab(ctx: ScenarioContext, bfd: boolean): Promise<{ synth: Synthesized; pods: LbPods; steady: LbPod[] } | undefined> {
@@ -120,10 +122,9 @@ const summaries = () => Object.fromEntries(Object.entries(series).filter(([, v])
 /** Writes what has been measured so far (each lab run adds its series). */
 function writeResults(synth: Synthesized): void {
   const web1 = synth.services.get('web1')!;
-  const bfdTimers = web1.model.reflectors.find((r) => r.bfd)?.bfd;
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
   fs.writeFileSync(path.join(RESULTS_DIR, 'control-plane.json'), `${JSON.stringify({
-    date: new Date().toISOString(), router: 'frr', host: `${os.cpus().length} cores`, bfd: bfdTimers ?? '300 ms x 3 (library default)',
+    date: new Date().toISOString(), router: 'frr', host: `${os.cpus().length} cores`, bfd: bfdTimers ?? 'not run',
     holdTimeSeconds: web1.model.timers.holdTimeSeconds, labels, summaries: summaries(), series,
   }, null, 1)}\n`);
   const stops = [...series.withdraw, ...series.exabgpStop];
@@ -156,6 +157,7 @@ async function withBfd(ctx: ScenarioContext): Promise<void> {
   const web1 = synth.services.get('web1')!;
   const prefix = web1.model.prefixes[0];
   const bfd = web1.model.reflectors.find((r) => r.bfd)!.bfd!;
+  bfdTimers = bfd;
   Object.assign(labels, {
     start: 'LB start -> route gains the LB (BFD on)',
     withdraw: 'LB stop, graceful (controller withdraws) -> route loses the LB',
