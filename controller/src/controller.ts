@@ -101,6 +101,9 @@ export class Controller {
   /** True once a config has been written and keepalived told to load it. */
   get configured(): boolean { return this.appliedConfig !== undefined; }
 
+  /** False while IPVS differs from the loaded config (repair pending): the pod's readiness says so. */
+  get ipvsConsistent(): boolean { return this.driftSince === undefined; }
+
   /** Starts the periodic health re-check and resync, and writes the initial (empty) announcement. */
   start(): void {
     this.updateAnnouncement();

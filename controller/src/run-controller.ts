@@ -72,7 +72,8 @@ export async function runController(options: RunControllerOptions): Promise<{ do
   const bfd = await startLbBfd(service, pod.podIp, metrics, log);
   const server = await startMetricsServer(metrics.registry, {
     healthy: () => true,
-    ready: () => informer.synced && controller!.configured && keepalived.running,
+    // Not ready while keepalived is down (being restarted) or IPVS has drifted from its config.
+    ready: () => informer.synced && controller!.configured && keepalived.running && controller!.ipvsConsistent,
   }, options.metricsPort);
   const done = new Promise<void>((resolve) => {
     let draining = false;

@@ -122,14 +122,17 @@ describe('the controller converges after faults (level-triggered)', () => {
     await sleep(300);
     expect(keepalived.restarts).toBe(0);
     // The virtual service deleted (`ipvsadm -D`): nothing serves, so the LB withdraws at once.
+    expect(c.ipvsConsistent).toBe(true);
     table = [];
     await waitFor('withdrawn', () => read(c.announcePath) === '', 1000);
+    expect(c.ipvsConsistent).toBe(false);
     await waitFor('keepalived restarted', () => keepalived.restarts === 1, 1000);
     await sleep(150); // the second restart waits twice the grace (200 ms)
     expect(keepalived.restarts).toBe(1);
     await waitFor('restarted again', () => keepalived.restarts === 2, 1000);
     table = tableOfConfig(); // the restarted keepalived built IPVS from the file
     await waitFor('announced again', () => read(c.announcePath) === ANNOUNCE, 1000);
+    expect(c.ipvsConsistent).toBe(true);
     await sleep(500);
     expect(keepalived.restarts).toBe(2);
   });

@@ -127,6 +127,15 @@ function startController(lb: Lb): void {
   controllers.set(lb, inNs(lb, [...netAdminOnly, process.execPath, CLI, LB_POD_COMMANDS.controller, ...args], env, path.join(dir, 'controller.log')));
 }
 
+/** Pids of the processes called `name` in a namespace. */
+function pidsNamed(ns: string, name: string): number[] {
+  return execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split('\n').filter(Boolean).flatMap((pid) => {
+    try {
+      return /^Name:\s+(\S+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] === name ? [Number(pid)] : [];
+    } catch { return []; } // the process exited meanwhile
+  });
+}
+
 /** `comm=CapEff` of the processes named `names` in a namespace (NET_ADMIN alone is 0x1000). */
 function effectiveCapsOf(ns: string, names: string[]): string[] {
   return execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split('\n').filter(Boolean).flatMap((pid) => {
@@ -251,6 +260,24 @@ async function main(): Promise<void> {
   startBackends();
   await until('backends back: both LBs announce again', peerPaths, (v) => v === `${LBS.lb1} ${LBS.lb2}`, 30000);
   await until('lb1 IPVS has all three again', () => ipvsRealServers('lb1'), (v) => v === expectServers(...BACKENDS), 10000);
+
+  console.log('# faults: the LB repairs itself, and announces only while IPVS can serve');
+  const bothAnnounce = `${LBS.lb1} ${LBS.lb2}`;
+  const crashed = pidsNamed('lb1', 'keepalived');
+  for (const pid of crashed) process.kill(pid, 'SIGKILL');
+  await until(`keepalived SIGKILLed in lb1 (${crashed.length} processes): the controller starts it again`,
+    () => pidsNamed('lb1', 'keepalived'), (pids) => pids.length > 0 && !pids.some((p) => crashed.includes(p)), 60000);
+  await until('... and lb1 has all three backends in IPVS and is announced', () => `${ipvsRealServers('lb1')} | ${peerPaths()}`,
+    (v) => v === `${expectServers(...BACKENDS)} | ${bothAnnounce}`, 60000);
+  // IPVS changed behind the controller's back: a reload would not repair either change, keepalived must start over.
+  run('lb1', ['ipvsadm', '-D', '-t', `${VIP}:80`]);
+  await until('virtual service deleted in lb1: it withdraws', peerPaths, (v) => v === LBS.lb2, 10000);
+  await until('... the controller restarts keepalived: IPVS whole again and lb1 announced', () => `${ipvsRealServers('lb1')} | ${peerPaths()}`,
+    (v) => v === `${expectServers(...BACKENDS)} | ${bothAnnounce}`, 60000);
+  run('lb1', ['ipvsadm', '-a', '-t', `${VIP}:80`, '-r', '198.18.0.29:8080', '-m', '-w', '1']);
+  check('a foreign real server added to lb1\'s IPVS', ipvsRealServers('lb1').includes('198.18.0.29:8080'), ipvsRealServers('lb1'));
+  await until('a foreign real server added in lb1: removed by the restart', () => `${ipvsRealServers('lb1')} | ${peerPaths()}`,
+    (v) => v === `${expectServers(...BACKENDS)} | ${bothAnnounce}`, 60000);
 
   console.log('# drain: SIGTERM to lb1 withdraws at once, keeps IPVS for drainSeconds, then exits 0');
   const lb1 = controllers.get('lb1')!;
