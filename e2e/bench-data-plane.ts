@@ -56,7 +56,12 @@ function wrk(lab: IpvsLab, lbs: number): Throughput {
  * TRIALS graceful losses in a row (4 -> 3 -> 2 -> 1 LBs), then the LBs added back one at a time under
  * load (1 -> 2 -> 3 -> 4, the joins), then TRIALS abrupt losses, all 4 LBs restored after them.
  */
-async function lossSeries(ctx: ScenarioContext, lab: IpvsLab, mode: string, between?: (lbs: number) => void): Promise<Record<LbLoss, LossTrial[]> & { joins: JoinTrial[] }> {
+async function lossSeries(
+  ctx: ScenarioContext,
+  lab: IpvsLab,
+  mode: string,
+  between?: (lbs: number) => void,
+): Promise<Record<LbLoss, LossTrial[]> & { joins: JoinTrial[] }> {
   const trials: Record<LbLoss, LossTrial[]> & { joins: JoinTrial[] } = { graceful: [], abrupt: [], joins: [] };
   for (const loss of ['graceful', 'abrupt'] as LbLoss[]) {
     trials[loss] = await lossTrials(ctx, lab, loss, TRIALS, mode, () => (loss === 'graceful' ? between?.(lab.lbs.size) : undefined));
@@ -185,7 +190,17 @@ async function lbCountSchedule(ctx: ScenarioContext, lab: IpvsLab, nodes: number
     return before !== undefined && x.conns[n] !== undefined ? Math.max(0, x.conns[n] - before) / 2 : 0;
   })]));
   for (const message of unclean) console.log(`  drain not clean (pod deleted anyway): ${message}`);
-  return { schedule, stepSeconds: STEP_SECONDS, seed: SCHEDULE_SEED, load: result, samples, pods: at.map((x) => x.pods), nexthops: at.map((x) => x.nexthops), perLb, unclean };
+  return {
+    schedule,
+    stepSeconds: STEP_SECONDS,
+    seed: SCHEDULE_SEED,
+    load: result,
+    samples,
+    pods: at.map((x) => x.pods),
+    nexthops: at.map((x) => x.nexthops),
+    perLb,
+    unclean,
+  };
 }
 
 async function tunnel(ctx: ScenarioContext): Promise<void> {

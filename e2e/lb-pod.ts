@@ -81,8 +81,13 @@ function startBackends(ctx: ScenarioContext, api: ApiServerDouble, model: LoadBa
 }
 
 /** A pod of `template` on node `n<node>` with pod IP .slot: its netns (the CNI's part), its Pod object in the API, its runner. */
-function labPod(api: ApiServerDouble, cluster: PodCluster, runners: PodRunner[], pod: { name: string; namespace: string; node: number; slot: number; template: any },
-  overrides: Partial<PodRunnerOptions>): { runner: PodRunner; podIp: string; netns: string; name: string } {
+function labPod(
+  api: ApiServerDouble,
+  cluster: PodCluster,
+  runners: PodRunner[],
+  pod: { name: string; namespace: string; node: number; slot: number; template: any },
+  overrides: Partial<PodRunnerOptions>,
+): { runner: PodRunner; podIp: string; netns: string; name: string } {
   const netns = `e2e-pod-${pod.name}`.slice(0, 30);
   const podIp = addPod(netns, pod.node, pod.slot);
   const placed = { ...pod, podIp, netns };

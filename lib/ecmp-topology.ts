@@ -102,7 +102,13 @@ export class EcmpTopology extends Chart {
     }
     const timers = { holdTime: props.holdTime, keepaliveInterval: props.keepaliveInterval };
     this.routeReflectors = reflectors.map(spec => new RouteReflector(this, spec.name, {
-      ...spec, ...timers, asn: props.asn, podNetworks: props.podNetworks, filterPrefixes: props.filterPrefixes, bindPrefixesToLbPods: props.bindPrefixesToLbPods, bgpPassword: props.bgpPassword,
+      ...spec,
+      ...timers,
+      asn: props.asn,
+      podNetworks: props.podNetworks,
+      filterPrefixes: props.filterPrefixes,
+      bindPrefixesToLbPods: props.bindPrefixesToLbPods,
+      bgpPassword: props.bgpPassword,
     }));
     this.upstreamRouters = routers.map(spec => new UpstreamRouterConfig(this, spec.name, {
       ...spec, ...timers, routeReflectors: this.routeReflectors,

@@ -102,7 +102,11 @@ export function lbPodTemplate(options: LbPodTemplateOptions): k8s.PodTemplateSpe
           env: downwardEnv,
           ports: [{ name: 'metrics', containerPort: LB_POD_HTTP.port, protocol: 'TCP' }],
           readinessProbe: { httpGet: { path: LB_POD_HTTP.readinessPath, port: k8s.IntOrString.fromNumber(LB_POD_HTTP.port) }, periodSeconds: 2 },
-          livenessProbe: { httpGet: { path: LB_POD_HTTP.livenessPath, port: k8s.IntOrString.fromNumber(LB_POD_HTTP.port) }, periodSeconds: 10, failureThreshold: 3 },
+          livenessProbe: {
+            httpGet: { path: LB_POD_HTTP.livenessPath, port: k8s.IntOrString.fromNumber(LB_POD_HTTP.port) },
+            periodSeconds: 10,
+            failureThreshold: 3,
+          },
           resources: options.resources ?? {
             requests: { cpu: quantity('100m'), memory: quantity('64Mi') },
             limits: { memory: quantity('256Mi') },

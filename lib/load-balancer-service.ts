@@ -17,7 +17,8 @@ import { ILoadBalancerServiceSummary, IRouteReflector } from './topology-interfa
 import { podNetworkCidrs, registerService, serviceTopologyErrors } from './topology-validation';
 import { prepareTunnelBackend } from './tunnel-backend';
 import {
-  BgpTimers, checkAsn, checkCidr, checkCount, checkLabels, checkName, checkNamespace, checkNonEmpty, checkPort, checkResources, checkTimers, firstWithSameKey,
+  BgpTimers, checkAsn, checkCidr, checkCount, checkLabels, checkName, checkNamespace, checkNonEmpty, checkPort, checkResources, checkTimers,
+  firstWithSameKey,
 } from './validate';
 import * as k8s from '../imports/k8s';
 

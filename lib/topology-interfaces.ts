@@ -45,16 +45,16 @@ export interface IRouteReflector extends IConstruct {
   readonly filterPrefixes: boolean;
   /** The TCP-MD5 key of its sessions, if any; routers and LB services use the same. */
   readonly bgpPassword?: BgpPassword;
+  /** Whether only each service's own LB pods may announce its prefixes. */
+  readonly bindPrefixesToLbPods: boolean;
+  /** BFD timers of its sessions (with the LB pods, and with routers that run BFD), when on. */
+  readonly bfd?: BfdModel;
   /** Registers an upstream router as a static neighbor (called by UpstreamRouterConfig). */
   addUpstreamRouter(router: IUpstreamRouter): void;
   /** Registers an LB service whose pods peer with it (called by LoadBalancerService). */
   addLoadBalancerService(service: ILoadBalancerServiceSummary): void;
   /** The LB services registered so far. */
   loadBalancerServices(): ILoadBalancerServiceSummary[];
-  /** Whether only each service's own LB pods may announce its prefixes. */
-  readonly bindPrefixesToLbPods: boolean;
-  /** BFD timers of its sessions (with the LB pods, and with routers that run BFD), when on. */
-  readonly bfd?: BfdModel;
 }
 
 /** What a route reflector needs to know of an upstream router. */

@@ -54,7 +54,8 @@ export function serviceTopologyErrors(service: ILoadBalancerServiceSummary, refl
     }
   }
   const registry = servicesOfApp(service);
-  const sameName = registry.services.find(other => other !== service && other.serviceName === service.serviceName && other.namespace === service.namespace);
+  const sameName = registry.services.find(other =>
+    other !== service && other.serviceName === service.serviceName && other.namespace === service.namespace);
   if (sameName) {
     errors.push(invalidField(service, 'name', service.serviceName, `is also used by ${sameName.node.path} in namespace ${service.namespace}`, 'give each LoadBalancerService a distinct name'));
   }

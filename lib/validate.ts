@@ -68,7 +68,11 @@ export function checkImage(scope: IConstruct, field: string, image: string): str
 }
 
 /** Container resources: known resource names, quantities the API server parses, requests no more than limits. */
-export function checkResources(scope: IConstruct, field: string, resources: k8s.ResourceRequirements | undefined): k8s.ResourceRequirements | undefined {
+export function checkResources(
+  scope: IConstruct,
+  field: string,
+  resources: k8s.ResourceRequirements | undefined,
+): k8s.ResourceRequirements | undefined {
   if (resources === undefined) return undefined;
   const values: Record<'requests' | 'limits', Map<string, number>> = { requests: new Map(), limits: new Map() };
   for (const kind of ['requests', 'limits'] as const) {

@@ -607,7 +607,9 @@ const corruptions: CorruptionClass[] = [
       const copy = { ...s.ports[j] };
       // The same port and protocol; sometimes another backend port (NAT), sometimes the protocol spelled out.
       if (r.int(2) === 0 && copy.protocol === undefined) copy.protocol = Protocol.TCP;
-      if ((s.forwardingMethod ?? ForwardingMethod.NAT) === ForwardingMethod.NAT && r.int(2) === 0) copy.backendPort = ((copy.backendPort ?? copy.port) % 65535) + 1;
+      if ((s.forwardingMethod ?? ForwardingMethod.NAT) === ForwardingMethod.NAT && r.int(2) === 0) {
+        copy.backendPort = ((copy.backendPort ?? copy.port) % 65535) + 1;
+      }
       s.ports.splice(r.int(s.ports.length + 1), 0, copy);
       return { spec, paths: [pathsOf(spec).service(si)], field: /ports(\[\d+\])?(\.port)?/, what: `${s.name} ports ${JSON.stringify(s.ports)}` };
     },

@@ -32,7 +32,10 @@ function percentile(sorted: number[], p: number): number {
 
 /** 10,000 endpoints as 100 slices of 100 (the EndpointSlice controller's default size). */
 function bigSlices(count = 100, perSlice = 100) {
-  return Array.from({ length: count }, (_, s) => slice(`web-${s}`, Array.from({ length: perSlice }, (_, e) => ({ address: `198.18.${s + 10}.${e + 1}` }))));
+  return Array.from({ length: count }, (_slice, s) => slice(
+    `web-${s}`,
+    Array.from({ length: perSlice }, (_endpoint, e) => ({ address: `198.18.${s + 10}.${e + 1}` })),
+  ));
 }
 
 async function latencyBenchmark(changes: number): Promise<void> {

@@ -255,13 +255,6 @@ export interface BfdEndpointOptions {
  * demultiplexes by our discriminator, or by the peer's address while the peer does not know it yet.
  */
 export class BfdEndpoint {
-  private readonly sessions = new Map<string, BfdSession>();
-  private readonly byDiscriminator = new Map<number, string>();
-
-  private constructor(private readonly rx: dgram.Socket, private readonly tx: dgram.Socket, private readonly port: number, private readonly onState: BfdPeerListener) {
-    rx.on('message', (message, from) => this.onPacket(message, from.address));
-  }
-
   /** Binds `localAddress` (IPv4 or IPv6). */
   static async open(localAddress: string, onState: BfdPeerListener, options: BfdEndpointOptions = {}): Promise<BfdEndpoint> {
     const type = localAddress.includes(':') ? 'udp6' : 'udp4';
@@ -282,6 +275,18 @@ export class BfdEndpoint {
     tx.setTTL(255);
     tx.on('message', () => undefined); // nothing is meant to arrive here
     return new BfdEndpoint(rx, tx, port, onState);
+  }
+
+  private readonly sessions = new Map<string, BfdSession>();
+  private readonly byDiscriminator = new Map<number, string>();
+
+  private constructor(
+    private readonly rx: dgram.Socket,
+    private readonly tx: dgram.Socket,
+    private readonly port: number,
+    private readonly onState: BfdPeerListener,
+  ) {
+    rx.on('message', (message, from) => this.onPacket(message, from.address));
   }
 
   get peers(): string[] { return [...this.sessions.keys()].sort(); }

@@ -62,7 +62,8 @@ async function main(argv: string[]): Promise<number> {
     case LB_POD_COMMANDS.controller: {
       const { done } = await runController({
         configFile: required(LB_POD_FLAGS.config), runDir: required(LB_POD_FLAGS.runDir), pod: podEnvironment(),
-        metricsPort: Number(values[LB_POD_FLAGS.metricsPort]), kubeconfig: values[LB_POD_FLAGS.kubeconfig], keepalivedBinary: values[LB_POD_FLAGS.keepalived],
+        metricsPort: Number(values[LB_POD_FLAGS.metricsPort]), kubeconfig: values[LB_POD_FLAGS.kubeconfig],
+        keepalivedBinary: values[LB_POD_FLAGS.keepalived],
         skipNetnsSetup: values[LB_POD_FLAGS.skipNetnsSetup], log,
       });
       await done;

@@ -98,7 +98,11 @@ export function decodeMessage(bytes: Buffer): Map<number, (number | Buffer)[]> {
 }
 
 function neighborSet(name: string, addresses: readonly string[]): Buffer {
-  return encodeMessage([[DEFINED_SET.definedType, DEFINED_TYPE_NEIGHBOR], [DEFINED_SET.name, name], ...addresses.map((a) => [DEFINED_SET.list, a] as const)]);
+  return encodeMessage([
+    [DEFINED_SET.definedType, DEFINED_TYPE_NEIGHBOR],
+    [DEFINED_SET.name, name],
+    ...addresses.map((a) => [DEFINED_SET.list, a] as const),
+  ]);
 }
 
 /** gRPC's length-prefixed messages: a compression flag byte and a 4-byte length before each. */

@@ -51,12 +51,22 @@ export function dnsResolver(family: 4 | 6, attempts = 30, delayMs = 2000): Resol
 }
 
 /** `ecmp-lb init`: writes exabgp.conf into the run dir. */
-export async function runInit(service: LoadBalancerServiceModel, pod: PodEnvironment, configDir: string, runDir: string, resolve: Resolver, log: Logger): Promise<string> {
+export async function runInit(
+  service: LoadBalancerServiceModel,
+  pod: PodEnvironment,
+  configDir: string,
+  runDir: string,
+  resolve: Resolver,
+  log: Logger,
+): Promise<string> {
   const neighbors = await Promise.all(service.reflectors.map((r) => resolve(r.host)));
   const file = path.join(runDir, LB_POD_FILES.exabgpConfig);
   // TCP-MD5 (bgpPassword with signLoadBalancerSessions): the key comes from the Secret through the env, never the ConfigMap.
   const md5Password = md5PasswordFromEnv(service, process.env);
-  writeFileAtomic(file, renderExabgp({ ...exabgpModel(service, pod, neighbors, announcerCommand(configDir, runDir)), ...(md5Password ? { md5Password } : {}) }));
+  writeFileAtomic(file, renderExabgp({
+    ...exabgpModel(service, pod, neighbors, announcerCommand(configDir, runDir)),
+    ...(md5Password ? { md5Password } : {}),
+  }));
   log.log('info', 'wrote exabgp config', { file, neighbors });
   return file;
 }

@@ -14,7 +14,12 @@ export const hostIp: IpRunner = (args) => execFileSync('ip', args, { encoding: '
 export class RouteSyncer {
   private scheduled = false;
 
-  constructor(private readonly pods: () => readonly LbPod[], private readonly ip: IpRunner, private readonly log: Logger, private readonly proto = DEFAULT_ROUTE_PROTO) {}
+  constructor(
+    private readonly pods: () => readonly LbPod[],
+    private readonly ip: IpRunner,
+    private readonly log: Logger,
+    private readonly proto = DEFAULT_ROUTE_PROTO,
+  ) {}
 
   /** Coalesces bursts of pod events into one pass. */
   schedule(): void {

@@ -43,7 +43,12 @@ export function keepalivedModel(service: LoadBalancerServiceModel, endpoints: Ba
 /** The backends' slices read once: every usable endpoint address checked and made canonical. */
 export interface BackendEndpoints {
   /** Per IP slice: its family, the ports it resolved, its usable addresses and its draining ones (canonical). */
-  readonly slices: readonly { readonly family: 4 | 6; readonly ports: readonly EndpointPort[]; readonly addresses: readonly string[]; readonly draining: readonly string[] }[];
+  readonly slices: readonly {
+    readonly family: 4 | 6;
+    readonly ports: readonly EndpointPort[];
+    readonly addresses: readonly string[];
+    readonly draining: readonly string[];
+  }[];
   /** Distinct usable backend addresses across all slices. */
   readonly usable: number;
   /** `slice/address` of every usable endpoint address that is not a literal of its slice's family, sorted. */
@@ -99,7 +104,11 @@ function realServersFor(endpoints: BackendEndpoints, family: 4 | 6, backendPort:
   const serving = endpoints.slices.filter((s) => s.family === family && s.ports.some((p) => p.port === backendPort && (p.protocol ?? 'TCP') === protocol));
   const byKey = new Map<string, RealServerModel>();
   // Draining first, so that an address another slice lists as usable ends up usable.
-  for (const [weight, addresses] of [[DRAINING_WEIGHT, serving.flatMap((s) => s.draining)], [REAL_SERVER_WEIGHT, serving.flatMap((s) => s.addresses)]] as const) {
+  const byWeight = [
+    [DRAINING_WEIGHT, serving.flatMap((s) => s.draining)],
+    [REAL_SERVER_WEIGHT, serving.flatMap((s) => s.addresses)],
+  ] as const;
+  for (const [weight, addresses] of byWeight) {
     for (const address of addresses) byKey.set(`${address}|${backendPort}`, { address, port: backendPort, weight });
   }
   return sortRealServers([...byKey.values()]);

@@ -33,7 +33,10 @@ export type NeighborSets = Map<string, string[]>;
  * until it is gone, terminating included (a draining LB pod withdraws its routes itself), except
  * when it has finished. Addresses that do not parse strictly are skipped (and returned).
  */
-export function desiredNeighborSets(bindings: readonly ReflectorAgentBinding[], pods: readonly AgentPod[]): { sets: NeighborSets; skipped: string[] } {
+export function desiredNeighborSets(
+  bindings: readonly ReflectorAgentBinding[],
+  pods: readonly AgentPod[],
+): { sets: NeighborSets; skipped: string[] } {
   const sets: NeighborSets = new Map();
   const skipped: string[] = [];
   for (const binding of bindings) {
@@ -84,7 +87,10 @@ export class BindingSyncer {
   private lastSkipped = '';
 
   constructor(
-    private readonly config: ReflectorAgentConfig, private readonly pods: () => readonly AgentPod[], private readonly gobgp: GobgpNeighborSets, private readonly log: Logger,
+    private readonly config: ReflectorAgentConfig,
+    private readonly pods: () => readonly AgentPod[],
+    private readonly gobgp: GobgpNeighborSets,
+    private readonly log: Logger,
     /** BFD with the pods: a pod whose session failed is left out of its set. */
     private readonly bfd?: LbPodBfd,
   ) {}
@@ -129,8 +135,14 @@ export class BindingSyncer {
     const bfd = this.bfd;
     if (!bfd) return sets;
     const family = this.config.bfd?.localAddress.includes(':') ? ':' : '.';
-    bfd.track([...new Set([...sets.values()].flat())].filter((a) => !UNBOUND_NEIGHBORS.includes(a)).map(bareAddress).filter((a) => a.includes(family)));
-    return new Map([...sets].map(([set, addresses]) => [set, addresses.filter((a) => UNBOUND_NEIGHBORS.includes(a) || !bfd.isFailed(bareAddress(a)))]));
+    bfd.track([...new Set([...sets.values()].flat())]
+      .filter((a) => !UNBOUND_NEIGHBORS.includes(a))
+      .map(bareAddress)
+      .filter((a) => a.includes(family)));
+    return new Map([...sets].map(([set, addresses]) => [
+      set,
+      addresses.filter((a) => UNBOUND_NEIGHBORS.includes(a) || !bfd.isFailed(bareAddress(a))),
+    ]));
   }
 }
 
@@ -168,13 +180,21 @@ export async function runReflectorAgent(options: ReflectorAgentOptions): Promise
   const gobgp = gobgpApi(options.gobgpApi ?? options.config.gobgpApi);
   const bfdConfig = options.config.bfd;
   let bfd: LbPodBfd | undefined;
-  const endpoint = bfdConfig && await BfdEndpoint.open(bfdConfig.localAddress, (peer, state, diagnostic) => bfd!.onState(peer, state, diagnostic)).catch((err) => {
+  const endpoint = bfdConfig && await BfdEndpoint.open(
+    bfdConfig.localAddress,
+    (peer, state, diagnostic) => bfd!.onState(peer, state, diagnostic),
+  ).catch((err) => {
     // Binding matters more: without BFD a dead pod is still found by the BGP hold timer.
     options.log.log('error', 'BFD not started: the reflector address cannot be bound here; binding LB pods without it', { localAddress: bfdConfig.localAddress, ...errorFields(err) });
     return undefined;
   });
   if (endpoint && bfdConfig) {
-    bfd = new LbPodBfd(endpoint, { minTxMs: bfdConfig.minIntervalMs, minRxMs: bfdConfig.minIntervalMs, multiplier: bfdConfig.multiplier }, () => void syncer.schedule(), options.log);
+    bfd = new LbPodBfd(
+      endpoint,
+      { minTxMs: bfdConfig.minIntervalMs, minRxMs: bfdConfig.minIntervalMs, multiplier: bfdConfig.multiplier },
+      () => void syncer.schedule(),
+      options.log,
+    );
   }
   const syncer = new BindingSyncer(options.config, () => watch.pods(), gobgp, options.log, bfd);
   // gobgpd has no BFD: the agent runs its sessions with the routers, speaking while gobgpd answers.

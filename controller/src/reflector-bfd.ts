@@ -19,7 +19,12 @@ export class LbPodBfd {
   private readonly failed = new Set<string>();
   private readonly wasUp = new Set<string>();
 
-  constructor(private readonly sessions: BfdSessions, private readonly timers: BfdTimers, private readonly onChange: () => void, private readonly log: Logger) {}
+  constructor(
+    private readonly sessions: BfdSessions,
+    private readonly timers: BfdTimers,
+    private readonly onChange: () => void,
+    private readonly log: Logger,
+  ) {}
 
   /** Keeps exactly one session per address in `addresses` (bare IPs of the local family). */
   track(addresses: Iterable<string>): void {

@@ -24,7 +24,12 @@ export interface InstalledState {
   /** Single next hops: id -> hop. */
   readonly hops: Map<number, Hop>;
   /** Groups: id -> member ids and bucket count. */
-  readonly groups: Map<number, { readonly members: number[]; readonly buckets: number; readonly idleTimer: number; readonly unbalancedTimer: number }>;
+  readonly groups: Map<number, {
+    readonly members: number[];
+    readonly buckets: number;
+    readonly idleTimer: number;
+    readonly unbalancedTimer: number;
+  }>;
   /** Main-table routes: prefix -> group id. */
   readonly routes: Map<string, number>;
   /** Every nexthop id in use, the installer's and anyone else's. */
@@ -76,7 +81,12 @@ export function parseInstalledState(allNexthopsJson: string, protocol: number, o
     if (nexthop.protocol !== String(protocol)) continue;
     if (nexthop.group && nexthop.resilient_args) {
       const args = nexthop.resilient_args;
-      groups.set(nexthop.id, { members: nexthop.group.map((m) => m.id).sort((a, b) => a - b), buckets: args.buckets, idleTimer: args.idle_timer, unbalancedTimer: args.unbalanced_timer });
+      groups.set(nexthop.id, {
+        members: nexthop.group.map((m) => m.id).sort((a, b) => a - b),
+        buckets: args.buckets,
+        idleTimer: args.idle_timer,
+        unbalancedTimer: args.unbalanced_timer,
+      });
     } else if (nexthop.gateway && nexthop.dev) {
       hops.set(nexthop.id, { gateway: nexthop.gateway, dev: nexthop.dev });
     }

@@ -1,7 +1,7 @@
-import { RouterBfdConfig } from '../../lib/renderers/reflector-agent';
 import { BfdClock, BfdDiagnostic, BfdEndpoint, BfdState, BfdTimers } from './bfd';
 import { GobgpLiveness } from './gobgp-api';
 import { errorFields, Logger } from './log';
+import { RouterBfdConfig } from '../../lib/renderers/reflector-agent';
 
 /** What `RouterBfd` needs of a BFD endpoint (BfdEndpoint, single-hop). */
 export interface RouterBfdSessions {
@@ -99,7 +99,10 @@ export async function startRouterBfd(config: RouterBfdConfig, gobgpd: GobgpLiven
     return undefined;
   });
   if (!endpoint) return undefined;
-  const routers = config.routers.map((r) => ({ address: r.address, timers: { minTxMs: r.minIntervalMs, minRxMs: r.minIntervalMs, multiplier: r.multiplier } }));
+  const routers = config.routers.map((r) => ({
+    address: r.address,
+    timers: { minTxMs: r.minIntervalMs, minRxMs: r.minIntervalMs, multiplier: r.multiplier },
+  }));
   const bfd = new RouterBfd({ sessions: endpoint, routers, gobgpd, log });
   return { stop: () => { bfd.stop(); endpoint.close(); } };
 }

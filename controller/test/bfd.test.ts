@@ -1,5 +1,5 @@
-import { BfdDiagnostic, BfdPacket, BfdSession, BfdState, decodeBfdPacket, encodeBfdPacket } from '../src/bfd';
 import { FakeClock } from './fake-clock';
+import { BfdDiagnostic, BfdPacket, BfdSession, BfdState, decodeBfdPacket, encodeBfdPacket } from '../src/bfd';
 
 const TIMERS = { minTxMs: 300, minRxMs: 300, multiplier: 3 };
 

@@ -19,8 +19,14 @@ const hostileString = fc.oneof(
 );
 const address = fc.oneof({ weight: 3, arbitrary: fc.ipV4() }, { weight: 2, arbitrary: fc.ipV6() }, { weight: 2, arbitrary: hostileString });
 const maybe = <T>(arb: fc.Arbitrary<T>) => fc.oneof({ weight: 4, arbitrary: arb }, { weight: 1, arbitrary: fc.constantFrom(null, undefined) });
-const conditions = maybe(fc.record({ ready: maybe(fc.boolean()), serving: maybe(fc.boolean()), terminating: maybe(fc.boolean()) }, { requiredKeys: [] }));
-const endpoint = fc.record({ addresses: fc.oneof(fc.array(address, { maxLength: 3 }), fc.constant(null as unknown as string[])), conditions }, { requiredKeys: [] });
+const conditions = maybe(fc.record(
+  { ready: maybe(fc.boolean()), serving: maybe(fc.boolean()), terminating: maybe(fc.boolean()) },
+  { requiredKeys: [] },
+));
+const endpoint = fc.record({
+  addresses: fc.oneof(fc.array(address, { maxLength: 3 }), fc.constant(null as unknown as string[])),
+  conditions,
+}, { requiredKeys: [] });
 const port = fc.record({
   name: maybe(hostileString),
   // Mostly the backend port, so that real servers are written, not only refused.
@@ -52,9 +58,9 @@ test('any EndpointSlices: reconcile never throws, the config holds only canonica
     for (const line of text.split('\n')) {
       if (!RENDERED_LINE.some((re) => re.test(line))) throw new Error(`unexpected line ${JSON.stringify(line)}`);
     }
-    for (const [, address, portText] of text.matchAll(/real_server (\S+) (\d+)/g)) {
+    for (const [, realServerAddress, portText] of text.matchAll(/real_server (\S+) (\d+)/g)) {
       expect(portText).toBe('8080');
-      expect(address).toMatch(/^(\d{1,3}\.){3}\d{1,3}$|:/);
+      expect(realServerAddress).toMatch(/^(\d{1,3}\.){3}\d{1,3}$|:/);
     }
   }), { seed: SEED, numRuns: 400 });
 });

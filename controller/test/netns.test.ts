@@ -4,7 +4,10 @@ import { lbPodSysctls } from '../../lib/lb-pod-contract';
 import { ForwardingMethod, Protocol } from '../../lib/model';
 import { lbRuleset, netnsCommands } from '../src/netns';
 
-const tunnel = (forwardingMethod = ForwardingMethod.TUNNEL) => serviceModel({ forwardingMethod, ports: [{ ...serviceModel().ports[0], backendPort: 80 }] });
+const tunnel = (forwardingMethod = ForwardingMethod.TUNNEL) => serviceModel({
+  forwardingMethod,
+  ports: [{ ...serviceModel().ports[0], backendPort: 80 }],
+});
 
 /** What the kernel holds after `nft -f` of `ruleset` (twice: re-applying must replace, not add) in a fresh network namespace. */
 function appliedRuleset(ruleset: string): string {
@@ -26,7 +29,9 @@ test.each([ForwardingMethod.TUNNEL, ForwardingMethod.DIRECT_ROUTING])('%s: slopp
 
 describe('the pod ruleset, applied by the real nft', () => {
   test('NAT: connection attempts and UDP that IPVS left dropped (mid-flow TCP still reset), forwarded VIP traffic SNATed to the pod IP', () => {
-    const service = serviceModel({ ports: [{ port: 80, backendPort: 8080, protocol: Protocol.TCP }, { port: 53, backendPort: 5353, protocol: Protocol.UDP }] });
+    const service = serviceModel({
+      ports: [{ port: 80, backendPort: 8080, protocol: Protocol.TCP }, { port: 53, backendPort: 5353, protocol: Protocol.UDP }],
+    });
     const listed = appliedRuleset(lbRuleset(service, '198.19.129.2'));
     expect(listed.match(/table ip ecmp_lb/g)).toHaveLength(1);
     expect(listed).toContain('type filter hook input priority 100; policy accept;');

@@ -89,7 +89,7 @@ describe('reconcile', () => {
       const toTest = endpoints.map((e) => ({ address: `198.18.7.${e.host}`, ready: e.ready, terminating: e.terminating }));
       const oneSlice = reconcile(serviceModel(), [slice('all', toTest)], 'lb');
       const shuffled = [...toTest].sort((a, b) => ((hash(a.address, seed) - hash(b.address, seed)) || 0));
-      const groups = Array.from({ length: sliceCount }, (_, i) => slice(`s${i}`, shuffled.filter((_, j) => j % sliceCount === i)));
+      const groups = Array.from({ length: sliceCount }, (_group, i) => slice(`s${i}`, shuffled.filter((_endpoint, j) => j % sliceCount === i)));
       const spread = reconcile(serviceModel(), groups.reverse(), 'lb');
       // An address listed usable in one slice and unusable in another is usable; the same holds in one slice.
       expect(spread).toEqual(oneSlice);

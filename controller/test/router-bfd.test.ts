@@ -1,8 +1,8 @@
+import { FakeClock } from './fake-clock';
 import { BfdTimers } from '../src/bfd';
 import { GobgpLiveness } from '../src/gobgp-api';
 import { Logger } from '../src/log';
 import { RouterBfd, RouterBfdSessions } from '../src/router-bfd';
-import { FakeClock } from './fake-clock';
 
 const TIMERS: BfdTimers = { minTxMs: 300, minRxMs: 300, multiplier: 3 };
 const ROUTERS = [{ address: '198.18.0.110', timers: TIMERS }, { address: '198.18.0.111', timers: TIMERS }];

@@ -67,7 +67,10 @@ function tunnelBackendTemplate(manifests: readonly any[], serviceName: string): 
   const workload = manifests.find((m) => m.spec?.template?.spec?.initContainers?.some((c: any) => c.name === container));
   if (!workload) throw new Error(`no workload with the init container ${container} in the manifests`);
   const { template } = workload.spec;
-  return { metadata: template.metadata, spec: { ...template.spec, initContainers: template.spec.initContainers.filter((c: any) => c.name === container), containers: [] } };
+  return {
+    metadata: template.metadata,
+    spec: { ...template.spec, initContainers: template.spec.initContainers.filter((c: any) => c.name === container), containers: [] },
+  };
 }
 
 /**
@@ -166,10 +169,10 @@ export async function startIpvsLab(ctx: ScenarioContext, synthDir: string, nodes
   ctx.checks.check(`router's route ${prefix} has one nexthop per LB node (${lbNodes.length}) with real IPVS behind each`, converged.ok,
     `got [${converged.value}] after ${(converged.ms / 1000).toFixed(1)} s`);
   for (let node = 1; node <= nodes; node++) probe(ROUTER_NS, ['ping', '-c', '1', '-W', '2', nodeIp(node)]);
-  const converge = async (want: number[]) => {
-    const hops = want.map(nodeIp).sort().join(' ');
+  const converge = async (wantedNodes: number[]) => {
+    const hops = wantedNodes.map(nodeIp).sort().join(' ');
     const result = await waitFor(() => routerNexthops(prefix).join(' '), (v) => v === hops, 180_000, 250);
-    if (!ctx.checks.check(`router route back to ${want.length} LBs`, result.ok, result.value)) throw new Error('no convergence');
+    if (!ctx.checks.check(`router route back to ${wantedNodes.length} LBs`, result.ok, result.value)) throw new Error('no convergence');
     await sleep(2000);
   };
   return { service, prefix, vipUrl: `http://${model.vips[0]}:${model.ports[0].port}/`, pods, lbs, backends, api, startBackends, addBackend, publishBackends, converge };
@@ -180,7 +183,13 @@ export async function startIpvsLab(ctx: ScenarioContext, synthDir: string, nodes
  * namespace: with the pod runner from the LB image (pod mode), else its command with the VM's own
  * tools (the bench's host mode). Then checks what it left: tunl0 up with every VIP, the routes' MTU.
  */
-async function prepareTunnelBackends(ctx: ScenarioContext, serviceName: string, backends: readonly Backend[], manifests: readonly any[], cluster: PodCluster | undefined): Promise<void> {
+async function prepareTunnelBackends(
+  ctx: ScenarioContext,
+  serviceName: string,
+  backends: readonly Backend[],
+  manifests: readonly any[],
+  cluster: PodCluster | undefined,
+): Promise<void> {
   const template = tunnelBackendTemplate(manifests, serviceName);
   const init = template.spec.initContainers[0];
   const vips = init.args.slice(1) as string[];

@@ -74,7 +74,10 @@ let warmed: Promise<void> | undefined;
  */
 export function warmLbImages(procs: ProcessSet, images: ReadonlyMap<string, UnpackedImage>, template: any): Promise<void> {
   if (warmed) return warmed;
-  const rootfsOf = (name: string) => images.get([...(template.spec.initContainers ?? []), ...template.spec.containers].find((c: any) => c.name === name)?.image)?.rootfs;
+  const rootfsOf = (name: string) => {
+    const container = [...(template.spec.initContainers ?? []), ...template.spec.containers].find((c: any) => c.name === name);
+    return images.get(container?.image)?.rootfs;
+  };
   const warm = [
     ['lb', rootfsOf(LB_POD_CONTAINERS.ipvs), 'cd /opt/ecmp-lb && exec node -e "import(\'@kubernetes/client-node\').then(() => require(\'./controller/src/cli.js\'))"'],
     ['exabgp', rootfsOf(LB_POD_CONTAINERS.exabgp), 'exec exabgp --version'],

@@ -88,6 +88,7 @@ export class PodRunner {
   private readonly created = new Map<string, ChildProcess>();
   private stopped = false;
   private cgroups = false;
+  private t0 = performance.now();
 
   constructor(private readonly options: PodRunnerOptions) {
     this.store = new ObjectStore(options.objects);
@@ -123,8 +124,6 @@ export class PodRunner {
   private note(line: string): void {
     this.options.log?.(`${this.options.name}: ${line} at ${((performance.now() - this.t0) / 1000).toFixed(1)} s`);
   }
-
-  private t0 = performance.now();
 
   private async startInner(): Promise<void> {
     this.t0 = performance.now();
@@ -300,12 +299,17 @@ export class PodRunner {
             if (!data && !src.optional) throw new PodError('CreateContainerConfigError', `MountVolume.SetUp failed for volume "${volume.name}" : ${kind.toLowerCase()} "${src.name}" not found`);
             for (const [k, v] of selectItems(data ?? new Map(), src.items, volume.name)) files.set(k, v);
           } else if (s.downwardAPI) {
-            for (const item of s.downwardAPI.items ?? []) files.set(item.path, { data: Buffer.from(fieldValue(this.identity, item.fieldRef.fieldPath)), mode: item.mode });
+            for (const item of s.downwardAPI.items ?? []) {
+              files.set(item.path, { data: Buffer.from(fieldValue(this.identity, item.fieldRef.fieldPath)), mode: item.mode });
+            }
           }
         }
         atomicWrite(dir, files, volume.projected.defaultMode ?? 0o644, fsGroup);
       } else if (volume.downwardAPI) {
-        const files = new Map((volume.downwardAPI.items ?? []).map((item: any) => [item.path, { data: Buffer.from(fieldValue(this.identity, item.fieldRef.fieldPath)), mode: item.mode }])) as Map<string, { data: Buffer; mode?: number }>;
+        const files = new Map((volume.downwardAPI.items ?? []).map((item: any) => [
+          item.path,
+          { data: Buffer.from(fieldValue(this.identity, item.fieldRef.fieldPath)), mode: item.mode },
+        ])) as Map<string, { data: Buffer; mode?: number }>;
         atomicWrite(dir, files, volume.downwardAPI.defaultMode ?? 0o644, fsGroup);
       } else if (volume.hostPath) {
         hostPathCheck(volume.name, volume.hostPath);
@@ -450,7 +454,10 @@ export class PodRunner {
       req.on('timeout', () => req.destroy(new Error('timeout')));
       req.on('error', () => { status.ready = false; });
     };
-    const timer = setTimeout(() => { check(); this.probes.push(setInterval(check, (probe.periodSeconds ?? 10) * 1000)); }, (probe.initialDelaySeconds ?? 0) * 1000);
+    const timer = setTimeout(() => {
+      check();
+      this.probes.push(setInterval(check, (probe.periodSeconds ?? 10) * 1000));
+    }, (probe.initialDelaySeconds ?? 0) * 1000);
     this.probes.push(timer as unknown as NodeJS.Timeout);
   }
 }
@@ -484,7 +491,11 @@ function hostPathCheck(name: string, hostPath: { path: string; type?: string }):
   if (type === 'DirectoryOrCreate' && !stat) { fs.mkdirSync(hostPath.path, { recursive: true, mode: 0o755 }); return; }
   if (type === 'FileOrCreate' && !stat) { fs.writeFileSync(hostPath.path, '', { mode: 0o644 }); return; }
   const wants: Record<string, (s: fs.Stats) => boolean> = {
-    Directory: (s) => s.isDirectory(), File: (s) => s.isFile(), Socket: (s) => s.isSocket(), CharDevice: (s) => s.isCharacterDevice(), BlockDevice: (s) => s.isBlockDevice(),
+    Directory: (s) => s.isDirectory(),
+    File: (s) => s.isFile(),
+    Socket: (s) => s.isSocket(),
+    CharDevice: (s) => s.isCharacterDevice(),
+    BlockDevice: (s) => s.isBlockDevice(),
   };
   if (wants[type] && !(stat && wants[type](stat))) throw new PodError('CreateContainerConfigError', `MountVolume.SetUp failed for volume "${name}" : hostPath type check failed: ${hostPath.path} is not a ${type}`);
 }

@@ -17,7 +17,13 @@ const routerV6: UpstreamRouterModel = {
 
 const resilientRouter: UpstreamRouterModel = {
   ...routerV6,
-  resilientHashing: { sourceTable: RESILIENT_SOURCE_TABLE, protocol: RESILIENT_ROUTE_PROTOCOL, buckets: 512, idleTimerSeconds: 10, unbalancedTimerSeconds: 300 },
+  resilientHashing: {
+    sourceTable: RESILIENT_SOURCE_TABLE,
+    protocol: RESILIENT_ROUTE_PROTOCOL,
+    buckets: 512,
+    idleTimerSeconds: 10,
+    unbalancedTimerSeconds: 300,
+  },
 };
 
 /** The lines of the top-level block that starts with `header`. */

@@ -17,6 +17,7 @@ import { renderExabgp } from '../../lib/renderers/exabgp';
 import { renderFrr } from '../../lib/renderers/frr';
 import { renderGobgpRouter, renderRouteReflector } from '../../lib/renderers/gobgpd';
 import { renderKeepalived } from '../../lib/renderers/keepalived';
+import { parseToml } from '../../lib/toml';
 import { CheckResult, checkBird, checkExabgp, checkFrr, checkGobgpd, checkKeepalived } from '../support/daemons';
 import { tempDir, testTopology } from '../support/topology';
 
@@ -64,22 +65,32 @@ const prefix = fc.oneof(
   { weight: 2, arbitrary: fc.constantFrom('0.0.0.0/0', '::/0', '198.18.1.7/24', '198.18.1.0/33', '::ffff:198.18.1.0/120', '255.255.255.255/32', '198.18.1.0/24 ', '2001:DB8::/32', '198.19.200.0/24', '1.2.3.4', '01.2.3.0/24', '2001:db8::/129') },
   { weight: 1, arbitrary: anyString },
 );
-const port = fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 1, max: 65535 }) }, { weight: 1, arbitrary: fc.constantFrom(0, -1, 65536, 1.5, Number.NaN, Number.MAX_SAFE_INTEGER, 1e300) });
-const count = (min: number, max: number) => fc.oneof({ weight: 8, arbitrary: fc.integer({ min, max }) }, { weight: 1, arbitrary: fc.constantFrom(-1, 0, 256, 1e9, 2.5, Number.NaN, Number.POSITIVE_INFINITY) });
+const port = fc.oneof(
+  { weight: 8, arbitrary: fc.integer({ min: 1, max: 65535 }) },
+  { weight: 1, arbitrary: fc.constantFrom(0, -1, 65536, 1.5, Number.NaN, Number.MAX_SAFE_INTEGER, 1e300) },
+);
+const count = (min: number, max: number) => fc.oneof(
+  { weight: 8, arbitrary: fc.integer({ min, max }) },
+  { weight: 1, arbitrary: fc.constantFrom(-1, 0, 256, 1e9, 2.5, Number.NaN, Number.POSITIVE_INFINITY) },
+);
 const address = fc.oneof(
   { weight: 6, arbitrary: fc.integer({ min: 2, max: 250 }).map(n => `198.18.0.${n}`) },
   { weight: 1, arbitrary: fc.constantFrom('2001:db8::109', '::', '0.0.0.0', '198.18.0', '198.18.0.256', '::ffff:198.18.0.1', 'rr.example') },
   { weight: 1, arbitrary: anyString },
 );
 /** Durations as a user could write them (cdk8s itself refuses negative ones before we see them). */
-const seconds = fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 3, max: 600 }) }, { weight: 1, arbitrary: fc.constantFrom(0, 1, 2, 2.5, 70000, Number.POSITIVE_INFINITY) });
+const seconds = fc.oneof(
+  { weight: 8, arbitrary: fc.integer({ min: 3, max: 600 }) },
+  { weight: 1, arbitrary: fc.constantFrom(0, 1, 2, 2.5, 70000, Number.POSITIVE_INFINITY) },
+);
 /**
  * Props for a whole topology. `hostile` mixes adversarial values into every field; otherwise the
  * values are valid one by one (combinations may still be refused: overlapping prefixes, DR with a
  * remapped port, ...), so that enough runs synthesize and reach the daemon checkers.
  */
 function topologyArbitrary(hostile: boolean) {
-  const pick = <T>(good: fc.Arbitrary<T>, bad: fc.Arbitrary<any>): fc.Arbitrary<T> => hostile ? fc.oneof({ weight: 3, arbitrary: good }, { weight: 1, arbitrary: bad }) : good;
+  const pick = <T>(good: fc.Arbitrary<T>, bad: fc.Arbitrary<any>): fc.Arbitrary<T> =>
+    hostile ? fc.oneof({ weight: 3, arbitrary: good }, { weight: 1, arbitrary: bad }) : good;
   const v4Prefix = fc.integer({ min: 1, max: 250 }).map(n => `198.18.${n}.0/24`);
   const v6Prefix = fc.integer({ min: 1, max: 0xffff }).map(n => `2001:db8:${n.toString(16)}::/64`);
   const servicePrefixes = hostile
@@ -336,7 +347,7 @@ describe('renderers: adversarial free-text fields are written harmlessly or refu
           for (const line of text.split('\n').filter(l => l.includes('description'))) expect(line).toMatch(/^ {2}description "[A-Za-z0-9._-]+";$/);
           expect(text).not.toContain('6.6.6.6');
         } else {
-          const parsed = JSON.stringify(require('../../lib/toml').parseToml(text));
+          const parsed = JSON.stringify(parseToml(text));
           expect(parsed).not.toMatch(/"neighbor-address":"6\.6\.6\.6"/);
         }
         // exabgp --test also requires the announcer program to exist: check only with a real one.
@@ -382,7 +393,8 @@ describe('regressions the properties found: each is now refused in the lib/error
     expect(() => renderExabgp({ ...exabgp, md5Password: '${ECMP_LB_BGP_PASSWORD}' })).toThrow(/not the placeholder/);
     const router: UpstreamRouterModel = {
       asn: 65021, routerId: '198.18.0.110', reflectors: [{ address: '198.18.0.109', asn: 65021, description: 'rr\n neighbor 6.6.6.6 remote-as 1', passive: false }],
-      maximumPaths: 16, servicePrefixes: [], families: [AddressFamily.IPV4_UNICAST], timers: { holdTimeSeconds: 9, keepaliveSeconds: 3, connectRetrySeconds: 5 },
+      maximumPaths: 16, servicePrefixes: [], families: [AddressFamily.IPV4_UNICAST],
+      timers: { holdTimeSeconds: 9, keepaliveSeconds: 3, connectRetrySeconds: 5 },
       filterPrefixes: true, password: '',
     };
     expect(() => renderFrr(router)).toThrow(/neighbor description must be/);

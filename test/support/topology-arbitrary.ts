@@ -174,7 +174,11 @@ const V4_POD_NETWORKS = ['198.19.128.0/17', ...Array.from({ length: 8 }, (_, k) 
 
 function serviceArbitrary() {
   const prefixPart = fc.record({
-    length: fc.oneof({ weight: 5, arbitrary: fc.constant(24) }, { weight: 3, arbitrary: fc.integer({ min: 25, max: 30 }) }, { weight: 1, arbitrary: fc.constant(32) }),
+    length: fc.oneof(
+      { weight: 5, arbitrary: fc.constant(24) },
+      { weight: 3, arbitrary: fc.integer({ min: 25, max: 30 }) },
+      { weight: 1, arbitrary: fc.constant(32) },
+    ),
     slot: fc.nat(255),
     length6: fc.constantFrom(48, 56, 64, 64, 120, 128),
   });
@@ -213,7 +217,11 @@ function serviceArbitrary() {
       memory: fc.constantFrom('32Mi', '64Mi', '100M', '1e8'),
       limitMemory: fc.constantFrom('256Mi', '512Mi', '1Gi', '2G'),
     }), 4),
-    nodeSelector: opt(fc.dictionary(fc.constantFrom(...NODE_SELECTOR_KEYS), fc.constantFrom(...LABEL_VALUES), { minKeys: 1, maxKeys: 2, noNullPrototype: true }), 3),
+    nodeSelector: opt(fc.dictionary(
+      fc.constantFrom(...NODE_SELECTOR_KEYS),
+      fc.constantFrom(...LABEL_VALUES),
+      { minKeys: 1, maxKeys: 2, noNullPrototype: true },
+    ), 3),
     tolerations: fc.boolean(),
     loadKernelModules: opt(fc.boolean()),
     backends: fc.oneof(
@@ -296,7 +304,9 @@ function finish(base: any, rawServices: any[]): TopologySpec {
       port: p.port,
       ...(p.protocol ? { protocol: p.protocol } : {}),
       // DR and TUN cannot remap a port.
-      ...(p.backendPort !== undefined ? { backendPort: (forwardingMethod ?? ForwardingMethod.NAT) === ForwardingMethod.NAT ? p.backendPort : p.port } : {}),
+      ...(p.backendPort !== undefined ? {
+        backendPort: (forwardingMethod ?? ForwardingMethod.NAT) === ForwardingMethod.NAT ? p.backendPort : p.port,
+      } : {}),
     }));
     const allTcp = ports.every(p => (p.protocol ?? Protocol.TCP) === Protocol.TCP);
     let healthCheck: HealthCheckSpec | undefined;
@@ -339,7 +349,9 @@ function finish(base: any, rawServices: any[]): TopologySpec {
       ...(forwardingMethod !== undefined ? { forwardingMethod } : {}),
       ...(healthCheck ? { healthCheck } : {}),
       ...(hold ? { holdSeconds: hold.holdSeconds } : {}),
-      ...(hold && hold.keepalive !== undefined ? { keepaliveSeconds: Math.max(1, Math.floor(hold.keepalive * Math.floor(hold.holdSeconds / 3))) } : {}),
+      ...(hold && hold.keepalive !== undefined ? {
+        keepaliveSeconds: Math.max(1, Math.floor(hold.keepalive * Math.floor(hold.holdSeconds / 3))),
+      } : {}),
       ...(s.connectRetrySeconds !== undefined ? { connectRetrySeconds: s.connectRetrySeconds } : {}),
       ...(s.drainSeconds !== undefined ? { drainSeconds: s.drainSeconds } : {}),
       ...(s.explicitAsn ? { asn: base.asn } : {}),
@@ -547,8 +559,12 @@ export function buildSpec(spec: TopologySpec, outdir: string): EcmpApp {
       ...(s.exabgpImage !== undefined ? { exabgpImage: s.exabgpImage } : {}),
       ...(s.resources ? {
         resources: {
-          ...(s.resources.requests ? { requests: Object.fromEntries(Object.entries(s.resources.requests).map(([k, v]) => [k, k8s.Quantity.fromString(v)])) } : {}),
-          ...(s.resources.limits ? { limits: Object.fromEntries(Object.entries(s.resources.limits).map(([k, v]) => [k, k8s.Quantity.fromString(v)])) } : {}),
+          ...(s.resources.requests ? {
+            requests: Object.fromEntries(Object.entries(s.resources.requests).map(([k, v]) => [k, k8s.Quantity.fromString(v)])),
+          } : {}),
+          ...(s.resources.limits ? {
+            limits: Object.fromEntries(Object.entries(s.resources.limits).map(([k, v]) => [k, k8s.Quantity.fromString(v)])),
+          } : {}),
         },
       } : {}),
       ...(s.nodeSelector ? { nodeSelector: s.nodeSelector } : {}),

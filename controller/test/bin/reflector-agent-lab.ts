@@ -8,9 +8,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ApiServerDouble } from '../apiserver-double';
 import { jsonLogger } from '../../src/log';
 import { loadAgentConfig, runReflectorAgent } from '../../src/reflector-agent';
+import { ApiServerDouble } from '../apiserver-double';
 
 const [configFile, gobgpApi] = process.argv.slice(2);
 const log = jsonLogger({ component: 'reflector-agent' });
