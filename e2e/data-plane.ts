@@ -12,6 +12,7 @@
  *
  * usage (compiled, in the VM): node e2e/.build/e2e/data-plane.js SYNTH_DIR RESILIENT_SYNTH_DIR IMAGES_JSON
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { within } from './lib/checks';
 import { runScenarios, ScenarioContext } from './lib/harness';
@@ -19,6 +20,7 @@ import { startIpvsLab } from './lib/ipvs-lab';
 import { CLIENT_IP, nodeIp, ROUTER_NS, routerNexthops } from './lib/lab';
 import { describeLoad, startLoad } from './lib/load';
 import { probe, sleep, waitFor } from './lib/proc';
+import { DRIFT_RESTART_LOG } from '../controller/src/controller';
 import { backendRolloutTrial, describeJoin, describeRollout, lbJoinTrial, lossTrials, trialTotals } from './lib/trials';
 
 const [SYNTH_DIR, RESILIENT_SYNTH_DIR, IMAGES_JSON] = process.argv.slice(2);
@@ -131,6 +133,12 @@ async function tunnelScaleDown(ctx: ScenarioContext): Promise<void> {
   checks.check('TUN rollout: each terminating backend got no new flow from any LB within 10 s of its endpoint change, while its established flows went on',
     rollout.propagationSeconds.every((s) => s <= 10) && rollout.terminatingFlows.some((n) => n > 0),
     `dropped after ${rollout.propagationSeconds.map((s) => s.toFixed(1)).join(' / ')} s; ${rollout.terminatingFlows.join(' / ')} established flows then`);
+  // A keepalived restarted for drift flushes IPVS and withdraws the LB: it must never happen in a healthy rollout.
+  const podLogs = path.join(ctx.workDir, 'pods');
+  const driftRestarts = fs.readdirSync(podLogs).filter((f) => f.endsWith('.log'))
+    .flatMap((f) => fs.readFileSync(path.join(podLogs, f), 'utf8').split('\n').filter((l) => l.includes(DRIFT_RESTART_LOG)).map(() => f));
+  checks.check('TUN: no LB pod restarted keepalived for IPVS drift during the trials (keepalived applied every reload within the grace)',
+    driftRestarts.length === 0, driftRestarts.join(' ') || 'none');
 }
 
 /**

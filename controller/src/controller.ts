@@ -52,12 +52,18 @@ export interface ControllerOptions {
   readonly resyncMs?: number;
   /** Retries of a failed write or reload signal. */
   readonly retryBackoff?: BackoffPolicy;
-  /** How long IPVS may differ from the config (keepalived applies a reload asynchronously) before keepalived is restarted. */
+  /**
+   * How long IPVS may differ from the config before keepalived is restarted: keepalived applies a
+   * reload asynchronously, slowly under load, and a restart flushes IPVS and withdraws the LB.
+   */
   readonly ipvsDriftGraceMs?: number;
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
 const DEFAULT_RETRY: BackoffPolicy = { initialMs: 200, maxMs: 10_000 };
+
+/** Logged when IPVS drift restarts keepalived (the e2e counts these lines). */
+export const DRIFT_RESTART_LOG = 'IPVS differs from the config keepalived loaded; restarting keepalived';
 
 /**
  * Endpoint events in, keepalived config and announce file out. Events are coalesced: the first
@@ -254,11 +260,11 @@ export class Controller {
     const now = performance.now();
     this.driftSince ??= now;
     // A restarted keepalived needs time to build IPVS again, more under load: do not restart it in a loop.
-    if (now - this.driftSince < (this.options.ipvsDriftGraceMs ?? 3000) * 2 ** Math.min(this.driftRestarts, 5)) return;
+    if (now - this.driftSince < (this.options.ipvsDriftGraceMs ?? 10_000) * 2 ** Math.min(this.driftRestarts, 5)) return;
     this.driftSince = undefined;
     this.driftRestarts++;
     this.options.metrics.errors.inc({ kind: 'ipvs_drift' });
-    this.options.log.log('error', 'IPVS differs from the config keepalived loaded; restarting keepalived', { drift: drift.slice(0, 10) });
+    this.options.log.log('error', DRIFT_RESTART_LOG, { drift: drift.slice(0, 10) });
     this.options.keepalived.restart();
   }
 
