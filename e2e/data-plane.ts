@@ -20,8 +20,8 @@ import { startIpvsLab } from './lib/ipvs-lab';
 import { CLIENT_IP, nodeIp, ROUTER_NS, routerNexthops } from './lib/lab';
 import { describeLoad, startLoad } from './lib/load';
 import { probe, sleep, waitFor } from './lib/proc';
-import { DRIFT_RESTART_LOG } from '../controller/src/controller';
 import { backendRolloutTrial, describeJoin, describeRollout, lbJoinTrial, lossTrials, trialTotals } from './lib/trials';
+import { DRIFT_RESTART_LOG } from '../controller/src/controller';
 
 const [SYNTH_DIR, RESILIENT_SYNTH_DIR, IMAGES_JSON] = process.argv.slice(2);
 /** The LB pods exactly as synthesized, from the built images, by the pod runner (crun). */
