@@ -5,7 +5,9 @@
  * kernel nexthop per LB node, two services side by side, scaling 1 -> 4 -> 2, and withdrawal; on
  * FRR, a silent LB failure (the pod frozen) found by BFD (the library's default, 300 ms x 3: the LB
  * pods run the controller's BFD sessions, the reflector agents theirs); then the in-cluster
- * reflector placement through the NAT a cluster puts on its path.
+ * reflector placement through the NAT a cluster puts on its path, BFD included.
+ *
+ * usage: control-plane.ts [SCENARIO-NAME-PART]
  */
 import * as fs from 'node:fs';
 import { RouterFlavour } from '../lib';
@@ -88,8 +90,13 @@ async function fig12(flavour: RouterFlavour, ctx: ScenarioContext): Promise<void
   }
 }
 
-void runScenarios('control plane', [
+const SCENARIOS: [string, (ctx: ScenarioContext) => Promise<void>][] = [
   ['Fig. 12 on FRR', (ctx) => fig12(RouterFlavour.FRR, ctx)],
   ['Fig. 12 on BIRD', (ctx) => fig12(RouterFlavour.BIRD, ctx)],
   ['in-cluster reflector behind ClusterIP DNAT and node SNAT', inClusterReflector],
-], 600);
+];
+// An argument picks the scenarios whose names contain it (`in-cluster`); none runs them all.
+const only = process.argv[2];
+const chosen = SCENARIOS.filter(([name]) => only === undefined || name.includes(only));
+if (chosen.length === 0) throw new Error(`no scenario named like ${only}: ${SCENARIOS.map(([name]) => name).join('; ')}`);
+void runScenarios('control plane', chosen, 600);

@@ -23,6 +23,11 @@ export interface InClusterReflectorOptions {
   readonly gobgpdConfig: () => string;
   /** Renders the reflector agent's `lb-pod-bindings.json`, at synth time. */
   readonly agentConfig: () => string;
+  /**
+   * BFD with the LB pods (multihop, UDP 4784), run by the reflector agent: the Service gets a UDP
+   * port for it, and the NetworkPolicy lets it in from the LB pods and out to them.
+   */
+  readonly bfd: boolean;
   /** Add the NetworkPolicy of the `networkPolicy` prop. */
   readonly networkPolicy: boolean;
   /** The addresses of the upstream routers, at synth time: the NetworkPolicy's egress. */
@@ -38,6 +43,8 @@ const SERVICE_ACCOUNT_SOURCES: k8s.VolumeProjection[] = [
   { downwardApi: { items: [{ path: 'namespace', fieldRef: { fieldPath: 'metadata.namespace' } }] } },
 ];
 const API_SERVER_PORTS = [443, 6443];
+/** BFD multihop (RFC 5883): the LB pods' sessions go to this port, and the agent's to theirs. */
+const BFD_MULTIHOP_PORT = 4784;
 
 /**
  * The in-cluster route reflector, as children of `scope` (the RouteReflector): a gobgpd pod pinned
@@ -95,6 +102,7 @@ export function addInClusterReflector(scope: Construct, options: InClusterReflec
             name: 'reflector-agent',
             image: options.agentImage,
             command: ['ecmp-lb', 'reflector-agent', '--config', '/etc/gobgpd/lb-pod-bindings.json'],
+            ...(options.bfd ? { ports: [{ name: 'bfd', containerPort: BFD_MULTIHOP_PORT, protocol: 'UDP' }] } : {}),
             resources: { requests: { cpu: quantity('10m'), memory: quantity('48Mi') }, limits: { memory: quantity('192Mi') } },
             securityContext: containerSecurity(),
             volumeMounts: [
@@ -115,7 +123,11 @@ export function addInClusterReflector(scope: Construct, options: InClusterReflec
     metadata: { name: `${options.reflectorName}-bgp`, labels },
     spec: {
       selector: labels,
-      ports: [{ name: 'bgp', port, targetPort: k8s.IntOrString.fromNumber(port), protocol: 'TCP' }],
+      ports: [
+        { name: 'bgp', port, targetPort: k8s.IntOrString.fromNumber(port), protocol: 'TCP' },
+        // The LB pods' BFD sessions reach the agent through the same ClusterIP (their source kept).
+        ...(options.bfd ? [{ name: 'bfd', port: BFD_MULTIHOP_PORT, targetPort: k8s.IntOrString.fromNumber(BFD_MULTIHOP_PORT), protocol: 'UDP' }] : []),
+      ],
     },
   });
   if (options.networkPolicy) addNetworkPolicy(scope, options);
@@ -127,22 +139,23 @@ function reflectorLabels(reflectorName: string): { [key: string]: string } {
 }
 
 /**
- * Only LB pods reach the BGP port; the reflector connects only to the routers' BGP port. Replies
- * on established connections are allowed by every NetworkPolicy implementation (they are stateful).
+ * Only LB pods reach the BGP port (and with BFD, UDP 4784); the reflector connects only to the
+ * routers' BGP port (and with BFD, the LB pods' UDP 4784: BFD's two directions are separate flows,
+ * neither a reply to the other). Replies on established connections are allowed by every
+ * NetworkPolicy implementation (they are stateful).
  */
 function addNetworkPolicy(scope: Construct, options: InClusterReflectorOptions): void {
   const labels = reflectorLabels(options.reflectorName);
   const bgp = () => [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(options.port) }];
+  const bfd = () => [{ protocol: 'UDP', port: k8s.IntOrString.fromNumber(BFD_MULTIHOP_PORT) }];
+  // LB pods of every namespace: LoadBalancerServices may live in other charts.
+  const lbPods = () => [{ namespaceSelector: {}, podSelector: { matchLabels: { [LB_ROLE_LABEL]: 'lb' } } }];
   new k8s.KubeNetworkPolicy(scope, 'NetworkPolicy', {
     metadata: { name: `${options.reflectorName}-gobgpd`, labels },
     spec: {
       podSelector: { matchLabels: labels },
       policyTypes: ['Ingress', 'Egress'],
-      ingress: [{
-        // LB pods of every namespace: LoadBalancerServices may live in other charts.
-        from: [{ namespaceSelector: {}, podSelector: { matchLabels: { [LB_ROLE_LABEL]: 'lb' } } }],
-        ports: bgp(),
-      }],
+      ingress: [{ from: lbPods(), ports: options.bfd ? [...bgp(), ...bfd()] : bgp() }],
       egress: Lazy.any({
         produce: () => {
           const routers = options.routerAddresses();
@@ -154,6 +167,8 @@ function addNetworkPolicy(scope: Construct, options: InClusterReflectorOptions):
             // The reflector agent reads LB pods from the API server, whose address is not known
             // here: its ports only (the kubernetes Service's 443, and 6443 after the CNI's DNAT).
             ...(options.reflectorAgent ? [{ ports: API_SERVER_PORTS.map(port => ({ protocol: 'TCP', port: k8s.IntOrString.fromNumber(port) })) }] : []),
+            // The agent's BFD packets to the LB pods' multihop port.
+            ...(options.bfd ? [{ to: lbPods(), ports: bfd() }] : []),
           ];
         },
       }),

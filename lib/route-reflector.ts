@@ -123,13 +123,17 @@ export interface RouteReflectorOptions {
    * node's link cut) loses its paths after `bfdMinIntervalMs` x `bfdMultiplier` instead of the
    * BGP hold time. gobgpd: the reflector agent runs the sessions and unbinds a pod whose session
    * goes down until it is up again (needs `bindPrefixesToLbPods`); FRR: bfdd, from a profile on
-   * the LB peer group (its generated `daemons` file enables bfdd). Standalone reflectors only: an in-cluster
-   * reflector is reached through its Service's DNAT, which BFD's sessions do not cross yet.
+   * the LB peer group (its generated `daemons` file enables bfdd). In-cluster (gobgpd), the LB pods
+   * send to the reflector's Service (its ClusterIP, UDP 4784, DNATed to the pod with their own
+   * source kept) and the agent in the reflector pod answers from the pod's address, its packets
+   * matched by discriminator; the Service gets a `bfd` UDP port and the NetworkPolicy lets UDP
+   * 4784 in from and out to the LB pods.
    * The sessions with the upstream routers get BFD too (single-hop, RFC 5881), at the same timers,
    * where the router runs it (`UpstreamRouterOptions.bfd`: FRR and BIRD): FRR's bfdd from a
    * second profile, or for gobgpd the reflector agent, which answers only while gobgpd's API does,
-   * so a router drops a dead or hung reflector within the detection time.
-   * @default true for a standalone reflector (with bindPrefixesToLbPods for gobgpd), else false
+   * so a router drops a dead or hung reflector within the detection time. Not for an in-cluster
+   * reflector: it is not on the router's segment and reaches it through its node's SNAT.
+   * @default true where it can work: FRR, and gobgpd with bindPrefixesToLbPods (standalone or in-cluster)
    */
   readonly bfd?: boolean;
   /**
@@ -255,7 +259,7 @@ export class RouteReflector extends Construct implements IRouteReflector {
         throwInvalid(this, 'nodeName', props.nodeName, 'is required for an in-cluster route reflector', 'name the node whose IP is `address`, so the upstream router always sees the reflector at that address');
       }
       const namespace = checkNamespace(this);
-      this.lbPeer = { name: this.reflectorName, host: `${this.reflectorName}-bgp.${namespace}.svc`, port: this.port };
+      this.lbPeer = { name: this.reflectorName, host: `${this.reflectorName}-bgp.${namespace}.svc`, port: this.port, ...(this.bfd ? { bfd: this.bfd } : {}) };
       this.configResource = addInClusterReflector(this, {
         reflectorName: this.reflectorName,
         nodeName,
@@ -263,6 +267,7 @@ export class RouteReflector extends Construct implements IRouteReflector {
         image: imageReference(this, ImageName.GOBGPD, props.images, { field: 'image', value: props.image }),
         agentImage: imageReference(this, ImageName.LB, props.images, { field: 'agentImage', value: props.agentImage }),
         reflectorAgent: this.bindPrefixesToLbPods,
+        bfd: this.bfd !== undefined,
         gobgpdConfig: () => renderRouteReflector(this.model()),
         agentConfig: () => renderReflectorAgentConfig(this.model()),
         networkPolicy: props.networkPolicy ?? false,
@@ -307,8 +312,9 @@ export class RouteReflector extends Construct implements IRouteReflector {
     }
     const routers: BgpNeighborModel[] = this.routers.map(r => ({
       address: r.address, asn: r.asn, description: `router-${r.routerName}`, passive: false,
-      // Both ends must run it: a router without BFD (gobgpd + zebra, or bfd: false) gets no session.
-      ...(this.bfd && r.bfd ? { bfd: this.bfd } : {}),
+      // Both ends must run it: a router without BFD (gobgpd + zebra, or bfd: false) gets no session,
+      // nor does an in-cluster reflector's router (single-hop BFD needs one segment; its session is SNATed).
+      ...(this.bfd && r.bfd && this.placement === RouteReflectorPlacement.STANDALONE ? { bfd: this.bfd } : {}),
     }));
     const accepted = [...new Set(this.services.flatMap(s => s.prefixes))].sort();
     // The key itself never reaches a file: the placeholder is filled at install or pod start.
@@ -332,7 +338,7 @@ export class RouteReflector extends Construct implements IRouteReflector {
       })).filter(limit => limit.maxPrefixes > 0),
       routerPassword: password,
       lbPassword: this.bgpPassword?.signLoadBalancerSessions ? password : '',
-      ...(this.bfd ? { bfd: { ...this.bfd, localAddress: this.address } } : {}),
+      ...(this.bfd ? { bfd: { ...this.bfd, localAddress: this.bfdLocalAddress() } } : {}),
       lbPodBindings: !this.bindPrefixesToLbPods ? [] : this.services
         .map(s => ({ namespace: s.namespace, service: s.serviceName, prefixes: [...s.prefixes].sort() }))
         // Plain code-point order: the same bytes whatever the machine's locale.
@@ -375,13 +381,23 @@ export class RouteReflector extends Construct implements IRouteReflector {
     }
   }
 
-  /** BFD is on by default wherever it can work: on a standalone reflector, for gobgpd only with bindPrefixesToLbPods (the reflector agent runs it). */
+  /**
+   * Where the reflector agent binds its BFD sessions with the LB pods. Standalone: the reflector's
+   * address, which the LB pods send to. In-cluster: every address of the pod (the unspecified
+   * address of the reflector's family), since the pod IP is known only at run time: the LB pods
+   * send to the Service's ClusterIP, their nodes DNAT it to the pod IP, and the agent answers from
+   * the pod IP (its own flow, not a reply: the LB pods match it by discriminator).
+   */
+  private bfdLocalAddress(): string {
+    if (this.placement === RouteReflectorPlacement.STANDALONE) return this.address;
+    return this.address.includes(':') ? '::' : '0.0.0.0';
+  }
+
+  /** BFD is on by default wherever it can work: FRR, and gobgpd with bindPrefixesToLbPods (the reflector agent runs it), standalone or in-cluster. */
   private checkBfd(props: RouteReflectorProps): BfdModel | undefined {
-    const reason = this.placement === RouteReflectorPlacement.IN_CLUSTER
-      ? { why: 'is not supported by an in-cluster route reflector (its LB sessions cross the Service\'s DNAT)', fix: 'run the reflector standalone for BFD, or remove bfd' }
-      : this.daemon === ReflectorDaemon.GOBGP && !this.bindPrefixesToLbPods
-        ? { why: 'needs bindPrefixesToLbPods on a gobgpd reflector (the reflector agent runs its sessions and unbinds a pod whose session goes down)', fix: 'turn bindPrefixesToLbPods on, use daemon: ReflectorDaemon.FRR, or remove bfd' }
-        : undefined;
+    const reason = this.daemon === ReflectorDaemon.GOBGP && !this.bindPrefixesToLbPods
+      ? { why: 'needs bindPrefixesToLbPods on a gobgpd reflector (the reflector agent runs its sessions and unbinds a pod whose session goes down)', fix: 'turn bindPrefixesToLbPods on, use daemon: ReflectorDaemon.FRR, or remove bfd' }
+      : undefined;
     if (props.bfd && reason) throwInvalid(this, 'bfd', props.bfd, reason.why, reason.fix);
     const on = props.bfd ?? reason === undefined;
     if (!on) {

@@ -67,8 +67,10 @@ function routerHashing(resilient: ResilientHashingModel | undefined): string {
 
 /** Whether the LB pods' sessions with a reflector have BFD, who runs it there, and if not, why not. */
 function reflectorBfd(r: RouteReflector): string {
-  if (r.bfd) return `${r.bfd.minIntervalMs} ms x ${r.bfd.multiplier} (${r.daemon === ReflectorDaemon.FRR ? 'bfdd' : 'the reflector agent'})`;
-  if (r.placement === RouteReflectorPlacement.IN_CLUSTER) return 'no: not across the Service\'s DNAT yet (BGP hold time)';
+  if (r.bfd) {
+    const where = r.daemon === ReflectorDaemon.FRR ? 'bfdd' : r.placement === RouteReflectorPlacement.IN_CLUSTER ? 'the reflector agent, through the Service\'s UDP 4784' : 'the reflector agent';
+    return `${r.bfd.minIntervalMs} ms x ${r.bfd.multiplier} (${where})`;
+  }
   return r.daemon === ReflectorDaemon.GOBGP && !r.bindPrefixesToLbPods ? 'no: needs bindPrefixesToLbPods (BGP hold time)' : 'off (BGP hold time)';
 }
 
@@ -79,6 +81,7 @@ function routerBfd(router: UpstreamRouterConfig, reflectors: RouteReflector[]): 
   return router.model().reflectors.map(session => {
     const reflector = reflectors.find(r => r.address === session.address);
     const name = reflector?.reflectorName ?? session.address;
+    if (!session.bfd && reflector?.placement === RouteReflectorPlacement.IN_CLUSTER) return `${name}: no, an in-cluster reflector reaches the router through its node's SNAT, not on its segment (BGP hold time)`;
     if (!session.bfd) return `${name}: no, the reflector's BFD is off (BGP hold time)`;
     const there = reflector?.daemon === ReflectorDaemon.FRR ? 'bfdd' : 'the reflector agent, while gobgpd answers';
     return `${name}: ${session.bfd.minIntervalMs} ms x ${session.bfd.multiplier}, single-hop (${here}; ${there})`;

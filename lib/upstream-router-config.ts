@@ -166,7 +166,9 @@ export class UpstreamRouterConfig extends Construct implements IUpstreamRouter {
         description: `rr-${r.reflectorName}`,
         // An in-cluster reflector sits behind the CNI's SNAT: only it can open the session.
         passive: r.placement === RouteReflectorPlacement.IN_CLUSTER,
-        ...(this.bfd && r.bfd ? { bfd: { minIntervalMs: r.bfd.minIntervalMs, multiplier: r.bfd.multiplier } } : {}),
+        // Single-hop BFD needs the reflector on the router's segment: not an in-cluster one (SNATed).
+        ...(this.bfd && r.bfd && r.placement === RouteReflectorPlacement.STANDALONE
+          ? { bfd: { minIntervalMs: r.bfd.minIntervalMs, multiplier: r.bfd.multiplier } } : {}),
       })),
       maximumPaths: this.maximumPaths,
       servicePrefixes: prefixes,

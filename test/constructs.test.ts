@@ -187,9 +187,20 @@ test('an in-cluster reflector: a pinned gobgpd pod that LB pods dial through a S
   expect(rr.spec.template.spec.containers[0].securityContext.runAsNonRoot).toBe(true);
   expect(rr.spec.template.spec.securityContext.sysctls).toEqual([{ name: 'net.ipv4.ip_unprivileged_port_start', value: '179' }]);
   expect(one(manifests, 'ConfigMap', 'rr1-gobgpd').data['gobgpd.toml']).toContain('198.19.128.0/17');
-  expect(one(manifests, 'Service', 'rr1-bgp').spec.ports[0].port).toBe(179);
+  // BGP, and the LB pods' BFD (on by default) through the same ClusterIP to the agent's UDP 4784.
+  expect(one(manifests, 'Service', 'rr1-bgp').spec.ports).toEqual([
+    { name: 'bgp', port: 179, targetPort: 179, protocol: 'TCP' },
+    { name: 'bfd', port: 4784, targetPort: 4784, protocol: 'UDP' },
+  ]);
+  expect(rr.spec.template.spec.containers[1].ports).toEqual([{ name: 'bfd', containerPort: 4784, protocol: 'UDP' }]);
+  const agent = JSON.parse(one(manifests, 'ConfigMap', 'rr1-gobgpd').data['lb-pod-bindings.json']);
+  expect(agent.bfd).toEqual({ minIntervalMs: 300, multiplier: 3, localAddress: '0.0.0.0' });
+  expect(agent.routerBfd).toBeUndefined();
   const model = JSON.parse(one(manifests, 'ConfigMap', 'web1-lb').data['service.json']);
-  expect(model.reflectors).toEqual([{ name: 'rr1', host: 'rr1-bgp.lb.svc', port: 179 }]);
+  expect(model.reflectors).toEqual([{ name: 'rr1', host: 'rr1-bgp.lb.svc', port: 179, bfd: { minIntervalMs: 300, multiplier: 3 } }]);
+  expect(files.get('routers/router/frr.conf')).not.toMatch(/neighbor 198\.18\.0\.21 bfd/);
+  expect(files.get('TOPOLOGY.md')).toContain('| 300 ms x 3 (the reflector agent, through the Service\'s UDP 4784) |');
+  expect(files.get('TOPOLOGY.md')).toContain('| rr1: no, an in-cluster reflector reaches the router through its node\'s SNAT, not on its segment (BGP hold time) |');
   expect(files.has('route-reflectors/rr1/gobgpd.toml')).toBe(false);
   expect(files.get('routers/router/frr.conf')).toMatch(/neighbor 198\.18\.0\.21 passive/);
 });

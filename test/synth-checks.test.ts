@@ -167,9 +167,15 @@ describe('images: one place for registry, tag and digest', () => {
     expect(reflector({}).bfd).toEqual({ minIntervalMs: 300, multiplier: 3 });
     expect(reflector({ bfdMinIntervalMs: 100, bfdMultiplier: 5 }).lbPeer.bfd).toEqual({ minIntervalMs: 100, multiplier: 5 });
     expect(reflector({}, { bindPrefixesToLbPods: false }).bfd).toBeUndefined();
-    expect(reflector({ placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: 'node-1' }).bfd).toBeUndefined();
-    expect(() => reflector({ placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: 'node-1', bfd: true }))
-      .toThrow(/RouteReflector 'ecmp\/rr1': bfd true is not supported by an in-cluster route reflector .*Fix: run the reflector standalone for BFD, or remove bfd/);
+    // In-cluster: on by default too, the LB pods' sessions through the Service's UDP 4784, the agent bound to every pod address.
+    const inCluster = reflector({ placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: 'node-1' });
+    expect(inCluster.bfd).toEqual({ minIntervalMs: 300, multiplier: 3 });
+    expect(inCluster.lbPeer).toEqual({ name: 'rr1', host: 'rr1-bgp.lb.svc', port: 179, bfd: { minIntervalMs: 300, multiplier: 3 } });
+    expect(inCluster.model().bfd).toEqual({ minIntervalMs: 300, multiplier: 3, localAddress: '0.0.0.0' });
+    expect(reflector({ placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: 'node-1', bfd: true, bfdMinIntervalMs: 100 }).bfd).toEqual({ minIntervalMs: 100, multiplier: 3 });
+    expect(reflector({ placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: 'node-1' }, { bindPrefixesToLbPods: false }).bfd).toBeUndefined();
+    expect(() => reflector({ placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: 'node-1', bfd: true }, { bindPrefixesToLbPods: false }))
+      .toThrow(/RouteReflector 'ecmp\/rr1': bfd true needs bindPrefixesToLbPods on a gobgpd reflector .*Fix: turn bindPrefixesToLbPods on/);
     expect(() => reflector({ bfd: true }, { bindPrefixesToLbPods: false })).toThrow(/bfd true needs bindPrefixesToLbPods on a gobgpd reflector/);
     expect(() => reflector({ bfd: false, bfdMultiplier: 3 })).toThrow(/bfdMultiplier 3 only applies with BFD, which is off here/);
     expect(() => reflector({ bfdMinIntervalMs: 20 })).toThrow(/bfdMinIntervalMs 20 is not an integer in 50\.\.10000/);
@@ -187,7 +193,10 @@ describe('images: one place for registry, tag and digest', () => {
     expect(build({}, { flavour: RouterFlavour.GOBGP_ZEBRA })).toEqual({ router: undefined, reflector: undefined });
     expect(build({}, { bfd: false })).toEqual({ router: undefined, reflector: undefined });
     expect(build({ bfd: false }, {})).toEqual({ router: undefined, reflector: undefined });
+    // In-cluster: BFD with the LB pods, none with the router (not on its segment: its session leaves through the node's SNAT).
     expect(build({ placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: 'node-1' }, {})).toEqual({ router: undefined, reflector: undefined });
+    expect(build({ placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: 'node-1', bfd: true }, { flavour: RouterFlavour.BIRD }))
+      .toEqual({ router: undefined, reflector: undefined });
   });
 });
 

@@ -133,14 +133,17 @@ export function startReflectors(procs: ProcessSet, synth: Synthesized, cluster: 
   return new Map([...synth.reflectorDirs].map(([name, dir]) => {
     const ns = reflectorNs(name);
     const gobgpd = procs.start(`reflector-${name}`, ns, ['gobgpd', '-f', path.join(dir, 'gobgpd.toml'), '-t', 'toml', '--api-hosts', '127.0.0.1:50051', '--pprof-disable', '-p']);
-    if (!apiOnLan) {
-      if (!cluster.fromNamespaces) throw new Error('the API double is neither on the lab LAN nor reachable from the namespaces (startClusterApi)');
-      const { port, socket } = cluster.fromNamespaces;
-      procs.start(`reflector-api-forward-${name}`, ns, [process.execPath, '-e', LOOPBACK_TO_UNIX, String(port), socket]);
-    }
+    if (!apiOnLan) startApiForwarder(procs, cluster, ns, `reflector-api-forward-${name}`);
     procs.start(`reflector-agent-${name}`, ns, [...cluster.cli, 'reflector-agent', '--config', path.join(dir, 'lb-pod-bindings.json'), '--kubeconfig', cluster.kubeconfig]);
     return [name, gobgpd];
   }));
+}
+
+/** Makes the API double (on the host's loopback) reachable at the kubeconfig's address from inside `ns` (ClusterApi.fromNamespaces). */
+export function startApiForwarder(procs: ProcessSet, cluster: ClusterApi, ns: string, name: string): Daemon {
+  if (!cluster.fromNamespaces) throw new Error('the API double is neither on the lab LAN nor reachable from the namespaces (startClusterApi)');
+  const { port, socket } = cluster.fromNamespaces;
+  return procs.start(name, ns, [process.execPath, '-e', LOOPBACK_TO_UNIX, String(port), socket]);
 }
 
 /** How the LB pod decides what to announce. */
@@ -213,9 +216,12 @@ export class LbPods {
         ...lbPodArgs({ configFile: path.join(etcDir, LB_POD_FILES.model), runDir, kubeconfig: this.mode.kubeconfig })], podEnvironmentVariables(identity));
     }
     const exabgp = this.procs.start(`${ns}-exabgp`, ns, ['exabgp', path.join(runDir, LB_POD_FILES.exabgpConfig)], EXABGP_ENV);
-    // The controller runs the pod's BFD sessions; where the harness plays the controller, the same code runs alone.
+    // The controller runs the pod's BFD sessions; where the harness plays the controller, the same code runs alone,
+    // told what the lab's cluster DNS answers for an in-cluster reflector's Service name (NAME=ADDRESS).
+    const bfdHosts = model.reflectors.filter((r) => r.bfd && !net.isIP(r.host)).map((r) => r.host);
     const bfd = this.mode.kind === 'announce-file' && model.reflectors.some((r) => r.bfd)
-      ? this.procs.start(`${ns}-bfd`, ns, [...nodeEntry('lb-bfd-speaker'), path.join(etcDir, LB_POD_FILES.model), podIp])
+      ? this.procs.start(`${ns}-bfd`, ns, [...nodeEntry('lb-bfd-speaker'), path.join(etcDir, LB_POD_FILES.model), podIp,
+        ...await Promise.all(bfdHosts.map(async (host) => `${host}=${await this.resolve(host)}`))])
       : undefined;
     const pod: LbPod = { service, node, ns, podIp, runDir, exabgp, controller, bfd };
     this.live.add(pod);

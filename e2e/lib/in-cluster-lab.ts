@@ -19,15 +19,18 @@ export const REFLECTOR_POD_SLOT = 5;
 
 /**
  * What a cluster does to the in-cluster reflector's packets, as kube-proxy and a CNI in its usual
- * setting do it: every node DNATs the reflector Service's ClusterIP to the reflector pod (so LB pods
+ * setting do it: every node DNATs the reflector Service's ClusterIP, at each of the Service's ports
+ * (`servicePorts`, default BGP's TCP 179 only), to the reflector pod (so LB pods
  * keep their own source address), and SNATs pod traffic that leaves the pod network to the node's
  * address (Calico's natOutgoing, flannel's ipMasq), so the router sees the reflector at its node's IP.
  */
-export function clusterNat(nodes: number, reflectorPodIp: string): void {
+export function clusterNat(nodes: number, reflectorPodIp: string, servicePorts: readonly { protocol: string; port: number }[] = [{ protocol: 'tcp', port: 179 }]): void {
+  // One DNAT per port of the reflector's Service, as kube-proxy programs them (port = targetPort here).
+  const dnat = servicePorts.map((p) => `ip daddr ${CLUSTER_IP} ${p.protocol} dport ${p.port} dnat to ${reflectorPodIp}:${p.port};`).join(' ');
   for (let node = 1; node <= nodes; node++) {
     run(nodeNs(node), ['nft', '-f', '-'], {
       input: `table ip e2e_cluster {
-  chain prerouting { type nat hook prerouting priority dstnat; ip daddr ${CLUSTER_IP} tcp dport 179 dnat to ${reflectorPodIp}:179; }
+  chain prerouting { type nat hook prerouting priority dstnat; ${dnat} }
   chain postrouting { type nat hook postrouting priority srcnat; ip saddr ${ADDRESSES.podNetwork} ip daddr != ${ADDRESSES.podNetwork} oifname "eth0" masquerade; }
 }
 `,

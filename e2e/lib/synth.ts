@@ -70,16 +70,28 @@ export function synthesize(flavour: RouterFlavour, services: ServiceSpec[] = PAP
   return readSynthesized(outdir);
 }
 
-/** The lab topology with one in-cluster gobgpd reflector `rr-ic` pinned to node 3 (namespace `lb`) and web1 with two LB pods. */
-export function synthesizeInCluster(outdir: string): { synth: Synthesized; reflectorConfig: Record<string, string> } {
+/**
+ * The lab topology with one in-cluster gobgpd reflector `rr-ic` pinned to node 3 (namespace `lb`) and
+ * web1 with two LB pods. BFD as `lab.bfd` says: off unless asked for (the VM's pod-runner scenario
+ * synthesizes it without, e2e/synth-in-cluster-cli.ts), on for the host lab (the library's default).
+ * Returns the reflector's ConfigMap data and its Service's ports.
+ */
+export function synthesizeInCluster(outdir: string, lab: LabOptions = {}): {
+  synth: Synthesized; reflectorConfig: Record<string, string>; servicePorts: { protocol: string; port: number }[];
+} {
   const app = new EcmpApp({ outdir });
   const topology = new EcmpTopology(app, 'ecmp', {
     namespace: 'lb', asn: 65021, podNetworks: [ADDRESSES.podNetwork],
-    routeReflectors: [{ name: 'rr-ic', address: nodeIp(REFLECTOR_NODE), placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: `n${REFLECTOR_NODE}` }],
+    routeReflectors: [{
+      name: 'rr-ic', address: nodeIp(REFLECTOR_NODE), placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: `n${REFLECTOR_NODE}`, ...(lab.bfd ? {} : { bfd: false }),
+    }],
     upstreamRouters: [{ name: 'router', address: ADDRESSES.router, flavour: RouterFlavour.FRR }],
   });
   new LoadBalancerService(topology, 'web1', { prefixes: ['198.18.101.0/24'], ports: [{ port: 80, backendPort: 8080 }], backends: Backends.fromLabels({ app: 'web1' }), lbCount: 2 });
   app.synth();
-  const reflectorConfig = loadManifests(outdir).find((m) => m.kind === 'ConfigMap' && m.metadata.name === 'rr-ic-gobgpd').data as Record<string, string>;
-  return { synth: readSynthesized(outdir), reflectorConfig };
+  const manifests = loadManifests(outdir);
+  const reflectorConfig = manifests.find((m) => m.kind === 'ConfigMap' && m.metadata.name === 'rr-ic-gobgpd').data as Record<string, string>;
+  const service = manifests.find((m) => m.kind === 'Service' && m.metadata.name === 'rr-ic-bgp');
+  const servicePorts = ((service?.spec?.ports ?? []) as { protocol?: string; port: number }[]).map((p) => ({ protocol: (p.protocol ?? 'TCP').toLowerCase(), port: p.port }));
+  return { synth: readSynthesized(outdir), reflectorConfig, servicePorts };
 }

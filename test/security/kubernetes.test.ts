@@ -129,21 +129,25 @@ describe('the in-cluster reflector with a NetworkPolicy', () => {
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'rr1-gobgpd', namespace: 'lb' }]);
     expect(JSON.parse(manifests.find(m => m.kind === 'ConfigMap' && m.metadata.name === 'rr1-gobgpd').data['lb-pod-bindings.json'])).toEqual({
       gobgpApi: '127.0.0.1:50051', bindings: [{ namespace: 'lb', service: 'legacy' }, { namespace: 'lb', service: 'web1' }],
+      // BFD with the LB pods (the default), bound to every pod address; none with the routers (SNATed, not on their segment).
+      bfd: { minIntervalMs: 300, multiplier: 3, localAddress: '0.0.0.0' },
     });
   });
 
-  test('NetworkPolicy: only LB pods (any namespace) reach the BGP port; the reflector reaches only the routers\' BGP port', () => {
+  test('NetworkPolicy: only LB pods (any namespace) reach the BGP and BFD ports; the reflector reaches only the routers\' BGP port and the LB pods\' BFD port', () => {
     const policy = manifests.find(m => m.kind === 'NetworkPolicy');
     validateManifest(policy);
     expect(policy.metadata.name).toBe('rr1-gobgpd');
     expect(policy.spec).toEqual({
       podSelector: { matchLabels: { 'app.kubernetes.io/name': 'ecmp-lb-route-reflector', 'ecmp-lb.cdk8s.io/reflector': 'rr1' } },
       policyTypes: ['Ingress', 'Egress'],
-      ingress: [{ from: [{ namespaceSelector: {}, podSelector: { matchLabels: { 'ecmp-lb.cdk8s.io/role': 'lb' } } }], ports: [{ protocol: 'TCP', port: 179 }] }],
+      ingress: [{ from: [{ namespaceSelector: {}, podSelector: { matchLabels: { 'ecmp-lb.cdk8s.io/role': 'lb' } } }], ports: [{ protocol: 'TCP', port: 179 }, { protocol: 'UDP', port: 4784 }] }],
       egress: [
         { to: [{ ipBlock: { cidr: '198.18.0.110/32' } }, { ipBlock: { cidr: '198.18.0.111/32' } }], ports: [{ protocol: 'TCP', port: 179 }] },
         // The reflector agent's API server.
         { ports: [{ protocol: 'TCP', port: 443 }, { protocol: 'TCP', port: 6443 }] },
+        // The agent's BFD packets to the LB pods (a flow of their own, not replies).
+        { to: [{ namespaceSelector: {}, podSelector: { matchLabels: { 'ecmp-lb.cdk8s.io/role': 'lb' } } }], ports: [{ protocol: 'UDP', port: 4784 }] },
       ],
     });
     // The policy selects the reflector pod, and LB pods carry the label it admits.
