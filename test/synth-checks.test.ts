@@ -189,7 +189,10 @@ describe('images: one place for registry, tag and digest', () => {
       return { router: t.upstreamRouters[0].model().reflectors[0].bfd, reflector: reflectorModel.routers[0].bfd };
     };
     expect(build({}, {})).toEqual({ router: { minIntervalMs: 300, multiplier: 3 }, reflector: { minIntervalMs: 300, multiplier: 3 } });
-    expect(build({ bfdMinIntervalMs: 100, bfdMultiplier: 5 }, { flavour: RouterFlavour.BIRD })).toEqual({ router: { minIntervalMs: 100, multiplier: 5 }, reflector: { minIntervalMs: 100, multiplier: 5 } });
+    expect(build({ bfdMinIntervalMs: 100, bfdMultiplier: 5 }, { flavour: RouterFlavour.BIRD })).toEqual({
+      router: { minIntervalMs: 100, multiplier: 5 },
+      reflector: { minIntervalMs: 100, multiplier: 5 },
+    });
     expect(build({}, { flavour: RouterFlavour.GOBGP_ZEBRA })).toEqual({ router: undefined, reflector: undefined });
     expect(build({}, { bfd: false })).toEqual({ router: undefined, reflector: undefined });
     expect(build({ bfd: false }, {})).toEqual({ router: undefined, reflector: undefined });

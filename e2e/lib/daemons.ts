@@ -180,8 +180,13 @@ export class LbPods {
   readonly live = new Set<LbPod>();
 
   /** `resolve`: how the init step finds the reflectors (cluster DNS for in-cluster reflectors' Service names). */
-  constructor(private readonly procs: ProcessSet, private readonly workDir: string, private readonly mode: AnnounceMode, private readonly api: ApiServerDouble,
-    private readonly resolve: Resolver = dnsResolver(4)) {}
+  constructor(
+    private readonly procs: ProcessSet,
+    private readonly workDir: string,
+    private readonly mode: AnnounceMode,
+    private readonly api: ApiServerDouble,
+    private readonly resolve: Resolver = dnsResolver(4),
+  ) {}
 
   /** Starts one LB pod: the init step's rendering, the pod's namespace setup, its announcer, exabgp, then the node route. */
   async start(service: SynthesizedService, node: number, slot: number): Promise<LbPod> {
@@ -212,8 +217,8 @@ export class LbPods {
     } else {
       // The pod spec's securityContext.sysctls.
       run(ns, ['sysctl', '-qw', ...Object.entries(lbPodSysctls(model)).map(([k, v]) => `${k}=${v}`)]);
-      controller = this.procs.start(`${ns}-controller`, ns, [...this.mode.cli, LB_POD_COMMANDS.controller,
-        ...lbPodArgs({ configFile: path.join(etcDir, LB_POD_FILES.model), runDir, kubeconfig: this.mode.kubeconfig })], podEnvironmentVariables(identity));
+      const args = lbPodArgs({ configFile: path.join(etcDir, LB_POD_FILES.model), runDir, kubeconfig: this.mode.kubeconfig });
+      controller = this.procs.start(`${ns}-controller`, ns, [...this.mode.cli, LB_POD_COMMANDS.controller, ...args], podEnvironmentVariables(identity));
     }
     const exabgp = this.procs.start(`${ns}-exabgp`, ns, ['exabgp', path.join(runDir, LB_POD_FILES.exabgpConfig)], EXABGP_ENV);
     // The controller runs the pod's BFD sessions; where the harness plays the controller, the same code runs alone,

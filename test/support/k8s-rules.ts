@@ -63,8 +63,9 @@ export function qualifiedName(value: string): string[] {
   } else {
     return [`${show(value)} has more than one '/'`];
   }
-  if (name.length === 0) errors.push(`${show(value)} has an empty name part`);
-  else {
+  if (name.length === 0) {
+    errors.push(`${show(value)} has an empty name part`);
+  } else {
     if (name.length > 63) errors.push(`name part of ${show(value)} is longer than 63 characters`);
     if (!QUALIFIED_NAME.test(name)) errors.push(`name part of ${show(value)} is not ([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]`);
   }
