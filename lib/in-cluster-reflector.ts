@@ -1,7 +1,7 @@
 import { Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
 import { hostPrefix } from './ip';
-import { LB_ROLE_LABEL } from './model';
+import { BFD_MULTIHOP_PORT, LB_ROLE_LABEL } from './model';
 import { containerSecurity, NOBODY, podSecurity } from './pod-security';
 import * as k8s from '../imports/k8s';
 
@@ -43,8 +43,6 @@ const SERVICE_ACCOUNT_SOURCES: k8s.VolumeProjection[] = [
   { downwardApi: { items: [{ path: 'namespace', fieldRef: { fieldPath: 'metadata.namespace' } }] } },
 ];
 const API_SERVER_PORTS = [443, 6443];
-/** BFD multihop (RFC 5883): the LB pods' sessions go to this port, and the agent's to theirs. */
-const BFD_MULTIHOP_PORT = 4784;
 
 /**
  * The in-cluster route reflector, as children of `scope` (the RouteReflector): a gobgpd pod pinned

@@ -41,6 +41,10 @@ export interface BfdModel {
   readonly multiplier: number;
 }
 
+/** BFD's UDP ports: multihop (RFC 5883), the LB pods' sessions; single-hop (RFC 5881), the routers'. */
+export const BFD_MULTIHOP_PORT = 4784;
+export const BFD_SINGLE_HOP_PORT = 3784;
+
 /** A reflector's side of BFD with the LB pods: the address its sessions use, and the timers. */
 export interface ReflectorBfdModel extends BfdModel {
   /** The reflector's address, which the LB pods' sessions go to. */

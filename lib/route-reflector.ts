@@ -212,6 +212,7 @@ export class RouteReflector extends Construct implements IRouteReflector {
   public readonly bgpPassword?: BgpPassword;
   /** BFD on the LB pods' sessions, when on. */
   public readonly bfd?: BfdModel;
+  public readonly routerBfd?: BfdModel;
   /** The rendered config (gobgpd.toml or frr.conf): a ConfigFile (standalone) or a ConfigMap (in-cluster). */
   public readonly configResource: IConstruct;
   private readonly routers: IUpstreamRouter[] = [];
@@ -249,6 +250,7 @@ export class RouteReflector extends Construct implements IRouteReflector {
     this.checkGobgpdVersion(props);
     this.bindPrefixesToLbPods = this.checkBinding(props);
     this.bfd = this.checkBfd(props);
+    this.routerBfd = this.placement === RouteReflectorPlacement.STANDALONE ? this.bfd : undefined;
     if (props.networkPolicy && this.placement !== RouteReflectorPlacement.IN_CLUSTER) {
       throwInvalid(this, 'networkPolicy', props.networkPolicy, 'only applies to an in-cluster route reflector', 'filter the standalone box\'s port 179 with its own firewall (docs/security.md), or remove networkPolicy');
     }
@@ -312,9 +314,8 @@ export class RouteReflector extends Construct implements IRouteReflector {
     }
     const routers: BgpNeighborModel[] = this.routers.map(r => ({
       address: r.address, asn: r.asn, description: `router-${r.routerName}`, passive: false,
-      // Both ends must run it: a router without BFD (gobgpd + zebra, or bfd: false) gets no session,
-      // nor does an in-cluster reflector's router (single-hop BFD needs one segment; its session is SNATed).
-      ...(this.bfd && r.bfd && this.placement === RouteReflectorPlacement.STANDALONE ? { bfd: this.bfd } : {}),
+      // Both ends must run it: a router without BFD (gobgpd + zebra, or bfd: false) gets no session.
+      ...(this.routerBfd && r.bfd ? { bfd: this.routerBfd } : {}),
     }));
     const accepted = [...new Set(this.services.flatMap(s => s.prefixes))].sort();
     // The key itself never reaches a file: the placeholder is filled at install or pod start.
@@ -390,7 +391,7 @@ export class RouteReflector extends Construct implements IRouteReflector {
    */
   private bfdLocalAddress(): string {
     if (this.placement === RouteReflectorPlacement.STANDALONE) return this.address;
-    return this.address.includes(':') ? '::' : '0.0.0.0';
+    return parseAddress(this.address)?.kind() === 'ipv6' ? '::' : '0.0.0.0';
   }
 
   /** BFD is on by default wherever it can work: FRR, and gobgpd with bindPrefixesToLbPods (the reflector agent runs it), standalone or in-cluster. */

@@ -47,8 +47,13 @@ export interface IRouteReflector extends IConstruct {
   readonly bgpPassword?: BgpPassword;
   /** Whether only each service's own LB pods may announce its prefixes. */
   readonly bindPrefixesToLbPods: boolean;
-  /** BFD timers of its sessions (with the LB pods, and with routers that run BFD), when on. */
+  /** BFD timers of its sessions with the LB pods, when on. */
   readonly bfd?: BfdModel;
+  /**
+   * BFD timers of its sessions with routers that run BFD: its `bfd`, when it is on and the
+   * reflector shares the routers' segment (single-hop BFD; an in-cluster one is behind its node's SNAT).
+   */
+  readonly routerBfd?: BfdModel;
   /** Registers an upstream router as a static neighbor (called by UpstreamRouterConfig). */
   addUpstreamRouter(router: IUpstreamRouter): void;
   /** Registers an LB service whose pods peer with it (called by LoadBalancerService). */

@@ -166,9 +166,7 @@ export class UpstreamRouterConfig extends Construct implements IUpstreamRouter {
         description: `rr-${r.reflectorName}`,
         // An in-cluster reflector sits behind the CNI's SNAT: only it can open the session.
         passive: r.placement === RouteReflectorPlacement.IN_CLUSTER,
-        // Single-hop BFD needs the reflector on the router's segment: not an in-cluster one (SNATed).
-        ...(this.bfd && r.bfd && r.placement === RouteReflectorPlacement.STANDALONE
-          ? { bfd: { minIntervalMs: r.bfd.minIntervalMs, multiplier: r.bfd.multiplier } } : {}),
+        ...(this.bfd && r.routerBfd ? { bfd: { minIntervalMs: r.routerBfd.minIntervalMs, multiplier: r.routerBfd.multiplier } } : {}),
       })),
       maximumPaths: this.maximumPaths,
       servicePrefixes: prefixes,

@@ -1,4 +1,5 @@
 import * as dgram from 'node:dgram';
+import { BFD_MULTIHOP_PORT, BFD_SINGLE_HOP_PORT } from '../../lib/model';
 
 /**
  * BFD, asynchronous mode (RFC 5880), multihop (RFC 5883: UDP port 4784, since an LB pod is a hop
@@ -13,8 +14,6 @@ export enum BfdState { ADMIN_DOWN = 0, DOWN = 1, INIT = 2, UP = 3 }
 /** RFC 5880 §4.1 diagnostic codes that this implementation sets. */
 export enum BfdDiagnostic { NONE = 0, DETECTION_TIME_EXPIRED = 1, NEIGHBOR_SIGNALED_DOWN = 3, ADMIN_DOWN = 7 }
 
-export const BFD_MULTIHOP_PORT = 4784;
-export const BFD_SINGLE_HOP_PORT = 3784;
 /** RFC 5880 §6.8.3: while a session is not up, packets go at most once a second. */
 const SLOW_TX_US = 1_000_000;
 const PACKET_LENGTH = 24;

@@ -127,24 +127,24 @@ function startController(lb: Lb): void {
   controllers.set(lb, inNs(lb, [...netAdminOnly, process.execPath, CLI, LB_POD_COMMANDS.controller, ...args], env, path.join(dir, 'controller.log')));
 }
 
-/** Pids of the processes called `name` in a namespace. */
-function pidsNamed(ns: string, name: string): number[] {
+/** Each process of a namespace: its pid, name and /proc status. */
+function processesIn(ns: string): { pid: number; name: string; status: string }[] {
   return execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split('\n').filter(Boolean).flatMap((pid) => {
     try {
-      return /^Name:\s+(\S+)/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] === name ? [Number(pid)] : [];
+      const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+      return [{ pid: Number(pid), name: /^Name:\s+(\S+)/m.exec(status)?.[1] ?? '', status }];
     } catch { return []; } // the process exited meanwhile
   });
 }
 
+/** Pids of the processes called `name` in a namespace. */
+function pidsNamed(ns: string, name: string): number[] {
+  return processesIn(ns).filter((p) => p.name === name).map((p) => p.pid);
+}
+
 /** `comm=CapEff` of the processes named `names` in a namespace (NET_ADMIN alone is 0x1000). */
 function effectiveCapsOf(ns: string, names: string[]): string[] {
-  return execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split('\n').filter(Boolean).flatMap((pid) => {
-    try {
-      const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-      const comm = /^Name:\s+(\S+)/m.exec(status)?.[1] ?? '';
-      return names.includes(comm) ? [`${comm}=${/^CapEff:\s+(\S+)/m.exec(status)?.[1]}`] : [];
-    } catch { return []; } // the process exited meanwhile
-  });
+  return processesIn(ns).filter((p) => names.includes(p.name)).map((p) => `${p.name}=${/^CapEff:\s+(\S+)/m.exec(p.status)?.[1]}`);
 }
 
 /**

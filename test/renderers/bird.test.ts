@@ -34,15 +34,13 @@ function block(text: string, header: string): string[] {
   return lines.slice(start + 1, lines.indexOf('}', start));
 }
 
-const routerBfd = paperRouterWithBfd;
-
 describe('renderBird with BFD to the reflectors', () => {
   test('matches the snapshot', () => {
-    expect(renderBird(routerBfd)).toMatchSnapshot();
+    expect(renderBird(paperRouterWithBfd)).toMatchSnapshot();
   });
 
   test('one protocol bfd; each session with BFD sets its own timers, the others none', () => {
-    const text = renderBird(routerBfd);
+    const text = renderBird(paperRouterWithBfd);
     expect(block(text, 'protocol bfd')).toEqual([]);
     expect(block(text, 'protocol bgp rr_10_0_0_109')).toContain('  bfd { min rx interval 300 ms; min tx interval 300 ms; multiplier 3; };');
     expect(block(text, 'protocol bgp rr_10_0_0_108')).toContain('  bfd { min rx interval 300 ms; min tx interval 300 ms; multiplier 3; };');
@@ -52,8 +50,8 @@ describe('renderBird with BFD to the reflectors', () => {
   });
 
   test('bird -p accepts it, and rejects FRR\'s word for the multiplier in the block', () => {
-    expect(checkBird(renderBird(routerBfd))).toEqual({ code: 0, output: '' });
-    expect(checkBird(renderBird(routerBfd).replace('multiplier 5;', 'detect-multiplier 5;')).code).not.toBe(0);
+    expect(checkBird(renderBird(paperRouterWithBfd))).toEqual({ code: 0, output: '' });
+    expect(checkBird(renderBird(paperRouterWithBfd).replace('multiplier 5;', 'detect-multiplier 5;')).code).not.toBe(0);
   });
 });
 

@@ -81,15 +81,13 @@ describe('renderFrr', () => {
   });
 });
 
-const routerBfd = paperRouterWithBfd;
-
 describe('renderFrr with BFD to the reflectors', () => {
   test('matches the snapshot', () => {
-    expect(renderFrr(routerBfd)).toMatchSnapshot();
+    expect(renderFrr(paperRouterWithBfd)).toMatchSnapshot();
   });
 
   test('one bfdd profile per set of timers, before router bgp; each reflector with BFD names its own', () => {
-    const text = renderFrr(routerBfd);
+    const text = renderFrr(paperRouterWithBfd);
     expect(section(text, 'bfd', 'exit')).toEqual([
       'bfd',
       ' profile ecmp-lb-reflectors-300x3', '  transmit-interval 300', '  receive-interval 300', '  detect-multiplier 3', ' exit',
@@ -106,8 +104,8 @@ describe('renderFrr with BFD to the reflectors', () => {
   });
 
   test('vtysh -C accepts it, and rejects a profile name that no profile defines', () => {
-    expect(checkFrr(renderFrr(routerBfd))).toEqual({ code: 0, output: '' });
-    const broken = checkFrr(renderFrr(routerBfd).replace(' profile ecmp-lb-reflectors-100x5\n  transmit-interval 100', ' profile ecmp-lb-reflectors-100x5\n  transmit-interval 1'));
+    expect(checkFrr(renderFrr(paperRouterWithBfd))).toEqual({ code: 0, output: '' });
+    const broken = checkFrr(renderFrr(paperRouterWithBfd).replace(' profile ecmp-lb-reflectors-100x5\n  transmit-interval 100', ' profile ecmp-lb-reflectors-100x5\n  transmit-interval 1'));
     expect(broken.code).not.toBe(0);
   });
 });
