@@ -96,6 +96,8 @@ export class Controller {
   private healthTimer?: NodeJS.Timeout;
   private reorderTimer?: NodeJS.Timeout;
   private reorderPass?: Promise<void>;
+  /** keepalived is being restarted for drift: no reorder pass may cross its stop or its rebuild. */
+  private restarting = false;
   private draining = false;
   private hasBackends = false;
 
@@ -236,7 +238,7 @@ export class Controller {
 
   private startReorderPass(): void {
     const reorder = this.options.reorderIpvs;
-    if (!reorder || this.reorderPass) return;
+    if (!reorder || this.reorderPass || this.restarting) return;
     this.reorderPass = reorder()
       .catch((err) => {
         this.options.metrics.errors.inc({ kind: 'ipvs_reorder' });
@@ -255,6 +257,7 @@ export class Controller {
     if (drift.length === 0) {
       this.driftSince = undefined;
       this.driftRestarts = 0;
+      this.restarting = false;
       return;
     }
     const now = performance.now();
@@ -265,7 +268,10 @@ export class Controller {
     this.driftRestarts++;
     this.options.metrics.errors.inc({ kind: 'ipvs_drift' });
     this.options.log.log('error', DRIFT_RESTART_LOG, { drift: drift.slice(0, 10) });
-    this.options.keepalived.restart();
+    // As the drain does: a move in flight would re-add a server across the stop, and the
+    // reorderer's correction of it would then delete that server from the new keepalived's table.
+    this.restarting = true;
+    void (this.reorderPass ?? Promise.resolve()).then(() => this.options.keepalived.restart());
   }
 
   /** Announce while some real server is usable by the endpoints and, where visible, by keepalived. */

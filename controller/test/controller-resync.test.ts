@@ -53,9 +53,14 @@ describe('the controller converges after faults (level-triggered)', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  function start(keepalived: KeepalivedControl, runDir: string, readIpvs?: () => IpvsVirtualService[] | undefined): Controller {
+  function start(
+    keepalived: KeepalivedControl,
+    runDir: string,
+    readIpvs?: () => IpvsVirtualService[] | undefined,
+    reorderIpvs?: () => Promise<void>,
+  ): Controller {
     controller = new Controller({
-      service: serviceModel(), routerId: 'lb-0', nodeIp: '198.18.0.2', runDir, slices: () => SLICES, keepalived, readIpvs, metrics, log: silentLogger,
+      service: serviceModel(), routerId: 'lb-0', nodeIp: '198.18.0.2', runDir, slices: () => SLICES, keepalived, readIpvs, reorderIpvs, metrics, log: silentLogger,
       healthPollMs: 20, resyncMs: 50, retryBackoff: { initialMs: 20, maxMs: 100 }, ipvsDriftGraceMs: 100,
     });
     controller.start();
@@ -135,6 +140,25 @@ describe('the controller converges after faults (level-triggered)', () => {
     expect(c.ipvsConsistent).toBe(true);
     await sleep(500);
     expect(keepalived.restarts).toBe(2);
+  });
+  test('a restart for drift waits for the reorder pass in flight, and no pass starts until IPVS matches again', async () => {
+    const keepalived = new KeepalivedDouble();
+    let table: IpvsVirtualService[] = tableOfConfig();
+    let passes = 0;
+    let finishPass: (() => void) | undefined;
+    const reorder = () => { passes++; return new Promise<void>((resolve) => { finishPass = resolve; }); };
+    const c = start(keepalived, dir, () => table, reorder);
+    await waitFor('announced, a reorder pass in flight', () => read(c.announcePath) === ANNOUNCE && finishPass !== undefined);
+    table = [];
+    await sleep(300); // past the grace: the restart is due, but the pass has not ended
+    expect(keepalived.restarts).toBe(0);
+    finishPass!();
+    await waitFor('restarted once the pass ended', () => keepalived.restarts === 1, 1000);
+    const passesAtRestart = passes;
+    await sleep(200);
+    expect(passes).toBe(passesAtRestart); // none while keepalived rebuilds
+    table = tableOfConfig();
+    await waitFor('passes again once IPVS matches', () => passes > passesAtRestart, 1000);
   });
 });
 

@@ -96,6 +96,8 @@ describe('against the real gobgpd', () => {
     try {
       await api.alive(1000);
       gobgpd.kill('SIGSTOP');
+      // A thread of gobgpd's that is running on another core stops a moment later, and could answer first.
+      await waitFor('every gobgpd thread stopped', () => allThreadsStopped(gobgpd.pid!), 2000);
       const start = performance.now();
       try {
         await expect(api.alive(300)).rejects.toThrow(/gobgpd GetBgp: no answer within 0\.3 s/);
@@ -111,3 +113,9 @@ describe('against the real gobgpd', () => {
     }
   });
 });
+
+/** True when every thread of `pid` is in state T (stopped): /proc/PID/task/TID/stat's third field. */
+function allThreadsStopped(pid: number): boolean {
+  const tasks = fs.readdirSync(`/proc/${pid}/task`);
+  return tasks.every((tid) => / T /.test(fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').replace(/^\d+ \(.*\)/, '')));
+}
