@@ -15,6 +15,14 @@ export interface EcmpAppProps extends AppProps {
   readonly images?: ImageSource;
 }
 
+/** One file an EcmpApp writes beside the manifests. */
+export interface RenderedFile {
+  /** Its path, relative to the app's output directory. */
+  readonly path: string;
+  /** Its text. */
+  readonly content: string;
+}
+
 /**
  * A cdk8s App that also writes the files that are not Kubernetes manifests: standalone route
  * reflector and upstream router configs, and `TOPOLOGY.md`. Nothing is written unless the whole
@@ -36,16 +44,16 @@ export class EcmpApp extends App {
     validateTree(this);
     const files = this.renderFiles();
     super.synth();
-    for (const [relative, content] of files) {
-      const target = path.join(this.outdir, relative);
+    for (const file of files) {
+      const target = path.join(this.outdir, file.path);
       fs.mkdirSync(path.dirname(target), { recursive: true });
-      fs.writeFileSync(target, content);
+      fs.writeFileSync(target, file.content);
     }
   }
 
-  /** Renders every ConfigFile of the app, keyed and sorted by output path. */
-  public renderFiles(): Map<string, string> {
-    const entries = configFilesOf(this).map(file => [file.path, file.render()] as [string, string]);
-    return new Map(entries.sort(([a], [b]) => a.localeCompare(b)));
+  /** Renders every ConfigFile of the app, sorted by output path. */
+  public renderFiles(): RenderedFile[] {
+    const files = configFilesOf(this).map((file): RenderedFile => ({ path: file.path, content: file.render() }));
+    return files.sort((a, b) => a.path.localeCompare(b.path));
   }
 }

@@ -156,7 +156,8 @@ build_base() {
 
 # --- the LB image's application layer: Node.js and the compiled CLI with its production node_modules
 TSC_ARGS=(--module node16 --moduleResolution node16 --target ES2022 --esModuleInterop --skipLibCheck --strict controller/src/cli.ts)
-NPM_ARGS=(ci --omit=dev --omit=peer --ignore-scripts --no-audit --no-fund --loglevel=error)
+# The runtime's dependencies are its workspace's (controller/package.json), not the construct library's.
+NPM_ARGS=(ci --workspace cdk8s-ecmp-lb-runtime --omit=dev --omit=peer --ignore-scripts --no-audit --no-fund --loglevel=error)
 WRAPPER='#!/bin/sh
 exec /usr/local/bin/node /opt/ecmp-lb/controller/src/cli.js "$@"'
 app_dir() {
@@ -164,9 +165,9 @@ app_dir() {
     echo "recipe $RECIPE $APP_RECIPE $SOURCE_DATE_EPOCH node-linux-${npm_arch[$arch]} $node_version $node_integrity"
     echo "${TSC_ARGS[*]} ${NPM_ARGS[*]} $WRAPPER"; tar --version | head -1
     node node_modules/typescript/bin/tsc --version
-    # The sources tsc compiles for the CLI (not all of lib/), the lockfile and package.json.
+    # The sources tsc compiles for the CLI (not all of lib/), the lockfile and both package.json files.
     { node node_modules/typescript/bin/tsc --listFilesOnly "${TSC_ARGS[@]}" | grep -v /node_modules/ | sed "s|^$repo/||"
-      echo package.json; echo package-lock.json; } | sort | xargs sha256sum
+      echo package.json; echo package-lock.json; echo controller/package.json; } | sort | xargs sha256sum
   } | hash_of)"
 }
 node_tarball() {
@@ -192,10 +193,12 @@ build_app() {
   install -m 0644 "$work/package/LICENSE" "$stage/usr/local/share/doc/node/LICENSE"
   node node_modules/typescript/bin/tsc --outDir "$stage/opt/ecmp-lb" --rootDir . "${TSC_ARGS[@]}"
   cp package.json package-lock.json "$stage/opt/ecmp-lb/"
+  cp controller/package.json "$stage/opt/ecmp-lb/controller/"
   (cd "$stage/opt/ecmp-lb" && npm "${NPM_ARGS[@]}")
   # What runs needs neither the lockfile nor the scripts and dev dependencies of package.json: without
   # them the image changes only with the compiled CLI, its production dependencies, Node.js or the version.
-  rm -f "$stage/opt/ecmp-lb/package-lock.json" "$stage/opt/ecmp-lb/node_modules/.package-lock.json"
+  rm -f "$stage/opt/ecmp-lb/package-lock.json" "$stage/opt/ecmp-lb/node_modules/.package-lock.json" \
+    "$stage/opt/ecmp-lb/controller/package.json" "$stage/opt/ecmp-lb/node_modules/cdk8s-ecmp-lb-runtime"
   printf '{"name": "cdk8s-ecmp-lb", "version": "%s", "private": true, "license": "Apache-2.0"}\n' "$version" > "$stage/opt/ecmp-lb/package.json"
   printf '%s\n' "$WRAPPER" > "$stage/usr/local/bin/ecmp-lb" && chmod 0755 "$stage/usr/local/bin/ecmp-lb"
   chmod -R u+rwX,go+rX,go-w "$stage"

@@ -1,7 +1,8 @@
 import * as fs from 'fs';
 import { App, Chart } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import { BGP_PASSWORD_PLACEHOLDER, ReflectorDaemon, RouteReflector, RouteReflectorPlacement } from '../lib';
+import { ReflectorDaemon, RouteReflector, RouteReflectorPlacement } from '../lib';
+import { BGP_PASSWORD_PLACEHOLDER } from '../lib/model';
 import { checkFrr } from './support/daemons';
 import { synthToDisk, testTopology } from './support/topology';
 import { renderFrrDaemons } from '../lib/renderers/frr';

@@ -65,7 +65,7 @@ function synthToDir(spec: TopologySpec, outdir: string): Synthesized {
 function synthInMemory(spec: TopologySpec): Synthesized {
   const app: EcmpApp = buildSpec(spec, path.join(WORK, 'never-written'));
   validateTree(app);
-  const files = app.renderFiles();
+  const files = new Map(app.renderFiles().map(file => [file.path, file.content]));
   const manifests = app.charts.flatMap(chart => chart.toJson());
   return { manifests, files };
 }

@@ -196,7 +196,8 @@ function build(p: any) {
     holdTime: s.holdSeconds === undefined ? undefined : Duration.seconds(s.holdSeconds),
   }));
   validateTree(app);
-  return { files: app.renderFiles(), manifests: YAML.parseAllDocuments(app.synthYaml()).map(d => d.toJSON()).filter(Boolean) };
+  const files = new Map(app.renderFiles().map(file => [file.path, file.content]));
+  return { files, manifests: YAML.parseAllDocuments(app.synthYaml()).map(d => d.toJSON()).filter(Boolean) };
 }
 
 function checkerFor(file: string): ((text: string) => CheckResult) | undefined {
