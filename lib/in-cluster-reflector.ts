@@ -6,7 +6,7 @@ import { containerSecurity, NOBODY, podSecurity } from './pod-security';
 import * as k8s from '../imports/k8s';
 
 /** What the workload of an in-cluster route reflector is made of. */
-export interface InClusterReflectorOptions {
+export interface InClusterReflectorWorkload {
   /** The reflector's name: its objects are `<name>-gobgpd` and the Service `<name>-bgp`. */
   readonly reflectorName: string;
   /** The node the pod is pinned to (its `kubernetes.io/hostname` label). */
@@ -50,7 +50,7 @@ const API_SERVER_PORTS = [443, 6443];
  * a ConfigMap, the Service LB pods dial, and on request its NetworkPolicy. Returns the ConfigMap,
  * the child `Resource`.
  */
-export function addInClusterReflector(scope: Construct, options: InClusterReflectorOptions): k8s.KubeConfigMap {
+export function addInClusterReflector(scope: Construct, options: InClusterReflectorWorkload): k8s.KubeConfigMap {
   const name = `${options.reflectorName}-gobgpd`;
   const labels = reflectorLabels(options.reflectorName);
   const port = options.port;
@@ -142,7 +142,7 @@ function reflectorLabels(reflectorName: string): { [key: string]: string } {
  * neither a reply to the other). Replies on established connections are allowed by every
  * NetworkPolicy implementation (they are stateful).
  */
-function addNetworkPolicy(scope: Construct, options: InClusterReflectorOptions): void {
+function addNetworkPolicy(scope: Construct, options: InClusterReflectorWorkload): void {
   const labels = reflectorLabels(options.reflectorName);
   const bgp = () => [{ protocol: 'TCP', port: k8s.IntOrString.fromNumber(options.port) }];
   const bfd = () => [{ protocol: 'UDP', port: k8s.IntOrString.fromNumber(BFD_MULTIHOP_PORT) }];

@@ -17,7 +17,8 @@ export type { BgpPassword } from './bgp-password';
 export type { BgpTimers } from './validate';
 export { ImageName } from './images';
 export type { ImageSource } from './images';
-export { RouteReflectorPlacement } from './topology-interfaces';
+export { ReflectorPlacement } from './reflector-placement';
+export type { InClusterReflectorOptions } from './reflector-placement';
 export type { ILoadBalancerServiceSummary, IRouteReflector, IUpstreamRouter } from './topology-interfaces';
 export { AddressFamily, ForwardingMethod, HealthCheckType, Protocol, RouterFlavour } from './model';
 // The typed config model the constructs expose (`model`): what the renderers take.

@@ -3,18 +3,19 @@ import { Construct, IConstruct } from 'constructs';
 import { BgpPassword, checkBgpPassword } from './bgp-password';
 import { ConfigFile } from './config-file';
 import { throwInvalid } from './errors';
-import { ImageName, imageReference, ImageSource } from './images';
+import { ImageName, imageReference } from './images';
 import { addInClusterReflector } from './in-cluster-reflector';
 import { cidrContains, overlappingPairs, parseAddress } from './ip';
 import { AddressFamily, BfdModel, BGP_PASSWORD_PLACEHOLDER, BgpNeighborModel, BgpTimersModel, ReflectorPeerModel, RouteReflectorModel } from './model';
 import { checkObjectNamesOnce } from './object-names';
 import { grantRead } from './rbac';
+import { ReflectorPlacement } from './reflector-placement';
 import * as k8s from '../imports/k8s';
 import { renderFrrDaemons } from './renderers/frr';
 import { renderFrrRouteReflector } from './renderers/frr-reflector';
 import { renderRouteReflector } from './renderers/gobgpd';
 import { renderReflectorAgentConfig } from './renderers/reflector-agent';
-import { ILoadBalancerServiceSummary, IRouteReflector, IUpstreamRouter, RouteReflectorPlacement } from './topology-interfaces';
+import { ILoadBalancerServiceSummary, IRouteReflector, IUpstreamRouter } from './topology-interfaces';
 import { reflectorTopologyErrors } from './topology-validation';
 import {
   BgpTimers, checkAsn, checkCidr, checkCount, checkName, checkNamespace, checkNodeName, checkNonEmpty, checkPeerAddress, checkRouterId, checkTimers,
@@ -38,8 +39,8 @@ export enum ReflectorDaemon {
 export interface RouteReflectorOptions {
   /**
    * The address the upstream router peers with. Standalone: the box's address, which LB pods
-   * connect to as well. In-cluster: the IP of `nodeName`, the source the router sees once the
-   * CNI has SNATed the reflector pod's connection.
+   * connect to as well. In-cluster: the IP of the placement's `nodeName`, the source the router
+   * sees once the CNI has SNATed the reflector pod's connection.
    */
   readonly address: string;
   /**
@@ -59,10 +60,10 @@ export interface RouteReflectorOptions {
    */
   readonly clusterId?: string;
   /**
-   * Where the reflector runs.
-   * @default RouteReflectorPlacement.STANDALONE
+   * Where the reflector runs: a box of its own, or a pod in the cluster (with that pod's options).
+   * @default ReflectorPlacement.standalone()
    */
-  readonly placement?: RouteReflectorPlacement;
+  readonly placement?: ReflectorPlacement;
   /**
    * The BGP daemon. FRR is for standalone reflectors only; its config is written to
    * `route-reflectors/<name>/frr.conf` and `daemons`, and it can sign the LB pod sessions with
@@ -72,32 +73,11 @@ export interface RouteReflectorOptions {
    */
   readonly daemon?: ReflectorDaemon;
   /**
-   * In-cluster only: the node the reflector pod is pinned to (its `kubernetes.io/hostname` label).
-   * @default none; required when placement is IN_CLUSTER
-   */
-  readonly nodeName?: string;
-  /**
    * add-paths send-max towards the routers: the most LB paths per prefix a router learns. Must be
    * at least the largest LB count of any service.
    * @default 255, as in the paper
    */
   readonly sendMax?: number;
-  /**
-   * In-cluster only: registry, tag and digests of the images (see ImageSource).
-   * @default the enclosing EcmpTopology's, then the EcmpApp's, then `cdk8s-ecmp-lb/<image>:<library version>`
-   */
-  readonly images?: ImageSource;
-  /**
-   * In-cluster only: full reference of the gobgpd image, overriding `images`.
-   * @default from `images`
-   */
-  readonly image?: string;
-  /**
-   * In-cluster only: full reference of the reflector agent's image (`ecmp-lb reflector-agent`:
-   * the LB image), overriding `images`.
-   * @default from `images`
-   */
-  readonly agentImage?: string;
   /**
    * gobgpd only: the gobgpd version the reflector runs, for the features that depend on it
    * (TCP-MD5 on the LB pods' dynamic-neighbor sessions needs 3.21 or later).
@@ -111,13 +91,6 @@ export interface RouteReflectorOptions {
    * @default false
    */
   readonly allowAddressInPodNetwork?: boolean;
-  /**
-   * In-cluster only: a NetworkPolicy that lets only LB pods (label `ecmp-lb.cdk8s.io/role=lb`, any
-   * namespace) reach the reflector's BGP port, and lets the reflector connect only to the routers'
-   * BGP port. Needs a CNI that enforces NetworkPolicy.
-   * @default false
-   */
-  readonly networkPolicy?: boolean;
   /**
    * BFD (RFC 5880, multihop) on the LB pods' sessions: an LB pod that dies silently (frozen, its
    * node's link cut) loses its paths after `bfdMinIntervalMs` x `bfdMultiplier` instead of the
@@ -200,7 +173,7 @@ export class RouteReflector extends Construct implements IRouteReflector {
   public readonly routerId: string;
   public readonly clusterId: string;
   public readonly address: string;
-  public readonly placement: RouteReflectorPlacement;
+  public readonly placement: ReflectorPlacement;
   public readonly daemon: ReflectorDaemon;
   public readonly podNetworks: string[];
   public readonly sendMax: number;
@@ -227,13 +200,13 @@ export class RouteReflector extends Construct implements IRouteReflector {
     this.address = checkPeerAddress(this, 'address', props.address);
     this.routerId = checkRouterId(this, props.routerId === undefined ? 'routerId (defaults to address)' : 'routerId', props.routerId ?? this.address);
     this.clusterId = checkRouterId(this, 'clusterId', props.clusterId ?? this.routerId);
-    this.placement = props.placement ?? RouteReflectorPlacement.STANDALONE;
+    this.placement = props.placement ?? ReflectorPlacement.standalone();
     this.daemon = props.daemon ?? ReflectorDaemon.GOBGP;
     if (!Object.values(ReflectorDaemon).includes(this.daemon)) {
       throwInvalid(this, 'daemon', this.daemon, 'is not a reflector daemon', 'use ReflectorDaemon.GOBGP or ReflectorDaemon.FRR');
     }
-    if (this.daemon === ReflectorDaemon.FRR && this.placement === RouteReflectorPlacement.IN_CLUSTER) {
-      throwInvalid(this, 'daemon', this.daemon, 'is only supported for a standalone route reflector (in-cluster reflectors run gobgpd)', 'remove daemon (gobgpd) for an in-cluster reflector, or set placement: RouteReflectorPlacement.STANDALONE');
+    if (this.daemon === ReflectorDaemon.FRR && this.placement.isInCluster) {
+      throwInvalid(this, 'daemon', this.daemon, 'is only supported for a standalone route reflector (in-cluster reflectors run gobgpd)', 'remove daemon (gobgpd) for an in-cluster reflector, or set placement: ReflectorPlacement.standalone()');
     }
     this.podNetworks = this.checkPodNetworks(props);
     this.sendMax = checkCount(this, 'sendMax', props.sendMax ?? 255, 1, 255, 'use at least the largest lbCount of any service, at most 255');
@@ -242,23 +215,21 @@ export class RouteReflector extends Construct implements IRouteReflector {
     this.timers = checkTimers(this, props);
     this.filterPrefixes = props.filterPrefixes ?? true;
     this.bgpPassword = checkBgpPassword(this, 'bgpPassword', props.bgpPassword);
-    if (this.bgpPassword && this.placement === RouteReflectorPlacement.IN_CLUSTER) {
+    if (this.bgpPassword && this.placement.isInCluster) {
       // Measured in namespaces: with TCP-MD5 and SNAT the session never comes up (either alone works).
       throwInvalid(this, 'bgpPassword', this.bgpPassword.secret.name, 'cannot sign an in-cluster reflector\'s sessions: its session to the router leaves through the node\'s SNAT and the LB pods reach it through the ClusterIP\'s DNAT, and TCP-MD5 signs the addresses NAT rewrites',
-        'run the reflector standalone (placement: RouteReflectorPlacement.STANDALONE) to sign its sessions, or remove bgpPassword');
+        'run the reflector standalone (placement: ReflectorPlacement.standalone()) to sign its sessions, or remove bgpPassword');
     }
     this.checkGobgpdVersion(props);
     this.bindPrefixesToLbPods = this.checkBinding(props);
     this.bfd = this.checkBfd(props);
-    this.routerBfd = this.placement === RouteReflectorPlacement.STANDALONE ? this.bfd : undefined;
-    if (props.networkPolicy && this.placement !== RouteReflectorPlacement.IN_CLUSTER) {
-      throwInvalid(this, 'networkPolicy', props.networkPolicy, 'only applies to an in-cluster route reflector', 'filter the standalone box\'s port 179 with its own firewall (docs/security.md), or remove networkPolicy');
-    }
+    this.routerBfd = !this.placement.isInCluster ? this.bfd : undefined;
 
-    if (this.placement === RouteReflectorPlacement.IN_CLUSTER) {
-      const nodeName = checkNodeName(this, 'nodeName', props.nodeName);
+    const inCluster = this.placement.inClusterOptions;
+    if (inCluster) {
+      const nodeName = checkNodeName(this, 'placement.nodeName', inCluster.nodeName);
       if (!nodeName) {
-        throwInvalid(this, 'nodeName', props.nodeName, 'is required for an in-cluster route reflector', 'name the node whose IP is `address`, so the upstream router always sees the reflector at that address');
+        throwInvalid(this, 'placement.nodeName', inCluster.nodeName, 'is required for an in-cluster route reflector', 'name the node whose IP is `address`, so the upstream router always sees the reflector at that address');
       }
       const namespace = checkNamespace(this);
       this.lbPeer = { name: this.reflectorName, host: `${this.reflectorName}-bgp.${namespace}.svc`, port: this.port, ...(this.bfd ? { bfd: this.bfd } : {}) };
@@ -266,21 +237,16 @@ export class RouteReflector extends Construct implements IRouteReflector {
         reflectorName: this.reflectorName,
         nodeName,
         port: this.port,
-        image: imageReference(this, ImageName.GOBGPD, props.images, { field: 'image', value: props.image }),
-        agentImage: imageReference(this, ImageName.LB, props.images, { field: 'agentImage', value: props.agentImage }),
+        image: imageReference(this, ImageName.GOBGPD, inCluster.images, { field: 'placement.image', value: inCluster.image }),
+        agentImage: imageReference(this, ImageName.LB, inCluster.images, { field: 'placement.agentImage', value: inCluster.agentImage }),
         reflectorAgent: this.bindPrefixesToLbPods,
         bfd: this.bfd !== undefined,
         gobgpdConfig: () => renderRouteReflector(this.model()),
         agentConfig: () => renderReflectorAgentConfig(this.model()),
-        networkPolicy: props.networkPolicy ?? false,
+        networkPolicy: inCluster.networkPolicy ?? false,
         routerAddresses: () => this.routers.map(r => r.address),
       });
     } else {
-      for (const field of ['nodeName', 'image', 'agentImage', 'images'] as const) {
-        if (props[field] !== undefined) {
-          throwInvalid(this, field, props[field], 'only applies to an in-cluster route reflector', `remove ${field}, or set placement: RouteReflectorPlacement.IN_CLUSTER`);
-        }
-      }
       this.lbPeer = { name: this.reflectorName, host: this.address, port: this.port, ...(this.bfd ? { bfd: this.bfd } : {}) };
       this.configResource = this.daemon === ReflectorDaemon.FRR ? this.frrFiles() : new ConfigFile(this, 'Resource', {
         path: `route-reflectors/${this.reflectorName}/gobgpd.toml`,
@@ -390,7 +356,7 @@ export class RouteReflector extends Construct implements IRouteReflector {
    * the pod IP (its own flow, not a reply: the LB pods match it by discriminator).
    */
   private bfdLocalAddress(): string {
-    if (this.placement === RouteReflectorPlacement.STANDALONE) return this.address;
+    if (!this.placement.isInCluster) return this.address;
     return parseAddress(this.address)?.kind() === 'ipv6' ? '::' : '0.0.0.0';
   }
 
@@ -433,7 +399,7 @@ export class RouteReflector extends Construct implements IRouteReflector {
 
   /** The account the reflector agent runs as: the reflector pod's, or one for the standalone box. */
   private agentAccount(): string {
-    return this.placement === RouteReflectorPlacement.IN_CLUSTER ? `${this.reflectorName}-gobgpd` : `${this.reflectorName}-reflector-agent`;
+    return this.placement.isInCluster ? `${this.reflectorName}-gobgpd` : `${this.reflectorName}-reflector-agent`;
   }
 
   /** The reflector agent reads the LB pods (get/list/watch pods) of each namespace with LB services. */

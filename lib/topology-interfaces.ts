@@ -1,25 +1,12 @@
 import { IConstruct } from 'constructs';
 import { BgpPassword } from './bgp-password';
 import { BfdModel, BgpTimersModel, ReflectorPeerModel } from './model';
+import { ReflectorPlacement } from './reflector-placement';
 
 /**
  * What the constructs of one topology know of each other: the route reflector, the upstream
  * routers and the LB services register with one another through these interfaces only.
  */
-
-/** Where a route reflector runs. */
-export enum RouteReflectorPlacement {
-  /**
-   * A Linux box outside Kubernetes (the paper's). Its gobgpd config is written to
-   * `route-reflectors/<name>/gobgpd.toml`. LB pods must reach it without SNAT (see docs/design.md).
-   */
-  STANDALONE = 'standalone',
-  /**
-   * A pod in the cluster's pod network, pinned to one node; LB pods reach it through a ClusterIP
-   * Service, so their connections are never SNATed.
-   */
-  IN_CLUSTER = 'in-cluster',
-}
 
 /** What LB services and routers need to know of a route reflector. */
 export interface IRouteReflector extends IConstruct {
@@ -32,7 +19,7 @@ export interface IRouteReflector extends IConstruct {
   /** Address the upstream router peers with. */
   readonly address: string;
   /** Where it runs. */
-  readonly placement: RouteReflectorPlacement;
+  readonly placement: ReflectorPlacement;
   /** Pod network prefixes LB pods connect from. */
   readonly podNetworks: string[];
   /** add-paths send-max towards routers. */

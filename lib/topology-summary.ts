@@ -4,7 +4,6 @@ import { LoadBalancerService } from './load-balancer-service';
 import { ForwardingMethod, ResilientHashingModel, RouterFlavour } from './model';
 import { TopologySummaryModel } from './renderers/topology';
 import { ReflectorDaemon, RouteReflector } from './route-reflector';
-import { RouteReflectorPlacement } from './topology-interfaces';
 import { UpstreamRouterConfig } from './upstream-router-config';
 
 /** Collects what TOPOLOGY.md shows from the constructs under `root`. */
@@ -25,7 +24,7 @@ export function summarizeTopology(root: IConstruct): TopologySummaryModel {
     reflectors: reflectors.map(r => ({
       name: r.reflectorName,
       address: r.address,
-      placement: r.placement,
+      placement: r.placement.name,
       routerId: r.routerId,
       clusterId: r.clusterId,
       asn: r.asn,
@@ -68,7 +67,7 @@ function routerHashing(resilient: ResilientHashingModel | undefined): string {
 /** Whether the LB pods' sessions with a reflector have BFD, who runs it there, and if not, why not. */
 function reflectorBfd(r: RouteReflector): string {
   if (r.bfd) {
-    const where = r.daemon === ReflectorDaemon.FRR ? 'bfdd' : r.placement === RouteReflectorPlacement.IN_CLUSTER ? 'the reflector agent, through the Service\'s UDP 4784' : 'the reflector agent';
+    const where = r.daemon === ReflectorDaemon.FRR ? 'bfdd' : r.placement.isInCluster ? 'the reflector agent, through the Service\'s UDP 4784' : 'the reflector agent';
     return `${r.bfd.minIntervalMs} ms x ${r.bfd.multiplier} (${where})`;
   }
   return r.daemon === ReflectorDaemon.GOBGP && !r.bindPrefixesToLbPods ? 'no: needs bindPrefixesToLbPods (BGP hold time)' : 'off (BGP hold time)';
@@ -81,7 +80,7 @@ function routerBfd(router: UpstreamRouterConfig, reflectors: RouteReflector[]): 
   return router.model().reflectors.map(session => {
     const reflector = reflectors.find(r => r.address === session.address);
     const name = reflector?.reflectorName ?? session.address;
-    if (!session.bfd && reflector?.placement === RouteReflectorPlacement.IN_CLUSTER) return `${name}: no, an in-cluster reflector reaches the router through its node's SNAT, not on its segment (BGP hold time)`;
+    if (!session.bfd && reflector?.placement.isInCluster) return `${name}: no, an in-cluster reflector reaches the router through its node's SNAT, not on its segment (BGP hold time)`;
     if (!session.bfd) return `${name}: no, the reflector's BFD is off (BGP hold time)`;
     const there = reflector?.daemon === ReflectorDaemon.FRR ? 'bfdd' : 'the reflector agent, while gobgpd answers';
     return `${name}: ${session.bfd.minIntervalMs} ms x ${session.bfd.multiplier}, single-hop (${here}; ${there})`;

@@ -7,7 +7,7 @@ import { renderFrr, renderFrrDaemons, renderZebraConf } from './renderers/frr';
 import { renderGobgpRouter } from './renderers/gobgpd';
 import { renderResilientRoutes } from './renderers/resilient-routes';
 import { renderRouterSysctl } from './renderers/sysctl';
-import { ILoadBalancerServiceSummary, IRouteReflector, IUpstreamRouter, RouteReflectorPlacement } from './topology-interfaces';
+import { ILoadBalancerServiceSummary, IRouteReflector, IUpstreamRouter } from './topology-interfaces';
 import { routerTopologyErrors } from './topology-validation';
 import { BgpTimers, checkAsn, checkCount, checkName, checkNonEmpty, checkPeerAddress, checkRouterId, checkTimers } from './validate';
 
@@ -165,7 +165,7 @@ export class UpstreamRouterConfig extends Construct implements IUpstreamRouter {
         asn: r.asn,
         description: `rr-${r.reflectorName}`,
         // An in-cluster reflector sits behind the CNI's SNAT: only it can open the session.
-        passive: r.placement === RouteReflectorPlacement.IN_CLUSTER,
+        passive: r.placement.isInCluster,
         ...(this.bfd && r.routerBfd ? { bfd: { minIntervalMs: r.routerBfd.minIntervalMs, multiplier: r.routerBfd.multiplier } } : {}),
       })),
       maximumPaths: this.maximumPaths,

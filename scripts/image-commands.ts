@@ -5,7 +5,7 @@
 // image is one it builds and that each program exists there for the container's user.
 //   node_modules/.bin/ts-node --transpile-only scripts/image-commands.ts
 import * as kplus from 'cdk8s-plus-27';
-import { Backends, EcmpApp, EcmpTopology, ForwardingMethod, LoadBalancerService, RouteReflectorPlacement } from '../lib';
+import { Backends, EcmpApp, EcmpTopology, ForwardingMethod, LoadBalancerService, ReflectorPlacement } from '../lib';
 import { TUNNEL_BACKEND_PROGRAMS, TUNNEL_BACKEND_SCRIPT } from '../lib/tunnel-backend';
 
 const app = new EcmpApp({ outdir: '/nonexistent' });
@@ -13,7 +13,7 @@ const topology = new EcmpTopology(app, 'ecmp', {
   namespace: 'lb',
   asn: 65021,
   podNetworks: ['198.19.128.0/17'],
-  routeReflectors: [{ name: 'rr1', address: '198.18.0.21', placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: 'n21' }],
+  routeReflectors: [{ name: 'rr1', address: '198.18.0.21', placement: ReflectorPlacement.inCluster({ nodeName: 'n21' }) }],
   upstreamRouters: [{ name: 'router', address: '198.18.0.110' }],
 });
 new LoadBalancerService(topology, 'web', {

@@ -2,8 +2,8 @@ import * as fs from 'fs';
 import { App, Chart, Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import {
-  Backends, ForwardingMethod, HealthCheckType, Protocol, LoadBalancerService, LoadBalancerServiceModel, ReflectorDaemon, RouteReflector,
-  RouteReflectorPlacement, RouterFlavour, UpstreamRouterConfig,
+  Backends, ForwardingMethod, HealthCheckType, InClusterReflectorOptions, Protocol, LoadBalancerService, LoadBalancerServiceModel, ReflectorDaemon,
+  RouteReflector, ReflectorPlacement, RouterFlavour, UpstreamRouterConfig,
 } from '../lib';
 import { validateManifest } from './support/k8s-schema';
 import { nginx, synthToDisk, tempDir, testTopology } from './support/topology';
@@ -178,7 +178,7 @@ test('two reflectors: every LB pod peers with both, each with its own cluster id
 
 test('an in-cluster reflector: a pinned gobgpd pod that LB pods dial through a Service; the router waits for it', () => {
   const { app } = testTopology({
-    topology: { routeReflectors: [{ name: 'rr1', address: '198.18.0.21', placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: 'node-21' }] },
+    topology: { routeReflectors: [{ name: 'rr1', address: '198.18.0.21', placement: ReflectorPlacement.inCluster({ nodeName: 'node-21' }) }] },
   });
   const { manifests, files } = synthToDisk(app);
   for (const m of manifests) validateManifest(m);
@@ -277,7 +277,7 @@ describe('bad input is refused at synth with construct, field, value and fix', (
     ['malformed pod network', topologyWith({ podNetworks: ['198.19.128.0/17x'] }), /podNetworks\[0\] "198\.19\.128\.0\/17x" is not a CIDR prefix/],
     ['send-max below an LB count', topologyWith({ routeReflectors: [{ name: 'rr1', address: '198.18.0.109', sendMax: 2 }] }), /sendMax 2 is smaller than the 3 LB pods of service 'web1'.*Fix: set sendMax to at least 3/],
     ['maximum-paths below an LB count', topologyWith({ upstreamRouters: [{ name: 'router', address: '198.18.0.110', maximumPaths: 2 }] }), /UpstreamRouterConfig 'ecmp\/router': maximumPaths 2 is smaller than the 3 LB pods of service 'web1'.*Fix: set maximumPaths to at least 3/],
-    ['in-cluster reflector without node', topologyWith({ routeReflectors: [{ name: 'rr1', address: '198.18.0.109', placement: RouteReflectorPlacement.IN_CLUSTER }] }), /nodeName \(not set\) is required for an in-cluster route reflector/],
+    ['in-cluster reflector without node', topologyWith({ routeReflectors: [{ name: 'rr1', address: '198.18.0.109', placement: ReflectorPlacement.inCluster({} as InClusterReflectorOptions) }] }), /placement\.nodeName \(not set\) is required for an in-cluster route reflector/],
   ])('%s', (_name, synth, message) => {
     expect(synth).toThrow(message);
   });

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import { App, Chart } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import { ReflectorDaemon, RouteReflector, RouteReflectorPlacement } from '../lib';
+import { ReflectorDaemon, RouteReflector, ReflectorPlacement } from '../lib';
 import { BGP_PASSWORD_PLACEHOLDER } from '../lib/model';
 import { checkFrr } from './support/daemons';
 import { synthToDisk, testTopology } from './support/topology';
@@ -66,7 +66,7 @@ describe('ReflectorDaemon validation', () => {
   });
 
   test('FRR with placement IN_CLUSTER is refused', () => {
-    expect(reflector({ daemon: ReflectorDaemon.FRR, placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: 'n1' }))
+    expect(reflector({ daemon: ReflectorDaemon.FRR, placement: ReflectorPlacement.inCluster({ nodeName: 'n1' }) }))
       .toThrow(/RouteReflector 'c\/rr': daemon "frr" is only supported for a standalone route reflector \(in-cluster reflectors run gobgpd\)\. Fix: /);
   });
 
@@ -99,6 +99,6 @@ describe('ReflectorDaemon validation', () => {
 
   test('the default stays gobgpd, standalone and in-cluster', () => {
     expect((reflector({})() as RouteReflector).daemon).toBe(ReflectorDaemon.GOBGP);
-    expect((reflector({ placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: 'n1' })() as RouteReflector).daemon).toBe(ReflectorDaemon.GOBGP);
+    expect((reflector({ placement: ReflectorPlacement.inCluster({ nodeName: 'n1' }) })() as RouteReflector).daemon).toBe(ReflectorDaemon.GOBGP);
   });
 });

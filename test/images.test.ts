@@ -1,7 +1,7 @@
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { RouteReflectorPlacement } from '../lib';
+import { ReflectorPlacement } from '../lib';
 import { synthToDisk, testTopology } from './support/topology';
 
 // The image recipe (scripts/build-images.sh, images/) without building it: `npm run images` does that.
@@ -45,7 +45,7 @@ test('the images the constructs name by default are the ones scripts/build-image
   expect(built.map(([name]) => name)).toEqual(IMAGES);
   // Every pod kind: LB pods, the node agent, an in-cluster gobgpd reflector with its agent.
   const { app } = testTopology({
-    topology: { routeReflectors: [{ name: 'rr1', address: '198.18.0.21', placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: 'n21' }] },
+    topology: { routeReflectors: [{ name: 'rr1', address: '198.18.0.21', placement: ReflectorPlacement.inCluster({ nodeName: 'n21' }) }] },
   });
   const { manifests } = synthToDisk(app);
   const images = new Set<string>(manifests.flatMap(m => {

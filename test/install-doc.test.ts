@@ -2,7 +2,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as YAML from 'yaml';
-import { Backends, ForwardingMethod, LoadBalancerService, RouteReflectorPlacement } from '../lib';
+import { Backends, ForwardingMethod, LoadBalancerService, ReflectorPlacement } from '../lib';
 import { tempDir, testTopology } from './support/topology';
 
 // docs/install.md: every step this machine can run is run here, as the doc writes it. A block marked
@@ -113,7 +113,7 @@ describe('docs/install.md', () => {
       'net.ipv4.ip_unprivileged_port_start', 'net.ipv4.ip_local_reserved_ports'];
     const isAllowed = (name: string) => safe.includes(name) || allowed.some((p) => (p.endsWith('*') ? name.startsWith(p.slice(0, -1)) : name === p));
     const { app, topology } = testTopology({
-      topology: { routeReflectors: [{ name: 'rr1', address: '198.18.0.21', placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: 'n21' }] },
+      topology: { routeReflectors: [{ name: 'rr1', address: '198.18.0.21', placement: ReflectorPlacement.inCluster({ nodeName: 'n21' }) }] },
     });
     new LoadBalancerService(topology, 'tun', {
       prefixes: ['198.18.103.0/24'], ports: [{ port: 80, backendPort: 80 }], backends: Backends.fromLabels({ app: 'tun' }),

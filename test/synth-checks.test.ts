@@ -4,7 +4,7 @@ import * as kplus from 'cdk8s-plus-27';
 import * as k8s from '../imports/k8s';
 import {
   Backends, EcmpApp, EcmpTopology, ForwardingMethod, LoadBalancerService, LoadBalancerServiceProps,
-  ReflectorDaemon, RouteReflector, RouteReflectorPlacement, RouterFlavour,
+  ReflectorDaemon, RouteReflector, ReflectorPlacement, RouterFlavour,
 } from '../lib';
 import { isImageReference, isQualifiedName, isQuantity, quantityValue } from '../lib/kubernetes-rules';
 import { LIBRARY_VERSION } from '../lib/version';
@@ -25,7 +25,7 @@ describe('synth refuses what cannot work, naming construct, field, value and fix
   test.each<[string, Build, RegExp]>([
     // Kubernetes names and values the API server refuses
     ['namespace', topology({ namespace: 'LB_ns' }), /EcmpTopology 'ecmp': namespace "LB_ns" is not a Kubernetes namespace name .*Fix: set the chart's namespace/],
-    ['node name', topology({ routeReflectors: [rr({ placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: 'Node_1' })] }), /RouteReflector 'ecmp\/rr1': nodeName "Node_1" is not a node name.*Fix: /],
+    ['node name', topology({ routeReflectors: [rr({ placement: ReflectorPlacement.inCluster({ nodeName: 'Node_1' }) })] }), /RouteReflector 'ecmp\/rr1': placement\.nodeName "Node_1" is not a node name.*Fix: /],
     ['nodeSelector key', service({ nodeSelector: { 'bad key': 'x' } }), /LoadBalancerService 'ecmp\/web': nodeSelector key "bad key" is not a label key\. Fix: /],
     ['nodeSelector value', service({ nodeSelector: { 'node-role.kubernetes.io/lb': 'yes please' } }), /nodeSelector\["node-role\.kubernetes\.io\/lb"\] "yes please" is not a label value\. Fix: /],
     ['backend label', service({ backends: Backends.fromLabels({ app: 'web!' }) }), /LoadBalancerService 'ecmp\/web': backends\["app"\] "web!" is not a label value\. Fix: /],
@@ -62,7 +62,7 @@ describe('synth refuses what cannot work, naming construct, field, value and fix
     ['duplicate ports', service({ ports: [{ port: 80 }, { port: 80, backendPort: 8080 }] }), /ports\[1\] "TCP\/80" repeats ports\[0\].*Fix: list each port and protocol once/],
     ['health-check timeout at the interval', service({ healthCheck: { interval: Duration.seconds(2), timeout: Duration.seconds(2) } }), /healthCheck\.timeout "2s" is not shorter than the interval \(2s\)\. Fix: /],
     // Options the chosen daemons cannot honour
-    ['TCP-MD5 on an in-cluster reflector', topology({ routeReflectors: [rr({ placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: 'node-1' })], bgpPassword: { secret: secret(), key: 'password' } }),
+    ['TCP-MD5 on an in-cluster reflector', topology({ routeReflectors: [rr({ placement: ReflectorPlacement.inCluster({ nodeName: 'node-1' }) })], bgpPassword: { secret: secret(), key: 'password' } }),
       /RouteReflector 'ecmp\/rr1': bgpPassword "bgp-md5" cannot sign an in-cluster reflector's sessions.*Fix: run the reflector standalone/],
     ['signed LB sessions on gobgpd 3.10', topology({ bgpPassword: { secret: secret(), key: 'password', signLoadBalancerSessions: true } }), /bgpPassword\.signLoadBalancerSessions true needs gobgpd 3\.21 or later.*Fix: /],
     ['maximumPaths on gobgpd + zebra', topology({ upstreamRouters: [router({ flavour: RouterFlavour.GOBGP_ZEBRA, maximumPaths: 8 })] }), /UpstreamRouterConfig 'ecmp\/router': maximumPaths 8 has no effect on a gobgpd \+ zebra router.*Fix: /],
@@ -148,7 +148,7 @@ describe('images: one place for registry, tag and digest', () => {
     const app = new EcmpApp({ outdir, images: { registry: 'registry.local:5000/ecmp', tag: '1.0.0' } });
     const chart = new EcmpTopology(app, 'ecmp', {
       namespace: 'lb', asn: 65021, podNetworks: ['198.19.128.0/17'], images: { tag: '1.0.1' },
-      routeReflectors: [{ address: '198.18.0.109', placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: 'node-1' }], upstreamRouters: [{ address: '198.18.0.110' }],
+      routeReflectors: [{ address: '198.18.0.109', placement: ReflectorPlacement.inCluster({ nodeName: 'node-1' }) }], upstreamRouters: [{ address: '198.18.0.110' }],
     });
     new LoadBalancerService(chart, 'web', { prefixes: ['198.18.101.0/24'], ports: [{ port: 80 }], backends: Backends.fromLabels({ app: 'web' }), images: { lbDigest: digest } });
     expect(lbImages(synthToDisk(app).manifests)).toEqual([
@@ -156,8 +156,7 @@ describe('images: one place for registry, tag and digest', () => {
     ]);
   });
 
-  test('image props apply only where an image runs', () => {
-    expect(() => topology({ routeReflectors: [rr({ image: 'x/gobgpd:1' })] })()).toThrow(/RouteReflector 'ecmp\/rr1': image "x\/gobgpd:1" only applies to an in-cluster route reflector/);
+  test('gobgpdVersion applies only to a gobgpd reflector', () => {
     expect(() => topology({ routeReflectors: [rr({ daemon: ReflectorDaemon.FRR, gobgpdVersion: '3.21.0', bindPrefixesToLbPods: false })] })()).toThrow(/gobgpdVersion "3\.21\.0" only applies to a gobgpd reflector/);
   });
 
@@ -168,13 +167,13 @@ describe('images: one place for registry, tag and digest', () => {
     expect(reflector({ bfdMinIntervalMs: 100, bfdMultiplier: 5 }).lbPeer.bfd).toEqual({ minIntervalMs: 100, multiplier: 5 });
     expect(reflector({}, { bindPrefixesToLbPods: false }).bfd).toBeUndefined();
     // In-cluster: on by default too, the LB pods' sessions through the Service's UDP 4784, the agent bound to every pod address.
-    const inCluster = reflector({ placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: 'node-1' });
+    const inCluster = reflector({ placement: ReflectorPlacement.inCluster({ nodeName: 'node-1' }) });
     expect(inCluster.bfd).toEqual({ minIntervalMs: 300, multiplier: 3 });
     expect(inCluster.lbPeer).toEqual({ name: 'rr1', host: 'rr1-bgp.lb.svc', port: 179, bfd: { minIntervalMs: 300, multiplier: 3 } });
     expect(inCluster.model().bfd).toEqual({ minIntervalMs: 300, multiplier: 3, localAddress: '0.0.0.0' });
-    expect(reflector({ placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: 'node-1', bfd: true, bfdMinIntervalMs: 100 }).bfd).toEqual({ minIntervalMs: 100, multiplier: 3 });
-    expect(reflector({ placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: 'node-1' }, { bindPrefixesToLbPods: false }).bfd).toBeUndefined();
-    expect(() => reflector({ placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: 'node-1', bfd: true }, { bindPrefixesToLbPods: false }))
+    expect(reflector({ placement: ReflectorPlacement.inCluster({ nodeName: 'node-1' }), bfd: true, bfdMinIntervalMs: 100 }).bfd).toEqual({ minIntervalMs: 100, multiplier: 3 });
+    expect(reflector({ placement: ReflectorPlacement.inCluster({ nodeName: 'node-1' }) }, { bindPrefixesToLbPods: false }).bfd).toBeUndefined();
+    expect(() => reflector({ placement: ReflectorPlacement.inCluster({ nodeName: 'node-1' }), bfd: true }, { bindPrefixesToLbPods: false }))
       .toThrow(/RouteReflector 'ecmp\/rr1': bfd true needs bindPrefixesToLbPods on a gobgpd reflector .*Fix: turn bindPrefixesToLbPods on/);
     expect(() => reflector({ bfd: true }, { bindPrefixesToLbPods: false })).toThrow(/bfd true needs bindPrefixesToLbPods on a gobgpd reflector/);
     expect(() => reflector({ bfd: false, bfdMultiplier: 3 })).toThrow(/bfdMultiplier 3 only applies with BFD, which is off here/);
@@ -197,8 +196,8 @@ describe('images: one place for registry, tag and digest', () => {
     expect(build({}, { bfd: false })).toEqual({ router: undefined, reflector: undefined });
     expect(build({ bfd: false }, {})).toEqual({ router: undefined, reflector: undefined });
     // In-cluster: BFD with the LB pods, none with the router (not on its segment: its session leaves through the node's SNAT).
-    expect(build({ placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: 'node-1' }, {})).toEqual({ router: undefined, reflector: undefined });
-    expect(build({ placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: 'node-1', bfd: true }, { flavour: RouterFlavour.BIRD }))
+    expect(build({ placement: ReflectorPlacement.inCluster({ nodeName: 'node-1' }) }, {})).toEqual({ router: undefined, reflector: undefined });
+    expect(build({ placement: ReflectorPlacement.inCluster({ nodeName: 'node-1' }), bfd: true }, { flavour: RouterFlavour.BIRD }))
       .toEqual({ router: undefined, reflector: undefined });
   });
 });

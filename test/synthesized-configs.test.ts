@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import { EndpointSlice } from '../controller/src/endpoint-slices';
 import { exabgpModel } from '../controller/src/init';
 import { reconcile } from '../controller/src/reconcile';
-import { HealthCheckType, LoadBalancerServiceModel, Protocol, RouteReflectorPlacement, RouterFlavour } from '../lib';
+import { HealthCheckType, LoadBalancerServiceModel, Protocol, ReflectorPlacement, RouterFlavour } from '../lib';
 import { announcerCommand } from '../lib/lb-pod-contract';
 import { CheckResult, checkBird, checkExabgp, checkFrr, checkGobgpd, checkKeepalived, checkSysctl } from './support/daemons';
 import { synthToDisk, testTopology } from './support/topology';
@@ -70,7 +70,7 @@ const variants: [string, Parameters<typeof testTopology>[0]][] = [
     ],
   }],
   ['an in-cluster reflector; UDP and HTTP-checked services', {
-    topology: { routeReflectors: [{ name: 'rr1', address: '198.18.0.21', placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: 'n21' }] },
+    topology: { routeReflectors: [{ name: 'rr1', address: '198.18.0.21', placement: ReflectorPlacement.inCluster({ nodeName: 'n21' }) }] },
     services: [
       { id: 'dns', props: { prefixes: ['198.18.53.0/24'], ports: [{ port: 53, protocol: Protocol.UDP }, { port: 53, protocol: Protocol.TCP }] } },
       { id: 'web', props: { prefixes: ['198.18.80.0/24'], healthCheck: { type: HealthCheckType.HTTP, httpPath: '/healthz' } } },

@@ -6,7 +6,7 @@ import { REFLECTOR_NODE } from './in-cluster-lab';
 import { nodeIp } from './lab';
 import { loadManifests } from './lb-pod-images';
 import { ADDRESSES, readSynthesized, ServiceSpec, Synthesized } from './synthesized';
-import { Backends, EcmpApp, EcmpTopology, ForwardingMethod, LoadBalancerService, RouteReflectorPlacement, RouterFlavour, UpstreamRouterOptions } from '../../lib';
+import { Backends, EcmpApp, EcmpTopology, ForwardingMethod, LoadBalancerService, ReflectorPlacement, RouterFlavour, UpstreamRouterOptions } from '../../lib';
 
 /** The paper's evaluation shape (Fig. 12c): two services with 3 and 2 LBs. */
 export const PAPER_SERVICES: ServiceSpec[] = [
@@ -83,7 +83,7 @@ export function synthesizeInCluster(outdir: string, lab: LabOptions = {}): {
   const topology = new EcmpTopology(app, 'ecmp', {
     namespace: 'lb', asn: 65021, podNetworks: [ADDRESSES.podNetwork],
     routeReflectors: [{
-      name: 'rr-ic', address: nodeIp(REFLECTOR_NODE), placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: `n${REFLECTOR_NODE}`, ...(lab.bfd ? {} : { bfd: false }),
+      name: 'rr-ic', address: nodeIp(REFLECTOR_NODE), placement: ReflectorPlacement.inCluster({ nodeName: `n${REFLECTOR_NODE}` }), ...(lab.bfd ? {} : { bfd: false }),
     }],
     upstreamRouters: [{ name: 'router', address: ADDRESSES.router, flavour: RouterFlavour.FRR }],
   });

@@ -7,7 +7,7 @@ import { exabgpModel } from '../../controller/src/init';
 import { reconcile } from '../../controller/src/reconcile';
 import {
   Backends, EcmpApp, EcmpTopology, ForwardingMethod, HealthCheckType, IpvsScheduler, LoadBalancerService, Protocol,
-  RouteReflectorPlacement, RouterFlavour,
+  ReflectorPlacement, RouterFlavour,
 } from '../../lib';
 import { validateTree } from '../../lib/config-file';
 import { announcerCommand } from '../../lib/lb-pod-contract';
@@ -178,7 +178,7 @@ function build(p: any) {
     podNetworks: [p.podNetwork, '2001:db8:ff00::/56'],
     routeReflectors: p.reflectors.map((r: any) => ({
       name: r.name, address: r.address, routerId: r.routerId, sendMax: r.sendMax,
-      ...(r.inCluster ? { placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: r.nodeName, networkPolicy: r.networkPolicy } : {}),
+      ...(r.inCluster ? { placement: ReflectorPlacement.inCluster({ nodeName: r.nodeName, networkPolicy: r.networkPolicy }) } : {}),
     })),
     upstreamRouters: p.routers,
     holdTime: p.holdSeconds === undefined ? undefined : Duration.seconds(p.holdSeconds),

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import { Chart } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import { Backends, EcmpApp, LoadBalancerService, ReflectorDaemon, RouteReflector, RouteReflectorPlacement, UpstreamRouterConfig } from '../../lib';
+import { Backends, EcmpApp, LoadBalancerService, ReflectorDaemon, RouteReflector, ReflectorPlacement, UpstreamRouterConfig } from '../../lib';
 import { BGP_PASSWORD_ENV } from '../../lib/model';
 import { validateManifest } from '../support/k8s-schema';
 import { synthToDisk, tempDir, testTopology } from '../support/topology';
@@ -23,7 +23,7 @@ function fullTopology() {
   const chart = new Chart(app, 'sec', { namespace: 'lb' });
   const bgpPassword = { secret: kplus.Secret.fromSecretName(chart, 'bgp-key', 'bgp-md5'), key: 'password', signLoadBalancerSessions: true };
   const rr = new RouteReflector(chart, 'rr1', {
-    asn: 65021, address: '198.18.0.21', podNetworks: ['198.19.128.0/17'], placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: 'node-21', networkPolicy: true,
+    asn: 65021, address: '198.18.0.21', podNetworks: ['198.19.128.0/17'], placement: ReflectorPlacement.inCluster({ nodeName: 'node-21', networkPolicy: true }),
   });
   const signing = new RouteReflector(chart, 'rr2', { asn: 65021, address: '198.18.0.22', podNetworks: ['198.19.128.0/17'], daemon: ReflectorDaemon.FRR, bgpPassword });
   new UpstreamRouterConfig(chart, 'router', { address: '198.18.0.110', routeReflectors: [rr] });
@@ -160,7 +160,7 @@ describe('the in-cluster reflector with a NetworkPolicy', () => {
 
   test('no NetworkPolicy unless asked', () => {
     const { manifests: plain, outdir: dir } = (() => {
-      const t = testTopology({ topology: { routeReflectors: [{ name: 'rr1', address: '198.18.0.21', placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: 'n' }] } });
+      const t = testTopology({ topology: { routeReflectors: [{ name: 'rr1', address: '198.18.0.21', placement: ReflectorPlacement.inCluster({ nodeName: 'n' }) }] } });
       return { outdir: t.outdir, ...synthToDisk(t.app) };
     })();
     expect(plain.filter(m => m.kind === 'NetworkPolicy')).toEqual([]);
@@ -172,11 +172,6 @@ describe('bad security props are refused with construct, field, value and fix', 
   const outdir = tempDir('ecmp-sec-bad');
   afterAll(() => fs.rmSync(outdir, { recursive: true, force: true }));
   const chart = () => new Chart(new EcmpApp({ outdir }), 'c', { namespace: 'lb' });
-
-  test('a NetworkPolicy on a standalone reflector', () => {
-    expect(() => new RouteReflector(chart(), 'rr1', { asn: 65021, address: '198.18.0.109', podNetworks: ['198.19.128.0/17'], networkPolicy: true }))
-      .toThrow(/^RouteReflector 'c\/rr1': networkPolicy true only applies to an in-cluster route reflector\. Fix: /);
-  });
 
   test('a malformed Secret key', () => {
     const c = chart();

@@ -5,7 +5,7 @@ import * as ipaddr from 'ipaddr.js';
 import * as k8s from '../../imports/k8s';
 import {
   Backends, EcmpApp, EcmpTopology, ForwardingMethod, HealthCheckType, IpvsScheduler, LoadBalancerService, Protocol, ReflectorDaemon,
-  RouteReflector, RouteReflectorPlacement, RouterFlavour, UpstreamRouterConfig,
+  RouteReflector, ReflectorPlacement, RouterFlavour, UpstreamRouterConfig,
 } from '../../lib';
 
 /**
@@ -472,12 +472,16 @@ export function buildSpec(spec: TopologySpec, outdir: string): EcmpApp {
     address: r.address,
     ...(r.routerId !== undefined ? { routerId: r.routerId } : {}),
     ...(r.clusterId !== undefined ? { clusterId: r.clusterId } : {}),
-    ...(r.kind === 'gobgp-in-cluster' ? { placement: RouteReflectorPlacement.IN_CLUSTER, nodeName: r.nodeName } : {}),
+    ...(r.kind === 'gobgp-in-cluster' ? {
+      placement: ReflectorPlacement.inCluster({
+        nodeName: r.nodeName!,
+        ...(r.networkPolicy !== undefined ? { networkPolicy: r.networkPolicy } : {}),
+        ...(r.image !== undefined ? { image: r.image } : {}),
+        ...(r.agentImage !== undefined ? { agentImage: r.agentImage } : {}),
+      }),
+    } : {}),
     ...(r.kind === 'frr' ? { daemon: ReflectorDaemon.FRR } : {}),
     ...(r.sendMax !== undefined ? { sendMax: r.sendMax } : {}),
-    ...(r.networkPolicy !== undefined ? { networkPolicy: r.networkPolicy } : {}),
-    ...(r.image !== undefined ? { image: r.image } : {}),
-    ...(r.agentImage !== undefined ? { agentImage: r.agentImage } : {}),
   });
   const routerOptions = (r: RouterSpec) => ({
     name: r.name,
