@@ -1,4 +1,5 @@
 import * as dgram from 'node:dgram';
+import { Clock, realClock } from './clock';
 import { BFD_MULTIHOP_PORT, BFD_SINGLE_HOP_PORT } from '../../lib/model';
 
 /**
@@ -75,20 +76,12 @@ export interface BfdTimers {
   readonly multiplier: number;
 }
 
-/** The clock and timers a session runs on: the real ones, or a test's. */
-export interface BfdClock {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-const realClock: BfdClock = { setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) };
-
 export interface BfdSessionOptions {
   readonly timers: BfdTimers;
   readonly localDiscriminator: number;
   readonly send: (packet: BfdPacket) => void;
   readonly onStateChange?: (state: BfdState, diagnostic: BfdDiagnostic) => void;
-  readonly clock?: BfdClock;
+  readonly clock?: Clock;
   /** Jitter source, [0, 1). */
   readonly random?: () => number;
 }
@@ -112,7 +105,7 @@ export class BfdSession {
   private stopped = false;
   /** Neither sending nor hearing (`silence`): the peer sees what a dead speaker looks like. */
   private silent = false;
-  private readonly clock: BfdClock;
+  private readonly clock: Clock;
 
   constructor(private readonly options: BfdSessionOptions) {
     this.clock = options.clock ?? realClock;

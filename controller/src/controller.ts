@@ -1,13 +1,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from './atomic-file';
-import { BackoffPolicy, backoffDelay } from './backoff';
+import { BackoffPolicy } from './backoff';
 import { EndpointSlice } from './endpoint-slices';
 import { ipvsDrift } from './ipvs-drift';
 import { ipvsHasHealthyRealServer, IpvsVirtualService } from './ipvs-table';
 import { Logger } from './log';
 import { ControllerMetrics } from './metrics';
 import { backendEndpoints, hasRealServers, keepalivedModel } from './reconcile';
+import { SyncLoop } from './sync-loop';
 import { announceFileText, LB_POD_FILES } from '../../lib/lb-pod-contract';
 import { KeepalivedModel, LoadBalancerServiceModel } from '../../lib/model';
 import { renderKeepalived } from '../../lib/renderers/keepalived';
@@ -65,10 +66,14 @@ const DEFAULT_RETRY: BackoffPolicy = { initialMs: 200, maxMs: 10_000 };
 /** Logged when IPVS drift restarts keepalived (the e2e counts these lines). */
 export const DRIFT_RESTART_LOG = 'IPVS differs from the config keepalived loaded; restarting keepalived';
 
+/** A failed step of a sync: its kind labels the error metric. */
+class SyncStepFailed extends Error {
+  constructor(readonly kind: 'sync' | 'reload', message: string, readonly reason: unknown) { super(message); }
+}
+
 /**
- * Endpoint events in, keepalived config and announce file out. Events are coalesced: the first
- * event of a burst schedules one sync for the next turn of the event loop, and reloads are
- * spaced by at least `minReloadIntervalMs`.
+ * Endpoint events in, keepalived config and announce file out. Syncs run on a SyncLoop: a burst
+ * of events is one sync, and reloads are spaced by at least `minReloadIntervalMs`.
  *
  * Level-triggered: a sync compares the desired state with the real one (the files on disk, the
  * config keepalived last loaded, and IPVS), not with what the controller last did, so a periodic
@@ -77,16 +82,13 @@ export const DRIFT_RESTART_LOG = 'IPVS differs from the config keepalived loaded
 export class Controller {
   readonly keepalivedConfigPath: string;
   readonly announcePath: string;
-  private syncScheduled = false;
+  private readonly syncs: SyncLoop;
   private burstStartedAt?: number;
   /** The config keepalived was last told to load (the file held it when the signal went). */
   private appliedConfig?: string;
   private desired?: { readonly config: string; readonly model: KeepalivedModel };
   private lastMalformed = '';
   private lastAnnounce?: string;
-  private retryTimer?: NodeJS.Timeout;
-  private failures = 0;
-  private resyncTimer?: NodeJS.Timeout;
   private driftSince?: number;
   /** keepalived restarts for drift since IPVS last matched: each waits twice as long as the one before. */
   private driftRestarts = 0;
@@ -104,6 +106,16 @@ export class Controller {
   constructor(private readonly options: ControllerOptions) {
     this.keepalivedConfigPath = path.join(options.runDir, LB_POD_FILES.keepalivedConfig);
     this.announcePath = path.join(options.runDir, LB_POD_FILES.announce);
+    this.syncs = new SyncLoop({
+      pass: () => this.sync(),
+      onError: (err, retryInMs) => {
+        const step = err as SyncStepFailed;
+        options.metrics.errors.inc({ kind: step.kind });
+        options.log.log('error', step.message, { error: String(step.reason), retryInMs });
+      },
+      backoff: options.retryBackoff ?? DEFAULT_RETRY,
+      resyncMs: options.resyncMs ?? 10_000,
+    });
   }
 
   /** True once a config has been written and keepalived told to load it. */
@@ -119,21 +131,14 @@ export class Controller {
       this.startReorderPass();
       this.updateAnnouncement();
     }, this.options.healthPollMs ?? 500);
-    this.resyncTimer = setInterval(() => this.requestSync(), this.options.resyncMs ?? 10_000);
+    this.syncs.start();
   }
 
   /** Called by the informer for every change; cheap, the work happens once per burst. */
   endpointsChanged(): void {
     if (this.draining) return;
     this.burstStartedAt ??= performance.now();
-    this.requestSync();
-  }
-
-  /** One sync on the next turn of the event loop, however many ask for it meanwhile. */
-  private requestSync(): void {
-    if (this.draining || this.syncScheduled) return;
-    this.syncScheduled = true;
-    setImmediate(() => this.sync());
+    void this.syncs.request();
   }
 
   /** Withdraws the routes, keeps serving for drainSeconds, then stops keepalived. */
@@ -152,8 +157,7 @@ export class Controller {
 
   stop(): void {
     clearInterval(this.healthTimer);
-    clearInterval(this.resyncTimer);
-    clearTimeout(this.retryTimer);
+    this.syncs.stop();
     clearTimeout(this.reorderTimer);
     clearTimeout(this.pendingReload);
     this.pendingReload = undefined;
@@ -169,10 +173,10 @@ export class Controller {
     }
   }
 
+  /** One pass of the SyncLoop; throws SyncStepFailed for the loop to retry. */
   private sync(): void {
-    this.syncScheduled = false;
     if (this.draining) return;
-    const { service, metrics, log } = this.options;
+    const { service, metrics } = this.options;
     try {
       const endpoints = backendEndpoints(this.options.slices());
       const model = keepalivedModel(service, endpoints, this.options.routerId);
@@ -184,46 +188,33 @@ export class Controller {
       this.desired = { config, model };
       // Compared with the file itself: one removed or left half-written by a full disk is rewritten.
       if (readFileIfAny(this.keepalivedConfigPath) !== config) writeFileAtomic(this.keepalivedConfigPath, config);
-      if (config !== this.appliedConfig) this.scheduleReload(this.burstStartedAt);
-      else this.failures = 0;
+      if (config !== this.appliedConfig) this.reloadWhenSpaced(this.burstStartedAt);
     } catch (err) {
-      metrics.errors.inc({ kind: 'sync' });
-      log.log('error', 'sync failed; keeping the previous config', { error: String(err), retryInMs: this.scheduleRetry() });
+      throw err instanceof SyncStepFailed ? err : new SyncStepFailed('sync', 'sync failed; keeping the previous config', err);
+    } finally {
+      this.burstStartedAt = undefined;
+      this.updateAnnouncement();
     }
-    this.burstStartedAt = undefined;
-    this.updateAnnouncement();
   }
 
-  /** Syncs again after a failure, with backoff; returns the delay (one retry pending at a time). */
-  private scheduleRetry(): number {
-    const delay = backoffDelay(this.options.retryBackoff ?? DEFAULT_RETRY, this.failures);
-    if (this.retryTimer) return delay;
-    this.failures++;
-    this.retryTimer = setTimeout(() => { this.retryTimer = undefined; this.requestSync(); }, delay);
-    return delay;
-  }
-
-  private scheduleReload(burstStartedAt: number | undefined): void {
+  /** Reloads now, or asks for another sync once `minReloadIntervalMs` has passed since the last reload. */
+  private reloadWhenSpaced(burstStartedAt: number | undefined): void {
     this.pendingReloadBurstStart ??= burstStartedAt;
-    if (this.pendingReload) return; // the pending reload will pick up this config too
+    if (this.pendingReload) return; // the sync it asks for will pick up this config too
     const wait = this.lastReloadAt + (this.options.minReloadIntervalMs ?? 20) - performance.now();
     if (wait <= 0) return this.reloadNow();
-    this.pendingReload = setTimeout(() => { this.pendingReload = undefined; this.reloadNow(); }, wait);
+    this.pendingReload = setTimeout(() => { this.pendingReload = undefined; void this.syncs.request(); }, wait);
   }
 
   private reloadNow(): void {
     const { metrics, log } = this.options;
-    const config = this.desired?.config;
-    if (this.draining || config === undefined || config === this.appliedConfig) return;
+    const config = this.desired!.config;
     try {
       this.options.keepalived.reload();
     } catch (err) {
-      metrics.errors.inc({ kind: 'reload' });
-      log.log('error', 'could not signal keepalived', { error: String(err), retryInMs: this.scheduleRetry() });
-      return;
+      throw new SyncStepFailed('reload', 'could not signal keepalived', err);
     }
     this.appliedConfig = config;
-    this.failures = 0;
     this.driftSince = undefined;
     this.lastReloadAt = performance.now();
     if (this.options.reorderIpvs) {

@@ -12,11 +12,10 @@ export interface LbPodWatchOptions {
   readonly fieldSelector?: string;
   readonly log: Logger;
   /**
-   * Called on every pod event and every `resyncMs`, but only once every namespace has been listed:
-   * acting on a partial view would drop the routes or bindings of the namespaces not listed yet.
+   * Called on every pod event, but only once every namespace has been listed: acting on a partial
+   * view would drop the routes or bindings of the namespaces not listed yet. (The callers' SyncLoops resync.)
    */
   readonly onChange: () => void;
-  readonly resyncMs: number;
 }
 
 /**
@@ -29,7 +28,6 @@ export class LbPodWatch<T> {
   }
 
   private readonly informers: ResilientInformer<any>[];
-  private resync?: NodeJS.Timeout;
 
   private constructor(private readonly options: LbPodWatchOptions, k8s: typeof K8s) {
     const core = options.kubeConfig.makeApiClient(k8s.CoreV1Api);
@@ -50,17 +48,15 @@ export class LbPodWatch<T> {
   /** Every namespace listed at least once. */
   get synced(): boolean { return this.informers.every((i) => i.synced); }
 
-  /** The LB pods of every namespace listed so far. */
-  pods(): T[] { return this.informers.filter((i) => i.synced).flatMap((i) => i.list() as T[]); }
+  /** The LB pods of every namespace, or undefined until each has been listed. */
+  pods(): T[] | undefined { return this.synced ? this.informers.flatMap((i) => i.list() as T[]) : undefined; }
 
   /** Starts the informers; returns once each has tried its first list. */
   async start(): Promise<void> {
     await Promise.all(this.informers.map((i) => i.start()));
-    this.resync = setInterval(() => this.changed(), this.options.resyncMs);
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.resync);
     await Promise.all(this.informers.map((i) => i.stop()));
   }
 

@@ -7,6 +7,7 @@ import { LbPodWatch } from './lb-pod-watch';
 import { Logger, errorFields } from './log';
 import { LbPodBfd } from './reflector-bfd';
 import { startRouterBfd } from './router-bfd';
+import { LoopedSyncer, SyncerOptions } from './sync-loop';
 import { formatAddress, hostPrefix, parseAddress } from '../../lib/ip';
 import { LB_ROLE_LABEL, LB_SERVICE_LABEL } from '../../lib/model';
 import { lbPodNeighborSet, ReflectorAgentBinding, ReflectorAgentConfig, UNBOUND_NEIGHBORS } from '../../lib/renderers/reflector-agent';
@@ -80,40 +81,36 @@ export function neighborSetChanges(current: NeighborSets, desired: NeighborSets)
   return [...adds, ...dels];
 }
 
-/** Brings gobgpd's sets to what the pods say; re-applies the import policy to the peers it changed. */
-export class BindingSyncer {
-  private running?: Promise<void>;
-  private again = false;
+export interface BindingSyncerOptions extends SyncerOptions {
+  /** BFD with the pods: a pod whose session failed is left out of its set. */
+  readonly bfd?: LbPodBfd;
+}
+
+/**
+ * Brings gobgpd's sets to what the pods say; re-applies the import policy to the peers it changed.
+ * The resync also repairs a restarted gobgpd, which comes back with the config's sets only.
+ */
+export class BindingSyncer extends LoopedSyncer {
+  private readonly bfd?: LbPodBfd;
   private lastSkipped = '';
 
+  /** `pods` is undefined until every namespace has been listed: a partial view would unbind the others' pods. */
   constructor(
     private readonly config: ReflectorAgentConfig,
-    private readonly pods: () => readonly AgentPod[],
+    private readonly pods: () => readonly AgentPod[] | undefined,
     private readonly gobgp: GobgpNeighborSets,
     private readonly log: Logger,
-    /** BFD with the pods: a pod whose session failed is left out of its set. */
-    private readonly bfd?: LbPodBfd,
-  ) {}
-
-  /** Coalesces bursts of pod events into one pass; a pass already running is followed by one more. */
-  schedule(): Promise<void> {
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = (async () => {
-      do {
-        this.again = false;
-        await this.sync().catch((err) => this.log.log('error', 'gobgpd not updated; retrying on the next change or resync', errorFields(err)));
-      } while (this.again);
-      this.running = undefined;
-    })();
-    return this.running;
+    options: BindingSyncerOptions = {},
+  ) {
+    super(log, 'gobgpd not updated; retrying', options);
+    this.bfd = options.bfd;
   }
 
   /** One pass; returns the changes made. */
   async sync(): Promise<NeighborChange[]> {
-    const { sets: bound, skipped } = desiredNeighborSets(this.config.bindings, this.pods());
+    const pods = this.pods();
+    if (!pods) return [];
+    const { sets: bound, skipped } = desiredNeighborSets(this.config.bindings, pods);
     const desired = this.withoutFailed(bound);
     if (skipped.join() !== this.lastSkipped) {
       this.lastSkipped = skipped.join();
@@ -174,8 +171,6 @@ export async function runReflectorAgent(options: ReflectorAgentOptions): Promise
   const watch = await LbPodWatch.create<AgentPod>({
     kubeConfig, namespaces, log: options.log,
     onChange: () => void syncer.schedule(),
-    // Also repairs a restarted gobgpd, which comes back with the config's sets only.
-    resyncMs: options.resyncMs ?? 10_000,
   });
   const gobgp = gobgpApi(options.gobgpApi ?? options.config.gobgpApi);
   const bfdConfig = options.config.bfd;
@@ -196,12 +191,13 @@ export async function runReflectorAgent(options: ReflectorAgentOptions): Promise
       options.log,
     );
   }
-  const syncer = new BindingSyncer(options.config, () => watch.pods(), gobgp, options.log, bfd);
+  const syncer = new BindingSyncer(options.config, () => watch.pods(), gobgp, options.log, { bfd, resyncMs: options.resyncMs ?? 10_000 });
   // gobgpd has no BFD: the agent runs its sessions with the routers, speaking while gobgpd answers.
   const routerBfd = options.config.routerBfd && await startRouterBfd(options.config.routerBfd, gobgp, options.log);
   await watch.start();
+  syncer.start();
   options.log.log('info', 'reflector agent started', {
     namespaces, neighborSets: options.config.bindings.map(lbPodNeighborSet), bfd: bfdConfig ?? 'off', routerBfd: options.config.routerBfd?.routers.map((r) => r.address) ?? 'off',
   });
-  return { syncer, stop: async () => { await watch.stop(); endpoint?.close(); routerBfd?.stop(); gobgp.close(); } };
+  return { syncer, stop: async () => { syncer.stop(); await watch.stop(); endpoint?.close(); routerBfd?.stop(); gobgp.close(); } };
 }

@@ -1,8 +1,10 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import { DEFAULT_BACKOFF } from './backoff';
 import { Logger } from './log';
 import { hostIp, IpRunner, runIpCommands } from './node-agent';
 import { parseInstalledState, parseSourceRoutes, planResilientRoutes } from './resilient-plan';
+import { SyncLoop } from './sync-loop';
 import { ResilientHashingModel } from '../../lib/model';
 
 export function loadResilientRoutesConfig(file: string): ResilientHashingModel {
@@ -13,7 +15,7 @@ export function loadResilientRoutesConfig(file: string): ResilientHashingModel {
   return config;
 }
 
-/** One pass: read the daemon's routes and the installer's own objects, apply the difference. Returns the commands run. */
+/** One pass: read the daemon's routes and the installer's own objects, apply the difference. Returns the commands run; throws if one failed. */
 export function syncResilientRoutes(config: ResilientHashingModel, ip: IpRunner, log: Logger): string[][] {
   const table = String(config.sourceTable);
   const proto = String(config.protocol);
@@ -24,7 +26,7 @@ export function syncResilientRoutes(config: ResilientHashingModel, ip: IpRunner,
   ]);
   const installed = parseInstalledState(ip(['-j', 'nexthop', 'show']), config.protocol,
     [routes('-4', 'table', 'main', 'proto', proto), routes('-6', 'table', 'main', 'proto', proto)]);
-  // A failed command is logged; the next pass (a route event or the resync) starts again from what the kernel holds.
+  // After a failed command the retry starts again from what the kernel holds.
   return runIpCommands(ip, planResilientRoutes(source, installed, config), log);
 }
 
@@ -48,35 +50,27 @@ export interface ResilientRoutesOptions {
 
 /**
  * `ecmp-lb resilient-routes`: syncs on every route change the kernel reports (`ip monitor route`),
- * coalescing bursts, and every `resyncMs` to repair what others changed.
+ * coalescing bursts, and every `resyncMs` to repair what others changed; a failed pass is retried with backoff.
  */
 export function runResilientRoutes(options: ResilientRoutesOptions): { stop: () => void } {
   const ipCommand = options.ipCommand ?? ['ip'];
   const ip: IpRunner = ipCommand.length === 1 ? hostIp : (args) => hostIp([...ipCommand.slice(1), ...args]);
-  let scheduled = false;
   let stopped = false;
-  const sync = () => {
-    scheduled = false;
-    try {
-      syncResilientRoutes(options.config, ip, options.log);
-    } catch (err) {
-      options.log.log('error', 'route sync failed', { error: String((err as Error).message ?? err) });
-    }
-  };
-  const schedule = () => {
-    if (scheduled) return;
-    scheduled = true;
-    setImmediate(sync);
-  };
+  const loop = new SyncLoop({
+    pass: () => { syncResilientRoutes(options.config, ip, options.log); },
+    onError: (err, retryInMs) => options.log.log('error', 'route sync failed', { error: String((err as Error).message ?? err), retryInMs }),
+    backoff: DEFAULT_BACKOFF,
+    resyncMs: options.resyncMs ?? 5000,
+  });
   const monitor = spawn(ipCommand[0], [...ipCommand.slice(1), 'monitor', 'route'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  monitor.stdout.on('data', schedule);
+  monitor.stdout.on('data', () => void loop.request());
   monitor.on('exit', (code, signal) => {
     if (!stopped) options.log.log('error', 'ip monitor ended; the periodic resync goes on', { code, signal });
   });
-  const timer = setInterval(schedule, options.resyncMs ?? 5000);
-  sync();
+  loop.start();
+  void loop.request();
   options.log.log('info', 'resilient routes started', { ...options.config });
   return {
-    stop: () => { stopped = true; clearInterval(timer); monitor.kill(); },
+    stop: () => { stopped = true; loop.stop(); monitor.kill(); },
   };
 }

@@ -1,4 +1,5 @@
-import { BfdClock, BfdDiagnostic, BfdEndpoint, BfdState, BfdTimers } from './bfd';
+import { BfdDiagnostic, BfdEndpoint, BfdState, BfdTimers } from './bfd';
+import { Clock, realClock } from './clock';
 import { GobgpLiveness } from './gobgp-api';
 import { errorFields, Logger } from './log';
 import { RouterBfdConfig } from '../../lib/renderers/reflector-agent';
@@ -16,7 +17,7 @@ export interface RouterBfdOptions {
   readonly routers: readonly { readonly address: string; readonly timers: BfdTimers }[];
   readonly gobgpd: GobgpLiveness;
   readonly log: Logger;
-  readonly clock?: BfdClock;
+  readonly clock?: Clock;
 }
 
 /**
@@ -36,12 +37,12 @@ export class RouterBfd {
   private alive = false;
   private stopped = false;
   private timer?: unknown;
-  private readonly clock: BfdClock;
+  private readonly clock: Clock;
   private readonly intervalMs: number;
   private readonly timeoutMs: number;
 
   constructor(private readonly options: RouterBfdOptions) {
-    this.clock = options.clock ?? { setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout) };
+    this.clock = options.clock ?? realClock;
     this.intervalMs = Math.min(...options.routers.map((r) => r.timers.minTxMs));
     this.timeoutMs = Math.min(...options.routers.map((r) => r.timers.minTxMs * r.timers.multiplier));
     for (const router of options.routers) {

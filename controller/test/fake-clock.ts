@@ -1,7 +1,7 @@
-import { BfdClock } from '../src/bfd';
+import { Clock } from '../src/clock';
 
 /** Virtual time: timers run in order as `advance` moves the clock. */
-export class FakeClock implements BfdClock {
+export class FakeClock implements Clock {
   now = 0;
   private timers = new Map<number, { at: number; fn: () => void }>();
   private next = 1;

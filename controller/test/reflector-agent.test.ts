@@ -1,7 +1,9 @@
+import { FakeClock } from './fake-clock';
+import { settle } from './wait';
 import { ReflectorAgentBinding, UNBOUND_NEIGHBORS } from '../../lib/renderers/reflector-agent';
 import { BfdDiagnostic, BfdState } from '../src/bfd';
 import { GobgpNeighborSets } from '../src/gobgp-api';
-import { silentLogger } from '../src/log';
+import { Logger, silentLogger } from '../src/log';
 import { AgentPod, BindingSyncer, desiredNeighborSets, neighborSetChanges } from '../src/reflector-agent';
 import { LbPodBfd } from '../src/reflector-bfd';
 
@@ -90,13 +92,32 @@ describe('BindingSyncer', () => {
     expect(gobgp.calls).toEqual(['list']);
   });
 
-  test('an unreachable gobgpd is logged and retried on the next pass, never thrown', async () => {
-    const messages: string[] = [];
-    const log = { log: (_level: string, msg: string) => { messages.push(msg); }, child: () => log };
-    const unreachable = { ...fakeGobgpd(new Map()), list: async () => { throw new Error('connection refused'); } };
-    const syncer = new BindingSyncer({ gobgpApi: '127.0.0.1:50051', bindings: [web1] }, () => [], unreachable, log);
-    await expect(syncer.schedule()).resolves.toBeUndefined();
-    expect(messages).toEqual(['gobgpd not updated; retrying on the next change or resync']);
+  test('an unreachable gobgpd is logged, never thrown, and retried with backoff until the sets are bound', async () => {
+    const messages: { msg: string; retryInMs: unknown }[] = [];
+    const log: Logger = { log: (_level, msg, fields) => { messages.push({ msg, retryInMs: fields?.retryInMs }); }, child: () => log };
+    const gobgp = fakeGobgpd(new Map([['lb-pods.shop.web1', ['0.0.0.0/32', '::/128']]]));
+    let refusals = 2;
+    const flaky = { ...gobgp, list: async () => { if (refusals-- > 0) throw new Error('connection refused'); return gobgp.list(); } };
+    const clock = new FakeClock();
+    const syncer = new BindingSyncer({ gobgpApi: '127.0.0.1:50051', bindings: [web1] }, () => [pod('web1', ['198.19.0.5'])], flaky, log, {
+      retryBackoff: { initialMs: 100, maxMs: 1000 }, clock,
+    });
+    try {
+      await expect(syncer.schedule()).resolves.toBeUndefined();
+      expect(messages.map((m) => m.msg)).toEqual(['gobgpd not updated; retrying']);
+      expect(messages[0].retryInMs).toBeGreaterThanOrEqual(50); // attempt 0: 50-100 ms
+      expect(messages[0].retryInMs).toBeLessThanOrEqual(100);
+      const failures = () => messages.filter((m) => m.msg === 'gobgpd not updated; retrying').length;
+      clock.advance(100);
+      await settle();
+      expect(failures()).toBe(2); // refused again: the next retry waits 100-200 ms
+      clock.advance(200);
+      await settle();
+      expect(failures()).toBe(2);
+      expect((await gobgp.list()).get('lb-pods.shop.web1')).toEqual(['0.0.0.0/32', '198.19.0.5/32', '::/128']);
+    } finally {
+      syncer.stop();
+    }
   });
 });
 
@@ -114,7 +135,7 @@ describe('BFD with the LB pods', () => {
     const s = sessions();
     const bfd = new LbPodBfd(s, timers, () => { changes++; }, silentLogger);
     const gobgp = fakeGobgpd(new Map([['lb-pods.shop.web1', ['0.0.0.0/32', '::/128']]]));
-    const syncer = new BindingSyncer(bfdConfig, () => [pod('web1', ['198.19.0.5', '2001:db8::5']), pod('web1', ['198.19.0.6'])], gobgp, silentLogger, bfd);
+    const syncer = new BindingSyncer(bfdConfig, () => [pod('web1', ['198.19.0.5', '2001:db8::5']), pod('web1', ['198.19.0.6'])], gobgp, silentLogger, { bfd });
     await syncer.schedule();
     expect((await gobgp.list()).get('lb-pods.shop.web1')).toEqual(['0.0.0.0/32', '198.19.0.5/32', '198.19.0.6/32', '2001:db8::5/128', '::/128']);
     expect(s.peers).toEqual(['198.19.0.5', '198.19.0.6']); // the local address's family only

@@ -8,3 +8,6 @@ export async function waitFor(what: string, condition: () => boolean, timeoutMs 
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Lets work queued for the next turns of the event loop (setImmediate) and its promise callbacks run. */
+export const settle = async () => { for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve)); };
