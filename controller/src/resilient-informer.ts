@@ -1,5 +1,6 @@
 import type * as K8s from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 import { BackoffPolicy, DEFAULT_BACKOFF, backoffDelay, retryAfterMs } from './backoff';
+import { Clock, realClock } from './clock';
 import { loadKubeClient } from './kube-client';
 import { Logger, errorFields } from './log';
 
@@ -30,6 +31,8 @@ export interface ResilientInformerOptions<T> {
   readonly watchTimeoutSeconds?: number;
   /** Abort a watch that has delivered nothing (not even a bookmark) for this long. */
   readonly idleTimeoutMs?: number;
+  /** The retry and watchdog timers (a faster clock in tests). */
+  readonly clock?: Clock;
 }
 
 type Done = (err: unknown) => void;
@@ -37,13 +40,15 @@ type WatchCallback = (phase: string, obj: any, watchObj?: any) => void;
 
 export class ResilientInformer<T extends K8s.KubernetesObject> {
   private listWatch?: K8s.ListWatch<T>;
-  private retryTimer?: NodeJS.Timeout;
+  private retryTimer?: unknown;
   private attempt = 0;
   private stopped = false;
   private everSynced = false;
   private lastError?: string;
 
   constructor(private readonly options: ResilientInformerOptions<T>) {}
+
+  private get clock(): Clock { return this.options.clock ?? realClock; }
 
   /** True once a list has succeeded; stays true through later outages (the cache is kept). */
   get synced(): boolean { return this.everSynced; }
@@ -74,7 +79,7 @@ export class ResilientInformer<T extends K8s.KubernetesObject> {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.retryTimer);
+    this.clock.clearTimeout(this.retryTimer);
     await this.listWatch?.stop();
   }
 
@@ -106,12 +111,12 @@ export class ResilientInformer<T extends K8s.KubernetesObject> {
     const idleTimeoutMs = this.options.idleTimeoutMs ?? (timeoutSeconds * 2 + 30) * 1000;
     const startedAt = Date.now();
     let received = false;
-    let idleTimer: NodeJS.Timeout | undefined;
+    let idleTimer: unknown;
     let controller: AbortController | undefined;
     let idled = false;
     const armIdleTimer = () => {
-      clearTimeout(idleTimer);
-      idleTimer = setTimeout(() => { idled = true; controller?.abort(); }, idleTimeoutMs);
+      this.clock.clearTimeout(idleTimer);
+      idleTimer = this.clock.setTimeout(() => { idled = true; controller?.abort(); }, idleTimeoutMs);
     };
     const onEvent = (phase: string, obj: any, watchObj?: any) => {
       received = true;
@@ -120,7 +125,7 @@ export class ResilientInformer<T extends K8s.KubernetesObject> {
       cb(phase, obj, watchObj);
     };
     const onDone: Done = (err) => {
-      clearTimeout(idleTimer);
+      this.clock.clearTimeout(idleTimer);
       if (idled) return done(new WatchStalled(idleTimeoutMs));
       // A stream the server ends at once with nothing in it would make ListWatch reconnect in a
       // tight loop; treat it as an error so the backoff applies.
@@ -144,8 +149,8 @@ export class ResilientInformer<T extends K8s.KubernetesObject> {
     this.lastError = message;
     this.options.log.log(reason === 'forbidden' ? 'error' : 'warn', message, { what: this.options.description, reason, retryInMs: delayMs, ...errorFields(err) });
     this.options.onRestart?.(reason);
-    clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => { if (!this.stopped) void this.listWatch?.start(); }, delayMs);
+    this.clock.clearTimeout(this.retryTimer);
+    this.retryTimer = this.clock.setTimeout(() => { if (!this.stopped) void this.listWatch?.start(); }, delayMs);
   }
 
   private classify(err: unknown): { reason: string; message: string; delayMs: number } {

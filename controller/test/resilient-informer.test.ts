@@ -1,9 +1,17 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { ApiServerDouble } from './apiserver-double';
-import { slice } from './fixtures';
+import { FastClock } from './fake-clock';
+import { serviceModel, slice } from './fixtures';
 import { sleep, waitFor } from './wait';
+import { DEFAULT_BACKOFF } from '../src/backoff';
+import { Controller } from '../src/controller';
+import { EndpointSlice } from '../src/endpoint-slices';
 import { loadKubeClient, kubeConfigForUrl } from '../src/kube-client';
-import { Logger } from '../src/log';
-import { ResilientInformer } from '../src/resilient-informer';
+import { Logger, silentLogger } from '../src/log';
+import { ControllerMetrics } from '../src/metrics';
+import { ResilientInformer, ResilientInformerOptions } from '../src/resilient-informer';
 
 const COLLECTION = '/apis/discovery.k8s.io/v1/namespaces/shop/endpointslices';
 const SELECTOR = 'kubernetes.io/service-name=web-backend';
@@ -13,6 +21,7 @@ describe('ResilientInformer against the API double', () => {
   let informer: ResilientInformer<any>;
   let logs: { level: string; msg: string; fields: Record<string, unknown> }[];
   let restarts: string[];
+  let newInformer: (overrides?: Partial<ResilientInformerOptions<any>>) => ResilientInformer<any>;
 
   const addresses = () => informer.list().flatMap((s: any) => s.endpoints.map((e: any) => e.addresses[0])).sort();
   const lists = () => api.requests.filter((r) => !r.query.has('watch')).length;
@@ -29,7 +38,7 @@ describe('ResilientInformer against the API double', () => {
     const kubeConfig = await kubeConfigForUrl(api.url);
     const k8s = await loadKubeClient();
     const discovery = kubeConfig.makeApiClient(k8s.DiscoveryV1Api);
-    informer = new ResilientInformer({
+    newInformer = (overrides = {}) => new ResilientInformer({
       kubeConfig,
       path: COLLECTION,
       labelSelector: SELECTOR,
@@ -40,7 +49,9 @@ describe('ResilientInformer against the API double', () => {
       onRestart: (reason) => restarts.push(reason),
       backoff: { initialMs: 40, maxMs: 400 },
       watchTimeoutSeconds: 60,
+      ...overrides,
     });
+    informer = newInformer();
   });
 
   afterEach(async () => {
@@ -153,5 +164,58 @@ describe('ResilientInformer against the API double', () => {
     // Backoff 40..400 ms: at most ~10 attempts in a second (a hot loop makes thousands).
     expect(watches().length - before).toBeLessThanOrEqual(12);
     expect(restarts).toContain('closed');
+  });
+
+  test('the API gone for 60 s, then a 410 on the next watch: the last good state kept, then relisted (deletions included), and the controller follows', async () => {
+    // The default backoff on a clock 100 times as fast: the minute of outage takes 0.6 s.
+    const clock = new FastClock(100);
+    const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ecmp-outage-'));
+    let reloads = 0;
+    const controller = new Controller({
+      service: serviceModel(), routerId: 'lb-0', nodeIp: '198.18.0.2', runDir, slices: () => informer.list() as EndpointSlice[],
+      keepalived: { reload: () => { reloads++; }, restart: () => undefined, stop: async () => undefined },
+      metrics: new ControllerMetrics(), log: silentLogger, healthPollMs: 20,
+    });
+    const realServers = () => [...fs.readFileSync(controller.keepalivedConfigPath, 'utf8').matchAll(/real_server (\S+)/g)].map((m) => m[1]);
+    const announced = () => fs.readFileSync(controller.announcePath, 'utf8') !== '';
+    informer = newInformer({ backoff: DEFAULT_BACKOFF, clock, onChange: () => controller.endpointsChanged() });
+    try {
+      controller.start();
+      await informer.start();
+      await waitFor('watching, configured and announced', () => api.openWatches === 1 && controller.configured && announced());
+      expect(realServers()).toEqual(['198.18.5.1']);
+
+      await api.stop();
+      const downAt = clock.now;
+      // Meanwhile the cluster changes, and the events are compacted away.
+      api.remove(COLLECTION, 'web-a');
+      api.upsert(COLLECTION, slice('web-c', [{ address: '198.18.5.4' }]) as any);
+      api.compact();
+      await waitFor('60 s of outage on the informer\'s clock', () => clock.now - downAt >= 60_000, 5000);
+      expect(addresses()).toEqual(['198.18.5.1']);
+      expect(realServers()).toEqual(['198.18.5.1']);
+      expect(announced()).toBe(true); // the last good state stays in force
+      const retries = logs.filter((l) => l.fields.reason === 'network').map((l) => l.fields.retryInMs as number);
+      // 500 ms doubling to 30 s, jittered down to half: 7 to 9 failures fall in the minute, the first when the watch broke.
+      expect(retries.length).toBeGreaterThanOrEqual(6);
+      expect(retries.length).toBeLessThanOrEqual(10);
+      expect(Math.max(...retries)).toBeGreaterThanOrEqual(15_000);
+      expect(Math.max(...retries)).toBeLessThanOrEqual(30_000);
+
+      const before = api.requests.length;
+      const reloadsBefore = reloads;
+      await api.start();
+      await waitFor('the relist applied', () => addresses().join() === '198.18.5.4', 5000);
+      await waitFor('watching again', () => api.openWatches === 1, 5000);
+      const after = api.requests.slice(before);
+      // The first request back is the watch from the old resourceVersion: 410, then one list, then a new watch.
+      expect(after.map((r) => `${r.query.get('watch') === 'true' ? 'watch' : 'list'} ${r.status}`)).toEqual(['watch 410', 'list 200', 'watch 200']);
+      await waitFor('the controller\'s config follows', () => realServers().join() === '198.18.5.4', 2000);
+      expect(reloads).toBe(reloadsBefore + 1);
+      expect(announced()).toBe(true);
+    } finally {
+      controller.stop();
+      fs.rmSync(runDir, { recursive: true, force: true });
+    }
   });
 });
