@@ -20,7 +20,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { RouterFlavour } from '../lib';
+import { RouterDaemon } from '../lib';
 import { LbPod, LbPods, signalPod, SOURCE_CLI, startBackend, startClusterApi, startReflectors, startRouter } from './lib/daemons';
 import { runScenarios, ScenarioContext } from './lib/harness';
 import { createLab, LAN_NS, nodeIp, nodeNs, ROUTER_NS, routerNexthops } from './lib/lab';
@@ -51,13 +51,13 @@ let bfdTimers: { minIntervalMs: number; multiplier: number } | undefined;
 /** The lab every run starts from: FRR router, both reflectors, web1's LB pods on nodes 1-3, converged. */
 async function startLab(ctx: ScenarioContext, bfd: boolean): Promise<{ synth: Synthesized; pods: LbPods; steady: LbPod[] } | undefined> {
   const { checks, procs, workDir } = ctx;
-  const synth = synthesize(RouterFlavour.FRR, PAPER_SERVICES, undefined, {}, { bfd });
+  const synth = synthesize(RouterDaemon.FRR, PAPER_SERVICES, undefined, {}, { bfd });
   ctx.onTeardown(() => fs.rmSync(synth.outdir, { recursive: true, force: true }));
   const web1 = synth.services.get('web1')!;
   createLab({ nodes: MOVING_NODE });
   const cluster = await startClusterApi(ctx, SOURCE_CLI);
   startReflectors(procs, synth, cluster);
-  await startRouter(procs, synth, RouterFlavour.FRR);
+  await startRouter(procs, synth, RouterDaemon.FRR);
   const pods = new LbPods(procs, workDir, { kind: 'announce-file' }, cluster.api);
   const steady: LbPod[] = [];
   for (const node of [1, 2, 3]) steady.push(await pods.start(web1, node, 2));

@@ -10,7 +10,7 @@
  * usage: control-plane.ts [SCENARIO-NAME-PART]
  */
 import * as fs from 'node:fs';
-import { RouterFlavour } from '../lib';
+import { RouterDaemon } from '../lib';
 import { LbPod, LbPods, signalPod, SOURCE_CLI, startClusterApi, startReflectors, startRouter } from './lib/daemons';
 import { runScenarios, ScenarioContext } from './lib/harness';
 import { inClusterReflector } from './lib/in-cluster-reflector';
@@ -24,24 +24,24 @@ const CHANGE_MS = 20_000;
 
 const expectedHops = (nodes: number[]) => nodes.map(nodeIp).sort();
 
-async function fig12(flavour: RouterFlavour, ctx: ScenarioContext): Promise<void> {
+async function fig12(daemon: RouterDaemon, ctx: ScenarioContext): Promise<void> {
   const { checks, procs, workDir } = ctx;
   // BFD on, the library's default (the VM labs run without it: e2e/lib/synth.ts).
-  const synth = synthesize(flavour, PAPER_SERVICES, undefined, {}, { bfd: true });
+  const synth = synthesize(daemon, PAPER_SERVICES, undefined, {}, { bfd: true });
   try {
     const [web1, web2] = PAPER_SERVICES.map((s) => synth.services.get(s.name)!);
     const expectRoute = async (what: string, service: typeof web1, nodes: number[], timeoutMs = CHANGE_MS) => {
       const prefix = service.model.prefixes[0];
       const want = expectedHops(nodes).join(' ');
       const result = await waitFor(() => routerNexthops(prefix).join(' '), (v) => v === want, timeoutMs);
-      checks.check(`${flavour}: ${what}: router's kernel route ${prefix} has ${nodes.length} nexthop(s)`, result.ok,
+      checks.check(`${daemon}: ${what}: router's kernel route ${prefix} has ${nodes.length} nexthop(s)`, result.ok,
         `got [${result.value}] want [${want}] after ${(result.ms / 1000).toFixed(2)} s`);
     };
 
     createLab({ nodes: 4 });
     const cluster = await startClusterApi(ctx, SOURCE_CLI);
     const reflectors = startReflectors(procs, synth, cluster);
-    await startRouter(procs, synth, flavour);
+    await startRouter(procs, synth, daemon);
     const pods = new LbPods(procs, workDir, { kind: 'announce-file' }, cluster.api);
     const web1Pods = new Map<number, LbPod>();
     for (const node of [1, 2, 3]) web1Pods.set(node, await pods.start(web1, node, 2));
@@ -72,7 +72,7 @@ async function fig12(flavour: RouterFlavour, ctx: ScenarioContext): Promise<void
     // A silent failure: every process of web1's LB pod on node 2 frozen, so nothing closes its
     // sessions (BGP would wait for the hold time). BFD finds it, the reflector agents unbind the
     // pod, and its path leaves the router; thawed, its sessions come up again and it returns.
-    if (flavour === RouterFlavour.FRR) {
+    if (daemon === RouterDaemon.FRR) {
       const pod = web1Pods.get(2)!;
       const hold = web1.model.timers.holdTimeSeconds;
       const up = await pods.bfdUp(pod, 10_000);
@@ -81,7 +81,7 @@ async function fig12(flavour: RouterFlavour, ctx: ScenarioContext): Promise<void
       const gone = await waitFor(() => routerNexthops(web1.model.prefixes[0]), (hops) => !hops.includes(nodeIp(2)), (hold + 5) * 1000, 10);
       signalPod(pod, 'SIGCONT');
       const back = await waitFor(() => routerNexthops(web1.model.prefixes[0]).join(' '), (v) => v === expectedHops([1, 2]).join(' '), CHANGE_MS, 50);
-      checks.check(`${flavour}: silent failure (web1's LB pod on node 2 frozen, ${frozen} processes): BFD takes its path off the router in under 2 s, not the ${hold} s hold time; thawed, it returns`,
+      checks.check(`${daemon}: silent failure (web1's LB pod on node 2 frozen, ${frozen} processes): BFD takes its path off the router in under 2 s, not the ${hold} s hold time; thawed, it returns`,
         up && gone.ok && gone.ms < 2000 && back.ok,
         `BFD ${up ? 'up' : 'not up'} before; path gone after ${(gone.ms / 1000).toFixed(2)} s${gone.ok ? '' : ' (not gone)'}; back after ${(back.ms / 1000).toFixed(2)} s${back.ok ? '' : ' (not back)'}`);
     }
@@ -91,8 +91,8 @@ async function fig12(flavour: RouterFlavour, ctx: ScenarioContext): Promise<void
 }
 
 const SCENARIOS: [string, (ctx: ScenarioContext) => Promise<void>][] = [
-  ['Fig. 12 on FRR', (ctx) => fig12(RouterFlavour.FRR, ctx)],
-  ['Fig. 12 on BIRD', (ctx) => fig12(RouterFlavour.BIRD, ctx)],
+  ['Fig. 12 on FRR', (ctx) => fig12(RouterDaemon.FRR, ctx)],
+  ['Fig. 12 on BIRD', (ctx) => fig12(RouterDaemon.BIRD, ctx)],
   ['in-cluster reflector behind ClusterIP DNAT and node SNAT', inClusterReflector],
 ];
 // An argument picks the scenarios whose names contain it (`in-cluster`); none runs them all.

@@ -23,7 +23,7 @@ import * as path from 'node:path';
 import { DEFAULT_ROUTE_PROTO } from '../controller/src/node-routes';
 import { ApiServerDouble } from '../controller/test/apiserver-double';
 import { LB_POD_CONTAINERS, LB_POD_HTTP, LB_POD_RUN_DIR, lbPodSysctls } from '../lib/lb-pod-contract';
-import { LoadBalancerServiceModel, RouterFlavour } from '../lib/model';
+import { LoadBalancerServiceModel, RouterDaemon } from '../lib/model';
 import { startApiFront } from './lib/api-front';
 import { startClusterDns } from './lib/cluster-dns';
 import { publishBackendSlice, startBackend, startReflectors, startRouter, syncNodeRoutes } from './lib/daemons';
@@ -117,7 +117,7 @@ async function lbPod(ctx: ScenarioContext): Promise<void> {
   const kubeconfig = path.join(workDir, 'kubeconfig');
   api.writeKubeconfig(kubeconfig);
   startReflectors(procs, synth, { api, kubeconfig, cli: CLI }, true);
-  await startRouter(procs, synth, RouterFlavour.FRR);
+  await startRouter(procs, synth, RouterDaemon.FRR);
   console.log(`  lab, API, backends, reflectors and router up in ${seconds(performance.now() - labStarted)}`);
 
   /** A pod of the template on `node` (pod IP .slot), with the node agent's route to it unless the agent pod makes it. */
@@ -283,7 +283,7 @@ async function inClusterReflectorPod(ctx: ScenarioContext): Promise<void> {
   const dns = await startClusterDns(API_HOST_IP, new Map([[REFLECTOR_SERVICE_FQDN, CLUSTER_IP]]));
   ctx.onTeardown(() => dns.stop());
   startBackends(ctx, api, model);
-  await startRouter(procs, synth, RouterFlavour.FRR);
+  await startRouter(procs, synth, RouterDaemon.FRR);
   /** A pod of the template on `node` (pod IP .slot) whose resolv.conf names the lab's cluster DNS. */
   const makePod = (name: string, node: number, slot: number, template: any, overrides: Partial<PodRunnerOptions> = {}) =>
     labPod(api, cluster, runners, { name, namespace: model.namespace, node, slot, template }, { dns: { nameservers: [API_HOST_IP] }, ...overrides });

@@ -4,10 +4,10 @@
  * 1 s idle timer, never forced), as the data plane's join scenario runs it.
  * usage: synth-cli.ts OUTDIR [frr|bird|bird-resilient]
  */
-import { RouterFlavour } from '../lib';
+import { RouterDaemon } from '../lib';
 import { synthesize, VM_SERVICES } from './lib/synth';
 
-const [outdir, flavour = 'frr'] = process.argv.slice(2);
-if (!outdir || !['frr', 'bird', 'bird-resilient'].includes(flavour)) throw new Error('usage: synth-cli.ts OUTDIR [frr|bird|bird-resilient]');
-const resilient = flavour === 'bird-resilient' ? { resilientHashing: true, resilientIdleTimer: 1, resilientUnbalancedTimer: 0 } : {};
-synthesize(flavour === 'frr' ? RouterFlavour.FRR : RouterFlavour.BIRD, VM_SERVICES, outdir, resilient);
+const [outdir, daemon = 'frr'] = process.argv.slice(2);
+if (!outdir || !['frr', 'bird', 'bird-resilient'].includes(daemon)) throw new Error('usage: synth-cli.ts OUTDIR [frr|bird|bird-resilient]');
+const resilient = daemon === 'bird-resilient' ? { resilientHashing: true, resilientIdleTimer: 1, resilientUnbalancedTimer: 0 } : {};
+synthesize(daemon === 'frr' ? RouterDaemon.FRR : RouterDaemon.BIRD, VM_SERVICES, outdir, resilient);

@@ -19,8 +19,8 @@ export { ImageName } from './images';
 export type { ImageSource } from './images';
 export { ReflectorPlacement } from './reflector-placement';
 export type { InClusterReflectorOptions } from './reflector-placement';
-export type { ILoadBalancerServiceSummary, IRouteReflector, IUpstreamRouter } from './topology-interfaces';
-export { AddressFamily, ForwardingMethod, HealthCheckType, Protocol, RouterFlavour } from './model';
+export type { ILoadBalancerService, IRouteReflector, IUpstreamRouter } from './topology-interfaces';
+export { AddressFamily, ForwardingMethod, HealthCheckType, Protocol, RouterDaemon } from './model';
 // The typed config model the constructs expose (`model`): what the renderers take.
 export type {
   BfdModel, BgpNeighborModel, BgpTimersModel, HealthCheckModel, LbPodBindingModel, LoadBalancerServiceModel, PrefixLimitModel,

@@ -13,7 +13,7 @@ import { NodeRouteAgent } from './node-route-agent';
 import { checkObjectNamesOnce } from './object-names';
 import { grantRead } from './rbac';
 import { renderAnnouncer } from './renderers/announcer';
-import { ILoadBalancerServiceSummary, IRouteReflector } from './topology-interfaces';
+import { ILoadBalancerService, IRouteReflector } from './topology-interfaces';
 import { podNetworkCidrs, registerService, serviceTopologyErrors } from './topology-validation';
 import { prepareTunnelBackend } from './tunnel-backend';
 import {
@@ -212,7 +212,7 @@ export interface LoadBalancerServiceProps extends BgpTimers {
  * exabgp announcing the service prefixes with the node as next hop), its RBAC, ConfigMap,
  * PodDisruptionBudget and backend Service, and the node routing that delivers the prefixes to it.
  */
-export class LoadBalancerService extends Construct implements ILoadBalancerServiceSummary {
+export class LoadBalancerService extends Construct implements ILoadBalancerService {
   public readonly serviceName: string;
   public readonly namespace: string;
   public readonly lbCount: number;

@@ -154,7 +154,7 @@ export const BGP_PASSWORD_PLACEHOLDER = '${ECMP_LB_BGP_PASSWORD}';
 export const BGP_PASSWORD_ENV = 'ECMP_LB_BGP_PASSWORD';
 
 /** Which routing daemon the upstream router runs. */
-export enum RouterFlavour {
+export enum RouterDaemon {
   /** FRR bgpd + zebra (default). */
   FRR = 'frr',
   /** BIRD 2. */

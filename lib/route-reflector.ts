@@ -12,10 +12,10 @@ import { grantRead } from './rbac';
 import { ReflectorPlacement } from './reflector-placement';
 import * as k8s from '../imports/k8s';
 import { renderFrrDaemons } from './renderers/frr';
-import { renderFrrRouteReflector } from './renderers/frr-reflector';
-import { renderRouteReflector } from './renderers/gobgpd';
+import { renderFrrReflector } from './renderers/frr-reflector';
+import { renderGobgpdReflector } from './renderers/gobgpd';
 import { renderReflectorAgentConfig } from './renderers/reflector-agent';
-import { ILoadBalancerServiceSummary, IRouteReflector, IUpstreamRouter } from './topology-interfaces';
+import { ILoadBalancerService, IRouteReflector, IUpstreamRouter } from './topology-interfaces';
 import { reflectorTopologyErrors } from './topology-validation';
 import {
   BgpTimers, checkAsn, checkCidr, checkCount, checkName, checkNamespace, checkNodeName, checkNonEmpty, checkPeerAddress, checkRouterId, checkTimers,
@@ -189,7 +189,7 @@ export class RouteReflector extends Construct implements IRouteReflector {
   /** The rendered config (gobgpd.toml or frr.conf): a ConfigFile (standalone) or a ConfigMap (in-cluster). */
   public readonly configResource: IConstruct;
   private readonly routers: IUpstreamRouter[] = [];
-  private readonly services: ILoadBalancerServiceSummary[] = [];
+  private readonly services: ILoadBalancerService[] = [];
   /** Namespaces whose LB pods the reflector agent may read. */
   private readonly agentNamespaces = new Set<string>();
 
@@ -241,7 +241,7 @@ export class RouteReflector extends Construct implements IRouteReflector {
         agentImage: imageReference(this, ImageName.LB, inCluster.images, { field: 'placement.agentImage', value: inCluster.agentImage }),
         reflectorAgent: this.bindPrefixesToLbPods,
         bfd: this.bfd !== undefined,
-        gobgpdConfig: () => renderRouteReflector(this.model()),
+        gobgpdConfig: () => renderGobgpdReflector(this.model()),
         agentConfig: () => renderReflectorAgentConfig(this.model()),
         networkPolicy: inCluster.networkPolicy ?? false,
         routerAddresses: () => this.routers.map(r => r.address),
@@ -251,7 +251,7 @@ export class RouteReflector extends Construct implements IRouteReflector {
       this.configResource = this.daemon === ReflectorDaemon.FRR ? this.frrFiles() : new ConfigFile(this, 'Resource', {
         path: `route-reflectors/${this.reflectorName}/gobgpd.toml`,
         installTo: `/etc/gobgpd/gobgpd.toml on route reflector ${this.reflectorName} (${this.address})`,
-        produce: () => renderRouteReflector(this.model()),
+        produce: () => renderGobgpdReflector(this.model()),
       });
       if (this.bindPrefixesToLbPods) this.standaloneAgent();
     }
@@ -263,12 +263,12 @@ export class RouteReflector extends Construct implements IRouteReflector {
     this.routers.push(router);
   }
 
-  public addLoadBalancerService(service: ILoadBalancerServiceSummary): void {
+  public addLoadBalancerService(service: ILoadBalancerService): void {
     this.services.push(service);
     if (this.bindPrefixesToLbPods) this.allowAgentToReadPods(service.namespace);
   }
 
-  public loadBalancerServices(): ILoadBalancerServiceSummary[] {
+  public loadBalancerServices(): ILoadBalancerService[] {
     return [...this.services];
   }
 
@@ -444,7 +444,7 @@ export class RouteReflector extends Construct implements IRouteReflector {
     return new ConfigFile(this, 'Resource', {
       path: `route-reflectors/${this.reflectorName}/frr.conf`,
       installTo: `/etc/frr/frr.conf ${where}`,
-      produce: () => renderFrrRouteReflector(this.model()),
+      produce: () => renderFrrReflector(this.model()),
     });
   }
 }

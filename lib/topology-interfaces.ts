@@ -44,9 +44,9 @@ export interface IRouteReflector extends IConstruct {
   /** Registers an upstream router as a static neighbor (called by UpstreamRouterConfig). */
   addUpstreamRouter(router: IUpstreamRouter): void;
   /** Registers an LB service whose pods peer with it (called by LoadBalancerService). */
-  addLoadBalancerService(service: ILoadBalancerServiceSummary): void;
+  addLoadBalancerService(service: ILoadBalancerService): void;
   /** The LB services registered so far. */
-  loadBalancerServices(): ILoadBalancerServiceSummary[];
+  loadBalancerServices(): ILoadBalancerService[];
 }
 
 /** What a route reflector needs to know of an upstream router. */
@@ -64,7 +64,7 @@ export interface IUpstreamRouter extends IConstruct {
 }
 
 /** What a route reflector needs to know of an LB service. */
-export interface ILoadBalancerServiceSummary extends IConstruct {
+export interface ILoadBalancerService extends IConstruct {
   /** The service's name. */
   readonly serviceName: string;
   /** The namespace of its LB pods. */

@@ -1,7 +1,7 @@
 import { IConstruct } from 'constructs';
 import { configFilesOf } from './config-file';
 import { LoadBalancerService } from './load-balancer-service';
-import { ForwardingMethod, ResilientHashingModel, RouterFlavour } from './model';
+import { ForwardingMethod, ResilientHashingModel, RouterDaemon } from './model';
 import { TopologySummaryModel } from './renderers/topology';
 import { ReflectorDaemon, RouteReflector } from './route-reflector';
 import { UpstreamRouterConfig } from './upstream-router-config';
@@ -15,7 +15,7 @@ export function summarizeTopology(root: IConstruct): TopologySummaryModel {
       name: r.routerName,
       address: r.address,
       asn: r.asn,
-      flavour: r.flavour,
+      daemon: r.daemon,
       maximumPaths: r.maximumPaths,
       reflectors: r.model().reflectors.map(n => n.address),
       hashing: routerHashing(r.model().resilientHashing),
@@ -75,8 +75,8 @@ function reflectorBfd(r: RouteReflector): string {
 
 /** Per reflector of a router, whether their session has BFD and who runs it at each end, or why not. */
 function routerBfd(router: UpstreamRouterConfig, reflectors: RouteReflector[]): string {
-  if (!router.bfd) return router.flavour === RouterFlavour.GOBGP_ZEBRA ? 'no: gobgpd + zebra has no BFD (BGP hold time)' : 'off (BGP hold time)';
-  const here = router.flavour === RouterFlavour.BIRD ? 'BIRD' : 'bfdd';
+  if (!router.bfd) return router.daemon === RouterDaemon.GOBGP_ZEBRA ? 'no: gobgpd + zebra has no BFD (BGP hold time)' : 'off (BGP hold time)';
+  const here = router.daemon === RouterDaemon.BIRD ? 'BIRD' : 'bfdd';
   return router.model().reflectors.map(session => {
     const reflector = reflectors.find(r => r.address === session.address);
     const name = reflector?.reflectorName ?? session.address;

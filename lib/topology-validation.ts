@@ -2,7 +2,7 @@ import { IConstruct } from 'constructs';
 import { sameBgpPassword } from './bgp-password';
 import { invalidField } from './errors';
 import { Cidr, cidrContains, cidrsOverlap, overlappingPairs, parseAddress, parseCidr } from './ip';
-import { ILoadBalancerServiceSummary, IRouteReflector, IUpstreamRouter } from './topology-interfaces';
+import { ILoadBalancerService, IRouteReflector, IUpstreamRouter } from './topology-interfaces';
 import { checkCidr, firstWithSameKey } from './validate';
 
 /**
@@ -34,7 +34,7 @@ export function reflectorTopologyErrors(reflector: IRouteReflector, routers: rea
 }
 
 /** An LB service: its reflectors (distinct, one key, one AS), its prefixes against pod networks and the app's other services. */
-export function serviceTopologyErrors(service: ILoadBalancerServiceSummary, reflectors: IRouteReflector[], asn: number): string[] {
+export function serviceTopologyErrors(service: ILoadBalancerService, reflectors: IRouteReflector[], asn: number): string[] {
   const errors: string[] = [];
   const peer = (r: IRouteReflector) => `${r.lbPeer.host}:${r.lbPeer.port}`;
   firstWithSameKey(reflectors, peer).forEach((first, i) => {
@@ -71,7 +71,7 @@ export function serviceTopologyErrors(service: ILoadBalancerServiceSummary, refl
 /** What an upstream router's paths are limited by: its most equal-cost next hops, and the services they serve. */
 export interface RouterPaths {
   readonly maximumPaths: number;
-  readonly services: readonly ILoadBalancerServiceSummary[];
+  readonly services: readonly ILoadBalancerService[];
 }
 
 /**
@@ -110,7 +110,7 @@ export function routerTopologyErrors(router: IUpstreamRouter, reflectors: IRoute
 }
 
 /** Registers an LB service with its app, for the checks against the app's other services. */
-export function registerService(service: ILoadBalancerServiceSummary): void {
+export function registerService(service: ILoadBalancerService): void {
   servicesOfApp(service).services.push(service);
 }
 
@@ -130,7 +130,7 @@ function mixedBgpPasswords(scope: IConstruct, reflectors: IRouteReflector[], ref
 }
 
 /** One path per LB pod: a limit (`field`) below a service's LB count loses some of them. */
-function tooFewPaths(scope: IConstruct, field: string, limit: number, service: ILoadBalancerServiceSummary, loss: string): string[] {
+function tooFewPaths(scope: IConstruct, field: string, limit: number, service: ILoadBalancerService, loss: string): string[] {
   if (service.lbCount <= limit) return [];
   return [invalidField(scope, field, limit, `is smaller than the ${service.lbCount} LB pods of service '${service.serviceName}': ${loss}`, `set ${field} to at least ${service.lbCount}`)];
 }
@@ -182,8 +182,8 @@ function peerCollisions(reflector: IRouteReflector, routers: readonly IUpstreamR
  * and the prefix overlaps are found once (in O(n log n)) for all of them.
  */
 class ServiceRegistry {
-  public readonly services: ILoadBalancerServiceSummary[] = [];
-  private overlaps?: { count: number; pairs: ReturnType<typeof overlappingPairs<ILoadBalancerServiceSummary>> };
+  public readonly services: ILoadBalancerService[] = [];
+  private overlaps?: { count: number; pairs: ReturnType<typeof overlappingPairs<ILoadBalancerService>> };
 
   public prefixOverlaps() {
     if (this.overlaps?.count !== this.services.length) {

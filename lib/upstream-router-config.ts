@@ -1,13 +1,13 @@
 import { Construct } from 'constructs';
 import { ConfigFile } from './config-file';
 import { throwInvalid } from './errors';
-import { AddressFamily, BGP_PASSWORD_PLACEHOLDER, RESILIENT_MEMBERS_PER_HOP, RESILIENT_ROUTE_PROTOCOL, RESILIENT_SOURCE_TABLE, ResilientHashingModel, RouterFlavour, UpstreamRouterModel } from './model';
-import { renderBird } from './renderers/bird';
-import { renderFrr, renderFrrDaemons, renderZebraConf } from './renderers/frr';
-import { renderGobgpRouter } from './renderers/gobgpd';
+import { AddressFamily, BGP_PASSWORD_PLACEHOLDER, RESILIENT_MEMBERS_PER_HOP, RESILIENT_ROUTE_PROTOCOL, RESILIENT_SOURCE_TABLE, ResilientHashingModel, RouterDaemon, UpstreamRouterModel } from './model';
+import { renderBirdRouter } from './renderers/bird';
+import { renderFrrRouter, renderFrrDaemons, renderZebraRouter } from './renderers/frr';
+import { renderGobgpdRouter } from './renderers/gobgpd';
 import { renderResilientRoutes } from './renderers/resilient-routes';
 import { renderRouterSysctl } from './renderers/sysctl';
-import { ILoadBalancerServiceSummary, IRouteReflector, IUpstreamRouter } from './topology-interfaces';
+import { ILoadBalancerService, IRouteReflector, IUpstreamRouter } from './topology-interfaces';
 import { routerTopologyErrors } from './topology-validation';
 import { BgpTimers, checkAsn, checkCount, checkName, checkNonEmpty, checkPeerAddress, checkRouterId, checkTimers } from './validate';
 
@@ -32,9 +32,9 @@ export interface UpstreamRouterOptions {
   readonly asn?: number;
   /**
    * Which routing daemon the router runs.
-   * @default RouterFlavour.FRR
+   * @default RouterDaemon.FRR
    */
-  readonly flavour?: RouterFlavour;
+  readonly daemon?: RouterDaemon;
   /**
    * The most equal-cost next hops installed per prefix; at least the largest LB count. FRR and
    * BIRD only: gobgpd + zebra has no such setting (zebra installs every path it is given).
@@ -101,7 +101,7 @@ export interface UpstreamRouterConfigProps extends UpstreamRouterOptions, BgpTim
 
 /**
  * Files for the upstream Linux router under `routers/<name>/`: the routing daemon's config in the
- * chosen flavour and the kernel settings ECMP needs. The router learns each service prefix with
+ * chosen daemon and the kernel settings ECMP needs. The router learns each service prefix with
  * one path per LB pod and installs a single multipath route.
  */
 export class UpstreamRouterConfig extends Construct implements IUpstreamRouter {
@@ -109,7 +109,7 @@ export class UpstreamRouterConfig extends Construct implements IUpstreamRouter {
   public readonly address: string;
   public readonly routerId: string;
   public readonly asn: number;
-  public readonly flavour: RouterFlavour;
+  public readonly daemon: RouterDaemon;
   public readonly maximumPaths: number;
   public readonly filterPrefixes: boolean;
   /** Whether it runs BFD with the reflectors that have BFD on. */
@@ -125,30 +125,30 @@ export class UpstreamRouterConfig extends Construct implements IUpstreamRouter {
     this.address = checkPeerAddress(this, 'address', props.address);
     this.routerId = checkRouterId(this, props.routerId === undefined ? 'routerId (defaults to address)' : 'routerId', props.routerId ?? this.address);
     this.asn = checkAsn(this, 'asn', props.asn ?? this.reflectors[0].asn);
-    this.flavour = props.flavour ?? RouterFlavour.FRR;
-    if (!Object.values(RouterFlavour).includes(this.flavour)) {
-      throwInvalid(this, 'flavour', this.flavour, 'is not a router flavour', 'use RouterFlavour.FRR, RouterFlavour.BIRD or RouterFlavour.GOBGP_ZEBRA');
+    this.daemon = props.daemon ?? RouterDaemon.FRR;
+    if (!Object.values(RouterDaemon).includes(this.daemon)) {
+      throwInvalid(this, 'daemon', this.daemon, 'is not a router daemon', 'use RouterDaemon.FRR, RouterDaemon.BIRD or RouterDaemon.GOBGP_ZEBRA');
     }
-    if (this.flavour === RouterFlavour.GOBGP_ZEBRA && props.maximumPaths !== undefined) {
-      throwInvalid(this, 'maximumPaths', props.maximumPaths, 'has no effect on a gobgpd + zebra router: no file it reads carries it', 'remove maximumPaths (zebra installs every path gobgpd learns), or use RouterFlavour.FRR or RouterFlavour.BIRD');
+    if (this.daemon === RouterDaemon.GOBGP_ZEBRA && props.maximumPaths !== undefined) {
+      throwInvalid(this, 'maximumPaths', props.maximumPaths, 'has no effect on a gobgpd + zebra router: no file it reads carries it', 'remove maximumPaths (zebra installs every path gobgpd learns), or use RouterDaemon.FRR or RouterDaemon.BIRD');
     }
     // 255: the most paths a reflector's add-paths send-max passes on.
     this.maximumPaths = checkCount(this, 'maximumPaths', props.maximumPaths ?? 16, 1, 255, 'use at least the largest lbCount of any service, at most 255');
     this.timers = checkTimers(this, props, this.reflectors[0].timers);
     this.filterPrefixes = props.filterPrefixes ?? true;
     this.resilientHashing = this.checkResilientHashing(props);
-    if (props.bfd && this.flavour === RouterFlavour.GOBGP_ZEBRA) {
+    if (props.bfd && this.daemon === RouterDaemon.GOBGP_ZEBRA) {
       throwInvalid(this, 'bfd', true, 'cannot work on a gobgpd + zebra router: gobgpd has no BFD, so a dead reflector is found by the BGP hold time only',
-        'use flavour: RouterFlavour.FRR or RouterFlavour.BIRD for BFD with the reflectors, or remove bfd');
+        'use daemon: RouterDaemon.FRR or RouterDaemon.BIRD for BFD with the reflectors, or remove bfd');
     }
-    this.bfd = props.bfd ?? this.flavour !== RouterFlavour.GOBGP_ZEBRA;
+    this.bfd = props.bfd ?? this.daemon !== RouterDaemon.GOBGP_ZEBRA;
     for (const reflector of this.reflectors) reflector.addUpstreamRouter(this);
 
     for (const [file, installTo, produce] of this.files()) {
       new ConfigFile(this, file, { path: `routers/${this.routerName}/${file}`, installTo: `${installTo} on router ${this.routerName} (${this.address})`, produce });
     }
     // gobgpd + zebra has no path limit: zebra installs every path it is given.
-    const paths = () => (this.flavour === RouterFlavour.GOBGP_ZEBRA ? undefined : { maximumPaths: this.maximumPaths, services: this.services() });
+    const paths = () => (this.daemon === RouterDaemon.GOBGP_ZEBRA ? undefined : { maximumPaths: this.maximumPaths, services: this.services() });
     this.node.addValidation({ validate: () => routerTopologyErrors(this, this.reflectors, paths()) });
   }
 
@@ -185,8 +185,8 @@ export class UpstreamRouterConfig extends Construct implements IUpstreamRouter {
       if (tuning.length > 0) throwInvalid(this, tuning[0], props[tuning[0]], 'has no effect without resilientHashing: true', `set resilientHashing: true, or remove ${tuning.join(', ')}`);
       return undefined;
     }
-    if (this.flavour !== RouterFlavour.BIRD) {
-      throwInvalid(this, 'resilientHashing', true, `cannot work on ${this.flavour === RouterFlavour.FRR ? 'an FRR' : 'a gobgpd + zebra'} router: zebra installs BGP multipath routes as plain (hash-threshold) nexthop groups and owns them, so no installer can make them resilient`, 'use flavour: RouterFlavour.BIRD, or your router\'s own resilient ECMP (and resilientHashing: false here)');
+    if (this.daemon !== RouterDaemon.BIRD) {
+      throwInvalid(this, 'resilientHashing', true, `cannot work on ${this.daemon === RouterDaemon.FRR ? 'an FRR' : 'a gobgpd + zebra'} router: zebra installs BGP multipath routes as plain (hash-threshold) nexthop groups and owns them, so no installer can make them resilient`, 'use daemon: RouterDaemon.BIRD, or your router\'s own resilient ECMP (and resilientHashing: false here)');
     }
     const idleTimerSeconds = checkCount(this, 'resilientIdleTimer', props.resilientIdleTimer ?? 10, 1, 3600, 'give whole seconds from 1 to 3600');
     const unbalancedTimerSeconds = checkCount(this, 'resilientUnbalancedTimer', props.resilientUnbalancedTimer ?? 300, 0, 86400, 'give whole seconds from 0 (never force) to 86400');
@@ -205,29 +205,29 @@ export class UpstreamRouterConfig extends Construct implements IUpstreamRouter {
   }
 
   /** The LB services whose paths reach this router. */
-  public services(): ILoadBalancerServiceSummary[] {
+  public services(): ILoadBalancerService[] {
     return [...new Set(this.reflectors.flatMap(r => r.loadBalancerServices()))];
   }
 
   private files(): [string, string, () => string][] {
     const sysctl: [string, string, () => string] = ['99-ecmp-router.conf', '/etc/sysctl.d/99-ecmp-router.conf', () => renderRouterSysctl(this.model().families)];
-    switch (this.flavour) {
-      case RouterFlavour.BIRD:
+    switch (this.daemon) {
+      case RouterDaemon.BIRD:
         return [
-          ['bird.conf', '/etc/bird/bird.conf', () => renderBird(this.model())],
+          ['bird.conf', '/etc/bird/bird.conf', () => renderBirdRouter(this.model())],
           sysctl,
           ...(this.resilientHashing ? [['resilient-routes.json', '/etc/ecmp-lb/resilient-routes.json', () => renderResilientRoutes(this.resilientHashing!)] as [string, string, () => string]] : []),
         ];
-      case RouterFlavour.GOBGP_ZEBRA:
+      case RouterDaemon.GOBGP_ZEBRA:
         return [
-          ['gobgpd.toml', '/etc/gobgpd/gobgpd.toml', () => renderGobgpRouter(this.model())],
-          ['zebra.conf', '/etc/frr/zebra.conf', () => renderZebraConf(this.model())],
+          ['gobgpd.toml', '/etc/gobgpd/gobgpd.toml', () => renderGobgpdRouter(this.model())],
+          ['zebra.conf', '/etc/frr/zebra.conf', () => renderZebraRouter(this.model())],
           ['daemons', '/etc/frr/daemons', () => renderFrrDaemons('the upstream ECMP router', false)],
           sysctl,
         ];
       default:
         return [
-          ['frr.conf', '/etc/frr/frr.conf', () => renderFrr(this.model())],
+          ['frr.conf', '/etc/frr/frr.conf', () => renderFrrRouter(this.model())],
           ['daemons', '/etc/frr/daemons', () => renderFrrDaemons('the upstream ECMP router', true, this.model().reflectors.some(r => r.bfd))],
           sysctl,
         ];

@@ -3,7 +3,7 @@ import { App, Chart, Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import {
   Backends, ForwardingMethod, HealthCheckType, InClusterReflectorOptions, Protocol, LoadBalancerService, LoadBalancerServiceModel, ReflectorDaemon,
-  RouteReflector, ReflectorPlacement, RouterFlavour, UpstreamRouterConfig,
+  RouteReflector, ReflectorPlacement, RouterDaemon, UpstreamRouterConfig,
 } from '../lib';
 import { validateManifest } from './support/k8s-schema';
 import { nginx, synthToDisk, tempDir, testTopology } from './support/topology';
@@ -155,10 +155,10 @@ test('two synths are byte-identical', () => {
   for (const [p, text] of first) expect(second.get(p)).toBe(text);
 });
 
-test('router flavours write their own files', () => {
-  const bird = testTopology({ topology: { upstreamRouters: [{ name: 'edge', address: '198.18.0.110', flavour: RouterFlavour.BIRD }] } });
+test('router daemons write their own files', () => {
+  const bird = testTopology({ topology: { upstreamRouters: [{ name: 'edge', address: '198.18.0.110', daemon: RouterDaemon.BIRD }] } });
   expect([...synthToDisk(bird.app).files.keys()].filter(p => p.startsWith('routers/'))).toEqual(['routers/edge/99-ecmp-router.conf', 'routers/edge/bird.conf']);
-  const gobgp = testTopology({ topology: { upstreamRouters: [{ name: 'edge', address: '198.18.0.110', flavour: RouterFlavour.GOBGP_ZEBRA }] } });
+  const gobgp = testTopology({ topology: { upstreamRouters: [{ name: 'edge', address: '198.18.0.110', daemon: RouterDaemon.GOBGP_ZEBRA }] } });
   expect([...synthToDisk(gobgp.app).files.keys()].filter(p => p.startsWith('routers/'))).toEqual([
     'routers/edge/99-ecmp-router.conf', 'routers/edge/daemons', 'routers/edge/gobgpd.toml', 'routers/edge/zebra.conf',
   ]);
@@ -349,8 +349,8 @@ describe('TOPOLOGY.md: BFD between each router and each reflector', () => {
       ],
       upstreamRouters: [
         { name: 'frr', address: '198.18.0.110' },
-        { name: 'bird', address: '198.18.0.111', flavour: RouterFlavour.BIRD },
-        { name: 'gz', address: '198.18.0.112', flavour: RouterFlavour.GOBGP_ZEBRA },
+        { name: 'bird', address: '198.18.0.111', daemon: RouterDaemon.BIRD },
+        { name: 'gz', address: '198.18.0.112', daemon: RouterDaemon.GOBGP_ZEBRA },
         { name: 'off', address: '198.18.0.113', bfd: false },
       ],
       bgpPassword: { secret: kplus.Secret.fromSecretName(new Chart(new App(), 'secrets'), 'bgp', 'bgp-md5'), key: 'password', signLoadBalancerSessions: true },

@@ -48,12 +48,12 @@ test('an existing cdk8s app on older cdk8s releases installs the packed library,
   fs.writeFileSync(path.join(app, 'main.ts'), `
 import { App, Chart } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import { Backends, EcmpApp, LoadBalancerService, RouteReflector, RouterFlavour, UpstreamRouterConfig } from 'cdk8s-ecmp-lb';
+import { Backends, EcmpApp, LoadBalancerService, RouteReflector, RouterDaemon, UpstreamRouterConfig } from 'cdk8s-ecmp-lb';
 
 const app: App = new EcmpApp();
 const chart = new Chart(app, 'shop', { namespace: 'shop' });
 const rr = new RouteReflector(chart, 'rr-a', { asn: 64512, address: '198.18.0.5', podNetworks: ['198.19.0.0/16'] });
-new UpstreamRouterConfig(chart, 'edge', { address: '198.18.0.1', routeReflectors: [rr], flavour: RouterFlavour.BIRD });
+new UpstreamRouterConfig(chart, 'edge', { address: '198.18.0.1', routeReflectors: [rr], daemon: RouterDaemon.BIRD });
 const web = new kplus.Deployment(chart, 'web', { containers: [{ image: 'nginxinc/nginx-unprivileged:1.25', portNumber: 8080 }] });
 new LoadBalancerService(chart, 'shop', {
   prefixes: ['198.18.50.0/24'], ports: [{ port: 80, backendPort: 8080 }], backends: Backends.fromWorkload(web),

@@ -6,7 +6,7 @@ import { BGP_PASSWORD_PLACEHOLDER } from '../lib/model';
 import { checkFrr } from './support/daemons';
 import { synthToDisk, testTopology } from './support/topology';
 import { renderFrrDaemons } from '../lib/renderers/frr';
-import { renderFrrRouteReflector } from '../lib/renderers/frr-reflector';
+import { renderFrrReflector } from '../lib/renderers/frr-reflector';
 
 describe('a standalone FRR route reflector (daemon: ReflectorDaemon.FRR)', () => {
   const { app, topology, outdir } = testTopology({
@@ -23,7 +23,7 @@ describe('a standalone FRR route reflector (daemon: ReflectorDaemon.FRR)', () =>
     expect(rr1.daemon).toBe(ReflectorDaemon.FRR);
     expect(rr2.daemon).toBe(ReflectorDaemon.GOBGP);
     expect(files.has('route-reflectors/rr1/gobgpd.toml')).toBe(false);
-    expect(files.get('route-reflectors/rr1/frr.conf')).toBe(renderFrrRouteReflector(rr1.model()));
+    expect(files.get('route-reflectors/rr1/frr.conf')).toBe(renderFrrReflector(rr1.model()));
     // BFD is on by default, so bfdd runs beside bgpd.
     expect(files.get('route-reflectors/rr1/daemons')).toBe(renderFrrDaemons('an ECMP route reflector', true, true));
     expect(files.get('route-reflectors/rr1/daemons')).toContain('\nbfdd=yes\n');

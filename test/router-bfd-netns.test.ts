@@ -1,7 +1,7 @@
 import { ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { RouterFlavour } from '../lib';
+import { RouterDaemon } from '../lib';
 import { NetnsLab, waitUntil } from './support/netns';
 import { synthToDisk, tempDir, testTopology } from './support/topology';
 
@@ -35,12 +35,12 @@ interface RouterView {
 }
 
 describe.each([
-  ['FRR', RouterFlavour.FRR],
-  ['BIRD', RouterFlavour.BIRD],
-])('%s router with a gobgpd reflector and its agent', (_name, flavour) => {
-  const work = tempDir(`ecmp-router-bfd-${flavour}`);
+  ['FRR', RouterDaemon.FRR],
+  ['BIRD', RouterDaemon.BIRD],
+])('%s router with a gobgpd reflector and its agent', (_name, daemon) => {
+  const work = tempDir(`ecmp-router-bfd-${daemon}`);
   let lab: NetnsLab;
-  const { app } = testTopology({ topology: { upstreamRouters: [{ name: 'router', address: ROUTER, flavour }] } });
+  const { app } = testTopology({ topology: { upstreamRouters: [{ name: 'router', address: ROUTER, daemon }] } });
   const { files } = synthToDisk(app);
   const dist = (file: string) => {
     const full = path.join(work, 'dist', file);
@@ -63,7 +63,7 @@ describe.each([
    * the test checks that it waits for that reason, with BFD already up, then restarts the protocol.
    */
   async function backUp(): Promise<void> {
-    if (flavour === RouterFlavour.BIRD) {
+    if (daemon === RouterDaemon.BIRD) {
       const waiting = await waitUntil(() => view.bfdUp() && /Error wait:[\s\S]*Last error:\s+Error: BFD session down/.test(view.bgpState()), 15_000);
       if (!waiting) throw new Error(`BIRD not waiting after a BFD error: BGP ${view.bgpState()}; BFD ${view.bfdState()}`);
       view.restartBgp();
@@ -73,20 +73,20 @@ describe.each([
 
   beforeAll(async () => {
     // Made here, not at collection: a filtered run skips the hooks of a block it does not run.
-    lab = new NetnsLab(flavour === RouterFlavour.FRR ? 'rbf' : 'rbb', path.join(work, 'logs'));
+    lab = new NetnsLab(daemon === RouterDaemon.FRR ? 'rbf' : 'rbb', path.join(work, 'logs'));
     const rr = lab.host('rr1', [`${REFLECTOR}/24`]);
     const router = lab.host('router', [`${ROUTER}/24`]);
     gobgpd = lab.start('gobgpd', rr, ['gobgpd', '-t', 'toml', '-f', dist('route-reflectors/rr1/gobgpd.toml'), '--api-hosts', '127.0.0.1:50051', '--pprof-disable']);
     agent = lab.start('agent', rr, [process.execPath, '-r', 'ts-node/register/transpile-only', path.join(repo, 'controller/test/bin/reflector-agent-lab.ts'),
       dist('route-reflectors/rr1/lb-pod-bindings.json'), '127.0.0.1:50051'], { TS_NODE_TRANSPILE_ONLY: '1', NODE_OPTIONS: '' });
-    view = flavour === RouterFlavour.FRR ? await startFrrRouter(lab, router, files) : await startBirdRouter(lab, router, dist('routers/router/bird.conf'));
+    view = daemon === RouterDaemon.FRR ? await startFrrRouter(lab, router, files) : await startBirdRouter(lab, router, dist('routers/router/bird.conf'));
   }, 60_000);
 
   test('the synthesized files ask for it on both sides', () => {
     expect(JSON.parse(files.get('route-reflectors/rr1/lb-pod-bindings.json')!).routerBfd).toEqual({
       localAddress: REFLECTOR, routers: [{ address: ROUTER, minIntervalMs: 300, multiplier: 3 }],
     });
-    if (flavour === RouterFlavour.FRR) {
+    if (daemon === RouterDaemon.FRR) {
       expect(files.get('routers/router/daemons')).toContain('\nbfdd=yes\n');
       expect(files.get('routers/router/frr.conf')).toContain(` neighbor ${REFLECTOR} bfd profile ecmp-lb-reflectors-300x3\n`);
     } else {
@@ -115,9 +115,9 @@ describe.each([
     } finally {
       for (const child of [gobgpd, agent]) child.kill('SIGCONT');
     }
-    console.log(`${flavour} router: frozen reflector's BGP session dropped after ${ms.toFixed(0)} ms (BFD 300 ms x 3; hold time 9 s); BFD then: ${bfd}`);
+    console.log(`${daemon} router: frozen reflector's BGP session dropped after ${ms.toFixed(0)} ms (BFD 300 ms x 3; hold time 9 s); BFD then: ${bfd}`);
     expect(ms).toBeLessThan(1500);
-    expect(bfd).toMatch(flavour === RouterFlavour.FRR ? /down.*control detection time expired/ : /Down/);
+    expect(bfd).toMatch(daemon === RouterDaemon.FRR ? /down.*control detection time expired/ : /Down/);
     await backUp();
   }, 50_000);
 
@@ -133,7 +133,7 @@ describe.each([
     } finally {
       gobgpd.kill('SIGCONT');
     }
-    console.log(`${flavour} router: gobgpd frozen alone, BGP session dropped after ${ms.toFixed(0)} ms (the agent's probe times out after 900 ms, then the router's detection time); BFD then: ${bfd}`);
+    console.log(`${daemon} router: gobgpd frozen alone, BGP session dropped after ${ms.toFixed(0)} ms (the agent's probe times out after 900 ms, then the router's detection time); BFD then: ${bfd}`);
     // Well inside the 9 s hold time: the agent's 0.9 s probe timeout, then the router's 0.9 s detection.
     expect(ms).toBeLessThan(3000);
     expect(agentLog()).toMatch(/gobgpd does not answer: BFD with the routers silenced/);
@@ -147,10 +147,10 @@ describe.each([
     expect(await pollUntil(() => !tcpToReflector(), 3_000)).toBe(true);
     const ms = performance.now() - start;
     const bfd = view.bfdState();
-    console.log(`${flavour} router: agent stopped (AdminDown), BGP session with the live gobgpd dropped after ${ms.toFixed(0)} ms; BFD ${bfd}`);
+    console.log(`${daemon} router: agent stopped (AdminDown), BGP session with the live gobgpd dropped after ${ms.toFixed(0)} ms; BFD ${bfd}`);
     // FRR 8.4 and BIRD 2.0.12 act on Up -> Down whatever the cause; RFC 5882 lets a client ignore AdminDown, as later FRR does.
     // FRR names the cause; BIRD's `show bfd sessions` does not, but its drop is as quick.
-    if (flavour === RouterFlavour.FRR) expect(bfd).toMatch(/down \(neighbor signaled session down; remote: administratively down\)/);
+    if (daemon === RouterDaemon.FRR) expect(bfd).toMatch(/down \(neighbor signaled session down; remote: administratively down\)/);
     else expect(bfd).toMatch(/ Down /);
   }, 20_000);
 });

@@ -4,7 +4,7 @@ import * as kplus from 'cdk8s-plus-27';
 import * as k8s from '../imports/k8s';
 import {
   Backends, EcmpApp, EcmpTopology, ForwardingMethod, LoadBalancerService, LoadBalancerServiceProps,
-  ReflectorDaemon, RouteReflector, ReflectorPlacement, RouterFlavour,
+  ReflectorDaemon, RouteReflector, ReflectorPlacement, RouterDaemon,
 } from '../lib';
 import { isImageReference, isQualifiedName, isQuantity, quantityValue } from '../lib/kubernetes-rules';
 import { LIBRARY_VERSION } from '../lib/version';
@@ -65,12 +65,12 @@ describe('synth refuses what cannot work, naming construct, field, value and fix
     ['TCP-MD5 on an in-cluster reflector', topology({ routeReflectors: [rr({ placement: ReflectorPlacement.inCluster({ nodeName: 'node-1' }) })], bgpPassword: { secret: secret(), key: 'password' } }),
       /RouteReflector 'ecmp\/rr1': bgpPassword "bgp-md5" cannot sign an in-cluster reflector's sessions.*Fix: run the reflector standalone/],
     ['signed LB sessions on gobgpd 3.10', topology({ bgpPassword: { secret: secret(), key: 'password', signLoadBalancerSessions: true } }), /bgpPassword\.signLoadBalancerSessions true needs gobgpd 3\.21 or later.*Fix: /],
-    ['maximumPaths on gobgpd + zebra', topology({ upstreamRouters: [router({ flavour: RouterFlavour.GOBGP_ZEBRA, maximumPaths: 8 })] }), /UpstreamRouterConfig 'ecmp\/router': maximumPaths 8 has no effect on a gobgpd \+ zebra router.*Fix: /],
-    ['BFD on a gobgpd + zebra router', topology({ upstreamRouters: [router({ flavour: RouterFlavour.GOBGP_ZEBRA, bfd: true })] }), /UpstreamRouterConfig 'ecmp\/router': bfd true cannot work on a gobgpd \+ zebra router: gobgpd has no BFD.*Fix: use flavour: RouterFlavour\.FRR or RouterFlavour\.BIRD/],
-    ['resilient hashing on FRR', topology({ upstreamRouters: [router({ resilientHashing: true })] }), /UpstreamRouterConfig 'ecmp\/router': resilientHashing true cannot work on an FRR router: zebra installs BGP multipath routes as plain.*Fix: use flavour: RouterFlavour\.BIRD/],
-    ['resilient tuning without resilient hashing', topology({ upstreamRouters: [router({ flavour: RouterFlavour.BIRD, resilientIdleTimer: 5 })] }), /UpstreamRouterConfig 'ecmp\/router': resilientIdleTimer 5 has no effect without resilientHashing: true\. Fix: /],
-    ['fewer buckets than paths', topology({ upstreamRouters: [router({ flavour: RouterFlavour.BIRD, resilientHashing: true, resilientBuckets: 16 })] }), /UpstreamRouterConfig 'ecmp\/router': resilientBuckets 16 .*Fix: use at least 2 x maximumPaths \(32\), at most 32768/],
-    ['an unbalanced timer below the idle timer', topology({ upstreamRouters: [router({ flavour: RouterFlavour.BIRD, resilientHashing: true, resilientIdleTimer: 30, resilientUnbalancedTimer: 10 })] }), /resilientUnbalancedTimer 10 is below resilientIdleTimer \(30 s\).*Fix: use 0 \(never\) or at least 30/],
+    ['maximumPaths on gobgpd + zebra', topology({ upstreamRouters: [router({ daemon: RouterDaemon.GOBGP_ZEBRA, maximumPaths: 8 })] }), /UpstreamRouterConfig 'ecmp\/router': maximumPaths 8 has no effect on a gobgpd \+ zebra router.*Fix: /],
+    ['BFD on a gobgpd + zebra router', topology({ upstreamRouters: [router({ daemon: RouterDaemon.GOBGP_ZEBRA, bfd: true })] }), /UpstreamRouterConfig 'ecmp\/router': bfd true cannot work on a gobgpd \+ zebra router: gobgpd has no BFD.*Fix: use daemon: RouterDaemon\.FRR or RouterDaemon\.BIRD/],
+    ['resilient hashing on FRR', topology({ upstreamRouters: [router({ resilientHashing: true })] }), /UpstreamRouterConfig 'ecmp\/router': resilientHashing true cannot work on an FRR router: zebra installs BGP multipath routes as plain.*Fix: use daemon: RouterDaemon\.BIRD/],
+    ['resilient tuning without resilient hashing', topology({ upstreamRouters: [router({ daemon: RouterDaemon.BIRD, resilientIdleTimer: 5 })] }), /UpstreamRouterConfig 'ecmp\/router': resilientIdleTimer 5 has no effect without resilientHashing: true\. Fix: /],
+    ['fewer buckets than paths', topology({ upstreamRouters: [router({ daemon: RouterDaemon.BIRD, resilientHashing: true, resilientBuckets: 16 })] }), /UpstreamRouterConfig 'ecmp\/router': resilientBuckets 16 .*Fix: use at least 2 x maximumPaths \(32\), at most 32768/],
+    ['an unbalanced timer below the idle timer', topology({ upstreamRouters: [router({ daemon: RouterDaemon.BIRD, resilientHashing: true, resilientIdleTimer: 30, resilientUnbalancedTimer: 10 })] }), /resilientUnbalancedTimer 10 is below resilientIdleTimer \(30 s\).*Fix: use 0 \(never\) or at least 30/],
     // Backends for DR and TUN (the construct prepares only a TUN workload it holds)
     ['TUN over labelled pods', service({ ports: [{ port: 80 }], forwardingMethod: ForwardingMethod.TUNNEL, backends: Backends.fromLabels({ app: 'web' }) }),
       /LoadBalancerService 'ecmp\/web': backends \{"app":"web"\} cannot be prepared for TUN forwarding: the service holds no pod template.*Fix: use Backends\.fromWorkload\(workload\), or .*backendsPreparedByHand: true/],
@@ -188,16 +188,16 @@ describe('images: one place for registry, tag and digest', () => {
       return { router: t.upstreamRouters[0].model().reflectors[0].bfd, reflector: reflectorModel.routers[0].bfd };
     };
     expect(build({}, {})).toEqual({ router: { minIntervalMs: 300, multiplier: 3 }, reflector: { minIntervalMs: 300, multiplier: 3 } });
-    expect(build({ bfdMinIntervalMs: 100, bfdMultiplier: 5 }, { flavour: RouterFlavour.BIRD })).toEqual({
+    expect(build({ bfdMinIntervalMs: 100, bfdMultiplier: 5 }, { daemon: RouterDaemon.BIRD })).toEqual({
       router: { minIntervalMs: 100, multiplier: 5 },
       reflector: { minIntervalMs: 100, multiplier: 5 },
     });
-    expect(build({}, { flavour: RouterFlavour.GOBGP_ZEBRA })).toEqual({ router: undefined, reflector: undefined });
+    expect(build({}, { daemon: RouterDaemon.GOBGP_ZEBRA })).toEqual({ router: undefined, reflector: undefined });
     expect(build({}, { bfd: false })).toEqual({ router: undefined, reflector: undefined });
     expect(build({ bfd: false }, {})).toEqual({ router: undefined, reflector: undefined });
     // In-cluster: BFD with the LB pods, none with the router (not on its segment: its session leaves through the node's SNAT).
     expect(build({ placement: ReflectorPlacement.inCluster({ nodeName: 'node-1' }) }, {})).toEqual({ router: undefined, reflector: undefined });
-    expect(build({ placement: ReflectorPlacement.inCluster({ nodeName: 'node-1' }), bfd: true }, { flavour: RouterFlavour.BIRD }))
+    expect(build({ placement: ReflectorPlacement.inCluster({ nodeName: 'node-1' }), bfd: true }, { daemon: RouterDaemon.BIRD }))
       .toEqual({ router: undefined, reflector: undefined });
   });
 });

@@ -6,7 +6,7 @@ import * as YAML from 'yaml';
 import { EndpointSlice } from '../controller/src/endpoint-slices';
 import { exabgpModel } from '../controller/src/init';
 import { reconcile } from '../controller/src/reconcile';
-import { EcmpApp, ForwardingMethod, LoadBalancerServiceModel, Protocol, RouterFlavour } from '../lib';
+import { EcmpApp, ForwardingMethod, LoadBalancerServiceModel, Protocol, RouterDaemon } from '../lib';
 import { validateTree } from '../lib/config-file';
 import { announcerCommand } from '../lib/lb-pod-contract';
 import { BGP_PASSWORD_PLACEHOLDER, LB_ROLE_LABEL } from '../lib/model';
@@ -417,7 +417,7 @@ function numericCorruption(field: string, value: number): CorruptionClass {
         }
         case 'maximumPaths': {
           const ri = r.int(spec.routers.length);
-          if (spec.routers[ri].flavour === RouterFlavour.GOBGP_ZEBRA) delete spec.routers[ri].flavour;
+          if (spec.routers[ri].daemon === RouterDaemon.GOBGP_ZEBRA) delete spec.routers[ri].daemon;
           spec.routers[ri].maximumPaths = value;
           return withValue({ spec, paths: [p.router(ri), p.chart], field: /maximumPaths/, what: `${spec.routers[ri].name} maximumPaths ${word}` });
         }
@@ -736,7 +736,7 @@ const corruptions: CorruptionClass[] = [
       const spec = clone(base);
       const ui = r.int(spec.routers.length);
       const maxLb = Math.max(...spec.services.map(s => s.lbCount ?? 2));
-      spec.routers[ui].flavour = RouterFlavour.GOBGP_ZEBRA;
+      spec.routers[ui].daemon = RouterDaemon.GOBGP_ZEBRA;
       spec.routers[ui].maximumPaths = Math.max(16, maxLb) + r.int(10);
       return { spec, paths: [pathsOf(spec).router(ui), pathsOf(spec).chart], field: /(upstreamRouters\[\d+\]\.)?maximumPaths/, what: `GOBGP_ZEBRA router ${spec.routers[ui].name} with maximumPaths ${spec.routers[ui].maximumPaths}` };
     },

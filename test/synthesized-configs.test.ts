@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import { EndpointSlice } from '../controller/src/endpoint-slices';
 import { exabgpModel } from '../controller/src/init';
 import { reconcile } from '../controller/src/reconcile';
-import { HealthCheckType, LoadBalancerServiceModel, Protocol, ReflectorPlacement, RouterFlavour } from '../lib';
+import { HealthCheckType, LoadBalancerServiceModel, Protocol, ReflectorPlacement, RouterDaemon } from '../lib';
 import { announcerCommand } from '../lib/lb-pod-contract';
 import { CheckResult, checkBird, checkExabgp, checkFrr, checkGobgpd, checkKeepalived, checkSysctl } from './support/daemons';
 import { synthToDisk, testTopology } from './support/topology';
@@ -55,10 +55,10 @@ const variants: [string, Parameters<typeof testTopology>[0]][] = [
   ['BIRD router, two reflectors', {
     topology: {
       routeReflectors: [{ name: 'rr1', address: '198.18.0.109' }, { name: 'rr2', address: '198.18.0.108' }],
-      upstreamRouters: [{ name: 'edge', address: '198.18.0.110', flavour: RouterFlavour.BIRD }],
+      upstreamRouters: [{ name: 'edge', address: '198.18.0.110', daemon: RouterDaemon.BIRD }],
     },
   }],
-  ['the paper\'s gobgpd + zebra router', { topology: { upstreamRouters: [{ name: 'edge', address: '198.18.0.110', flavour: RouterFlavour.GOBGP_ZEBRA }] } }],
+  ['the paper\'s gobgpd + zebra router', { topology: { upstreamRouters: [{ name: 'edge', address: '198.18.0.110', daemon: RouterDaemon.GOBGP_ZEBRA }] } }],
   ['an IPv6 cluster: nodes, pods, reflector and router', {
     topology: {
       podNetworks: ['2001:db8:130::/64'],

@@ -17,7 +17,7 @@ import { ApiServerDouble } from '../../controller/test/apiserver-double';
 import {
   announceFileText, LB_POD_COMMANDS, LB_POD_FILES, lbPodArgs, lbPodSysctls, podEnvironmentVariables,
 } from '../../lib/lb-pod-contract';
-import { RouterFlavour } from '../../lib/model';
+import { RouterDaemon } from '../../lib/model';
 
 /** exabgp as the LB pod's container runs it, logging to stdout (the harness's log file). */
 const EXABGP_ENV = { 'exabgp.daemon.user': 'root', 'exabgp.log.destination': 'stdout', 'exabgp.api.cli': 'false' };
@@ -29,9 +29,9 @@ export const FRR_RUN_DIR = path.join(os.tmpdir(), 'ecmp-e2e-frr');
 const BIRD_RUN_DIR = path.join(os.tmpdir(), 'ecmp-e2e-bird');
 
 /** FRR's zebra + bgpd from the generated `frr.conf` and `daemons`, or BIRD from `bird.conf`; kernel settings from `99-ecmp-router.conf`. */
-export async function startRouter(procs: ProcessSet, synth: Synthesized, flavour: RouterFlavour): Promise<void> {
+export async function startRouter(procs: ProcessSet, synth: Synthesized, daemon: RouterDaemon): Promise<void> {
   run(ROUTER_NS, ['sysctl', '-q', '-p', path.join(synth.routerDir, '99-ecmp-router.conf')]);
-  if (flavour === RouterFlavour.BIRD) {
+  if (daemon === RouterDaemon.BIRD) {
     // The control socket needs a local file system: in the VM the work directory is a shared folder.
     const dir = BIRD_RUN_DIR;
     fs.rmSync(dir, { recursive: true, force: true });
@@ -49,9 +49,9 @@ export async function startRouter(procs: ProcessSet, synth: Synthesized, flavour
   const common = ['-u', 'frr', '-g', 'frr', '-z', path.join(dir, 'zserv.api'), '--vty_socket', dir, '-P', '0', '-f', '/dev/null'];
   procs.start('router-zebra', ROUTER_NS, ['/usr/lib/frr/zebra', ...options.get('zebra')!, ...common, '-i', path.join(dir, 'zebra.pid')]);
   if (!(await waitFor(() => fs.existsSync(path.join(dir, 'zserv.api')), Boolean, 20_000)).ok) throw new Error('zebra did not start');
-  for (const daemon of [...options.keys()].filter((d) => d !== 'zebra')) {
-    procs.start(`router-${daemon}`, ROUTER_NS, [`/usr/lib/frr/${daemon}`, ...options.get(daemon)!, ...common, '-i', path.join(dir, `${daemon}.pid`)]);
-    if (!(await waitFor(() => fs.existsSync(path.join(dir, `${daemon}.vty`)), Boolean, 20_000)).ok) throw new Error(`${daemon} did not start`);
+  for (const frrDaemon of [...options.keys()].filter((d) => d !== 'zebra')) {
+    procs.start(`router-${frrDaemon}`, ROUTER_NS, [`/usr/lib/frr/${frrDaemon}`, ...options.get(frrDaemon)!, ...common, '-i', path.join(dir, `${frrDaemon}.pid`)]);
+    if (!(await waitFor(() => fs.existsSync(path.join(dir, `${frrDaemon}.vty`)), Boolean, 20_000)).ok) throw new Error(`${frrDaemon} did not start`);
   }
   // The integrated config, applied the way `vtysh -b` applies /etc/frr/frr.conf at boot.
   run(ROUTER_NS, ['vtysh', '--vty_socket', dir, '-f', path.join(synth.routerDir, 'frr.conf')]);

@@ -8,7 +8,7 @@ import { addPod, createLab, nodeIp, routerNexthops } from './lab';
 import { sleep, waitFor } from './proc';
 import { synthesizeInCluster } from './synth';
 import { ADDRESSES } from './synthesized';
-import { RouterFlavour } from '../../lib';
+import { RouterDaemon } from '../../lib';
 
 /**
  * The in-cluster placement end to end, in namespaces: the synthesized reflector ConfigMap's gobgpd in
@@ -46,7 +46,7 @@ export async function inClusterReflector(ctx: ScenarioContext): Promise<void> {
   // The agent in the reflector pod's network namespace, as its container: gobgpd on loopback, BFD from the pod's address.
   startApiForwarder(procs, cluster, ns, 'rr-ic-api-forward');
   procs.start('rr-ic-agent', ns, [...cluster.cli, 'reflector-agent', '--config', path.join(dir, 'lb-pod-bindings.json'), '--kubeconfig', cluster.kubeconfig]);
-  await startRouter(procs, synth, RouterFlavour.FRR);
+  await startRouter(procs, synth, RouterDaemon.FRR);
 
   // Cluster DNS: the reflector's Service name resolves to its ClusterIP.
   const pods = new LbPods(procs, workDir, { kind: 'announce-file' }, cluster.api, async (host) => {

@@ -8,7 +8,7 @@ import { ensureCgroup2, isolateLabCgroup, lbPodTemplate, loadImages, loadManifes
 import { Daemon, probe, run, sleep, waitFor } from './proc';
 import { readSynthesized, SynthesizedService } from './synthesized';
 import { ApiServerDouble } from '../../controller/test/apiserver-double';
-import { ForwardingMethod, RouterFlavour } from '../../lib/model';
+import { ForwardingMethod, RouterDaemon } from '../../lib/model';
 
 /** A backend pod: nginx in its own network namespace on a node. */
 export interface Backend {
@@ -145,7 +145,7 @@ export async function startIpvsLab(ctx: ScenarioContext, synthDir: string, nodes
 
   startReflectors(ctx.procs, synth, { api, kubeconfig, cli }, true);
   // The synthesized router: FRR, or BIRD, then with resilient hashing when its folder says so.
-  await startRouter(ctx.procs, synth, fs.existsSync(path.join(synth.routerDir, 'bird.conf')) ? RouterFlavour.BIRD : RouterFlavour.FRR);
+  await startRouter(ctx.procs, synth, fs.existsSync(path.join(synth.routerDir, 'bird.conf')) ? RouterDaemon.BIRD : RouterDaemon.FRR);
   const resilientRoutes = path.join(synth.routerDir, 'resilient-routes.json');
   if (fs.existsSync(resilientRoutes)) ctx.procs.start('router-resilient-routes', ROUTER_NS, [...cli, 'resilient-routes', '--config', resilientRoutes]);
   const pods = new LbPods(ctx.procs, ctx.workDir, mode, api);

@@ -6,7 +6,7 @@ import { REFLECTOR_NODE } from './in-cluster-lab';
 import { nodeIp } from './lab';
 import { loadManifests } from './lb-pod-images';
 import { ADDRESSES, readSynthesized, ServiceSpec, Synthesized } from './synthesized';
-import { Backends, EcmpApp, EcmpTopology, ForwardingMethod, LoadBalancerService, ReflectorPlacement, RouterFlavour, UpstreamRouterOptions } from '../../lib';
+import { Backends, EcmpApp, EcmpTopology, ForwardingMethod, LoadBalancerService, ReflectorPlacement, RouterDaemon, UpstreamRouterOptions } from '../../lib';
 
 /** The paper's evaluation shape (Fig. 12c): two services with 3 and 2 LBs. */
 export const PAPER_SERVICES: ServiceSpec[] = [
@@ -45,8 +45,8 @@ export interface LabOptions {
 }
 
 /** Synthesizes the lab topology with the library's public API, into `outdir` (default: a fresh temp directory). */
-export function synthesize(flavour: RouterFlavour, services: ServiceSpec[] = PAPER_SERVICES, outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'ecmp-e2e-synth-')),
-  router: Omit<UpstreamRouterOptions, 'address' | 'flavour'> = {}, lab: LabOptions = {}): Synthesized {
+export function synthesize(daemon: RouterDaemon, services: ServiceSpec[] = PAPER_SERVICES, outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'ecmp-e2e-synth-')),
+  router: Omit<UpstreamRouterOptions, 'address' | 'daemon'> = {}, lab: LabOptions = {}): Synthesized {
   const app = new EcmpApp({ outdir });
   const topology = new EcmpTopology(app, 'ecmp', {
     namespace: 'lb',
@@ -54,7 +54,7 @@ export function synthesize(flavour: RouterFlavour, services: ServiceSpec[] = PAP
     podNetworks: [ADDRESSES.podNetwork],
     // BFD on: the library's default (`bfd` unset); off: what the VM labs run (LabOptions.bfd).
     routeReflectors: ADDRESSES.reflectors.map((r) => (lab.bfd ? { ...r } : { ...r, bfd: false })),
-    upstreamRouters: [{ name: 'router', address: ADDRESSES.router, flavour, ...router }],
+    upstreamRouters: [{ name: 'router', address: ADDRESSES.router, daemon, ...router }],
   });
   for (const service of services) {
     new LoadBalancerService(topology, service.name, {
@@ -85,7 +85,7 @@ export function synthesizeInCluster(outdir: string, lab: LabOptions = {}): {
     routeReflectors: [{
       name: 'rr-ic', address: nodeIp(REFLECTOR_NODE), placement: ReflectorPlacement.inCluster({ nodeName: `n${REFLECTOR_NODE}` }), ...(lab.bfd ? {} : { bfd: false }),
     }],
-    upstreamRouters: [{ name: 'router', address: ADDRESSES.router, flavour: RouterFlavour.FRR }],
+    upstreamRouters: [{ name: 'router', address: ADDRESSES.router, daemon: RouterDaemon.FRR }],
   });
   new LoadBalancerService(topology, 'web1', { prefixes: ['198.18.101.0/24'], ports: [{ port: 80, backendPort: 8080 }], backends: Backends.fromLabels({ app: 'web1' }), lbCount: 2 });
   app.synth();

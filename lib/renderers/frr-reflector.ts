@@ -10,7 +10,7 @@ const ROUTER_BFD_PROFILE = 'ecmp-lb-routers';
 
 /**
  * Integrated FRR configuration (`/etc/frr/frr.conf`) of a standalone route reflector, with the
- * semantics of the gobgpd one (`renderRouteReflector`): LB pods connect from the pod network into
+ * semantics of the gobgpd one (`renderGobgpdReflector`): LB pods connect from the pod network into
  * one peer group through `bgp listen range`; every upstream router is a route-reflector client that
  * receives every LB's path through add-paths.
  *
@@ -29,7 +29,7 @@ const ROUTER_BFD_PROFILE = 'ecmp-lb-routers';
  *   A router with BFD (`router.bfd`) gets it from a profile per set of timers: single-hop,
  *   which bgpd picks for an iBGP neighbor on a connected network.
  */
-export function renderFrrRouteReflector(model: RouteReflectorModel): string {
+export function renderFrrReflector(model: RouteReflectorModel): string {
   const { holdTimeSeconds, keepaliveSeconds } = model.timers;
   const lbPassword = md5Key(model.lbPassword);
   const routerPassword = md5Key(model.routerPassword);

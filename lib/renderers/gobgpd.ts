@@ -13,7 +13,7 @@ const ZEBRA_SOFTWARE_NAME = 'frr8.4';
  * as dynamic neighbors of one peer group; each upstream router is a route-reflector client that
  * receives every LB's path through add-paths.
  */
-export function renderRouteReflector(model: RouteReflectorModel): string {
+export function renderGobgpdReflector(model: RouteReflectorModel): string {
   const lbPassword = md5Key(model.lbPassword);
   const routerPassword = md5Key(model.routerPassword);
   const filter = model.filterPrefixes ? importFilter('from-lb-pods', lbPodGroups(model)) : undefined;
@@ -105,7 +105,7 @@ function lbPodGroups(model: RouteReflectorModel): AcceptedGroup[] {
  * reflectors and hands the multipath routes to FRR's zebra, which installs them in the kernel.
  * Needs gobgpd >= 3.18 with FRR >= 8.3: older gobgpd zebra clients panic on FRR 8.3+ messages.
  */
-export function renderGobgpRouter(model: UpstreamRouterModel): string {
+export function renderGobgpdRouter(model: UpstreamRouterModel): string {
   const password = md5Key(model.password);
   const filter = model.filterPrefixes ? importFilter('from-reflectors', [{ name: 'from-reflectors', prefixes: model.servicePrefixes }]) : undefined;
   const config = {

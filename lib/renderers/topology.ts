@@ -1,7 +1,7 @@
 /** What TOPOLOGY.md shows: plain data collected from the constructs. */
 export interface TopologySummaryModel {
   readonly routers: {
-    readonly name: string; readonly address: string; readonly asn: number; readonly flavour: string;
+    readonly name: string; readonly address: string; readonly asn: number; readonly daemon: string;
     readonly maximumPaths: number; readonly reflectors: string[];
     /** How the router hashes flows over the LB paths. */
     readonly hashing: string;
@@ -35,7 +35,7 @@ export function renderTopology(model: TopologySummaryModel): string {
     '',
     '```mermaid',
     'flowchart LR',
-    ...model.routers.map(r => `  router_${id(r.name)}["router ${r.name}<br/>${r.address}<br/>AS ${r.asn}, ${r.flavour}, max ${r.maximumPaths} paths"]`),
+    ...model.routers.map(r => `  router_${id(r.name)}["router ${r.name}<br/>${r.address}<br/>AS ${r.asn}, ${r.daemon}, max ${r.maximumPaths} paths"]`),
     ...model.reflectors.map(r => `  rr_${id(r.name)}["route reflector ${r.name}<br/>${r.address} (${r.placement})<br/>cluster-id ${r.clusterId}, send-max ${r.sendMax}"]`),
     ...model.services.map(s => `  svc_${id(s.name)}["service ${s.namespace}/${s.name}<br/>${s.prefixes.join(', ')}<br/>${s.lbCount} LB pods, ${s.scheduler}/${s.forwardingMethod}"]`),
     ...model.reflectors.flatMap(rr => model.routers.map(r => `  rr_${id(rr.name)} -- "iBGP, add-paths" --> router_${id(r.name)}`)),
@@ -46,7 +46,7 @@ export function renderTopology(model: TopologySummaryModel): string {
     '',
     '| name | address | AS | daemon | maximum paths | ECMP hashing | BFD with the reflectors |',
     '| --- | --- | --- | --- | --- | --- | --- |',
-    ...model.routers.map(r => `| ${r.name} | ${r.address} | ${r.asn} | ${r.flavour} | ${r.maximumPaths} | ${r.hashing} | ${r.reflectorsBfd} |`),
+    ...model.routers.map(r => `| ${r.name} | ${r.address} | ${r.asn} | ${r.daemon} | ${r.maximumPaths} | ${r.hashing} | ${r.reflectorsBfd} |`),
     '',
     '## Route reflectors',
     '',

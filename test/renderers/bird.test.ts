@@ -1,5 +1,5 @@
 import { AddressFamily, RESILIENT_ROUTE_PROTOCOL, RESILIENT_SOURCE_TABLE, UpstreamRouterModel } from '../../lib/model';
-import { renderBird } from '../../lib/renderers/bird';
+import { renderBirdRouter } from '../../lib/renderers/bird';
 import { checkBird } from '../support/daemons';
 import { paperRouter, paperRouterWithBfd } from '../support/paper-models';
 
@@ -34,34 +34,34 @@ function block(text: string, header: string): string[] {
   return lines.slice(start + 1, lines.indexOf('}', start));
 }
 
-describe('renderBird with BFD to the reflectors', () => {
+describe('renderBirdRouter with BFD to the reflectors', () => {
   test('matches the snapshot', () => {
-    expect(renderBird(paperRouterWithBfd)).toMatchSnapshot();
+    expect(renderBirdRouter(paperRouterWithBfd)).toMatchSnapshot();
   });
 
   test('one protocol bfd; each session with BFD sets its own timers, the others none', () => {
-    const text = renderBird(paperRouterWithBfd);
+    const text = renderBirdRouter(paperRouterWithBfd);
     expect(block(text, 'protocol bfd')).toEqual([]);
     expect(block(text, 'protocol bgp rr_10_0_0_109')).toContain('  bfd { min rx interval 300 ms; min tx interval 300 ms; multiplier 3; };');
     expect(block(text, 'protocol bgp rr_10_0_0_108')).toContain('  bfd { min rx interval 300 ms; min tx interval 300 ms; multiplier 3; };');
     expect(block(text, 'protocol bgp rr_10_0_0_107')).toContain('  bfd { min rx interval 100 ms; min tx interval 100 ms; multiplier 5; };');
     expect(block(text, 'protocol bgp rr_10_0_0_106').join('\n')).not.toContain('bfd');
-    expect(renderBird(router)).not.toMatch(/bfd/);
+    expect(renderBirdRouter(router)).not.toMatch(/bfd/);
   });
 
   test('bird -p accepts it, and rejects FRR\'s word for the multiplier in the block', () => {
-    expect(checkBird(renderBird(paperRouterWithBfd))).toEqual({ code: 0, output: '' });
-    expect(checkBird(renderBird(paperRouterWithBfd).replace('multiplier 5;', 'detect-multiplier 5;')).code).not.toBe(0);
+    expect(checkBird(renderBirdRouter(paperRouterWithBfd))).toEqual({ code: 0, output: '' });
+    expect(checkBird(renderBirdRouter(paperRouterWithBfd).replace('multiplier 5;', 'detect-multiplier 5;')).code).not.toBe(0);
   });
 });
 
-describe('renderBird', () => {
+describe('renderBirdRouter', () => {
   test('matches the snapshot for the paper\'s router', () => {
-    expect(renderBird(router)).toMatchSnapshot();
+    expect(renderBirdRouter(router)).toMatchSnapshot();
   });
 
   test('the kernel protocol merges up to maximumPaths equal paths into one route', () => {
-    expect(block(renderBird(router), 'protocol kernel kernel_ipv4')).toEqual([
+    expect(block(renderBirdRouter(router), 'protocol kernel kernel_ipv4')).toEqual([
       '  ipv4 {',
       '    import none;',
       '    export all;',
@@ -72,7 +72,7 @@ describe('renderBird', () => {
   });
 
   test('one directly connected session per reflector receiving every path', () => {
-    const session = block(renderBird(router), 'protocol bgp rr_10_0_0_109');
+    const session = block(renderBirdRouter(router), 'protocol bgp rr_10_0_0_109');
     expect(session).toEqual(expect.arrayContaining([
       '  description "rr-rr1";',
       '  local as 65021;',
@@ -91,7 +91,7 @@ describe('renderBird', () => {
   });
 
   test('IPv6: a kernel protocol and a channel per family, passive where set', () => {
-    const text = renderBird(routerV6);
+    const text = renderBirdRouter(routerV6);
     expect(block(text, 'protocol kernel kernel_ipv6')).toContain('  merge paths on limit 8;');
     const v6 = block(text, 'protocol bgp rr_2001_db8__109');
     expect(v6).toContain('  passive on;');
@@ -100,9 +100,9 @@ describe('renderBird', () => {
   });
 
   test('resilient hashing: each kernel protocol exports to table 240, for the installer', () => {
-    const text = renderBird(resilientRouter);
+    const text = renderBirdRouter(resilientRouter);
     for (const channel of ['ipv4', 'ipv6']) expect(block(text, `protocol kernel kernel_${channel}`)).toContain('  kernel table 240;');
-    expect(renderBird(router)).not.toContain('kernel table');
+    expect(renderBirdRouter(router)).not.toContain('kernel table');
   });
 
   test.each([
@@ -110,11 +110,11 @@ describe('renderBird', () => {
     ['the dual-stack router', routerV6],
     ['the resilient-hashing router', resilientRouter],
   ])('bird -p accepts %s', (_name, model) => {
-    expect(checkBird(renderBird(model))).toEqual({ code: 0, output: '' });
+    expect(checkBird(renderBirdRouter(model))).toEqual({ code: 0, output: '' });
   });
 
   test('negative control: bird -p rejects a corrupted rendering', () => {
-    const result = checkBird(renderBird(router).replace('add paths rx;', 'add paths rxx;'));
+    const result = checkBird(renderBirdRouter(router).replace('add paths rx;', 'add paths rxx;'));
     expect(result.code).not.toBe(0);
     expect(result.output).toContain('syntax error');
   });

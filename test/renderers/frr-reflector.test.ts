@@ -1,6 +1,6 @@
 import { AddressFamily, AddressFamily as F, BGP_PASSWORD_PLACEHOLDER, PrefixLimitModel, RouteReflectorModel } from '../../lib/model';
 import { renderFrrDaemons } from '../../lib/renderers/frr';
-import { renderFrrRouteReflector } from '../../lib/renderers/frr-reflector';
+import { renderFrrReflector } from '../../lib/renderers/frr-reflector';
 import { checkFrr } from '../support/daemons';
 import { paperReflector } from '../support/paper-models';
 
@@ -29,21 +29,21 @@ const dualStack: RouteReflectorModel = {
   prefixLimits: [{ family: F.IPV4_UNICAST, maxPrefixes: 1 }, { family: F.IPV6_UNICAST, maxPrefixes: 2 }] as PrefixLimitModel[],
 };
 
-describe('renderFrrRouteReflector', () => {
+describe('renderFrrReflector', () => {
   test('matches the snapshot for the paper\'s reflector, and vtysh -C accepts it', () => {
-    const text = renderFrrRouteReflector(reflector);
+    const text = renderFrrReflector(reflector);
     expect(text).toMatchSnapshot();
     expect(checkFrr(text)).toEqual({ code: 0, output: '' });
   });
 
   test('matches the snapshot with filters and passwords, and vtysh -C accepts it', () => {
-    const text = renderFrrRouteReflector(filtered);
+    const text = renderFrrReflector(filtered);
     expect(text).toMatchSnapshot();
     expect(checkFrr(text)).toEqual({ code: 0, output: '' });
   });
 
   test('LB pods: a listen range per pod network into the signed peer group; routers: signed RR clients with all paths', () => {
-    const text = renderFrrRouteReflector(filtered);
+    const text = renderFrrReflector(filtered);
     expect(text).toContain([
       'router bgp 65021',
       ' bgp router-id 10.0.0.109',
@@ -84,18 +84,18 @@ describe('renderFrrRouteReflector', () => {
   });
 
   test('unfiltered and unsigned (the paper): no route-map, no limit, no password', () => {
-    const text = renderFrrRouteReflector(reflector);
+    const text = renderFrrReflector(reflector);
     expect(text).not.toMatch(/route-map|prefix-list|maximum-prefix|password/);
   });
 
   test('signs only the router sessions when LB sessions are not signed', () => {
-    const text = renderFrrRouteReflector({ ...filtered, lbPassword: '' });
+    const text = renderFrrReflector({ ...filtered, lbPassword: '' });
     expect(text).not.toContain('neighbor lb-pods password');
     expect(text).toContain(` neighbor 10.0.0.110 password ${BGP_PASSWORD_PLACEHOLDER}\n`);
   });
 
   test('IPv6: both families, per-family filters and limits, passive routers, vtysh -C accepts it', () => {
-    const text = renderFrrRouteReflector(dualStack);
+    const text = renderFrrReflector(dualStack);
     expect(text).toContain(' bgp listen range 2001:db8:16::/48 peer-group lb-pods\n');
     expect(text).toContain('ipv6 nht resolve-via-default\n');
     expect(text).toContain('ipv6 prefix-list ecmp-lb-from-lb-pods-v6-prefixes seq 10 permit 2001:db8:1:2::/64\n');
@@ -105,24 +105,24 @@ describe('renderFrrRouteReflector', () => {
   });
 
   test('a family without accepted prefixes denies everything from the LB pods', () => {
-    const text = renderFrrRouteReflector({ ...filtered, acceptedPrefixes: [] });
+    const text = renderFrrReflector({ ...filtered, acceptedPrefixes: [] });
     expect(text).toContain('route-map ecmp-lb-from-lb-pods-v4 deny 10\n');
     expect(text).not.toContain('prefix-list');
     expect(checkFrr(text)).toEqual({ code: 0, output: '' });
   });
 
   test('refuses a key or a description that would read as more configuration', () => {
-    expect(() => renderFrrRouteReflector({ ...filtered, lbPassword: 'a b\n neighbor 1.2.3.4 remote-as 1' })).toThrow(/TCP-MD5 key/);
-    expect(() => renderFrrRouteReflector({ ...filtered, routers: [{ ...filtered.routers[0], description: 'x\nrouter bgp 1' }] })).toThrow(/description/);
+    expect(() => renderFrrReflector({ ...filtered, lbPassword: 'a b\n neighbor 1.2.3.4 remote-as 1' })).toThrow(/TCP-MD5 key/);
+    expect(() => renderFrrReflector({ ...filtered, routers: [{ ...filtered.routers[0], description: 'x\nrouter bgp 1' }] })).toThrow(/description/);
   });
 
   test('negative control: vtysh -C rejects a corrupted rendering', () => {
-    const result = checkFrr(renderFrrRouteReflector(filtered).replace('addpath-tx-all-paths', 'addpath-tx-some-paths'));
+    const result = checkFrr(renderFrrReflector(filtered).replace('addpath-tx-all-paths', 'addpath-tx-some-paths'));
     expect(result.code).not.toBe(0);
   });
 
   test('BFD: the LB pods\' profile on the peer group, and one per set of timers on the routers that have BFD; vtysh -C accepts it', () => {
-    const text = renderFrrRouteReflector({
+    const text = renderFrrReflector({
       ...filtered,
       bfd: { minIntervalMs: 300, multiplier: 3, localAddress: '10.0.0.109' },
       routers: [

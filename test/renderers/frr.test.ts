@@ -1,5 +1,5 @@
 import { AddressFamily, UpstreamRouterModel } from '../../lib/model';
-import { renderFrr, renderFrrDaemons, renderZebraConf } from '../../lib/renderers/frr';
+import { renderFrrRouter, renderFrrDaemons, renderZebraRouter } from '../../lib/renderers/frr';
 import { checkFrr } from '../support/daemons';
 import { paperRouter, paperRouterWithBfd } from '../support/paper-models';
 
@@ -24,13 +24,13 @@ function section(text: string, start: string, end: string): string[] {
   return lines.slice(from, lines.indexOf(end, from) + 1);
 }
 
-describe('renderFrr', () => {
+describe('renderFrrRouter', () => {
   test('matches the snapshot for the paper\'s router', () => {
-    expect(renderFrr(router)).toMatchSnapshot();
+    expect(renderFrrRouter(router)).toMatchSnapshot();
   });
 
   test('one iBGP session per reflector with the model\'s timers', () => {
-    const text = renderFrr(router);
+    const text = renderFrrRouter(router);
     expect(text).toContain([
       'router bgp 65021',
       ' bgp router-id 10.0.0.110',
@@ -45,17 +45,17 @@ describe('renderFrr', () => {
   });
 
   test('installs up to maximumPaths iBGP paths per prefix', () => {
-    expect(section(renderFrr(router), ' address-family ipv4 unicast', ' exit-address-family')).toEqual([
+    expect(section(renderFrrRouter(router), ' address-family ipv4 unicast', ' exit-address-family')).toEqual([
       ' address-family ipv4 unicast',
       '  maximum-paths ibgp 16',
       '  neighbor 10.0.0.109 activate',
       ' exit-address-family',
     ]);
-    expect(renderFrr(router)).not.toContain('ipv6');
+    expect(renderFrrRouter(router)).not.toContain('ipv6');
   });
 
   test('IPv6: a second family, every reflector active in both, passive where set', () => {
-    const text = renderFrr(routerV6);
+    const text = renderFrrRouter(routerV6);
     expect(text).toContain(' neighbor 2001:db8::109 passive\n');
     expect(text).not.toContain(' neighbor 10.0.0.119 passive');
     expect(section(text, ' address-family ipv6 unicast', ' exit-address-family')).toEqual([
@@ -71,23 +71,23 @@ describe('renderFrr', () => {
     ['the paper\'s router', router],
     ['the dual-stack router', routerV6],
   ])('vtysh -C accepts %s', (_name, model) => {
-    expect(checkFrr(renderFrr(model))).toEqual({ code: 0, output: '' });
+    expect(checkFrr(renderFrrRouter(model))).toEqual({ code: 0, output: '' });
   });
 
   test('negative control: vtysh -C rejects a corrupted rendering', () => {
-    const result = checkFrr(renderFrr(router).replace('maximum-paths ibgp 16', 'maximum-paths ibgp 1000'));
+    const result = checkFrr(renderFrrRouter(router).replace('maximum-paths ibgp 16', 'maximum-paths ibgp 1000'));
     expect(result.code).not.toBe(0);
     expect(result.output).toContain('% Unknown command');
   });
 });
 
-describe('renderFrr with BFD to the reflectors', () => {
+describe('renderFrrRouter with BFD to the reflectors', () => {
   test('matches the snapshot', () => {
-    expect(renderFrr(paperRouterWithBfd)).toMatchSnapshot();
+    expect(renderFrrRouter(paperRouterWithBfd)).toMatchSnapshot();
   });
 
   test('one bfdd profile per set of timers, before router bgp; each reflector with BFD names its own', () => {
-    const text = renderFrr(paperRouterWithBfd);
+    const text = renderFrrRouter(paperRouterWithBfd);
     expect(section(text, 'bfd', 'exit')).toEqual([
       'bfd',
       ' profile ecmp-lb-reflectors-300x3', '  transmit-interval 300', '  receive-interval 300', '  detect-multiplier 3', ' exit',
@@ -100,18 +100,18 @@ describe('renderFrr with BFD to the reflectors', () => {
     expect(text).toContain(' neighbor 10.0.0.107 bfd profile ecmp-lb-reflectors-100x5\n');
     expect(text).not.toContain(' neighbor 10.0.0.106 bfd');
     // Without BFD on any session, no bfd block at all.
-    expect(renderFrr(router)).not.toMatch(/bfd/);
+    expect(renderFrrRouter(router)).not.toMatch(/bfd/);
   });
 
   test('vtysh -C accepts it, and rejects a profile name that no profile defines', () => {
-    expect(checkFrr(renderFrr(paperRouterWithBfd))).toEqual({ code: 0, output: '' });
-    const broken = checkFrr(renderFrr(paperRouterWithBfd).replace(' profile ecmp-lb-reflectors-100x5\n  transmit-interval 100', ' profile ecmp-lb-reflectors-100x5\n  transmit-interval 1'));
+    expect(checkFrr(renderFrrRouter(paperRouterWithBfd))).toEqual({ code: 0, output: '' });
+    const broken = checkFrr(renderFrrRouter(paperRouterWithBfd).replace(' profile ecmp-lb-reflectors-100x5\n  transmit-interval 100', ' profile ecmp-lb-reflectors-100x5\n  transmit-interval 1'));
     expect(broken.code).not.toBe(0);
   });
 });
 
 describe('renderFrrDaemons', () => {
-  test('FRR flavour runs bgpd; zebra always runs', () => {
+  test('FRR daemon runs bgpd; zebra always runs', () => {
     expect(renderFrrDaemons('the upstream ECMP router', true)).toMatchSnapshot();
   });
 
@@ -122,16 +122,16 @@ describe('renderFrrDaemons', () => {
     expect(renderFrrDaemons('the upstream ECMP router', true)).not.toContain('bfdd');
   });
 
-  test('the gobgpd flavour needs zebra only', () => {
+  test('the gobgpd daemon needs zebra only', () => {
     const text = renderFrrDaemons('the upstream ECMP router', false);
     expect(text).toContain('\nbgpd=no\n');
     expect(text).toContain('\nvtysh_enable=yes\n');
   });
 });
 
-describe('renderZebraConf', () => {
+describe('renderZebraRouter', () => {
   test('matches the snapshot, and vtysh -C accepts it', () => {
-    const text = renderZebraConf(router);
+    const text = renderZebraRouter(router);
     expect(text).toMatchSnapshot();
     expect(checkFrr(text)).toEqual({ code: 0, output: '' });
   });

@@ -1,5 +1,5 @@
 import { AddressFamily, RouteReflectorModel } from '../../lib/model';
-import { renderGobgpRouter, renderRouteReflector } from '../../lib/renderers/gobgpd';
+import { renderGobgpdRouter, renderGobgpdReflector } from '../../lib/renderers/gobgpd';
 import { parseToml as parse } from '../../lib/toml';
 import { checkGobgpd } from '../support/daemons';
 import { paperReflector, paperRouter } from '../support/paper-models';
@@ -25,19 +25,19 @@ function decode(toml: string): any {
   return parse(toml);
 }
 
-describe('renderRouteReflector', () => {
+describe('renderGobgpdReflector', () => {
   test('matches the snapshot for the paper\'s reflector', () => {
-    expect(renderRouteReflector(reflector)).toMatchSnapshot();
+    expect(renderGobgpdReflector(reflector)).toMatchSnapshot();
   });
 
   test('global section: AS, router id, listen port, IPv4-only listener, multiple paths', () => {
-    const global = decode(renderRouteReflector(reflector)).global;
+    const global = decode(renderGobgpdReflector(reflector)).global;
     expect(global.config).toEqual({ 'as': 65021, 'router-id': '10.0.0.109', 'port': 179, 'local-address-list': ['0.0.0.0'] });
     expect(global['use-multiple-paths'].config.enabled).toBe(true);
   });
 
   test('LB pods fall into the peer group through dynamic neighbors', () => {
-    const config = decode(renderRouteReflector(reflector));
+    const config = decode(renderGobgpdReflector(reflector));
     expect(config['peer-groups']).toEqual([{
       'config': { 'peer-group-name': 'lb-pods', 'peer-as': 65021 },
       'timers': { config: { 'hold-time': 9, 'keepalive-interval': 3, 'connect-retry': 5 } },
@@ -47,7 +47,7 @@ describe('renderRouteReflector', () => {
   });
 
   test('each router is a route-reflector client that gets every path through add-paths', () => {
-    const [neighbor] = decode(renderRouteReflector(reflector)).neighbors;
+    const [neighbor] = decode(renderGobgpdReflector(reflector)).neighbors;
     expect(neighbor.config).toEqual({ 'neighbor-address': '10.0.0.110', 'peer-as': 65021, 'description': 'router-r1' });
     expect(neighbor.timers.config).toEqual({ 'hold-time': 9, 'keepalive-interval': 3, 'connect-retry': 5 });
     expect(neighbor['route-reflector'].config).toEqual({ 'route-reflector-client': true, 'route-reflector-cluster-id': '10.0.0.109' });
@@ -57,7 +57,7 @@ describe('renderRouteReflector', () => {
   });
 
   test('IPv6: listens on :: only, both families, passive where set, one entry per router', () => {
-    const config = decode(renderRouteReflector(reflectorV6));
+    const config = decode(renderGobgpdReflector(reflectorV6));
     expect(config.global.config['local-address-list']).toEqual(['::']);
     expect(config.global.config.port).toBe(1790);
     expect(config['peer-groups'][0]['afi-safis'].map((a: any) => a.config['afi-safi-name'])).toEqual(['ipv4-unicast', 'ipv6-unicast']);
@@ -68,12 +68,12 @@ describe('renderRouteReflector', () => {
 
   test('dual stack peers: listens on both families', () => {
     const dual = { ...reflector, routers: [...reflector.routers, ...reflectorV6.routers] };
-    expect(decode(renderRouteReflector(dual)).global.config['local-address-list']).toEqual(['0.0.0.0', '::']);
+    expect(decode(renderGobgpdReflector(dual)).global.config['local-address-list']).toEqual(['0.0.0.0', '::']);
   });
 
   test('a description is a TOML string, whatever it holds', () => {
     const odd = { ...reflector, routers: [{ ...reflector.routers[0], description: 'a"b\n[global]' }] };
-    expect(decode(renderRouteReflector(odd)).neighbors[0].config.description).toBe('a"b\n[global]');
+    expect(decode(renderGobgpdReflector(odd)).neighbors[0].config.description).toBe('a"b\n[global]');
   });
 
   test.each([
@@ -81,26 +81,26 @@ describe('renderRouteReflector', () => {
     ['the IPv6 reflector', reflectorV6],
     ['a reflector without routers yet', { ...reflector, routers: [] }],
   ])('gobgpd -d accepts %s', (_name, model) => {
-    const result = checkGobgpd(renderRouteReflector(model));
+    const result = checkGobgpd(renderGobgpdReflector(model));
     expect(result).toEqual({ code: 0, output: expect.stringContaining('Finished reading the config file') });
   });
 
   test('negative control: gobgpd -d rejects a corrupted rendering', () => {
     // Every family name: gobgpd -d checks the neighbors' families but not the peer group's.
-    const broken = renderRouteReflector(reflector).replaceAll('"ipv4-unicast"', '"ipv4-unicats"');
+    const broken = renderGobgpdReflector(reflector).replaceAll('"ipv4-unicast"', '"ipv4-unicats"');
     const result = checkGobgpd(broken);
     expect(result.code).not.toBe(0);
     expect(result.output).toContain('ipv4-unicats isn\'t a valid route family name');
   });
 });
 
-describe('renderGobgpRouter', () => {
+describe('renderGobgpdRouter', () => {
   test('matches the snapshot for the paper\'s router', () => {
-    expect(renderGobgpRouter(router)).toMatchSnapshot();
+    expect(renderGobgpdRouter(router)).toMatchSnapshot();
   });
 
   test('receives every path from each reflector and installs them through FRR\'s zebra', () => {
-    const config = decode(renderGobgpRouter(router));
+    const config = decode(renderGobgpdRouter(router));
     expect(config.global.config).toEqual({ 'as': 65021, 'router-id': '10.0.0.110', 'local-address-list': ['0.0.0.0'] });
     expect(config.global['use-multiple-paths'].config.enabled).toBe(true);
     expect(config.neighbors).toEqual([{
@@ -118,7 +118,7 @@ describe('renderGobgpRouter', () => {
       reflectors: [{ address: '2001:db8::109', asn: 65021, description: 'rr-rr1', passive: true }],
       families: [AddressFamily.IPV4_UNICAST, AddressFamily.IPV6_UNICAST],
     };
-    const text = renderGobgpRouter(model);
+    const text = renderGobgpdRouter(model);
     const [neighbor] = decode(text).neighbors;
     expect(neighbor.transport.config['passive-mode']).toBe(true);
     expect(neighbor['afi-safis']).toHaveLength(2);
@@ -127,6 +127,6 @@ describe('renderGobgpRouter', () => {
   });
 
   test('gobgpd -d accepts the paper\'s router', () => {
-    expect(checkGobgpd(renderGobgpRouter(router)).code).toBe(0);
+    expect(checkGobgpd(renderGobgpdRouter(router)).code).toBe(0);
   });
 });

@@ -1,8 +1,8 @@
 import { AddressFamily, BGP_PASSWORD_PLACEHOLDER, ExabgpModel, RouteReflectorModel, UpstreamRouterModel } from '../../lib/model';
-import { renderBird } from '../../lib/renderers/bird';
+import { renderBirdRouter } from '../../lib/renderers/bird';
 import { renderExabgp } from '../../lib/renderers/exabgp';
-import { renderFrr } from '../../lib/renderers/frr';
-import { renderGobgpRouter, renderRouteReflector } from '../../lib/renderers/gobgpd';
+import { renderFrrRouter } from '../../lib/renderers/frr';
+import { renderGobgpdRouter, renderGobgpdReflector } from '../../lib/renderers/gobgpd';
 import { parseToml } from '../../lib/toml';
 import { CheckResult, checkBird, checkExabgp, checkFrr, checkGobgpd } from '../support/daemons';
 import { paperPod, paperReflector, paperRouter } from '../support/paper-models';
@@ -38,7 +38,7 @@ const accepted = (what: string, result: CheckResult) => {
 };
 
 describe('route reflector (gobgpd)', () => {
-  const text = renderRouteReflector(reflector);
+  const text = renderGobgpdReflector(reflector);
   const config = parseToml(text) as any;
 
   test('snapshot', () => expect(text).toMatchSnapshot());
@@ -66,19 +66,19 @@ describe('route reflector (gobgpd)', () => {
   test('TCP-MD5: the placeholder, never a key, on the peer group and the router sessions', () => {
     expect(config['peer-groups'][0].config['auth-password']).toBe(BGP_PASSWORD_PLACEHOLDER);
     expect(config.neighbors[0].config['auth-password']).toBe(BGP_PASSWORD_PLACEHOLDER);
-    const routerOnly = parseToml(renderRouteReflector({ ...reflector, lbPassword: '' })) as any;
+    const routerOnly = parseToml(renderGobgpdReflector({ ...reflector, lbPassword: '' })) as any;
     expect(routerOnly['peer-groups'][0].config['auth-password']).toBeUndefined();
   });
 
   test('no service yet: a policy without statements, rejecting every route', () => {
-    const empty = parseToml(renderRouteReflector({ ...reflector, acceptedPrefixes: [], prefixLimits: [] })) as any;
+    const empty = parseToml(renderGobgpdReflector({ ...reflector, acceptedPrefixes: [], prefixLimits: [] })) as any;
     expect(empty['defined-sets']).toBeUndefined();
     expect(empty['policy-definitions']).toEqual([{ name: 'from-lb-pods' }]);
     expect(empty.global['apply-policy'].config['default-import-policy']).toBe('reject-route');
   });
 
   test('filterPrefixes false: the paper\'s accept-everything reflector, no policy', () => {
-    const open = parseToml(renderRouteReflector({ ...reflector, filterPrefixes: false })) as any;
+    const open = parseToml(renderGobgpdReflector({ ...reflector, filterPrefixes: false })) as any;
     expect(open.global['apply-policy']).toBeUndefined();
     expect(open['policy-definitions']).toBeUndefined();
     expect(open['peer-groups'][0]['afi-safis'][0]['prefix-limit']).toBeUndefined();
@@ -88,7 +88,7 @@ describe('route reflector (gobgpd)', () => {
     ['filtered, signed', reflector],
     ['no service yet', { ...reflector, acceptedPrefixes: [], prefixLimits: [] }],
     ['IPv4 only, a real key', { ...reflector, acceptedPrefixes: ['10.1.1.0/24'], families: [AddressFamily.IPV4_UNICAST], routerPassword: 'k3y+/=', lbPassword: '' }],
-  ])('gobgpd -d accepts it: %s', (_name, model) => accepted('gobgpd.toml', checkGobgpd(renderRouteReflector(model))));
+  ])('gobgpd -d accepts it: %s', (_name, model) => accepted('gobgpd.toml', checkGobgpd(renderGobgpdReflector(model))));
 
   test('gobgpd -d does not check policy contents (an unknown prefix set, a /33 pass): test/security/ runs the policy for real', () => {
     expect(checkGobgpd(text.replace('ip-prefix = "10.1.1.0/24"', 'ip-prefix = "10.1.1.0/33"')).code).toBe(0);
@@ -98,7 +98,7 @@ describe('route reflector (gobgpd)', () => {
 
 describe('upstream router', () => {
   test('FRR: a prefix-list and a route-map in per family, on every reflector; the password placeholder', () => {
-    const text = renderFrr(router);
+    const text = renderFrrRouter(router);
     expect(text).toMatchSnapshot();
     expect(text).toContain('ip prefix-list ecmp-lb-in-v4-prefixes seq 5 permit 10.1.1.0/24\nip prefix-list ecmp-lb-in-v4-prefixes seq 10 permit 10.1.2.0/24\n');
     expect(text).toContain('ipv6 prefix-list ecmp-lb-in-v6-prefixes seq 5 permit 2001:db8:1:1::/64\n');
@@ -110,27 +110,27 @@ describe('upstream router', () => {
   });
 
   test('FRR: a family without service prefixes denies everything', () => {
-    const text = renderFrr({ ...router, servicePrefixes: ['10.1.1.0/24'] });
+    const text = renderFrrRouter({ ...router, servicePrefixes: ['10.1.1.0/24'] });
     expect(text).toContain('route-map ecmp-lb-in-v6 deny 10\n');
     accepted('frr.conf', checkFrr(text));
-    accepted('frr.conf (unsigned, no service)', checkFrr(renderFrr({ ...router, servicePrefixes: [], password: '' })));
+    accepted('frr.conf (unsigned, no service)', checkFrr(renderFrrRouter({ ...router, servicePrefixes: [], password: '' })));
   });
 
   test('BIRD: an import filter per channel with the exact prefixes; the password placeholder', () => {
-    const text = renderBird(router);
+    const text = renderBirdRouter(router);
     expect(text).toMatchSnapshot();
     expect(text).toContain('    import where net ~ [ 10.1.1.0/24, 10.1.2.0/24 ];\n');
     expect(text).toContain('    import where net ~ [ 2001:db8:1:1::/64 ];\n');
     expect(text).toContain(`  password "${BGP_PASSWORD_PLACEHOLDER}";\n`);
     expect(text).not.toContain('import all');
     accepted('bird.conf', checkBird(text));
-    const v4only = renderBird({ ...router, servicePrefixes: ['10.1.1.0/24'] });
+    const v4only = renderBirdRouter({ ...router, servicePrefixes: ['10.1.1.0/24'] });
     expect(v4only).toContain('  ipv6 {\n    import none;\n    export none;\n    add paths rx;');
     accepted('bird.conf (v4 services only)', checkBird(v4only));
   });
 
   test('gobgpd router: a global import policy with the service prefixes; the password placeholder', () => {
-    const text = renderGobgpRouter(router);
+    const text = renderGobgpdRouter(router);
     expect(text).toMatchSnapshot();
     const config = parseToml(text) as any;
     expect(config.global['apply-policy'].config).toEqual({ 'import-policy-list': ['from-reflectors'], 'default-import-policy': 'reject-route' });
@@ -155,11 +155,11 @@ describe('every renderer refuses a key that is not plain', () => {
     ['a semicolon', 'a;'], ['a backslash', 'a\\'], ['81 characters', 'k'.repeat(81)], ['non-ASCII', 'pässword'],
   ])('%s', (_name, key) => {
     expect(() => renderExabgp({ ...exabgp, md5Password: key })).toThrow(/a TCP-MD5 key must be 1-80 characters/);
-    expect(() => renderFrr({ ...router, password: key })).toThrow(/TCP-MD5 key/);
-    expect(() => renderBird({ ...router, password: key })).toThrow(/TCP-MD5 key/);
-    expect(() => renderGobgpRouter({ ...router, password: key })).toThrow(/TCP-MD5 key/);
-    expect(() => renderRouteReflector({ ...reflector, lbPassword: key })).toThrow(/TCP-MD5 key/);
-    expect(() => renderRouteReflector({ ...reflector, routerPassword: key })).toThrow(/TCP-MD5 key/);
+    expect(() => renderFrrRouter({ ...router, password: key })).toThrow(/TCP-MD5 key/);
+    expect(() => renderBirdRouter({ ...router, password: key })).toThrow(/TCP-MD5 key/);
+    expect(() => renderGobgpdRouter({ ...router, password: key })).toThrow(/TCP-MD5 key/);
+    expect(() => renderGobgpdReflector({ ...reflector, lbPassword: key })).toThrow(/TCP-MD5 key/);
+    expect(() => renderGobgpdReflector({ ...reflector, routerPassword: key })).toThrow(/TCP-MD5 key/);
   });
 
   test('the message never echoes the key', () => {

@@ -7,15 +7,15 @@ import { exabgpModel } from '../../controller/src/init';
 import { reconcile } from '../../controller/src/reconcile';
 import {
   Backends, EcmpApp, EcmpTopology, ForwardingMethod, HealthCheckType, IpvsScheduler, LoadBalancerService, Protocol,
-  ReflectorPlacement, RouterFlavour,
+  ReflectorPlacement, RouterDaemon,
 } from '../../lib';
 import { validateTree } from '../../lib/config-file';
 import { announcerCommand } from '../../lib/lb-pod-contract';
 import { AddressFamily, ExabgpModel, LoadBalancerServiceModel, RouteReflectorModel, UpstreamRouterModel } from '../../lib/model';
-import { renderBird } from '../../lib/renderers/bird';
+import { renderBirdRouter } from '../../lib/renderers/bird';
 import { renderExabgp } from '../../lib/renderers/exabgp';
-import { renderFrr } from '../../lib/renderers/frr';
-import { renderGobgpRouter, renderRouteReflector } from '../../lib/renderers/gobgpd';
+import { renderFrrRouter } from '../../lib/renderers/frr';
+import { renderGobgpdRouter, renderGobgpdReflector } from '../../lib/renderers/gobgpd';
 import { renderKeepalived } from '../../lib/renderers/keepalived';
 import { parseToml } from '../../lib/toml';
 import { CheckResult, checkBird, checkExabgp, checkFrr, checkGobgpd, checkKeepalived } from '../support/daemons';
@@ -136,7 +136,7 @@ function topologyArbitrary(hostile: boolean) {
     routers: fc.array(fc.record({
       name: hostile ? fc.option(name, { nil: undefined }) : fc.constant(undefined),
       address: hostile ? fc.option(address, { nil: undefined }) : fc.constant(undefined),
-      flavour: fc.option(pick(fc.constantFrom(...Object.values(RouterFlavour)), anyString), { nil: undefined }),
+      daemon: fc.option(pick(fc.constantFrom(...Object.values(RouterDaemon)), anyString), { nil: undefined }),
       maximumPaths: fc.option(pick(fc.integer({ min: 8, max: 255 }), count(1, 255)), { nil: undefined }),
       filterPrefixes: fc.option(fc.boolean(), { nil: undefined }),
     }), { minLength: hostile ? 0 : 1, maxLength: 2 }),
@@ -153,7 +153,7 @@ function topologyArbitrary(hostile: boolean) {
     routers: t.routers.map((r, i) => ({
       ...r, name: r.name ?? t.names[2 + i], address: r.address ?? `198.18.0.${t.hosts[2 + i]}`,
       // gobgpd + zebra has no maximum-paths setting, so synth refuses one.
-      maximumPaths: !hostile && r.flavour === RouterFlavour.GOBGP_ZEBRA ? undefined : r.maximumPaths,
+      maximumPaths: !hostile && r.daemon === RouterDaemon.GOBGP_ZEBRA ? undefined : r.maximumPaths,
     })),
     // TCP-MD5 cannot cross an in-cluster reflector's NAT, and gobgpd 3.10 cannot sign LB sessions.
     password: !hostile && t.password && (t.reflectors.some(r => r.inCluster) ? undefined : { ...t.password, signLoadBalancerSessions: undefined }),
@@ -310,10 +310,10 @@ describe('renderers: adversarial free-text fields are written harmlessly or refu
         announcerCommand: m.announcer, md5Password: m.password,
       };
       const renderings: [string, () => string, (text: string) => CheckResult][] = [
-        ['frr.conf', () => renderFrr(router), checkFrr],
-        ['bird.conf', () => renderBird(router), checkBird],
-        ['router gobgpd.toml', () => renderGobgpRouter(router), checkGobgpd],
-        ['reflector gobgpd.toml', () => renderRouteReflector(reflector), checkGobgpd],
+        ['frr.conf', () => renderFrrRouter(router), checkFrr],
+        ['bird.conf', () => renderBirdRouter(router), checkBird],
+        ['router gobgpd.toml', () => renderGobgpdRouter(router), checkGobgpd],
+        ['reflector gobgpd.toml', () => renderGobgpdReflector(reflector), checkGobgpd],
         ['exabgp.conf', () => renderExabgp(exabgp), checkExabgp],
       ];
       const check = checked < CHECKED_SAMPLES;
@@ -366,7 +366,7 @@ describe('regressions the properties found: each is now refused in the lib/error
   test.each([
     ['an empty router name (a construct id cdk8s refuses)', topology({ upstreamRouters: [{ name: '', address: '198.18.0.110' }] }), /^EcmpTopology 'ecmp': upstreamRouters\[0\]\.name "" is not a DNS label .*Fix: /],
     ['a reflector and a router with one name', topology({ upstreamRouters: [{ name: 'rr1', address: '198.18.0.110' }] }), /^EcmpTopology 'ecmp': upstreamRouters\[0\]\.name "rr1" is also the name of routeReflectors\[0\]\.name\. Fix: /],
-    ['an unknown router flavour (reached TOPOLOGY.md)', topology({ upstreamRouters: [{ name: 'router', address: '198.18.0.110', flavour: '{evil}' }] }), /^UpstreamRouterConfig 'ecmp\/router': flavour "\{evil\}" is not a router flavour\. Fix: /],
+    ['an unknown router daemon (reached TOPOLOGY.md)', topology({ upstreamRouters: [{ name: 'router', address: '198.18.0.110', daemon: '{evil}' }] }), /^UpstreamRouterConfig 'ecmp\/router': daemon "\{evil\}" is not a router daemon\. Fix: /],
     ['a fractional hold time (cdk8s threw its own error)', topology({ holdTime: Duration.millis(2500) }), /^RouteReflector 'ecmp\/rr1': holdTime "2\.5s" is not a whole number of seconds/],
     ['a fractional drain timeout', service({ drainTimeout: Duration.millis(1500) }), /^LoadBalancerService 'ecmp\/web': drainTimeout 1\.5 is not an integer in 0\.\.3600\. Fix: /],
     ['an unknown scheduler (a bare word in keepalived.conf)', service({ scheduler: 'rr\n}\nvirtual_server 6.6.6.6 80 {' }), /^LoadBalancerService 'ecmp\/web': scheduler "rr\\n}\\nvirtual_server 6\.6\.6\.6 80 \{" is not an IPVS scheduler\. Fix: /],
@@ -398,7 +398,7 @@ describe('regressions the properties found: each is now refused in the lib/error
       timers: { holdTimeSeconds: 9, keepaliveSeconds: 3, connectRetrySeconds: 5 },
       filterPrefixes: true, password: '',
     };
-    expect(() => renderFrr(router)).toThrow(/neighbor description must be/);
-    expect(() => renderBird(router)).toThrow(/neighbor description must be/);
+    expect(() => renderFrrRouter(router)).toThrow(/neighbor description must be/);
+    expect(() => renderBirdRouter(router)).toThrow(/neighbor description must be/);
   });
 });

@@ -5,7 +5,7 @@ import * as ipaddr from 'ipaddr.js';
 import * as k8s from '../../imports/k8s';
 import {
   Backends, EcmpApp, EcmpTopology, ForwardingMethod, HealthCheckType, IpvsScheduler, LoadBalancerService, Protocol, ReflectorDaemon,
-  RouteReflector, ReflectorPlacement, RouterFlavour, UpstreamRouterConfig,
+  RouteReflector, ReflectorPlacement, RouterDaemon, UpstreamRouterConfig,
 } from '../../lib';
 
 /**
@@ -45,7 +45,7 @@ export interface RouterSpec {
   name: string;
   address: string;
   routerId?: string;
-  flavour?: RouterFlavour;
+  daemon?: RouterDaemon;
   maximumPaths?: number;
   filterPrefixes?: boolean;
   asn?: number;
@@ -249,7 +249,7 @@ function reflectorArbitrary() {
 
 function routerArbitrary() {
   return fc.record({
-    flavour: opt(fc.constantFrom(RouterFlavour.FRR, RouterFlavour.BIRD, RouterFlavour.GOBGP_ZEBRA), 4),
+    daemon: opt(fc.constantFrom(RouterDaemon.FRR, RouterDaemon.BIRD, RouterDaemon.GOBGP_ZEBRA), 4),
     explicitRouterId: fc.boolean(),
     maximumPaths: opt(fc.double({ min: 0, max: 1, noNaN: true })),
     filterPrefixes: opt(fc.boolean(), 4),
@@ -413,11 +413,11 @@ function finish(base: any, rawServices: any[]): TopologySpec {
     };
   });
   const routers: RouterSpec[] = base.routers.map((r: any, i: number) => {
-    const zebra = r.flavour === RouterFlavour.GOBGP_ZEBRA;
+    const zebra = r.daemon === RouterDaemon.GOBGP_ZEBRA;
     return {
       name: base.names[7 + i],
       address: nodeAddress(3 + i),
-      ...(r.flavour !== undefined ? { flavour: r.flavour } : {}),
+      ...(r.daemon !== undefined ? { daemon: r.daemon } : {}),
       ...(r.explicitRouterId ? { routerId: idAddress(3 + i) } : {}),
       // gobgpd + zebra has no maximum-paths setting.
       ...(r.maximumPaths !== undefined && !zebra ? { maximumPaths: maxLb + Math.floor(r.maximumPaths * (255 - maxLb)) } : {}),
@@ -487,7 +487,7 @@ export function buildSpec(spec: TopologySpec, outdir: string): EcmpApp {
     name: r.name,
     address: r.address,
     ...(r.routerId !== undefined ? { routerId: r.routerId } : {}),
-    ...(r.flavour !== undefined ? { flavour: r.flavour } : {}),
+    ...(r.daemon !== undefined ? { daemon: r.daemon } : {}),
     ...(r.maximumPaths !== undefined ? { maximumPaths: r.maximumPaths } : {}),
     ...(r.filterPrefixes !== undefined ? { filterPrefixes: r.filterPrefixes } : {}),
     ...(r.asn !== undefined ? { asn: r.asn } : {}),
