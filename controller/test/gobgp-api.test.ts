@@ -1,7 +1,8 @@
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { startGobgpd } from './gobgpd';
 import { waitFor } from './wait';
 import { decodeMessage, encodeMessage, gobgpApi, GobgpNeighborSets, grpcFrame, grpcUnframe } from '../src/gobgp-api';
 
@@ -33,24 +34,14 @@ describe('protobuf and gRPC framing', () => {
 /** The real gobgpd, BGP port off, its API on a unix socket and on loopback TCP (the `gobgp` CLI's way in). */
 describe('against the real gobgpd', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ecmp-gobgp-api-'));
-  const socket = path.join(dir, 'api.sock');
+  let socket: string;
   const tcpPort = 50_000 + (process.pid % 10_000);
   let gobgpd: ChildProcess;
   let client: GobgpNeighborSets;
   const cliSets = () => JSON.parse(execFileSync('gobgp', ['-u', '127.0.0.1', '-p', String(tcpPort), 'policy', 'neighbor', '-j'], { encoding: 'utf8' })) as { name: string; list?: string[] }[];
 
   beforeAll(async () => {
-    fs.writeFileSync(path.join(dir, 'gobgpd.toml'), `[global.config]
-  as = 64512
-  router-id = "198.18.0.1"
-  port = -1
-
-[[defined-sets.neighbor-sets]]
-  neighbor-set-name = "lb-pods.shop.web1"
-  neighbor-info-list = ["0.0.0.0/32", "::/128"]
-`);
-    gobgpd = spawn('gobgpd', ['-t', 'toml', '-f', path.join(dir, 'gobgpd.toml'), '--api-hosts', `unix://${socket},127.0.0.1:${tcpPort}`, '--pprof-disable'], { stdio: 'ignore' });
-    await waitFor('gobgpd\'s API socket', () => fs.existsSync(socket), 10_000);
+    ({ process: gobgpd, socket } = await startGobgpd(dir, [`127.0.0.1:${tcpPort}`]));
     client = gobgpApi(`unix://${socket}`);
   });
 

@@ -1,7 +1,7 @@
 /** Polls `condition` every 10 ms for at most `timeoutMs`; throws with `what` when it never holds. */
-export async function waitFor(what: string, condition: () => boolean, timeoutMs = 5000): Promise<void> {
+export async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(10);
   }
