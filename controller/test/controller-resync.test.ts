@@ -4,9 +4,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { serviceModel, slice } from './fixtures';
 import { sleep, waitFor } from './wait';
+import { renderKeepalived } from '../../lib/renderers/keepalived';
 import { Controller, KeepalivedControl } from '../src/controller';
 import { ipvsDrift } from '../src/ipvs-drift';
 import { IpvsVirtualService } from '../src/ipvs-table';
+import { KeepalivedSupervisor } from '../src/keepalived-process';
 import { silentLogger } from '../src/log';
 import { ControllerMetrics } from '../src/metrics';
 import { reconcile } from '../src/reconcile';
@@ -20,6 +22,12 @@ function tableOfConfig(): IpvsVirtualService[] {
     protocol: 'TCP', address: '198.19.10.1', port: 80, scheduler: 'mh',
     realServers: ['198.18.5.2', '198.18.5.1'].map((address) => ({ address, port: 8080, weight: 1, forward: 'Masq' })),
   }];
+}
+
+/** IPVS as keepalived builds it from `config` (the address and weight of each real server). */
+function tableOf(config: string): IpvsVirtualService[] {
+  const servers = [...config.matchAll(/real_server (\S+) 8080 \{\s*weight (\d+)/g)];
+  return [{ ...tableOfConfig()[0], realServers: servers.map(([, address, weight]) => ({ address, port: 8080, weight: Number(weight), forward: 'Masq' })) }];
 }
 
 /** A keepalived double that records what it was asked, and can be made to fail its reloads. */
@@ -141,6 +149,45 @@ describe('the controller converges after faults (level-triggered)', () => {
     await sleep(500);
     expect(keepalived.restarts).toBe(2);
   });
+  test('a restarted controller over the old run dir: withdraws at once, keepalived starts on the config of the current endpoints, then it announces', async () => {
+    // What the previous instance left: a config of endpoints since gone, an announcement, keepalived's pid files.
+    const runDir = path.join(dir, 'run');
+    const out = path.join(dir, 'keepalived-loaded');
+    fs.mkdirSync(runDir);
+    fs.mkdirSync(out);
+    const stale = renderKeepalived(reconcile(serviceModel(), [slice('web-a', [{ address: '198.18.5.9' }])], 'lb-0'));
+    fs.writeFileSync(path.join(runDir, 'keepalived.conf'), stale);
+    fs.writeFileSync(path.join(runDir, 'announce'), ANNOUNCE);
+    fs.writeFileSync(path.join(runDir, 'keepalived.pid'), '1\n');
+    // The fake keepalived keeps a copy of each config it loads; IPVS holds the last one it loaded.
+    const loaded = () => fs.readdirSync(out).filter((f) => f.endsWith('.conf')).sort().map((f) => fs.readFileSync(path.join(out, f), 'utf8'));
+    // Its output directory goes in by a wrapper: the supervisor's child inherits the real environment, not jest's.
+    const binary = path.join(dir, 'keepalived');
+    fs.writeFileSync(binary, `#!/bin/sh\nFAKE_KEEPALIVED_OUT=${out} exec ${path.join(__dirname, 'bin/fake-keepalived.sh')} "$@"\n`, { mode: 0o755 });
+    const supervisor = new KeepalivedSupervisor({ configPath: path.join(runDir, 'keepalived.conf'), runDir, log: silentLogger, metrics, binary });
+    try {
+      const c = start(supervisor, runDir, () => tableOf(loaded().at(-1) ?? ''));
+      expect(read(c.announcePath)).toBe(''); // at once: nothing of ours is in keepalived yet
+      const samples: { announced: boolean; loaded: number }[] = [];
+      await waitFor('announced', () => {
+        samples.push({ announced: read(c.announcePath) === ANNOUNCE, loaded: loaded().length });
+        return samples.at(-1)!.announced;
+      }, 5000);
+      expect(samples.filter((s) => s.announced && s.loaded === 0)).toEqual([]);
+      const current = read(c.keepalivedConfigPath)!;
+      expect(current).toContain('real_server 198.18.5.1 8080');
+      expect(current).not.toContain('198.18.5.9');
+      expect(loaded()).toEqual([current]); // its first and only load: the current config, not the stale one
+      expect(fs.existsSync(path.join(runDir, 'keepalived.pid'))).toBe(false);
+      await sleep(300); // resyncs and health polls: IPVS matches the config, so no restart and no reload
+      expect(loaded()).toEqual([current]);
+      expect(c.ipvsConsistent).toBe(true);
+    } finally {
+      controller?.stop();
+      await supervisor.stop();
+    }
+  });
+
   test('a restart for drift waits for the reorder pass in flight, and no pass starts until IPVS matches again', async () => {
     const keepalived = new KeepalivedDouble();
     let table: IpvsVirtualService[] = tableOfConfig();
