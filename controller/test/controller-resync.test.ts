@@ -182,6 +182,7 @@ describe('the controller converges after faults (level-triggered)', () => {
       await sleep(300); // resyncs and health polls: IPVS matches the config, so no restart and no reload
       expect(loaded()).toEqual([current]);
       expect(c.ipvsConsistent).toBe(true);
+      expect((await metrics.registry.getSingleMetric('ecmp_lb_keepalived_restarts_total')!.get()).values[0].value).toBe(0);
     } finally {
       controller?.stop();
       await supervisor.stop();
