@@ -14,11 +14,11 @@ export const GOBGPD_TOML = `[global.config]
   neighbor-info-list = ["0.0.0.0/32", "::/128"]
 `;
 
-/** Starts the real gobgpd on GOBGPD_TOML in `dir`, its API on a unix socket there (and on `apiHosts`); resolves once the socket is up. */
-export async function startGobgpd(dir: string, apiHosts: string[] = []): Promise<{ process: ChildProcess; socket: string }> {
+/** Starts the real gobgpd on `toml` in `dir`, its API on a unix socket there (and on `apiHosts`); resolves once the socket is up. */
+export async function startGobgpd(dir: string, apiHosts: string[] = [], toml = GOBGPD_TOML): Promise<{ process: ChildProcess; socket: string }> {
   const socket = path.join(dir, 'api.sock');
   fs.rmSync(socket, { force: true });
-  fs.writeFileSync(path.join(dir, 'gobgpd.toml'), GOBGPD_TOML);
+  fs.writeFileSync(path.join(dir, 'gobgpd.toml'), toml);
   const gobgpd = spawn('gobgpd', ['-t', 'toml', '-f', path.join(dir, 'gobgpd.toml'), '--api-hosts', [`unix://${socket}`, ...apiHosts].join(','), '--pprof-disable'], { stdio: 'ignore' });
   await waitFor('gobgpd\'s API socket', () => fs.existsSync(socket), 10_000);
   return { process: gobgpd, socket };
