@@ -279,7 +279,7 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
       reflectors: this.routeReflectors.map(r => r.lbPeer),
       drainSeconds,
       // Only when the reflectors sign LB sessions; absent otherwise, so older models read the same.
-      ...(reflector.bgpPassword?.signLoadBalancerSessions ? { md5: true } : {}),
+      ...(reflector.bgpPassword?.signLoadBalancerSessions ? { signBgpSessions: true } : {}),
     };
     for (const r of this.routeReflectors) r.addLoadBalancerService(this);
     registerService(this);

@@ -106,9 +106,9 @@ export interface RouteReflectorModel {
    * TCP-MD5 key of the sessions with the routers: '' for none, else a key matching
    * `BGP_PASSWORD_PATTERN` or exactly `BGP_PASSWORD_PLACEHOLDER`.
    */
-  readonly routerPassword: string;
+  readonly routerBgpPassword: string;
   /** TCP-MD5 key of the LB pod sessions (the dynamic-neighbor peer group), in the same form. */
-  readonly lbPassword: string;
+  readonly lbBgpPassword: string;
   /**
    * With `filterPrefixes`: when not empty, each service's prefixes are accepted only from the
    * addresses in its own neighbor set, which the reflector agent keeps equal to the IPs of the
@@ -180,7 +180,7 @@ export interface UpstreamRouterModel {
   /** When true, only `servicePrefixes` (exact length) are accepted from the reflectors. */
   readonly filterPrefixes: boolean;
   /** TCP-MD5 key of the reflector sessions: '' for none, a key, or `BGP_PASSWORD_PLACEHOLDER`. */
-  readonly password: string;
+  readonly bgpPassword: string;
   /** When set, the daemon exports to `sourceTable` and `ecmp-lb resilient-routes` installs resilient groups. */
   readonly resilientHashing?: ResilientHashingModel;
 }
@@ -315,7 +315,7 @@ export interface LoadBalancerServiceModel {
    * the environment variable `BGP_PASSWORD_ENV` (set from a Secret) and refuses to start without it.
    * Absent or false: no signature.
    */
-  readonly md5?: boolean;
+  readonly signBgpSessions?: boolean;
 }
 
 /** How an LB pod reaches one route reflector. */
@@ -353,5 +353,5 @@ export interface ExabgpModel {
    */
   readonly announcerCommand: string;
   /** TCP-MD5 key of every session (matching `BGP_PASSWORD_PATTERN`); absent or '' for none. */
-  readonly md5Password?: string;
+  readonly bgpPassword?: string;
 }

@@ -303,8 +303,8 @@ export class RouteReflector extends Construct implements IRouteReflector {
         family,
         maxPrefixes: Math.max(0, ...this.services.map(s => s.prefixes.filter(p => p.includes(':') === (family === AddressFamily.IPV6_UNICAST)).length)),
       })).filter(limit => limit.maxPrefixes > 0),
-      routerPassword: password,
-      lbPassword: this.bgpPassword?.signLoadBalancerSessions ? password : '',
+      routerBgpPassword: password,
+      lbBgpPassword: this.bgpPassword?.signLoadBalancerSessions ? password : '',
       ...(this.bfd ? { bfd: { ...this.bfd, localAddress: this.bfdLocalAddress() } } : {}),
       lbPodBindings: !this.bindPrefixesToLbPods ? [] : this.services
         .map(s => ({ namespace: s.namespace, service: s.serviceName, prefixes: [...s.prefixes].sort() }))

@@ -174,7 +174,7 @@ export class UpstreamRouterConfig extends Construct implements IUpstreamRouter {
       timers: this.timers,
       filterPrefixes: this.filterPrefixes,
       // The reflectors' TCP-MD5 key, as a placeholder: router files leave the cluster.
-      password: this.reflectors[0].bgpPassword ? BGP_PASSWORD_PLACEHOLDER : '',
+      bgpPassword: this.reflectors[0].bgpPassword ? BGP_PASSWORD_PLACEHOLDER : '',
       resilientHashing: this.resilientHashing,
     };
   }

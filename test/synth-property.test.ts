@@ -113,11 +113,11 @@ function podRenderings(model: LoadBalancerServiceModel, spec: TopologySpec, orig
   const pod = podIdentity(model, spec);
   // A literal reflector address as is; a Service name as the pod's resolver would answer it.
   const neighbors = model.reflectors.map((r, i) => (isIP(r.host) ? r.host : `198.19.255.${i + 1}`));
-  const md5 = model.md5 ? { md5Password: LAB_KEY } : {};
-  const exabgp = renderExabgp({ ...exabgpModel(model, pod, neighbors, announcerCommand()), ...md5 });
+  const signed = model.signBgpSessions ? { bgpPassword: LAB_KEY } : {};
+  const exabgp = renderExabgp({ ...exabgpModel(model, pod, neighbors, announcerCommand()), ...signed });
   // The announcer sends `announce route PREFIX next-hop NODE_IP` at run time, which `exabgp --test`
   // cannot see in the API form: the same routes as static routes, which it decodes and encodes.
-  const announced = renderExabgp({ ...exabgpModel(model, pod, neighbors, ''), ...md5 });
+  const announced = renderExabgp({ ...exabgpModel(model, pod, neighbors, ''), ...signed });
   const keepalived = renderKeepalived(reconcile(model, slices(model, pod.backends), pod.podIp));
   return [
     { kind: 'exabgp', text: exabgp, origin: `${origin}: exabgp.conf of LB pod ${model.namespace}/${model.name}` },

@@ -7,7 +7,7 @@ import { Logger } from './log';
 import { announcerCommand, LB_POD_FILES, PodEnvironment } from '../../lib/lb-pod-contract';
 import { ExabgpModel, LoadBalancerServiceModel } from '../../lib/model';
 import { renderExabgp } from '../../lib/renderers/exabgp';
-import { md5PasswordFromEnv } from '../../lib/renderers/password';
+import { bgpPasswordFromEnv } from '../../lib/renderers/password';
 
 /** Pure: the exabgp model for this pod. */
 export function exabgpModel(service: LoadBalancerServiceModel, pod: PodEnvironment, neighbors: string[], command: string): ExabgpModel {
@@ -62,10 +62,10 @@ export async function runInit(
   const neighbors = await Promise.all(service.reflectors.map((r) => resolve(r.host)));
   const file = path.join(runDir, LB_POD_FILES.exabgpConfig);
   // TCP-MD5 (bgpPassword with signLoadBalancerSessions): the key comes from the Secret through the env, never the ConfigMap.
-  const md5Password = md5PasswordFromEnv(service, process.env);
+  const bgpPassword = bgpPasswordFromEnv(service, process.env);
   writeFileAtomic(file, renderExabgp({
     ...exabgpModel(service, pod, neighbors, announcerCommand(configDir, runDir)),
-    ...(md5Password ? { md5Password } : {}),
+    ...(bgpPassword ? { bgpPassword } : {}),
   }));
   log.log('info', 'wrote exabgp config', { file, neighbors });
   return file;

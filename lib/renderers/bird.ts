@@ -1,5 +1,5 @@
 import { AddressFamily, BfdModel, BgpNeighborModel, BgpTimersModel, UpstreamRouterModel } from '../model';
-import { md5Key, plainDescription } from './password';
+import { checkedBgpPassword, plainDescription } from './password';
 
 /** BIRD's channel names for the model's families. */
 const BIRD_CHANNEL: Record<AddressFamily, 'ipv4' | 'ipv6'> = {
@@ -46,7 +46,7 @@ export function renderBirdRouter(model: UpstreamRouterModel): string {
   if (model.reflectors.some(r => r.bfd)) {
     lines.push('', '# BFD with the reflectors; each BGP session below sets its own timers.', 'protocol bfd {', '}');
   }
-  const password = md5Key(model.password);
+  const password = checkedBgpPassword(model.bgpPassword);
   const imports = (channel: 'ipv4' | 'ipv6') => {
     if (!model.filterPrefixes) return 'import all;';
     // A prefix set matches exact lengths only: a more-specific of a service prefix never passes.

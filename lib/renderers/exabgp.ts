@@ -1,5 +1,5 @@
 import { BGP_PASSWORD_PLACEHOLDER, ExabgpModel } from '../model';
-import { md5Key } from './password';
+import { checkedBgpPassword } from './password';
 
 /** Name of the API process that announces the routes when announcement follows health. */
 const ANNOUNCER = 'announcer';
@@ -17,7 +17,7 @@ const ANNOUNCER = 'announcer';
 export function renderExabgp(model: ExabgpModel): string {
   const api = model.announcerCommand !== '';
   const families = model.prefixes.some(p => p.includes(':')) ? ['ipv4 unicast', 'ipv6 unicast'] : ['ipv4 unicast'];
-  const password = md5Key(model.md5Password);
+  const password = checkedBgpPassword(model.bgpPassword);
   if (password === BGP_PASSWORD_PLACEHOLDER) {
     // The LB pod renders its own file at start: it has the key itself, and a literal placeholder would be a public key.
     throw new Error('exabgp needs the TCP-MD5 key itself, not the placeholder: `ecmp-lb init` reads it from the environment');

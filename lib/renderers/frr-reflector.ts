@@ -1,6 +1,6 @@
 import { AddressFamily, RouteReflectorModel } from '../model';
 import { FRR_FAMILY, frrBfdProfileName, frrBfdProfiles, frrNeighbor, frrPrefixFilter } from './frr';
-import { md5Key, plainDescription } from './password';
+import { checkedBgpPassword, plainDescription } from './password';
 
 const familyTag = (family: AddressFamily) => (family === AddressFamily.IPV6_UNICAST ? 'v6' : 'v4');
 const lbRouteMap = (family: AddressFamily) => `ecmp-lb-from-lb-pods-${familyTag(family)}`;
@@ -31,8 +31,8 @@ const ROUTER_BFD_PROFILE = 'ecmp-lb-routers';
  */
 export function renderFrrReflector(model: RouteReflectorModel): string {
   const { holdTimeSeconds, keepaliveSeconds } = model.timers;
-  const lbPassword = md5Key(model.lbPassword);
-  const routerPassword = md5Key(model.routerPassword);
+  const lbBgpPassword = checkedBgpPassword(model.lbBgpPassword);
+  const routerBgpPassword = checkedBgpPassword(model.routerBgpPassword);
   const group = plainDescription(model.lbPeerGroup);
   const v6 = model.families.includes(AddressFamily.IPV6_UNICAST)
     || [...model.lbNeighborPrefixes, ...model.routers.map(r => r.address)].some(a => a.includes(':'));
@@ -59,12 +59,12 @@ export function renderFrrReflector(model: RouteReflectorModel): string {
     ` neighbor ${group} peer-group`,
     ` neighbor ${group} remote-as ${model.asn}`,
     ` neighbor ${group} timers ${keepaliveSeconds} ${holdTimeSeconds}`,
-    ...(lbPassword ? [` neighbor ${group} password ${lbPassword}`] : []),
+    ...(lbBgpPassword ? [` neighbor ${group} password ${lbBgpPassword}`] : []),
     ...(model.bfd ? [` neighbor ${group} bfd profile ${BFD_PROFILE}`] : []),
     ...model.lbNeighborPrefixes.map(prefix => ` bgp listen range ${prefix} peer-group ${group}`),
   ];
   for (const router of model.routers) {
-    lines.push(...frrNeighbor(router, model.timers, routerPassword));
+    lines.push(...frrNeighbor(router, model.timers, routerBgpPassword));
     if (router.bfd) lines.push(` neighbor ${router.address} bfd profile ${frrBfdProfileName(ROUTER_BFD_PROFILE, router.bfd)}`);
   }
   for (const family of model.families) {

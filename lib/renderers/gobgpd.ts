@@ -1,6 +1,6 @@
 import { AddressFamily, BgpNeighborModel, BgpTimersModel, PrefixLimitModel, RouteReflectorModel, UpstreamRouterModel } from '../model';
 import { stringifyToml } from '../toml';
-import { md5Key } from './password';
+import { checkedBgpPassword } from './password';
 import { lbPodNeighborSet, UNBOUND_NEIGHBORS } from './reflector-agent';
 
 /** FRR's zebra socket, its API version (6 since FRR 7.5) and the FRR release gobgpd talks to. */
@@ -14,8 +14,8 @@ const ZEBRA_SOFTWARE_NAME = 'frr8.4';
  * receives every LB's path through add-paths.
  */
 export function renderGobgpdReflector(model: RouteReflectorModel): string {
-  const lbPassword = md5Key(model.lbPassword);
-  const routerPassword = md5Key(model.routerPassword);
+  const lbBgpPassword = checkedBgpPassword(model.lbBgpPassword);
+  const routerBgpPassword = checkedBgpPassword(model.routerBgpPassword);
   const filter = model.filterPrefixes ? importFilter('from-lb-pods', lbPodGroups(model)) : undefined;
   const config = {
     global: {
@@ -24,14 +24,14 @@ export function renderGobgpdReflector(model: RouteReflectorModel): string {
     },
     ...(filter ? filter.sections : {}),
     'peer-groups': [{
-      config: { 'peer-group-name': model.lbPeerGroup, 'peer-as': model.asn, ...(lbPassword ? { 'auth-password': lbPassword } : {}) },
+      config: { 'peer-group-name': model.lbPeerGroup, 'peer-as': model.asn, ...(lbBgpPassword ? { 'auth-password': lbBgpPassword } : {}) },
       timers: timersSection(model.timers),
       // The session of an LB announcing more than its service's prefix count is closed (Cease, max prefixes).
       'afi-safis': afiSafis(model.families, model.filterPrefixes ? model.prefixLimits : []),
     }],
     'dynamic-neighbors': model.lbNeighborPrefixes.map(prefix => ({ config: { prefix, 'peer-group': model.lbPeerGroup } })),
     neighbors: model.routers.map(router => ({
-      ...neighborSection(router, model.timers, routerPassword),
+      ...neighborSection(router, model.timers, routerBgpPassword),
       'route-reflector': { config: { 'route-reflector-client': true, 'route-reflector-cluster-id': model.clusterId } },
       // Without send-max the router learns only the best path, not one per LB.
       'add-paths': { config: { 'send-max': model.sendMax, 'receive': true } },
@@ -106,7 +106,7 @@ function lbPodGroups(model: RouteReflectorModel): AcceptedGroup[] {
  * Needs gobgpd >= 3.18 with FRR >= 8.3: older gobgpd zebra clients panic on FRR 8.3+ messages.
  */
 export function renderGobgpdRouter(model: UpstreamRouterModel): string {
-  const password = md5Key(model.password);
+  const password = checkedBgpPassword(model.bgpPassword);
   const filter = model.filterPrefixes ? importFilter('from-reflectors', [{ name: 'from-reflectors', prefixes: model.servicePrefixes }]) : undefined;
   const config = {
     global: {

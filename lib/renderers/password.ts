@@ -5,7 +5,7 @@ import { BGP_PASSWORD_ENV, BGP_PASSWORD_PATTERN, BGP_PASSWORD_PLACEHOLDER } from
  * syntax carries verbatim. Anything else would need quoting rules that differ per daemon, so a
  * renderer refuses it rather than risk a key that reads as more configuration.
  */
-export function md5Key(password: string | undefined): string {
+export function checkedBgpPassword(password: string | undefined): string {
   if (password === undefined || password === '' || password === BGP_PASSWORD_PLACEHOLDER) return password ?? '';
   if (!BGP_PASSWORD_PATTERN.test(password)) {
     throw new Error(`a TCP-MD5 key must be 1-80 characters of A-Z a-z 0-9 . _ ~ + = / @ % : - (got ${password.length} characters, some outside that set)`);
@@ -15,15 +15,15 @@ export function md5Key(password: string | undefined): string {
 
 /**
  * For `ecmp-lb init`: the TCP-MD5 key of an LB pod's reflector sessions. '' when the service model
- * does not ask for one (`md5` unset); otherwise the value of `ECMP_LB_BGP_PASSWORD` (set from the
+ * does not ask for one (`signBgpSessions` unset); otherwise the value of `ECMP_LB_BGP_PASSWORD` (set from the
  * Secret), which must match `BGP_PASSWORD_PATTERN`. Throws, without echoing the value, when it is
  * missing or malformed: a pod that should sign its sessions must not start unsigned.
  */
-export function md5PasswordFromEnv(service: { readonly md5?: boolean }, env: Record<string, string | undefined>): string {
-  if (!service.md5) return '';
+export function bgpPasswordFromEnv(service: { readonly signBgpSessions?: boolean }, env: Record<string, string | undefined>): string {
+  if (!service.signBgpSessions) return '';
   const value = env[BGP_PASSWORD_ENV];
   if (value === undefined || value === '') {
-    throw new Error(`the service signs its BGP sessions (md5) but ${BGP_PASSWORD_ENV} is not set: the pod spec passes it from the Secret named in bgpPassword`);
+    throw new Error(`the service signs its BGP sessions (signBgpSessions) but ${BGP_PASSWORD_ENV} is not set: the pod spec passes it from the Secret named in bgpPassword`);
   }
   if (!BGP_PASSWORD_PATTERN.test(value)) {
     throw new Error(`${BGP_PASSWORD_ENV} must be 1-80 characters of A-Z a-z 0-9 . _ ~ + = / @ % : - (it has ${value.length}, some outside that set): fix the Secret`);

@@ -13,8 +13,8 @@ const filtered: RouteReflectorModel = {
   filterPrefixes: true,
   acceptedPrefixes: ['10.1.1.0/24', '10.1.2.0/24'],
   prefixLimits: [{ family: F.IPV4_UNICAST, maxPrefixes: 1 }],
-  routerPassword: BGP_PASSWORD_PLACEHOLDER,
-  lbPassword: BGP_PASSWORD_PLACEHOLDER,
+  routerBgpPassword: BGP_PASSWORD_PLACEHOLDER,
+  lbBgpPassword: BGP_PASSWORD_PLACEHOLDER,
 };
 
 const dualStack: RouteReflectorModel = {
@@ -89,7 +89,7 @@ describe('renderFrrReflector', () => {
   });
 
   test('signs only the router sessions when LB sessions are not signed', () => {
-    const text = renderFrrReflector({ ...filtered, lbPassword: '' });
+    const text = renderFrrReflector({ ...filtered, lbBgpPassword: '' });
     expect(text).not.toContain('neighbor lb-pods password');
     expect(text).toContain(` neighbor 10.0.0.110 password ${BGP_PASSWORD_PLACEHOLDER}\n`);
   });
@@ -112,7 +112,7 @@ describe('renderFrrReflector', () => {
   });
 
   test('refuses a key or a description that would read as more configuration', () => {
-    expect(() => renderFrrReflector({ ...filtered, lbPassword: 'a b\n neighbor 1.2.3.4 remote-as 1' })).toThrow(/TCP-MD5 key/);
+    expect(() => renderFrrReflector({ ...filtered, lbBgpPassword: 'a b\n neighbor 1.2.3.4 remote-as 1' })).toThrow(/TCP-MD5 key/);
     expect(() => renderFrrReflector({ ...filtered, routers: [{ ...filtered.routers[0], description: 'x\nrouter bgp 1' }] })).toThrow(/description/);
   });
 

@@ -15,8 +15,8 @@ const reflector: RouteReflectorModel = {
   filterPrefixes: true,
   acceptedPrefixes: ['10.1.1.0/24', '10.1.2.0/24', '2001:db8:1:1::/64'],
   prefixLimits: [{ family: AddressFamily.IPV4_UNICAST, maxPrefixes: 2 }, { family: AddressFamily.IPV6_UNICAST, maxPrefixes: 1 }],
-  routerPassword: BGP_PASSWORD_PLACEHOLDER,
-  lbPassword: BGP_PASSWORD_PLACEHOLDER,
+  routerBgpPassword: BGP_PASSWORD_PLACEHOLDER,
+  lbBgpPassword: BGP_PASSWORD_PLACEHOLDER,
 };
 
 const router: UpstreamRouterModel = {
@@ -28,10 +28,10 @@ const router: UpstreamRouterModel = {
   servicePrefixes: ['10.1.1.0/24', '10.1.2.0/24', '2001:db8:1:1::/64'],
   families: [AddressFamily.IPV4_UNICAST, AddressFamily.IPV6_UNICAST],
   filterPrefixes: true,
-  password: BGP_PASSWORD_PLACEHOLDER,
+  bgpPassword: BGP_PASSWORD_PLACEHOLDER,
 };
 
-const exabgp: ExabgpModel = { ...paperPod, md5Password: 'c2VjcmV0+/=.key_~@%:-' };
+const exabgp: ExabgpModel = { ...paperPod, bgpPassword: 'c2VjcmV0+/=.key_~@%:-' };
 
 const accepted = (what: string, result: CheckResult) => {
   if (result.code !== 0) throw new Error(`${what} was rejected (exit ${result.code}):\n${result.output}`);
@@ -66,7 +66,7 @@ describe('route reflector (gobgpd)', () => {
   test('TCP-MD5: the placeholder, never a key, on the peer group and the router sessions', () => {
     expect(config['peer-groups'][0].config['auth-password']).toBe(BGP_PASSWORD_PLACEHOLDER);
     expect(config.neighbors[0].config['auth-password']).toBe(BGP_PASSWORD_PLACEHOLDER);
-    const routerOnly = parseToml(renderGobgpdReflector({ ...reflector, lbPassword: '' })) as any;
+    const routerOnly = parseToml(renderGobgpdReflector({ ...reflector, lbBgpPassword: '' })) as any;
     expect(routerOnly['peer-groups'][0].config['auth-password']).toBeUndefined();
   });
 
@@ -87,7 +87,7 @@ describe('route reflector (gobgpd)', () => {
   test.each([
     ['filtered, signed', reflector],
     ['no service yet', { ...reflector, acceptedPrefixes: [], prefixLimits: [] }],
-    ['IPv4 only, a real key', { ...reflector, acceptedPrefixes: ['10.1.1.0/24'], families: [AddressFamily.IPV4_UNICAST], routerPassword: 'k3y+/=', lbPassword: '' }],
+    ['IPv4 only, a real key', { ...reflector, acceptedPrefixes: ['10.1.1.0/24'], families: [AddressFamily.IPV4_UNICAST], routerBgpPassword: 'k3y+/=', lbBgpPassword: '' }],
   ])('gobgpd -d accepts it: %s', (_name, model) => accepted('gobgpd.toml', checkGobgpd(renderGobgpdReflector(model))));
 
   test('gobgpd -d does not check policy contents (an unknown prefix set, a /33 pass): test/security/ runs the policy for real', () => {
@@ -113,7 +113,7 @@ describe('upstream router', () => {
     const text = renderFrrRouter({ ...router, servicePrefixes: ['10.1.1.0/24'] });
     expect(text).toContain('route-map ecmp-lb-in-v6 deny 10\n');
     accepted('frr.conf', checkFrr(text));
-    accepted('frr.conf (unsigned, no service)', checkFrr(renderFrrRouter({ ...router, servicePrefixes: [], password: '' })));
+    accepted('frr.conf (unsigned, no service)', checkFrr(renderFrrRouter({ ...router, servicePrefixes: [], bgpPassword: '' })));
   });
 
   test('BIRD: an import filter per channel with the exact prefixes; the password placeholder', () => {
@@ -145,7 +145,7 @@ describe('exabgp (LB pod)', () => {
     const text = renderExabgp({ ...exabgp, neighbors: ['10.0.0.109', '10.0.0.119'] });
     expect(text.match(/md5-password "c2VjcmV0\+\/=\.key_~@%:-";/g)).toHaveLength(2);
     accepted('exabgp.conf', checkExabgp(text));
-    expect(renderExabgp({ ...exabgp, md5Password: '' })).not.toContain('md5');
+    expect(renderExabgp({ ...exabgp, bgpPassword: '' })).not.toContain('md5');
   });
 });
 
@@ -154,15 +154,15 @@ describe('every renderer refuses a key that is not plain', () => {
     ['a quote', 'ab"c'], ['a space', 'a b'], ['a newline', 'a\nneighbor 1.2.3.4 remote-as 1'], ['a brace', 'a}'],
     ['a semicolon', 'a;'], ['a backslash', 'a\\'], ['81 characters', 'k'.repeat(81)], ['non-ASCII', 'pässword'],
   ])('%s', (_name, key) => {
-    expect(() => renderExabgp({ ...exabgp, md5Password: key })).toThrow(/a TCP-MD5 key must be 1-80 characters/);
-    expect(() => renderFrrRouter({ ...router, password: key })).toThrow(/TCP-MD5 key/);
-    expect(() => renderBirdRouter({ ...router, password: key })).toThrow(/TCP-MD5 key/);
-    expect(() => renderGobgpdRouter({ ...router, password: key })).toThrow(/TCP-MD5 key/);
-    expect(() => renderGobgpdReflector({ ...reflector, lbPassword: key })).toThrow(/TCP-MD5 key/);
-    expect(() => renderGobgpdReflector({ ...reflector, routerPassword: key })).toThrow(/TCP-MD5 key/);
+    expect(() => renderExabgp({ ...exabgp, bgpPassword: key })).toThrow(/a TCP-MD5 key must be 1-80 characters/);
+    expect(() => renderFrrRouter({ ...router, bgpPassword: key })).toThrow(/TCP-MD5 key/);
+    expect(() => renderBirdRouter({ ...router, bgpPassword: key })).toThrow(/TCP-MD5 key/);
+    expect(() => renderGobgpdRouter({ ...router, bgpPassword: key })).toThrow(/TCP-MD5 key/);
+    expect(() => renderGobgpdReflector({ ...reflector, lbBgpPassword: key })).toThrow(/TCP-MD5 key/);
+    expect(() => renderGobgpdReflector({ ...reflector, routerBgpPassword: key })).toThrow(/TCP-MD5 key/);
   });
 
   test('the message never echoes the key', () => {
-    expect(() => renderExabgp({ ...exabgp, md5Password: 'hunter2 "x' })).toThrow(expect.objectContaining({ message: expect.not.stringContaining('hunter2') }));
+    expect(() => renderExabgp({ ...exabgp, bgpPassword: 'hunter2 "x' })).toThrow(expect.objectContaining({ message: expect.not.stringContaining('hunter2') }));
   });
 });

@@ -219,7 +219,7 @@ function podConfigs(model: LoadBalancerServiceModel): [string, string, (text: st
     : { podIp: '198.19.130.2', nodeIp: '198.18.0.106', podName: 'lb-0', podNamespace: model.namespace };
   const exabgp = renderExabgp({
     ...exabgpModel(model, pod, model.reflectors.map((_r, i) => v6 ? `2001:db8::${200 + i}` : `198.18.0.${200 + i}`), announcerCommand()),
-    ...(model.md5 ? { md5Password: 'fuzz+key/=' } : {}),
+    ...(model.signBgpSessions ? { bgpPassword: 'fuzz+key/=' } : {}),
   });
   const ports = model.ports.map(p => ({ name: `p${p.backendPort}`, port: p.backendPort, protocol: p.protocol }));
   const keepalived = renderKeepalived(reconcile(model, [{
@@ -281,7 +281,7 @@ describe('renderers: adversarial free-text fields are written harmlessly or refu
     reflectors: fc.uniqueArray(neighbor, { minLength: 1, maxLength: 3, selector: n => n.address }),
     prefixes,
     password,
-    lbPassword: password,
+    lbBgpPassword: password,
     filter: fc.boolean(),
     announcer: fc.oneof(fc.constant(''), fc.constant(announcerCommand()), anyString),
     maxPrefixes: fc.integer({ min: 1, max: 1000 }),
@@ -295,19 +295,19 @@ describe('renderers: adversarial free-text fields are written harmlessly or refu
         ? [AddressFamily.IPV4_UNICAST, AddressFamily.IPV6_UNICAST] : [AddressFamily.IPV4_UNICAST];
       const router: UpstreamRouterModel = {
         asn: 65021, routerId: '198.18.0.110', reflectors: m.reflectors, maximumPaths: 16, servicePrefixes: m.prefixes, families, timers,
-        filterPrefixes: m.filter, password: m.password,
+        filterPrefixes: m.filter, bgpPassword: m.password,
       };
       const reflector: RouteReflectorModel = {
         asn: 65021, routerId: '198.18.0.109', clusterId: '198.18.0.109', listenPort: 179, lbPeerGroup: 'lb-pods', lbNeighborPrefixes: ['198.19.128.0/17'],
         routers: m.reflectors, sendMax: 255, families, timers, filterPrefixes: m.filter, acceptedPrefixes: m.prefixes,
-        prefixLimits: families.map(family => ({ family, maxPrefixes: m.maxPrefixes })), routerPassword: m.password, lbPassword: m.lbPassword,
+        prefixLimits: families.map(family => ({ family, maxPrefixes: m.maxPrefixes })), routerBgpPassword: m.password, lbBgpPassword: m.lbBgpPassword,
         lbPodBindings: m.filter && m.prefixes.length > 0 ? [{ namespace: 'lb', service: 'web', prefixes: m.prefixes }] : [],
       };
       const exabgp: ExabgpModel = {
         asn: 65021, routerId: '198.19.130.2', localAddress: '198.19.130.2', nextHop: '198.18.0.106', holdTimeSeconds: 9,
         // The LB pod always has at least one reflector (the construct requires one).
         neighbors: ['198.18.0.109', ...m.reflectors.filter(r => !r.address.includes(':')).map(r => r.address)].filter((a, i, all) => all.indexOf(a) === i), prefixes: m.prefixes.filter(p => !p.includes(':')),
-        announcerCommand: m.announcer, md5Password: m.password,
+        announcerCommand: m.announcer, bgpPassword: m.password,
       };
       const renderings: [string, () => string, (text: string) => CheckResult][] = [
         ['frr.conf', () => renderFrrRouter(router), checkFrr],
@@ -391,12 +391,12 @@ describe('regressions the properties found: each is now refused in the lib/error
       neighbors: ['198.18.0.109'], prefixes: ['198.18.101.0/24'], announcerCommand: '',
     };
     expect(() => renderExabgp({ ...exabgp, announcerCommand: '/bin/true\nneighbor 6.6.6.6 {' })).toThrow(/holds a line break/);
-    expect(() => renderExabgp({ ...exabgp, md5Password: '${ECMP_LB_BGP_PASSWORD}' })).toThrow(/not the placeholder/);
+    expect(() => renderExabgp({ ...exabgp, bgpPassword: '${ECMP_LB_BGP_PASSWORD}' })).toThrow(/not the placeholder/);
     const router: UpstreamRouterModel = {
       asn: 65021, routerId: '198.18.0.110', reflectors: [{ address: '198.18.0.109', asn: 65021, description: 'rr\n neighbor 6.6.6.6 remote-as 1', passive: false }],
       maximumPaths: 16, servicePrefixes: [], families: [AddressFamily.IPV4_UNICAST],
       timers: { holdTimeSeconds: 9, keepaliveSeconds: 3, connectRetrySeconds: 5 },
-      filterPrefixes: true, password: '',
+      filterPrefixes: true, bgpPassword: '',
     };
     expect(() => renderFrrRouter(router)).toThrow(/neighbor description must be/);
     expect(() => renderBirdRouter(router)).toThrow(/neighbor description must be/);

@@ -5,7 +5,7 @@ import * as kplus from 'cdk8s-plus-27';
 import { Backends, EcmpApp, LoadBalancerService, ReflectorDaemon, RouteReflector, UpstreamRouterConfig } from '../../lib';
 import { BGP_PASSWORD_ENV, BGP_PASSWORD_PLACEHOLDER, LoadBalancerServiceModel } from '../../lib/model';
 import { renderExabgp } from '../../lib/renderers/exabgp';
-import { md5PasswordFromEnv } from '../../lib/renderers/password';
+import { bgpPasswordFromEnv } from '../../lib/renderers/password';
 import { EXABGP_ENV, kernelBgpRoutes, NetnsLab, nstatCounter, startFrr, waitUntil } from '../support/netns';
 import { synthToDisk, tempDir } from '../support/topology';
 
@@ -70,9 +70,9 @@ describe('TCP-MD5 on LB pod sessions with an FRR route reflector, real daemons i
 
     // The LB pod's own rendering, as `ecmp-lb init` does it: the service model plus the key from the environment.
     const model: LoadBalancerServiceModel = JSON.parse(manifests.find(m => m.kind === 'ConfigMap' && m.metadata.name === 'web1-lb').data['service.json']);
-    expect(model.md5).toBe(true);
+    expect(model.signBgpSessions).toBe(true);
     const speakers = [
-      { name: 'lb', podIp: '198.19.130.2', nodeIp: '198.18.0.101', key: md5PasswordFromEnv(model, { [BGP_PASSWORD_ENV]: KEY }), prefixes: model.prefixes },
+      { name: 'lb', podIp: '198.19.130.2', nodeIp: '198.18.0.101', key: bgpPasswordFromEnv(model, { [BGP_PASSWORD_ENV]: KEY }), prefixes: model.prefixes },
       { name: 'rogue', podIp: '198.19.130.3', nodeIp: '198.18.0.102', key: '', prefixes: [...model.prefixes, '0.0.0.0/0'] },
       { name: 'forger', podIp: '198.19.130.4', nodeIp: '198.18.0.103', key: 'not-the-lab-key', prefixes: model.prefixes },
     ];
@@ -81,7 +81,7 @@ describe('TCP-MD5 on LB pod sessions with an FRR route reflector, real daemons i
       const conf = path.join(work, `${s.name}.exabgp.conf`);
       fs.writeFileSync(conf, renderExabgp({
         asn: model.asn, routerId: s.podIp, localAddress: s.podIp, nextHop: s.nodeIp, holdTimeSeconds: model.timers.holdTimeSeconds,
-        neighbors: model.reflectors.map(r => r.host), prefixes: s.prefixes, announcerCommand: '', md5Password: s.key,
+        neighbors: model.reflectors.map(r => r.host), prefixes: s.prefixes, announcerCommand: '', bgpPassword: s.key,
       }));
       lab.start(s.name, ns, ['exabgp', conf], EXABGP_ENV);
     }

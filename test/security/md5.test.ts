@@ -8,7 +8,7 @@ import { silentLogger } from '../../controller/src/log';
 import { Backends, EcmpApp, LoadBalancerService, RouteReflector, UpstreamRouterConfig } from '../../lib';
 import { BGP_PASSWORD_ENV, BGP_PASSWORD_PLACEHOLDER } from '../../lib/model';
 import { renderExabgp } from '../../lib/renderers/exabgp';
-import { md5PasswordFromEnv } from '../../lib/renderers/password';
+import { bgpPasswordFromEnv } from '../../lib/renderers/password';
 import { checkExabgp } from '../support/daemons';
 import { EXABGP_ENV, NetnsLab, nstatCounter, startFrr, waitUntil } from '../support/netns';
 import { synthToDisk, tempDir } from '../support/topology';
@@ -64,15 +64,15 @@ describe('TCP-MD5, with real daemons in network namespaces', () => {
     expect(init.env).toContainEqual({ name: BGP_PASSWORD_ENV, valueFrom: { secretKeyRef: { name: 'bgp-md5', key: 'password' } } });
     // Only the init step renders exabgp.conf; the long-running containers never see the key.
     for (const c of lb.spec.template.spec.containers) expect(JSON.stringify(c.env ?? [])).not.toContain('secretKeyRef');
-    expect(JSON.parse(manifests.find(m => m.kind === 'ConfigMap' && m.metadata.name === 'web1-lb').data['service.json']).md5).toBe(true);
+    expect(JSON.parse(manifests.find(m => m.kind === 'ConfigMap' && m.metadata.name === 'web1-lb').data['service.json']).signBgpSessions).toBe(true);
   });
 
   test('`ecmp-lb init` renders the key from the environment into exabgp.conf, and refuses to start without a valid one', async () => {
     const model = JSON.parse(manifests.find(m => m.kind === 'ConfigMap' && m.metadata.name === 'web1-lb').data['service.json']);
-    expect(md5PasswordFromEnv({}, { [BGP_PASSWORD_ENV]: KEY })).toBe('');
-    expect(md5PasswordFromEnv(model, { [BGP_PASSWORD_ENV]: KEY })).toBe(KEY);
-    expect(() => md5PasswordFromEnv(model, {})).toThrow(/ECMP_LB_BGP_PASSWORD is not set/);
-    expect(() => md5PasswordFromEnv(model, { [BGP_PASSWORD_ENV]: 'secret with "quotes"' })).toThrow(expect.objectContaining({ message: expect.not.stringContaining('quotes') }));
+    expect(bgpPasswordFromEnv({}, { [BGP_PASSWORD_ENV]: KEY })).toBe('');
+    expect(bgpPasswordFromEnv(model, { [BGP_PASSWORD_ENV]: KEY })).toBe(KEY);
+    expect(() => bgpPasswordFromEnv(model, {})).toThrow(/ECMP_LB_BGP_PASSWORD is not set/);
+    expect(() => bgpPasswordFromEnv(model, { [BGP_PASSWORD_ENV]: 'secret with "quotes"' })).toThrow(expect.objectContaining({ message: expect.not.stringContaining('quotes') }));
     const runDir = fs.mkdtempSync(path.join(work, 'run-'));
     const pod = { podIp: '198.19.130.2', nodeIp: '198.18.0.101', podName: 'web1-lb-0', podNamespace: 'lb' };
     const saved = process.env[BGP_PASSWORD_ENV];
@@ -107,7 +107,7 @@ describe('TCP-MD5, with real daemons in network namespaces', () => {
       const ns = lab.host(name, [`${podIp}/17`, `198.18.0.${name === 'signed' ? 101 : 102}/24`]);
       const conf = path.join(work, `${name}.exabgp.conf`);
       fs.writeFileSync(conf, renderExabgp({
-        asn: 65021, routerId: podIp, localAddress: podIp, nextHop: `198.18.0.${name === 'signed' ? 101 : 102}`, holdTimeSeconds: 9, neighbors: ['198.18.0.109'], prefixes: ['198.18.101.0/24'], announcerCommand: '', md5Password: key,
+        asn: 65021, routerId: podIp, localAddress: podIp, nextHop: `198.18.0.${name === 'signed' ? 101 : 102}`, holdTimeSeconds: 9, neighbors: ['198.18.0.109'], prefixes: ['198.18.101.0/24'], announcerCommand: '', bgpPassword: key,
       }));
       lab.start(name, ns, ['exabgp', conf], EXABGP_ENV);
     }

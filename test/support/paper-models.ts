@@ -20,8 +20,8 @@ export const paperReflector: RouteReflectorModel = {
   filterPrefixes: false,
   acceptedPrefixes: [],
   prefixLimits: [],
-  routerPassword: '',
-  lbPassword: '',
+  routerBgpPassword: '',
+  lbBgpPassword: '',
   lbPodBindings: [],
 };
 
@@ -35,7 +35,7 @@ export const paperRouter: UpstreamRouterModel = {
   families: [AddressFamily.IPV4_UNICAST],
   timers: PAPER_TIMERS,
   filterPrefixes: false,
-  password: '',
+  bgpPassword: '',
 };
 
 /** The router with BFD to three reflectors at two sets of timers, and a fourth reflector without. */
