@@ -109,7 +109,8 @@ export class Controller {
     this.syncs = new SyncLoop({
       pass: () => this.sync(),
       onError: (err, retryInMs) => {
-        const step = err as SyncStepFailed;
+        // Anything else was thrown by the announcement's update, which the pass ends with.
+        const step = err instanceof SyncStepFailed ? err : new SyncStepFailed('sync', 'sync failed', err);
         options.metrics.errors.inc({ kind: step.kind });
         options.log.log('error', step.message, { error: String(step.reason), retryInMs });
       },
@@ -272,7 +273,7 @@ export class Controller {
     const ipvs = table && ipvsHasHealthyRealServer(table, this.options.service.vips);
     // Only once keepalived has a config: before that nothing in IPVS is ours (a run dir too full to write it, say).
     const announce = !this.draining && this.hasBackends && this.appliedConfig !== undefined && ipvs !== false;
-    const text = announce ? announceFileText(this.options.service.prefixes, this.options.nodeIp) : '';
+    const text = announce ? announceFileText(this.options.service.prefixes, this.options.nodeIp, this.options.service.routeAttributes) : '';
     // Compared with the file too: one removed behind the controller's back is written again.
     if (text === this.lastAnnounce && readFileIfAny(this.announcePath) === text) return;
     try {
