@@ -24,5 +24,5 @@ export { AddressFamily, ForwardingMethod, HealthCheckType, Protocol, RouterDaemo
 // The typed config model the constructs expose (`model`): what the renderers take.
 export type {
   BfdModel, BgpNeighborModel, BgpTimersModel, HealthCheckModel, LbPodBindingModel, LoadBalancerServiceModel, PrefixLimitModel,
-  ReflectorBfdModel, ReflectorPeerModel, ResilientHashingModel, RouteReflectorModel, ServicePortModel, UpstreamRouterModel,
+  ReflectorBfdModel, ReflectorPeerModel, ResilientHashingModel, RouteAttributesModel, RouteReflectorModel, ServicePortModel, UpstreamRouterModel,
 } from './model';

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
-import { ForwardingMethod, LoadBalancerServiceModel } from './model';
+import { ForwardingMethod, LoadBalancerServiceModel, RouteAttributesModel } from './model';
+import { checkedRouteAttributes } from './route-attributes';
 
 /**
  * The LB pod's contract: what the pod spec that `LoadBalancerService` writes at synth time and the
@@ -146,9 +147,26 @@ export const EXABGP_ROUTE_COMMANDS = { announce: 'announce', withdraw: 'withdraw
 /** How every line of the announce file starts; the announcer relays no other line. */
 export const ANNOUNCE_LINE_START = `${EXABGP_ROUTE_COMMANDS.announce} route `;
 
-/** The announce file while the pod announces, a line `announce route PREFIX next-hop NODE_IP` per prefix; an empty file withdraws everything. */
-export function announceFileText(prefixes: readonly string[], nextHop: string): string {
-  return prefixes.map((prefix) => `${ANNOUNCE_LINE_START}${prefix} next-hop ${nextHop}\n`).join('');
+/**
+ * The announce file while the pod announces, a line `announce route PREFIX next-hop NODE_IP` per
+ * prefix, followed by the service's path attributes; an empty file withdraws everything.
+ */
+export function announceFileText(prefixes: readonly string[], nextHop: string, attributes?: RouteAttributesModel): string {
+  return prefixes.map((prefix) => `${ANNOUNCE_LINE_START}${exabgpRoute(prefix, nextHop, attributes)}\n`).join('');
+}
+
+/**
+ * One route in exabgp's words, the same in its API and its config's static routes:
+ * `PREFIX next-hop N [community [..]] [large-community [..]] [local-preference N] [med N]`.
+ */
+export function exabgpRoute(prefix: string, nextHop: string, attributes?: RouteAttributesModel): string {
+  const words = [prefix, 'next-hop', nextHop];
+  if (attributes) checkedRouteAttributes(attributes);
+  if (attributes?.communities.length) words.push('community', `[${attributes.communities.join(' ')}]`);
+  if (attributes?.largeCommunities.length) words.push('large-community', `[${attributes.largeCommunities.join(' ')}]`);
+  if (attributes?.localPreference !== undefined) words.push('local-preference', String(attributes.localPreference));
+  if (attributes?.med !== undefined) words.push('med', String(attributes.med));
+  return words.join(' ');
 }
 
 /** exabgp's `run` line for the announcer: the script from the config dir, following the announce file of the run dir. */

@@ -8,11 +8,15 @@ import { ImageName, imageReference, ImageSource } from './images';
 import { addressValue, Cidr, cidrContains, cidrRange, firstHostAddress, parseAddress, specialPurpose } from './ip';
 import { LB_POD_FILES } from './lb-pod-contract';
 import { lbPodTemplate } from './lb-pod-template';
-import { ForwardingMethod, HealthCheckModel, HealthCheckType, LB_ROLE_LABEL, LB_SERVICE_LABEL, LoadBalancerServiceModel, Protocol, ServicePortModel } from './model';
+import {
+  ForwardingMethod, HealthCheckModel, HealthCheckType, LB_ROLE_LABEL, LB_SERVICE_LABEL, LoadBalancerServiceModel, Protocol, RouteAttributesModel,
+  ServicePortModel,
+} from './model';
 import { NodeRouteAgent } from './node-route-agent';
 import { checkObjectNamesOnce } from './object-names';
 import { grantRead } from './rbac';
 import { renderAnnouncer } from './renderers/announcer';
+import { communityProblem, largeCommunityProblem, metricProblem } from './route-attributes';
 import { ILoadBalancerService, IRouteReflector } from './topology-interfaces';
 import { podNetworkCidrs, registerService, serviceTopologyErrors } from './topology-validation';
 import { prepareTunnelBackend } from './tunnel-backend';
@@ -21,6 +25,9 @@ import {
   firstWithSameKey,
 } from './validate';
 import * as k8s from '../imports/k8s';
+
+/** Communities of one kind per service: enough for any policy, and a bounded announce line. */
+const MAX_COMMUNITIES = 32;
 
 /** IPVS schedulers (`ipvsadm -s`). */
 export enum IpvsScheduler {
@@ -162,6 +169,30 @@ export interface LoadBalancerServiceProps extends BgpTimers {
    */
   readonly asn?: number;
   /**
+   * BGP communities (RFC 1997) on the service's routes, `ASN:VALUE` with each part 0..65535
+   * (well-known ones by number: NO_EXPORT is `65535:65281`). The reflectors keep them, so a router
+   * can act on them (a route map, a BIRD filter).
+   * @default none
+   */
+  readonly communities?: string[];
+  /**
+   * BGP large communities (RFC 8092) on the service's routes, `GLOBAL:LOCAL1:LOCAL2` with each part
+   * 0..4294967295; kept by the reflectors as `communities` are.
+   * @default none
+   */
+  readonly largeCommunities?: string[];
+  /**
+   * LOCAL_PREF on the service's routes (0..4294967295), for routers in the cluster's AS. Every LB
+   * pod of the service sends the same, so a router still installs one ECMP route over them.
+   * @default not sent: the router's own default (100)
+   */
+  readonly localPreference?: number;
+  /**
+   * MED on the service's routes (0..4294967295); the same from every LB pod of the service.
+   * @default not sent
+   */
+  readonly med?: number;
+  /**
    * How long a stopping LB pod keeps serving after withdrawing its route.
    * @default Duration.seconds(10)
    */
@@ -280,6 +311,7 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
       drainSeconds,
       // Only when the reflectors sign LB sessions; absent otherwise, so older models read the same.
       ...(reflector.bgpPassword?.signLoadBalancerSessions ? { signBgpSessions: true } : {}),
+      ...this.checkRouteAttributes(props),
     };
     for (const r of this.routeReflectors) r.addLoadBalancerService(this);
     registerService(this);
@@ -433,6 +465,38 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
       },
     });
     return name;
+  }
+
+  /** `{ routeAttributes }` when any attribute is set; `{}` otherwise, so a service without them reads as before. */
+  private checkRouteAttributes(props: LoadBalancerServiceProps): { routeAttributes?: RouteAttributesModel } {
+    const listOf = (field: 'communities' | 'largeCommunities', problemOf: (text: unknown) => string | undefined, example: string): string[] => {
+      const list = props[field] ?? [];
+      if (!Array.isArray(list) || list.length > MAX_COMMUNITIES) {
+        throwInvalid(this, field, list, `is not a list of at most ${MAX_COMMUNITIES}`, `list each as a string, e.g. ["${example}"]`);
+      }
+      list.forEach((text, i) => {
+        const problem = problemOf(text);
+        if (problem) throwInvalid(this, `${field}[${i}]`, text, problem, `write it as "${example}"`);
+      });
+      firstWithSameKey(list, c => c).forEach((first, i) => {
+        if (first !== i) throwInvalid(this, `${field}[${i}]`, list[i], `repeats ${field}[${first}]`, 'list each once');
+      });
+      return [...list];
+    };
+    const metric = (field: 'localPreference' | 'med'): number | undefined => {
+      const value = props[field];
+      const problem = value === undefined ? undefined : metricProblem(value);
+      if (problem) throwInvalid(this, field, value, problem, `use an integer in 0..4294967295, or leave ${field} unset`);
+      return value;
+    };
+    const attributes: RouteAttributesModel = {
+      communities: listOf('communities', communityProblem, '65021:100'),
+      largeCommunities: listOf('largeCommunities', largeCommunityProblem, '65021:1:100'),
+      ...(props.localPreference !== undefined ? { localPreference: metric('localPreference') } : {}),
+      ...(props.med !== undefined ? { med: metric('med') } : {}),
+    };
+    const any = attributes.communities.length || attributes.largeCommunities.length || props.localPreference !== undefined || props.med !== undefined;
+    return any ? { routeAttributes: attributes } : {};
   }
 
   private checkHealthCheck(check: HealthCheck, ports: ServicePortModel[]): HealthCheckModel {

@@ -316,6 +316,23 @@ export interface LoadBalancerServiceModel {
    * Absent or false: no signature.
    */
   readonly signBgpSessions?: boolean;
+  /** Path attributes on the service's routes; absent: none. */
+  readonly routeAttributes?: RouteAttributesModel;
+}
+
+/**
+ * BGP path attributes an LB pod puts on its service's routes. The reflectors keep them, so the
+ * routers can act on them (a route map, a filter).
+ */
+export interface RouteAttributesModel {
+  /** Standard communities (RFC 1997), `ASN:VALUE`, each part 0..65535. */
+  readonly communities: string[];
+  /** Large communities (RFC 8092), `GLOBAL:LOCAL1:LOCAL2`, each part 0..4294967295. */
+  readonly largeCommunities: string[];
+  /** LOCAL_PREF (seen only inside the AS); absent: not sent, the receiver uses its default (100). */
+  readonly localPreference?: number;
+  /** MULTI_EXIT_DISC; absent: not sent. */
+  readonly med?: number;
 }
 
 /** How an LB pod reaches one route reflector. */
@@ -354,4 +371,6 @@ export interface ExabgpModel {
   readonly announcerCommand: string;
   /** TCP-MD5 key of every session (matching `BGP_PASSWORD_PATTERN`); absent or '' for none. */
   readonly bgpPassword?: string;
+  /** Path attributes on the static routes (with an announcer, the announce file carries them); absent: none. */
+  readonly routeAttributes?: RouteAttributesModel;
 }

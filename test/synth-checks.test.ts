@@ -36,6 +36,14 @@ describe('synth refuses what cannot work, naming construct, field, value and fix
     ['image digest', service({ images: { lbDigest: 'sha256:abc' } }), /images\.lbDigest "sha256:abc" is not an image digest\. Fix: /],
     ['image registry with a tag', topology({ images: { registry: 'ghcr.io/acme:1.0' } }), /EcmpTopology 'ecmp': images\.registry "ghcr\.io\/acme:1\.0" is not a registry and repository prefix\. Fix: /],
     ['image tag', topology({ images: { tag: '-1' } }), /images\.tag "-1" is not an image tag\. Fix: /],
+    // Route attributes
+    ['community', service({ communities: ['65021:70000'] }), /LoadBalancerService 'ecmp\/web': communities\[0\] "65021:70000" is not `ASN:VALUE`, each part 0\.\.65535 .*Fix: write it as "65021:100"/],
+    ['community injection', service({ communities: ['1:1] next-hop self'] }), /communities\[0\] "1:1\] next-hop self" is not `ASN:VALUE`/],
+    ['large community', service({ largeCommunities: ['65021:1'] }), /LoadBalancerService 'ecmp\/web': largeCommunities\[0\] "65021:1" is not `GLOBAL:LOCAL1:LOCAL2`.*Fix: write it as "65021:1:100"/],
+    ['repeated community', service({ communities: ['65021:1', '65021:1'] }), /communities\[1\] "65021:1" repeats communities\[0\]\. Fix: list each once/],
+    ['too many communities', service({ communities: Array.from({ length: 33 }, (_, i) => `65021:${i}`) }), /communities \[.*is not a list of at most 32\. Fix: /],
+    ['local preference', service({ localPreference: -1 }), /LoadBalancerService 'ecmp\/web': localPreference -1 is not an integer in 0\.\.4294967295\. Fix: /],
+    ['MED', service({ med: 1.5 }), /LoadBalancerService 'ecmp\/web': med 1\.5 is not an integer in 0\.\.4294967295\. Fix: /],
     // Peers that collide
     ['two reflectors at one address', topology({ routeReflectors: [rr(), rr({ name: 'rr2' })] }), /LoadBalancerService 'ecmp\/web1': routeReflectors \["rr1","rr2"\] list two reflectors at 198\.18\.0\.109:179 .*exabgp stops on a duplicate neighbor\. Fix: /],
     ['two routers at one address', topology({ upstreamRouters: [router(), router({ name: 'router2' })] }), /RouteReflector 'ecmp\/rr1': upstream routers \["router","router2"\] put router 'router2' at 198\.18\.0\.110, the address of router 'router'.*Fix: give every router and reflector its own address/],

@@ -20,6 +20,8 @@ export function exabgpModel(service: LoadBalancerServiceModel, pod: PodEnvironme
     neighbors,
     prefixes: service.prefixes,
     announcerCommand: command,
+    // Used by static routes only: with an announcer, the announce file carries them.
+    ...(service.routeAttributes ? { routeAttributes: service.routeAttributes } : {}),
   };
 }
 

@@ -213,7 +213,7 @@ export class LbPods {
     let controller: Daemon | undefined;
     if (this.mode.kind === 'announce-file') {
       for (const command of netnsCommands(model, podIp)) run(ns, [command.file, ...command.args], { input: command.input });
-      writeFileAtomic(path.join(runDir, LB_POD_FILES.announce), announceFileText(model.prefixes, identity.nodeIp));
+      writeFileAtomic(path.join(runDir, LB_POD_FILES.announce), announceFileText(model.prefixes, identity.nodeIp, model.routeAttributes));
     } else {
       // The pod spec's securityContext.sysctls.
       run(ns, ['sysctl', '-qw', ...Object.entries(lbPodSysctls(model)).map(([k, v]) => `${k}=${v}`)]);

@@ -1,3 +1,4 @@
+import { exabgpRoute } from '../lb-pod-contract';
 import { BGP_PASSWORD_PLACEHOLDER, ExabgpModel } from '../model';
 import { checkedBgpPassword } from './password';
 
@@ -42,7 +43,7 @@ export function renderExabgp(model: ExabgpModel): string {
       // A process's commands reach only the neighbors that list it.
       ...(api
         ? ['    api {', `        processes [ ${ANNOUNCER} ];`, '    }']
-        : ['    static {', ...model.prefixes.map(prefix => `        route ${prefix} next-hop ${model.nextHop};`), '    }']),
+        : ['    static {', ...model.prefixes.map(prefix => `        route ${exabgpRoute(prefix, model.nextHop, model.routeAttributes)};`), '    }']),
       '}',
     );
   }

@@ -28,6 +28,10 @@ function block(text: string, header: string): string[] {
   return lines.slice(start + 1, end).map(line => line.trim());
 }
 
+const withAttributes: ExabgpModel = {
+  ...pod, routeAttributes: { communities: ['65021:100', '65535:65281'], largeCommunities: ['65021:1:100'], localPreference: 200, med: 50 },
+};
+
 describe('renderExabgp', () => {
   test('matches the snapshot for the paper\'s pod (static routes)', () => {
     expect(renderExabgp(pod)).toMatchSnapshot();
@@ -84,6 +88,7 @@ describe('renderExabgp', () => {
     ['the paper\'s pod', pod],
     ['the health-aware pod', healthAware],
     ['the IPv6 pod', podV6],
+    ['static routes with every route attribute', withAttributes],
   ])('exabgp --test accepts %s', (_name, model) => {
     expect(checkExabgp(renderExabgp(model))).toEqual({ code: 0, output: expect.any(String) });
   });
@@ -91,5 +96,13 @@ describe('renderExabgp', () => {
   test('negative control: exabgp --test rejects a corrupted rendering', () => {
     const result = checkExabgp(renderExabgp(pod).replace('next-hop 10.0.0.106', 'next-hop 10.0.0.256'));
     expect(result.code).not.toBe(0);
+  });
+
+  test('static routes carry the route attributes in exabgp\'s words, and a malformed one is refused', () => {
+    expect(block(renderExabgp(withAttributes), 'static')).toEqual(pod.prefixes.map(prefix =>
+      `route ${prefix} next-hop ${pod.nextHop} community [65021:100 65535:65281] large-community [65021:1:100] local-preference 200 med 50;`));
+    const injected = { ...withAttributes, routeAttributes: { communities: ['1:1]; } neighbor 6.6.6.6 { local-as 1'], largeCommunities: [] } };
+    expect(() => renderExabgp(injected)).toThrow(/route attribute "1:1\]; \} neighbor .*" is not `ASN:VALUE`/);
+    expect(() => renderExabgp({ ...withAttributes, routeAttributes: { communities: [], largeCommunities: [], med: -1 } })).toThrow(/route attribute -1 is not an integer/);
   });
 });
