@@ -5,8 +5,8 @@
 #   build/images/gobgpd.oci.tar  cdk8s-ecmp-lb/gobgpd:VERSION  gobgpd
 # and build/images/manifest.json (name, reference, archive, digest, size of each). VERSION is package.json's.
 # Root filesystems come from Debian's packages (mmdebstrap --variant=minbase, versions pinned in
-# images/versions.lock), Node.js from the npm package node-linux-ARCH, the CLI's dependencies from
-# package-lock.json; no base image is pulled. Timestamps are SOURCE_DATE_EPOCH from the lock file, so
+# images/versions.lock), Node.js from the npm package node-linux-ARCH, the CLI bundled by esbuild with
+# its dependencies at package-lock.json's versions; no base image is pulled. Timestamps are SOURCE_DATE_EPOCH from the lock file, so
 # the same inputs give the same digests. Layers are cached in ~/.cache/ecmp-lb-images (ECMP_LB_IMAGE_CACHE),
 # keyed by everything they are built from: a rebuild with nothing changed takes seconds.
 # Each new image is checked by chroot into its root filesystem, read-only, as the pods' users: every
@@ -154,20 +154,18 @@ build_base() {
   touch "$dir/done"
 }
 
-# --- the LB image's application layer: Node.js and the compiled CLI with its production node_modules
+# --- the LB image's application layer: Node.js and the CLI bundled into one file with its dependencies
+# The CLI's sources (not all of lib/), as tsc lists them: the layer's cache key.
 TSC_ARGS=(--module node16 --moduleResolution node16 --target ES2022 --esModuleInterop --skipLibCheck --strict controller/src/cli.ts)
-# The runtime's dependencies are its workspace's (controller/package.json), not the construct library's.
-NPM_ARGS=(ci --workspace cdk8s-ecmp-lb-runtime --omit=dev --omit=peer --ignore-scripts --no-audit --no-fund --loglevel=error)
 WRAPPER='#!/bin/sh
-exec /usr/local/bin/node /opt/ecmp-lb/controller/src/cli.js "$@"'
+exec /usr/local/bin/node /opt/ecmp-lb/ecmp-lb.js "$@"'
 app_dir() {
   echo "$cache/app-$arch-$( {
     echo "recipe $RECIPE $APP_RECIPE $SOURCE_DATE_EPOCH node-linux-${npm_arch[$arch]} $node_version $node_integrity"
-    echo "${TSC_ARGS[*]} ${NPM_ARGS[*]} $WRAPPER"; tar --version | head -1
-    node node_modules/typescript/bin/tsc --version
-    # The sources tsc compiles for the CLI (not all of lib/), the lockfile and both package.json files.
+    echo "$WRAPPER"; tar --version | head -1
+    # The bundler, the CLI's sources and the lockfile (which pins every bundled package).
     { node node_modules/typescript/bin/tsc --listFilesOnly "${TSC_ARGS[@]}" | grep -v /node_modules/ | sed "s|^$repo/||"
-      echo package.json; echo package-lock.json; echo controller/package.json; } | sort | xargs sha256sum
+      echo scripts/bundle-cli.mjs; echo package-lock.json; echo node_modules/esbuild/package.json; } | sort | xargs sha256sum
   } | hash_of)"
 }
 node_tarball() {
@@ -191,14 +189,7 @@ build_app() {
   tar -xzf "$tgz" -C "$work" package/bin/node package/LICENSE
   install -m 0755 "$work/package/bin/node" "$stage/usr/local/bin/node"
   install -m 0644 "$work/package/LICENSE" "$stage/usr/local/share/doc/node/LICENSE"
-  node node_modules/typescript/bin/tsc --outDir "$stage/opt/ecmp-lb" --rootDir . "${TSC_ARGS[@]}"
-  cp package.json package-lock.json "$stage/opt/ecmp-lb/"
-  cp controller/package.json "$stage/opt/ecmp-lb/controller/"
-  (cd "$stage/opt/ecmp-lb" && npm "${NPM_ARGS[@]}")
-  # What runs needs neither the lockfile nor the scripts and dev dependencies of package.json: without
-  # them the image changes only with the compiled CLI, its production dependencies, Node.js or the version.
-  rm -f "$stage/opt/ecmp-lb/package-lock.json" "$stage/opt/ecmp-lb/node_modules/.package-lock.json" \
-    "$stage/opt/ecmp-lb/controller/package.json" "$stage/opt/ecmp-lb/node_modules/cdk8s-ecmp-lb-runtime"
+  node scripts/bundle-cli.mjs "$stage/opt/ecmp-lb/ecmp-lb.js" --licenses "$stage/usr/local/share/doc/ecmp-lb/node_modules"
   printf '{"name": "cdk8s-ecmp-lb", "version": "%s", "private": true, "license": "Apache-2.0"}\n' "$version" > "$stage/opt/ecmp-lb/package.json"
   printf '%s\n' "$WRAPPER" > "$stage/usr/local/bin/ecmp-lb" && chmod 0755 "$stage/usr/local/bin/ecmp-lb"
   chmod -R u+rwX,go+rX,go-w "$stage"
@@ -224,7 +215,7 @@ for name in "${IMAGES[@]}"; do
 done
 app=$(app_dir)
 if ! cached "$app"; then
-  log "lb: Node.js $node_version (node-linux-${npm_arch[$arch]}), tsc controller/src/cli.ts, npm ${NPM_ARGS[*]}"
+  log "lb: Node.js $node_version (node-linux-${npm_arch[$arch]}), controller/src/cli.ts bundled by esbuild"
   (build_app "$app") > "$work/app.log" 2>&1 &
   jobs+=("$!:app:$app")
 fi
@@ -266,7 +257,7 @@ for name in "${IMAGES[@]}"; do
   echo "mmdebstrap $suite minbase $(packages_of "$name" | paste -sd' ' -)" > "${base[$name]}/created-by"
   cp "${base[$name]}/packages" "$out/$name.packages"
 done
-echo "node-linux-${npm_arch[$arch]}@$node_version as /usr/local/bin/node; tsc ${TSC_ARGS[*]} and npm ${NPM_ARGS[*]} in /opt/ecmp-lb; /usr/local/bin/ecmp-lb" > "$app/created-by"
+echo "node-linux-${npm_arch[$arch]}@$node_version as /usr/local/bin/node; controller/src/cli.ts bundled by esbuild (scripts/bundle-cli.mjs) as /opt/ecmp-lb/ecmp-lb.js; /usr/local/bin/ecmp-lb" > "$app/created-by"
 write_archive lb "${base[lb]}" "$app"
 write_archive exabgp "${base[exabgp]}"
 write_archive gobgpd "${base[gobgpd]}"

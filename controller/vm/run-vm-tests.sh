@@ -11,9 +11,9 @@ done
 if [[ ${#need[@]} -gt 0 ]]; then
   apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-# Compile the CLI (and what it imports) to build/vm: the VM runs what the image would run.
-node node_modules/typescript/bin/tsc --outDir build/vm --rootDir . --module node16 --moduleResolution node16 \
-  --target ES2022 --esModuleInterop --skipLibCheck --strict controller/src/cli.ts
+# The CLI bundled as the LB image has it (scripts/bundle-cli.mjs): the VM runs what the image would run.
+mkdir -p build/vm
+node scripts/bundle-cli.mjs build/vm/ecmp-lb.js
 out=$(mktemp -d /tmp/ecmp-vm-out.XXXXXX)
 # The VM's logs stay in $out when a check fails, for a look; a passing run leaves nothing behind.
 bash scripts/ipvs-vm.sh --out "$out" controller/vm/in-vm.sh && rm -rf "$out" || { echo "VM logs kept in $out"; exit 1; }

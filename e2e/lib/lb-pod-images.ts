@@ -79,7 +79,7 @@ export function warmLbImages(procs: ProcessSet, images: ReadonlyMap<string, Unpa
     return images.get(container?.image)?.rootfs;
   };
   const warm = [
-    ['lb', rootfsOf(LB_POD_CONTAINERS.ipvs), 'cd /opt/ecmp-lb && exec node -e "import(\'@kubernetes/client-node\').then(() => require(\'./controller/src/cli.js\'))"'],
+    ['lb', rootfsOf(LB_POD_CONTAINERS.ipvs), 'exec node -e "require(\'fs\').readFileSync(\'/opt/ecmp-lb/ecmp-lb.js\')"'],
     ['exabgp', rootfsOf(LB_POD_CONTAINERS.exabgp), 'exec exabgp --version'],
   ].filter(([, rootfs]) => rootfs).map(([name, rootfs, script]) => procs.start(`warm-${name}`, undefined, ['chroot', rootfs!, 'sh', '-c', script!],
     { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' }));
