@@ -124,8 +124,10 @@ async function tunnelScaleDown(ctx: ScenarioContext): Promise<void> {
   console.log(`  TUN ${describeRollout(rollout)}`);
   const rolled = trialTotals([{ ...rollout, movedFlows: 0 }]);
   // The goal is 0, met in 2 of 5 runs (0 of 15993, 0 of 15736). The others reset 2 of 15051, 3 of
-  // 13278 and 4 of 11500 requests (the last two runs' resets each within 2 s of a backend turning
-  // terminating); the cause is not found yet (docs/results.md), so the bound is 0.05 %.
+  // 13278 and 4 of 11500 requests, each within 2 s of a backend turning terminating. A capture found
+  // why: the reorderer's delete-then-add gap, on every LB at once, dropped packets, and a retransmission
+  // that took another LB met the same gap there (docs/design.md, "Backend rollouts"). Each move is now
+  // one `ipvsadm -R`; the bound stays 0.05 % until more runs than one show 0.
   const rolloutAllowed = Math.floor(0.0005 * rolled.total);
   checks.check(`TUN: a rollout of all 4 backends under continuous load, an LB joining 2 -> 3 halfway: at most 0.05 % failed (${rolloutAllowed}; goal 0), and the new LB took flows`,
     rolled.failed <= rolloutAllowed && rolled.total > 1000 && rollout.newLbConnections > 0,
@@ -163,9 +165,27 @@ async function resilientJoin(ctx: ScenarioContext): Promise<void> {
     `${joined.failed} failed of ${joined.total}; ${join.movedFlows} keep-alive flows moved; the new LB scheduled ${join.newLbConnections} connections in its first 3 s`);
 }
 
+/**
+ * `E2E_ONLY=tun-rollout`: only the TUN backend rollout, on LBs started on nodes 1 and 2 (as the full
+ * scenario has them by then), with the same checks: to study its failures (with `E2E_CAPTURE`)
+ * without the 4-LB start, the scale-downs and the first join.
+ */
+async function tunnelRolloutOnly(ctx: ScenarioContext): Promise<void> {
+  const { checks } = ctx;
+  const lab = await startIpvsLab(ctx, SYNTH_DIR, 4, [1, 2], CLI, LB_PODS, 'web3');
+  const rollout = await backendRolloutTrial(ctx, lab, 3, 'TUN-rollout');
+  console.log(`  TUN ${describeRollout(rollout)}`);
+  const rolled = trialTotals([{ ...rollout, movedFlows: 0 }]);
+  checks.check('TUN (rollout only): a rollout of all 4 backends under continuous load, an LB joining 2 -> 3 halfway: 0 failed requests',
+    rolled.failed === 0 && rolled.total > 1000, `${rolled.failed} failed of ${rolled.total}`);
+}
+
 if (!SYNTH_DIR || !RESILIENT_SYNTH_DIR || !IMAGES_JSON) throw new Error('usage: data-plane.js SYNTH_DIR RESILIENT_SYNTH_DIR IMAGES_JSON');
-void runScenarios('data plane (IPVS VM)', [
-  ['traffic through real IPVS', dataPlane],
-  ['TUN mode: no failed request on scale-down, a join and a backend rollout', tunnelScaleDown],
-  ['NAT with resilient hashing: no flow moved by a join', resilientJoin],
-], 1600);
+const scenarios: [string, (ctx: ScenarioContext) => Promise<void>][] = process.env.E2E_ONLY === 'tun-rollout'
+  ? [['TUN mode: the backend rollout only', tunnelRolloutOnly]]
+  : [
+    ['traffic through real IPVS', dataPlane],
+    ['TUN mode: no failed request on scale-down, a join and a backend rollout', tunnelScaleDown],
+    ['NAT with resilient hashing: no flow moved by a join', resilientJoin],
+  ];
+void runScenarios('data plane (IPVS VM)', scenarios, 1600);

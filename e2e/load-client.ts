@@ -43,6 +43,8 @@ export interface LoadResult {
   readonly errors: Record<string, number>;
   /** When the first failures happened, in seconds since the start: ties them to a route change. */
   readonly errorTimes: number[];
+  /** The first failures' wall-clock times (ISO), local ports (the flow's 4-tuple with the VIP) and errors: to find them in a capture. */
+  readonly errorFlows: { at: string; port: number; error: string }[];
   /** Requests answered in each second since the start (index = second). */
   readonly okPerSecond: number[];
   /** The client's local ports of the connections that answered (keep-alive mode): names its flows in IPVS's connection table. */
@@ -56,16 +58,22 @@ export interface LoadResult {
 /** One request, on a new connection (no agent) or on the agent's keep-alive connection (`last`: its last); resolves with the body and the local port. */
 function once(url: string, timeoutMs: number, agent?: http.Agent, last = false): Promise<{ body: string; port: number }> {
   return new Promise((resolve, reject) => {
+    let localPort = 0;
+    const fail = (err: Error) => reject(Object.assign(err, { localPort }));
     const req = http.get(url, { agent: agent ?? false, headers: agent && !last ? {} : { connection: 'close' }, timeout: timeoutMs }, (res) => {
       let body = '';
       const port = res.socket.localPort ?? 0;
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => { body += chunk; });
-      res.on('end', () => (res.statusCode === 200 ? resolve({ body: body.trim(), port }) : reject(new Error(`HTTP ${res.statusCode}`))));
-      res.on('error', reject);
+      res.on('end', () => (res.statusCode === 200 ? resolve({ body: body.trim(), port }) : fail(new Error(`HTTP ${res.statusCode}`))));
+      res.on('error', fail);
+    });
+    req.on('socket', (socket) => {
+      localPort = socket.localPort ?? 0;
+      socket.once('connect', () => { localPort = socket.localPort ?? localPort; });
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
+    req.on('error', fail);
   });
 }
 
@@ -75,6 +83,7 @@ async function main(options: LoadOptions): Promise<void> {
   const byBackend: Record<string, number> = {};
   const errors: Record<string, number> = {};
   const errorTimes: number[] = [];
+  const errorFlows: { at: string; port: number; error: string }[] = [];
   const okPerSecond: number[] = [];
   const ports = new Set<number>();
   let slow = 0;
@@ -112,14 +121,17 @@ async function main(options: LoadOptions): Promise<void> {
         counts.failed++;
         const key = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
         errors[key] = (errors[key] ?? 0) + 1;
-        if (errorTimes.length < 50) errorTimes.push(Number(((performance.now() - started) / 1000).toFixed(2)));
+        if (errorTimes.length < 50) {
+          errorTimes.push(Number(((performance.now() - started) / 1000).toFixed(2)));
+          errorFlows.push({ at: new Date().toISOString(), port: (err as { localPort?: number }).localPort ?? 0, error: key });
+        }
       }
     }
     agent?.destroy();
   };
   await Promise.all(Array.from({ length: options.concurrency }, worker));
   const result: LoadResult = {
-    ...counts, seconds: (performance.now() - started) / 1000, byLb, byBackend, errors, errorTimes,
+    ...counts, seconds: (performance.now() - started) / 1000, byLb, byBackend, errors, errorTimes, errorFlows,
     okPerSecond: Array.from(okPerSecond, (n) => n ?? 0), slow, slowTimes, maxMs: Math.round(maxMs),
     ...(options.keepAlive ? { ports: [...ports] } : {}),
   };

@@ -20,16 +20,26 @@ export interface IpvsReordererOptions {
  * to goes to the per-namespace trash with its AVAILABLE flag cleared (`__ip_vs_unlink_dest`,
  * `__ip_vs_del_dest`), and `ip_vs_add_dest` takes that same object back from the trash
  * (`ip_vs_trash_get_dest`, same address, port, protocol and virtual service) and sets AVAILABLE
- * again, so the connection entries keep their destination. In the gap between the two commands
- * (one ipvsadm run, milliseconds) `ip_vs_in` (`ip_vs_in_hook` in newer kernels) drops the
- * packets of such a connection with `expire_nodest_conn=0` (the default): TCP retransmits them. With `expire_nodest_conn=1` it
- * would expire the connection instead (and newer kernels' `__ip_vs_del_dest` queues a flush of
- * such connections), so the pod must not set it. A new flow that arrives in the gap is scheduled
- * without that server.
+ * again, so the connection entries keep their destination. In the gap between the delete and the
+ * add `ip_vs_in` (`ip_vs_in_hook` in newer kernels) drops the packets of such a connection with
+ * `expire_nodest_conn=0` (the default). With `expire_nodest_conn=1` it would expire the connection
+ * instead (and newer kernels' `__ip_vs_del_dest` queues a flush of such connections), so the pod
+ * must not set it. A new flow that arrives in the gap is scheduled without that server.
  *
- * A server keepalived removes meanwhile makes the delete fail: it is then not added back. Should
- * keepalived remove it between the two commands, its removal fails and the add brings it back:
- * `noteKeepalivedLine` sees that failure in keepalived's log and removes it once the move is over.
+ * The gap must be as short as the kernel allows, so both commands go to one `ipvsadm -R` (restore:
+ * one process, two calls back to back). Two ipvsadm runs made it 0.27-0.34 s in the IPVS VM, and
+ * every LB pod reorders at about the same moment (each is reacting to the same new backend). A
+ * client whose packet was dropped retransmits, and a retransmission after a timeout may take
+ * another path to another LB (Linux picks a new flow hash on RTO, `net.core.txrehash`, and a
+ * router that hashes it or the IPv6 flow label moves the flow). That LB, with no connection entry,
+ * schedules the packet by its own `mh` table, which during its own gap lacks the server too: the
+ * packet reaches another backend, which resets the connection. The e2e's TUN rollout captured
+ * exactly that (docs/design.md, "Backend rollouts").
+ *
+ * A server keepalived removes meanwhile makes the delete fail, and `ipvsadm -R` then still runs
+ * the add: seen in its error output, the server is removed again at once. Should keepalived remove
+ * it between the two commands, its removal fails and the add brings it back: `noteKeepalivedLine`
+ * sees that failure in keepalived's log and removes it once the move is over.
  */
 /**
  * keepalived's log line when it removes a real server that is not there:
@@ -37,6 +47,8 @@ export interface IpvsReordererOptions {
  */
 const MISSED_REMOVAL = /IP_VS_SO_SET_DELDEST\(\d+\) error: No such destination\(\d+\) \((.+):(tcp|udp):(\d+) -> (\S+)\)/;
 const IPVSADM_PROTOCOL: Record<string, string> = { tcp: '-t', udp: '-u' };
+/** ipvsadm's message for a delete of a real server that is not there (libipvs `ipvs_strerror`). */
+const NO_SUCH_DESTINATION = /No such destination/i;
 
 export class IpvsReorderer {
   /** Passes and removals run one after another, never interleaved. */
@@ -93,10 +105,28 @@ export class IpvsReorderer {
     for (const rs of moves) {
       const { remove, add } = ipvsadmMove(service, rs);
       const server = hostPort(rs.address, rs.port);
-      if (!(await this.ipvsadm(remove, 'debug'))) continue; // gone already: keepalived removed it
-      if (await this.ipvsadm(add, 'error')) moved.push(server);
+      const { ok, stderr } = await this.restore([remove, add]);
+      if (NO_SUCH_DESTINATION.test(stderr)) {
+        // Gone already (keepalived removed it): the add put it back, so take it out again.
+        this.options.log.log('debug', 'a real server to reorder was gone; removing what the move added back', { server, error: stderr });
+        await this.ipvsadm(remove, 'error');
+        continue;
+      }
+      if (ok) moved.push(server);
+      else this.options.log.log('error', 'ipvsadm failed while reordering', { commands: [remove, add], error: stderr });
     }
     return moved;
+  }
+
+  /** Several ipvsadm commands in one process (`ipvsadm -R`, as ipvsadm-save writes them), back to back. */
+  private restore(commands: string[][]): Promise<{ ok: boolean; stderr: string }> {
+    return new Promise((resolve) => {
+      const child = execFile(this.options.ipvsadm ?? 'ipvsadm', ['-R'], { timeout: 5000 }, (err, _stdout, stderr) => {
+        resolve({ ok: !err, stderr: (String(stderr ?? '').trim() || (err ? err.message : '')) });
+      });
+      child.stdin?.on('error', () => undefined); // an ipvsadm that exits first: its exit status tells
+      child.stdin?.end(commands.map((c) => `${c.join(' ')}\n`).join(''));
+    });
   }
 
   private async ipvsadm(args: string[], failureLevel: 'debug' | 'error'): Promise<boolean> {

@@ -128,7 +128,7 @@ describe('reorder plan', () => {
 });
 
 describe('applier', () => {
-  test('moves one server at a time, skips the add when keepalived already removed the server, logs what moved', async () => {
+  test('moves one server at a time (delete and add in one ipvsadm -R), takes out again a server keepalived had removed, logs what moved', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ipvs-reorder-'));
     const proc = path.join(dir, 'ip_vs');
     // Newest first: .21, .23, .22 (weight 2), .24 were added in the order .24, .22, .23, .21.
@@ -138,18 +138,29 @@ describe('applier', () => {
   -> C6120016:1F90      Tunnel  2      0          0
   -> C6120018:1F90      Tunnel  1      0          0
 `);
-    // A stand-in for ipvsadm that records its calls and, like the kernel, refuses to delete .23 (keepalived removed it).
+    // A stand-in for ipvsadm that records its calls (`-R`: each line it reads, as one run) and, like the kernel,
+    // refuses to delete .23 (keepalived removed it); as ipvsadm -R does, it goes on with the next line.
     const ipvsadm = path.join(dir, 'ipvsadm');
     fs.writeFileSync(ipvsadm, `#!/bin/sh
+if [ "$1" = -R ]; then
+  run=""
+  while read -r line; do
+    run="$run\${run:+ + }$line"
+    case "$line" in "-d "*198.18.0.23:8080*) echo "No such destination" >&2;; esac
+  done
+  echo "$run" >> ${dir}/calls
+  exit 0
+fi
 echo "$*" >> ${dir}/calls
-case "$*" in "-d "*198.18.0.23:8080*) echo "No such destination" >&2; exit 2;; esac
 `, { mode: 0o755 });
     const lines: string[] = [];
     await new IpvsReorderer({ log: jsonLogger({}, (l) => lines.push(l)), procFile: proc, ipvsadm }).reorder();
     expect(fs.readFileSync(path.join(dir, 'calls'), 'utf8').trim().split('\n')).toEqual([
-      '-d -t 198.19.10.1:80 -r 198.18.0.22:8080', '-a -t 198.19.10.1:80 -r 198.18.0.22:8080 -i -w 2',
+      '-d -t 198.19.10.1:80 -r 198.18.0.22:8080 + -a -t 198.19.10.1:80 -r 198.18.0.22:8080 -i -w 2',
+      // .23's delete failed and the same run added it back: it is deleted again.
+      '-d -t 198.19.10.1:80 -r 198.18.0.23:8080 + -a -t 198.19.10.1:80 -r 198.18.0.23:8080 -i -w 1',
       '-d -t 198.19.10.1:80 -r 198.18.0.23:8080',
-      '-d -t 198.19.10.1:80 -r 198.18.0.24:8080', '-a -t 198.19.10.1:80 -r 198.18.0.24:8080 -i -w 1',
+      '-d -t 198.19.10.1:80 -r 198.18.0.24:8080 + -a -t 198.19.10.1:80 -r 198.18.0.24:8080 -i -w 1',
     ]);
     const summary = lines.map((l) => JSON.parse(l)).find((l) => l.msg.startsWith('reordered'));
     // The stand-in does not change the file: read again, the order is still wrong, and the log says so.

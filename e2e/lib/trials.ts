@@ -1,9 +1,10 @@
 import type { LoadResult } from '../load-client';
+import { Capture } from './capture';
 import { ScenarioContext } from './harness';
 import { Backend, establishedClientPorts, IpvsLab, ipvsConnections, LB_SLOT } from './ipvs-lab';
 import { deletePod, nodeIp, routerNexthops } from './lab';
 import { loadStarted, LoadRun, startLoad } from './load';
-import { probe, sleep, waitFor } from './proc';
+import { probe, run, sleep, waitFor } from './proc';
 
 /** How an LB pod goes: Kubernetes scale-down (SIGTERM: withdraw, drain, stop) or every process of the pod killed. */
 export type LbLoss = 'graceful' | 'abrupt';
@@ -222,11 +223,18 @@ const PRE_STOP_MAX_MS = 30_000;
  * send it no new flow once it is terminating and keep forwarding its established ones (weight 0).
  */
 export async function backendRolloutTrial(ctx: ScenarioContext, lab: IpvsLab, joinNode: number, tag: string): Promise<RolloutTrial> {
+  const capture = Capture.fromEnv(ctx, tag, 900, 4);
+  const olds = [...lab.backends];
+  for (const [node, pod] of lab.lbs) capture?.lb(node, pod.ns);
+  for (const b of olds) capture?.backend(b.name, b.ns);
   const { short, keepAlive } = await startTrialLoad(ctx, lab, tag, 600, ROLLOUT_REQUESTS_PER_CONNECTION);
   const loadStart = performance.now() - LOSS_AT_SECONDS * 1000;
+  capture?.note(`load started ${((performance.now() - loadStart) / 1000).toFixed(2)} s ago`);
   const events: string[] = [];
-  const note = (what: string) => events.push(`${((performance.now() - loadStart) / 1000).toFixed(2)} ${what}`);
-  const olds = [...lab.backends];
+  const note = (what: string) => {
+    events.push(`${((performance.now() - loadStart) / 1000).toFixed(2)} ${what}`);
+    capture?.note(events[events.length - 1]);
+  };
   const drainSeconds: number[] = [];
   const preStopSeconds: number[] = [];
   const connectionsAtSignal: number[] = [];
@@ -235,6 +243,7 @@ export async function backendRolloutTrial(ctx: ScenarioContext, lab: IpvsLab, jo
   let join: { routeSeconds: number; connections: number } | undefined;
   for (const [i, old] of olds.entries()) {
     const fresh = await lab.addBackend(`${old.name}-v2`, old.node, ROLLOUT_SLOT + old.node);
+    capture?.backend(fresh.name, fresh.ns);
     lab.backends.push(fresh);
     lab.publishBackends([]);
     note(`${fresh.name} ready`);
@@ -271,6 +280,7 @@ export async function backendRolloutTrial(ctx: ScenarioContext, lab: IpvsLab, jo
       note(`LB on node ${joinNode} starting`);
       const started = performance.now();
       lab.lbs.set(joinNode, await lab.pods.start(lab.service, joinNode, LB_SLOT));
+      capture?.lb(joinNode, lab.lbs.get(joinNode)!.ns);
       const routed = await waitFor(() => routerNexthops(lab.prefix), (hops) => hops.includes(nodeIp(joinNode)), JOIN_TIMEOUT_MS, 100);
       if (!routed.ok) throw new Error(`the LB on node ${joinNode} did not join the route within ${JOIN_TIMEOUT_MS / 1000} s: [${routed.value}]`);
       const routeSeconds = (performance.now() - started) / 1000;
@@ -283,6 +293,7 @@ export async function backendRolloutTrial(ctx: ScenarioContext, lab: IpvsLab, jo
   short.end();
   keepAlive.end();
   const [shortResult, keepAliveResult] = await Promise.all([short, keepAlive]);
+  await capture?.stop();
   return {
     short: shortResult, keepAlive: keepAliveResult, replaced: olds.length, joinNode,
     joinRouteSeconds: join?.routeSeconds ?? NaN, newLbConnections: join?.connections ?? 0, propagationSeconds, terminatingFlows,
@@ -296,10 +307,18 @@ function schedules(ns: string, ip: string): boolean {
   return probe(ns, ['ipvsadm', '-Ln']).split('\n').map((l) => l.trim().split(/\s+/)).some((f) => f[0] === '->' && f[1]?.startsWith(`${ip}:`) && Number(f[3]) > 0);
 }
 
-/** The backend's own ESTABLISHED connections on the service's backend port (its socket table, not IPVS's, whose TUN entries outlive the flows). */
+/**
+ * The backend's own ESTABLISHED connections on the service's backend port (its socket table, not IPVS's, whose TUN entries outlive the flows).
+ * NaN when `ss` failed (its 5 s timeout in a loaded VM): not a 0, which would end the preStop with a connection still open
+ * (seen in a captured run: nginx's graceful quit then closed it as the client's next request was on its way, a reset).
+ */
 function backendConnections(lab: IpvsLab, backend: Backend): number {
   const port = lab.service.model.ports[0].backendPort;
-  return probe(backend.ns, ['ss', '-Htn', 'state', 'established', `sport = :${port}`]).split('\n').filter((l) => l.trim() !== '').length;
+  try {
+    return run(backend.ns, ['ss', '-Htn', 'state', 'established', `sport = :${port}`], { timeoutMs: 5_000 }).split('\n').filter((l) => l.trim() !== '').length;
+  } catch {
+    return NaN;
+  }
 }
 
 /** ESTABLISHED entries to `ip` in every running LB pod's IPVS connection table. */
@@ -335,7 +354,8 @@ export function describeTrial(t: LossTrial): string {
 /** Failed requests (and when), then answers slower than 1 s (and when they were sent). */
 function describeRequests(r: LoadResult): string {
   const errors = Object.entries(r.errors).map(([k, v]) => `${k}:${v}`).join(',');
-  return `${r.failed} of ${r.ok + r.failed} failed${r.failed ? ` (${errors} at ${r.errorTimes.join(',')} s)` : ''}, `
+  const flows = r.errorFlows?.length ? `; client ports ${r.errorFlows.map((f) => `${f.port} at ${f.at}`).join(', ')}` : '';
+  return `${r.failed} of ${r.ok + r.failed} failed${r.failed ? ` (${errors} at ${r.errorTimes.join(',')} s${flows})` : ''}, `
     + `${r.slow} slower than 1 s${r.slow ? ` (sent at ${r.slowTimes.join(',')} s; slowest ${r.maxMs} ms)` : ''}`;
 }
 

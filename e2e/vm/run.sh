@@ -22,6 +22,8 @@ if [[ $entry == lb-pod ]]; then
   set -- "$@" "$out/synth-in-cluster"
 fi
 case $entry in data-plane|lb-pod) images_json=$(bash e2e/vm/pod-images.sh); set -- "$@" "$images_json" ;; esac
+# The VM gets no environment from here: the e2e's own switches go in a file that in-vm.sh reads.
+for var in E2E_ONLY E2E_CAPTURE; do [[ -n ${!var:-} ]] && printf 'export %s=%q\n' "$var" "${!var}" >> "$out/e2e.env"; done
 echo "# booting the IPVS VM for $entry (logs and results: $out)"
 rc=0
 IPVS_VM_TIMEOUT=${IPVS_VM_TIMEOUT:-1800} bash scripts/ipvs-vm.sh --mem 3072 --cpus 2 --out "$out" e2e/vm/in-vm.sh "$entry" "$out/synth" "$@" || rc=$?
