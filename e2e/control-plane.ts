@@ -5,13 +5,14 @@
  * kernel nexthop per LB node, two services side by side, scaling 1 -> 4 -> 2, and withdrawal; on
  * FRR, a silent LB failure (the pod frozen) found by BFD (the library's default, 300 ms x 3: the LB
  * pods run the controller's BFD sessions, the reflector agents theirs); then the in-cluster
- * reflector placement through the NAT a cluster puts on its path, BFD included.
+ * reflector placement through the NAT a cluster puts on its path, BFD included. The eBGP variants
+ * run the same checks with the router in an AS of its own (UpstreamRouterOptions.asn).
  *
  * usage: control-plane.ts [SCENARIO-NAME-PART]
  */
 import * as fs from 'node:fs';
 import { RouterDaemon } from '../lib';
-import { LbPod, LbPods, signalPod, SOURCE_CLI, startClusterApi, startReflectors, startRouter } from './lib/daemons';
+import { LbPod, LbPods, routerAsPaths, signalPod, SOURCE_CLI, startClusterApi, startReflectors, startRouter } from './lib/daemons';
 import { runScenarios, ScenarioContext } from './lib/harness';
 import { inClusterReflector } from './lib/in-cluster-reflector';
 import { createLab, nodeIp, routerNexthops } from './lib/lab';
@@ -24,17 +25,28 @@ const CHANGE_MS = 20_000;
 
 const expectedHops = (nodes: number[]) => nodes.map(nodeIp).sort();
 
-async function fig12(daemon: RouterDaemon, ctx: ScenarioContext): Promise<void> {
+/** Every BGP path the router holds for `prefix` came over eBGP: its AS path is the cluster's AS. */
+function learnedOverEbgp(daemon: RouterDaemon, prefix: string, clusterAsn: number): [boolean, string] {
+  const paths = routerAsPaths(daemon, prefix);
+  return [paths.length > 0 && paths.every((p) => p === String(clusterAsn)), `AS paths of the router's ${paths.length} path(s) for ${prefix}: [${paths.join('; ')}], want each ${clusterAsn}`];
+}
+
+/** The router's AS in the eBGP variant: not the cluster's (65021), so reflectors and router peer over eBGP. */
+const ROUTER_EBGP_ASN = 65099;
+
+/** `routerAsn`: the router in its own AS (eBGP with the reflectors); unset, the paper's one iBGP AS. */
+async function fig12(daemon: RouterDaemon, ctx: ScenarioContext, routerAsn?: number): Promise<void> {
   const { checks, procs, workDir } = ctx;
+  const label = routerAsn === undefined ? daemon : `${daemon} eBGP (router AS ${routerAsn})`;
   // BFD on, the library's default (the VM labs run without it: e2e/lib/synth.ts).
-  const synth = synthesize(daemon, PAPER_SERVICES, undefined, {}, { bfd: true });
+  const synth = synthesize(daemon, PAPER_SERVICES, undefined, routerAsn === undefined ? {} : { asn: routerAsn }, { bfd: true });
   try {
     const [web1, web2] = PAPER_SERVICES.map((s) => synth.services.get(s.name)!);
     const expectRoute = async (what: string, service: typeof web1, nodes: number[], timeoutMs = CHANGE_MS) => {
       const prefix = service.model.prefixes[0];
       const want = expectedHops(nodes).join(' ');
       const result = await waitFor(() => routerNexthops(prefix).join(' '), (v) => v === want, timeoutMs);
-      checks.check(`${daemon}: ${what}: router's kernel route ${prefix} has ${nodes.length} nexthop(s)`, result.ok,
+      checks.check(`${label}: ${what}: router's kernel route ${prefix} has ${nodes.length} nexthop(s)`, result.ok,
         `got [${result.value}] want [${want}] after ${(result.ms / 1000).toFixed(2)} s`);
     };
 
@@ -49,6 +61,7 @@ async function fig12(daemon: RouterDaemon, ctx: ScenarioContext): Promise<void> 
 
     await expectRoute('web1 with 3 LBs', web1, [1, 2, 3], CONVERGE_MS);
     await expectRoute('web2 with 2 LBs, side by side', web2, [1, 2]);
+    if (routerAsn !== undefined) checks.check(`${label}: the router learned the paths over eBGP`, ...learnedOverEbgp(daemon, web1.model.prefixes[0], synth.services.get('web1')!.model.asn));
 
     // Every path reaches the router through each reflector (add-paths), so losing one loses none.
     procs.signal(reflectors.get('rr1')!, 'SIGKILL');
@@ -81,7 +94,7 @@ async function fig12(daemon: RouterDaemon, ctx: ScenarioContext): Promise<void> 
       const gone = await waitFor(() => routerNexthops(web1.model.prefixes[0]), (hops) => !hops.includes(nodeIp(2)), (hold + 5) * 1000, 10);
       signalPod(pod, 'SIGCONT');
       const back = await waitFor(() => routerNexthops(web1.model.prefixes[0]).join(' '), (v) => v === expectedHops([1, 2]).join(' '), CHANGE_MS, 50);
-      checks.check(`${daemon}: silent failure (web1's LB pod on node 2 frozen, ${frozen} processes): BFD takes its path off the router in under 2 s, not the ${hold} s hold time; thawed, it returns`,
+      checks.check(`${label}: silent failure (web1's LB pod on node 2 frozen, ${frozen} processes): BFD takes its path off the router in under 2 s, not the ${hold} s hold time; thawed, it returns`,
         up && gone.ok && gone.ms < 2000 && back.ok,
         `BFD ${up ? 'up' : 'not up'} before; path gone after ${(gone.ms / 1000).toFixed(2)} s${gone.ok ? '' : ' (not gone)'}; back after ${(back.ms / 1000).toFixed(2)} s${back.ok ? '' : ' (not back)'}`);
     }
@@ -93,6 +106,8 @@ async function fig12(daemon: RouterDaemon, ctx: ScenarioContext): Promise<void> 
 const SCENARIOS: [string, (ctx: ScenarioContext) => Promise<void>][] = [
   ['Fig. 12 on FRR', (ctx) => fig12(RouterDaemon.FRR, ctx)],
   ['Fig. 12 on BIRD', (ctx) => fig12(RouterDaemon.BIRD, ctx)],
+  ['Fig. 12 on FRR, eBGP', (ctx) => fig12(RouterDaemon.FRR, ctx, ROUTER_EBGP_ASN)],
+  ['Fig. 12 on BIRD, eBGP', (ctx) => fig12(RouterDaemon.BIRD, ctx, ROUTER_EBGP_ASN)],
   ['in-cluster reflector behind ClusterIP DNAT and node SNAT', inClusterReflector],
 ];
 // An argument picks the scenarios whose names contain it (`in-cluster`); none runs them all.

@@ -2,11 +2,12 @@ import { IConstruct } from 'constructs';
 import { sameBgpPassword } from './bgp-password';
 import { invalidField } from './errors';
 import { Cidr, cidrContains, cidrsOverlap, overlappingPairs, parseAddress, parseCidr } from './ip';
+import { RouterDaemon } from './model';
 import { ILoadBalancerService, IRouteReflector, IUpstreamRouter } from './topology-interfaces';
 import { checkCidr, firstWithSameKey } from './validate';
 
 /**
- * The checks that span constructs: one AS, one TCP-MD5 key per speaker's reflector sessions, path
+ * The checks that span constructs: one AS per reflector's LB pods and per router's reflectors, eBGP only where it works, one TCP-MD5 key per speaker's reflector sessions, path
  * counts against LB counts, distinct peers, and prefixes that collide with pod networks, speakers or
  * other services. They run at synth time (`node.addValidation`), once every construct has
  * registered with the others; each construct reports what is wrong from its own side.
@@ -25,9 +26,6 @@ export function reflectorTopologyErrors(reflector: IRouteReflector, routers: rea
   }
   for (const service of reflector.loadBalancerServices()) {
     errors.push(...tooFewPaths(reflector, 'sendMax', reflector.sendMax, service, `the router would learn only ${reflector.sendMax} of their paths`));
-  }
-  for (const router of routers) {
-    errors.push(...differentAsn(reflector, reflector.asn, `router '${router.routerName}'`, router.asn, ONE_AS, `give the router asn ${reflector.asn}`));
   }
   errors.push(...peerCollisions(reflector, routers));
   return errors;
@@ -75,10 +73,13 @@ export interface RouterPaths {
 }
 
 /**
- * An upstream router: its reflectors (distinct from each other and from it, one key, one AS) and,
+ * An upstream router: its reflectors (distinct from each other and from it, one key, one AS; eBGP
+ * with them only where it works: see ebgpErrors) and,
  * when it has a path limit (`paths`), the LB counts of its services.
  */
-export function routerTopologyErrors(router: IUpstreamRouter, reflectors: IRouteReflector[], paths: RouterPaths | undefined): string[] {
+export function routerTopologyErrors(
+  router: IUpstreamRouter, daemon: RouterDaemon, reflectors: IRouteReflector[], paths: RouterPaths | undefined,
+): string[] {
   const errors: string[] = [];
   const sameAddresses = firstWithSameKey(reflectors, r => r.address);
   const sameIds = firstWithSameKey(reflectors, r => r.routerId);
@@ -104,7 +105,33 @@ export function routerTopologyErrors(router: IUpstreamRouter, reflectors: IRoute
   }
   for (const reflector of reflectors) {
     errors.push(...mixedBgpPasswords(router, reflectors, reflector, 'a router'));
-    errors.push(...differentAsn(router, router.asn, `route reflector '${reflector.reflectorName}'`, reflector.asn, ONE_AS, `set asn to ${reflector.asn} or leave it unset`));
+  }
+  // One neighbor AS: the router's multipath takes equal paths from one AS (iBGP, or eBGP without multipath-relax).
+  const otherAs = reflectors.find(r => r.asn !== reflectors[0].asn);
+  if (otherAs) {
+    errors.push(invalidField(router, 'routeReflectors', reflectors.map(r => r.reflectorName), `are in more than one AS ('${reflectors[0].reflectorName}' AS ${reflectors[0].asn}, '${otherAs.reflectorName}' AS ${otherAs.asn}); a router's reflectors are one AS, the cluster's, so all their paths are equal`,
+      `give every reflector of this router asn ${reflectors[0].asn}`));
+  }
+  errors.push(...ebgpErrors(router, daemon, reflectors));
+  return errors;
+}
+
+/**
+ * eBGP between a router and its reflectors (the router's `asn` is not theirs): the reflectors pass
+ * each LB's path on with its next hop unchanged (the LB's node, a third party on the shared
+ * segment), and the router installs them as one multipath route. Refused where that cannot work.
+ */
+function ebgpErrors(router: IUpstreamRouter, daemon: RouterDaemon, reflectors: IRouteReflector[]): string[] {
+  const errors: string[] = [];
+  const external = reflectors.filter(r => r.asn !== router.asn);
+  if (external.length === 0) return errors;
+  if (daemon === RouterDaemon.GOBGP_ZEBRA) {
+    errors.push(invalidField(router, 'asn', router.asn, `differs from the reflectors' AS ${external[0].asn}, and an eBGP gobgpd + zebra router is not supported: gobgpd 3.10 (Debian 12's) crashes against FRR 8.4's zebra, so its eBGP multipath could not be measured`,
+      `use daemon: RouterDaemon.FRR or RouterDaemon.BIRD for eBGP, or give the router asn ${external[0].asn} (iBGP)`));
+  }
+  for (const reflector of external.filter(r => r.placement.isInCluster)) {
+    errors.push(invalidField(router, 'asn', router.asn, `differs from in-cluster route reflector '${reflector.reflectorName}' AS ${reflector.asn}: eBGP is single-hop (TTL 1), and the reflector pod's session crosses its node (SNAT), which is a routed hop, so neither side's packets would arrive`,
+      `give the router asn ${reflector.asn} (iBGP, as the paper), or run the reflector standalone on the router's segment (placement: ReflectorPlacement.standalone())`));
   }
   return errors;
 }
@@ -114,7 +141,6 @@ export function registerService(service: ILoadBalancerService): void {
   servicesOfApp(service).services.push(service);
 }
 
-const ONE_AS = 'the topology is one iBGP AS';
 const SEPARATE_REFLECTORS = 'give every route reflector its own address, and list each one once';
 
 /** iBGP: `scope`, at `asn`, and its peer are in one AS. */

@@ -26,7 +26,11 @@ export interface UpstreamRouterOptions {
    */
   readonly routerId?: string;
   /**
-   * AS number; iBGP, so it must be the reflectors' AS.
+   * AS number. The reflectors' AS (the default): iBGP, as in the paper. Another AS: eBGP with the
+   * reflectors, which pass every LB's path on with its next hop unchanged (the LB's node, on the
+   * router's segment), and the router installs them as one multipath route (docs/design.md,
+   * "eBGP to the upstream router"). FRR and BIRD routers with standalone reflectors only: a
+   * gobgpd + zebra router, or an in-cluster reflector, is refused at synth.
    * @default the reflectors' AS
    */
   readonly asn?: number;
@@ -149,7 +153,7 @@ export class UpstreamRouterConfig extends Construct implements IUpstreamRouter {
     }
     // gobgpd + zebra has no path limit: zebra installs every path it is given.
     const paths = () => (this.daemon === RouterDaemon.GOBGP_ZEBRA ? undefined : { maximumPaths: this.maximumPaths, services: this.services() });
-    this.node.addValidation({ validate: () => routerTopologyErrors(this, this.reflectors, paths()) });
+    this.node.addValidation({ validate: () => routerTopologyErrors(this, this.daemon, this.reflectors, paths()) });
   }
 
   /** The router model, complete once every service has registered with the reflectors. */

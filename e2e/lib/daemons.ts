@@ -57,6 +57,20 @@ export async function startRouter(procs: ProcessSet, synth: Synthesized, daemon:
   run(ROUTER_NS, ['vtysh', '--vty_socket', dir, '-f', path.join(synth.routerDir, 'frr.conf')]);
 }
 
+/**
+ * The AS paths of the router's BGP paths for `prefix`, from the daemon's own CLI: empty for an
+ * iBGP path (same AS), the reflectors' AS for an eBGP one. One entry per path the router holds.
+ */
+export function routerAsPaths(daemon: RouterDaemon, prefix: string): string[] {
+  if (daemon === RouterDaemon.BIRD) {
+    const out = probe(ROUTER_NS, ['birdc', '-s', path.join(BIRD_RUN_DIR, 'bird.ctl'), 'show', 'route', 'for', prefix, 'all']);
+    return [...out.matchAll(/BGP\.as_path:(.*)/g)].map((m) => m[1].trim());
+  }
+  const out = probe(ROUTER_NS, ['vtysh', '--vty_socket', FRR_RUN_DIR, '-c', `show bgp ipv4 unicast ${prefix} json`]);
+  const paths = (JSON.parse(out || '{}').paths ?? []) as { aspath?: { string?: string } }[];
+  return paths.map((p) => (p.aspath?.string ?? '').replace(/^Local$/, ''));
+}
+
 /** Enabled daemons (zebra always) and their options, from FRR's `daemons` file. */
 export function frrDaemonOptions(text: string): Map<string, string[]> {
   const vars = new Map<string, string>();

@@ -28,6 +28,9 @@ const ROUTER_BFD_PROFILE = 'ecmp-lb-routers';
  *   reflector's segment) from a profile on the peer group; the reflector's daemons file enables bfdd.
  *   A router with BFD (`router.bfd`) gets it from a profile per set of timers: single-hop,
  *   which bgpd picks for an iBGP neighbor on a connected network.
+ * - eBGP router (its AS is not the reflector's): not a reflector client (FRR reflects to iBGP peers
+ *   only) but an external peer with `attribute-unchanged next-hop`, so each LB path keeps its node
+ *   as next hop instead of bgpd's own address.
  */
 export function renderFrrReflector(model: RouteReflectorModel): string {
   const { holdTimeSeconds, keepaliveSeconds } = model.timers;
@@ -78,7 +81,8 @@ export function renderFrrReflector(model: RouteReflectorModel): string {
       ...(limit ? [`  neighbor ${group} maximum-prefix ${limit.maxPrefixes}`] : []),
       ...model.routers.flatMap(router => [
         `  neighbor ${router.address} activate`,
-        `  neighbor ${router.address} route-reflector-client`,
+        // eBGP (the router in another AS): no reflection, and the LB's next hop kept, not bgpd's own.
+        ...(router.asn === model.asn ? [`  neighbor ${router.address} route-reflector-client`] : [`  neighbor ${router.address} attribute-unchanged next-hop`]),
         // Without it the router learns only the best path, not one per LB.
         `  neighbor ${router.address} addpath-tx-all-paths`,
         ...(model.filterPrefixes ? [`  neighbor ${router.address} route-map ${ROUTERS_ROUTE_MAP} in`] : []),

@@ -38,7 +38,7 @@ export function renderTopology(model: TopologySummaryModel): string {
     ...model.routers.map(r => `  router_${id(r.name)}["router ${r.name}<br/>${r.address}<br/>AS ${r.asn}, ${r.daemon}, max ${r.maximumPaths} paths"]`),
     ...model.reflectors.map(r => `  rr_${id(r.name)}["route reflector ${r.name}<br/>${r.address} (${r.placement})<br/>cluster-id ${r.clusterId}, send-max ${r.sendMax}"]`),
     ...model.services.map(s => `  svc_${id(s.name)}["service ${s.namespace}/${s.name}<br/>${s.prefixes.join(', ')}<br/>${s.lbCount} LB pods, ${s.scheduler}/${s.forwardingMethod}"]`),
-    ...model.reflectors.flatMap(rr => model.routers.map(r => `  rr_${id(rr.name)} -- "iBGP, add-paths" --> router_${id(r.name)}`)),
+    ...model.reflectors.flatMap(rr => model.routers.map(r => `  rr_${id(rr.name)} -- "${rr.asn === r.asn ? 'iBGP' : 'eBGP'}, add-paths" --> router_${id(r.name)}`)),
     ...model.services.flatMap(s => s.reflectors.map(rr => `  svc_${id(s.name)} -- "${s.lbCount} paths" --> rr_${id(rr)}`)),
     '```',
     '',
@@ -46,7 +46,7 @@ export function renderTopology(model: TopologySummaryModel): string {
     '',
     '| name | address | AS | daemon | maximum paths | ECMP hashing | BFD with the reflectors |',
     '| --- | --- | --- | --- | --- | --- | --- |',
-    ...model.routers.map(r => `| ${r.name} | ${r.address} | ${r.asn} | ${r.daemon} | ${r.maximumPaths} | ${r.hashing} | ${r.reflectorsBfd} |`),
+    ...model.routers.map(r => `| ${r.name} | ${r.address} | ${r.asn}${ebgpRouter(model, r) ? ' (eBGP)' : ''} | ${r.daemon} | ${r.maximumPaths} | ${r.hashing} | ${r.reflectorsBfd} |`),
     '',
     '## Route reflectors',
     '',
@@ -75,4 +75,9 @@ export function renderTopology(model: TopologySummaryModel): string {
 /** Mermaid node ids: names are DNS labels, only `-` needs replacing. */
 function id(name: string): string {
   return name.replace(/-/g, '_');
+}
+
+/** A router in another AS than its reflectors: it peers with them over eBGP (docs/design.md). */
+function ebgpRouter(model: TopologySummaryModel, router: TopologySummaryModel['routers'][number]): boolean {
+  return model.reflectors.some(rr => router.reflectors.includes(rr.address) && rr.asn !== router.asn);
 }
