@@ -74,7 +74,9 @@ describe('eBGP to the upstream router (its asn differs from the cluster\'s)', ()
   });
 
   test('TOPOLOGY.md says which routers peer over eBGP', () => {
-    expect(synthEbgp({ daemon: RouterDaemon.BIRD }).get('TOPOLOGY.md')).toContain('65099 (eBGP)');
+    const summary = synthEbgp({ daemon: RouterDaemon.BIRD }).get('TOPOLOGY.md')!;
+    expect(summary).toContain('| 65099 (eBGP) |');
+    expect(summary).toContain('rr_rr1 -- "eBGP, add-paths" --> router_router');
     expect(synthEbgp({ asn: undefined }).get('TOPOLOGY.md')).not.toContain('eBGP');
   });
 
