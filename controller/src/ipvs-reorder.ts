@@ -13,6 +13,15 @@ export interface IpvsReordererOptions {
 }
 
 /**
+ * keepalived's log line when it removes a real server that is not there:
+ * `IPVS cmd IP_VS_SO_SET_DELDEST(1160) error: No such destination(2) (198.19.10.1:tcp:80 -> 198.18.0.31:8080)`.
+ */
+const MISSED_REMOVAL = /IP_VS_SO_SET_DELDEST\(\d+\) error: No such destination\(\d+\) \((.+):(tcp|udp):(\d+) -> (\S+)\)/;
+const IPVSADM_PROTOCOL: Record<string, string> = { tcp: '-t', udp: '-u' };
+/** ipvsadm's message for a delete of a real server that is not there (libipvs `ipvs_strerror`). */
+const NO_SUCH_DESTINATION = /No such destination/i;
+
+/**
  * Puts this namespace's `mh` real servers in canonical order (ipvs-order.ts) with ipvsadm, one
  * server at a time: delete, then add it again with the weight and forwarding method it had.
  *
@@ -41,15 +50,6 @@ export interface IpvsReordererOptions {
  * it between the two commands, its removal fails and the add brings it back: `noteKeepalivedLine`
  * sees that failure in keepalived's log and removes it once the move is over.
  */
-/**
- * keepalived's log line when it removes a real server that is not there:
- * `IPVS cmd IP_VS_SO_SET_DELDEST(1160) error: No such destination(2) (198.19.10.1:tcp:80 -> 198.18.0.31:8080)`.
- */
-const MISSED_REMOVAL = /IP_VS_SO_SET_DELDEST\(\d+\) error: No such destination\(\d+\) \((.+):(tcp|udp):(\d+) -> (\S+)\)/;
-const IPVSADM_PROTOCOL: Record<string, string> = { tcp: '-t', udp: '-u' };
-/** ipvsadm's message for a delete of a real server that is not there (libipvs `ipvs_strerror`). */
-const NO_SUCH_DESTINATION = /No such destination/i;
-
 export class IpvsReorderer {
   /** Passes and removals run one after another, never interleaved. */
   private queue: Promise<void> = Promise.resolve();
@@ -59,6 +59,22 @@ export class IpvsReorderer {
   /** One pass: read IPVS, move what is out of order, read again and log what was done. */
   reorder(): Promise<void> {
     return this.enqueue(() => this.pass());
+  }
+
+  /**
+   * Empties this namespace's IPVS; called once, before keepalived first starts. IPVS belongs to the
+   * pod's network namespace and outlives a restarted ipvs container: the table the last keepalived
+   * left would count as serving, and be announced, before the new keepalived has built its own
+   * (whose `lvs_flush` then empties it anyway). Nothing when the kernel has no IPVS or it is empty.
+   */
+  clear(): Promise<void> {
+    return this.enqueue(async () => {
+      const table = readProcIpvs(this.options.procFile);
+      if (!table?.length) return;
+      if (await this.ipvsadm(['-C'], 'error')) {
+        this.options.log.log('info', 'cleared the IPVS table an earlier container left', { virtualServices: table.length });
+      }
+    });
   }
 
   /**
@@ -135,7 +151,7 @@ export class IpvsReorderer {
       return true;
     } catch (err) {
       const e = err as { stderr?: string; message: string };
-      this.options.log.log(failureLevel, 'ipvsadm failed while reordering', { args, error: (e.stderr || e.message).trim() });
+      this.options.log.log(failureLevel, 'ipvsadm failed', { args, error: (e.stderr || e.message).trim() });
       return false;
     }
   }

@@ -44,6 +44,7 @@ export async function runController(options: RunControllerOptions): Promise<{ do
 
   const metrics = new ControllerMetrics({ processMetrics: true });
   const ipvsReorderer = new IpvsReorderer({ log });
+  await ipvsReorderer.clear();
   const keepalived = new KeepalivedSupervisor({
     configPath: path.join(runDir, LB_POD_FILES.keepalivedConfig), runDir, log, metrics, binary: options.keepalivedBinary,
     onLogLine: (line) => ipvsReorderer.noteKeepalivedLine(line),

@@ -35,3 +35,25 @@ describe('IpvsReorderer.noteKeepalivedLine', () => {
     expect(calls()).toEqual([]);
   });
 });
+
+describe('IpvsReorderer.clear', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ecmp-clear-'));
+  const calls = path.join(dir, 'calls');
+  fs.writeFileSync(path.join(dir, 'ipvsadm'), `#!/bin/sh\necho "$*" >> ${calls}\n`, { mode: 0o755 });
+  const header = 'IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port Forward Weight ActiveConn InActConn\n';
+  const clearWith = async (table: string | undefined) => {
+    fs.rmSync(calls, { force: true });
+    const procFile = path.join(dir, 'ip_vs');
+    if (table === undefined) fs.rmSync(procFile, { force: true });
+    else fs.writeFileSync(procFile, header + table);
+    await new IpvsReorderer({ log: silentLogger, ipvsadm: path.join(dir, 'ipvsadm'), procFile }).clear();
+    return fs.existsSync(calls) ? fs.readFileSync(calls, 'utf8').trim().split('\n') : [];
+  };
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test('empties a table an earlier container left, and leaves an empty table or a kernel without IPVS alone', async () => {
+    expect(await clearWith('TCP  C6130A01:0050 mh\n  -> C6120501:1F90      Masq    1      0          0\n')).toEqual(['-C']);
+    expect(await clearWith('')).toEqual([]);
+    expect(await clearWith(undefined)).toEqual([]);
+  });
+});
