@@ -108,7 +108,9 @@ const SCENARIOS: [string, (ctx: ScenarioContext) => Promise<void>][] = [
   ['Fig. 12 on BIRD', (ctx) => fig12(RouterDaemon.BIRD, ctx)],
   ['Fig. 12 on FRR, eBGP', (ctx) => fig12(RouterDaemon.FRR, ctx, ROUTER_EBGP_ASN)],
   ['Fig. 12 on BIRD, eBGP', (ctx) => fig12(RouterDaemon.BIRD, ctx, ROUTER_EBGP_ASN)],
-  ['in-cluster reflector behind ClusterIP DNAT and node SNAT', inClusterReflector],
+  ['in-cluster reflector behind ClusterIP DNAT and node SNAT', (ctx) => inClusterReflector(ctx)],
+  ['in-cluster reflector behind ClusterIP DNAT and node SNAT, eBGP, FRR', (ctx) => inClusterReflector(ctx, ROUTER_EBGP_ASN, RouterDaemon.FRR)],
+  ['in-cluster reflector behind ClusterIP DNAT and node SNAT, eBGP, BIRD', (ctx) => inClusterReflector(ctx, ROUTER_EBGP_ASN, RouterDaemon.BIRD)],
 ];
 // An argument picks the scenarios whose names contain it (`in-cluster`); none runs them all.
 const only = process.argv[2];

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # npm run e2e: the synthesized topology on the real daemons. Needs root (network namespaces).
 #   1. control plane on this host, in network namespaces: Fig. 12 on FRR (with a frozen LB pod found by BFD), then on BIRD,
-#      both again with the router in another AS (eBGP), then the in-cluster reflector (~70 s);
+#      both again with the router in another AS (eBGP), then the in-cluster reflector, also over eBGP with FRR and BIRD (~90 s);
 #   2. data plane with real IPVS inside the IPVS VM: traffic spread, graceful scale-down, withdrawal (~5-8 min).
 # E2E_LOG_DIR=DIR keeps every daemon's log. Exit status: non-zero if any check failed.
 set -uo pipefail

@@ -6,6 +6,12 @@ import { containerSecurity, NOBODY, podSecurity } from './pod-security';
 import * as k8s from '../imports/k8s';
 
 /** What the workload of an in-cluster route reflector is made of. */
+/**
+ * eBGP with an in-cluster reflector: its pod's packets cross its node (one routed hop) to the router
+ * on the node's segment, and the router's cross it back: TTL 2 both ways (measured: 1 never connects).
+ */
+export const IN_CLUSTER_EBGP_TTL = 2;
+
 export interface InClusterReflectorWorkload {
   /** The reflector's name: its objects are `<name>-gobgpd` and the Service `<name>-bgp`. */
   readonly reflectorName: string;

@@ -66,6 +66,12 @@ export interface BgpNeighborModel {
    * `direct` requires); absent: none, the BGP hold time finds a dead peer.
    */
   readonly bfd?: BfdModel;
+  /**
+   * eBGP across this many hops (IP TTL), for an in-cluster reflector and a router in another AS:
+   * the session crosses the reflector's node (SNAT), a routed hop, so single-hop eBGP's TTL 1 dies
+   * there. Absent: directly connected (iBGP, or single-hop eBGP).
+   */
+  readonly ebgpMultihopTtl?: number;
 }
 
 /** gobgpd route reflector (paper appendix C). */

@@ -4,7 +4,7 @@ import { BgpPassword, checkBgpPassword } from './bgp-password';
 import { ConfigFile } from './config-file';
 import { throwInvalid } from './errors';
 import { ImageName, imageReference } from './images';
-import { addInClusterReflector } from './in-cluster-reflector';
+import { addInClusterReflector, IN_CLUSTER_EBGP_TTL } from './in-cluster-reflector';
 import { cidrContains, overlappingPairs, parseAddress } from './ip';
 import { AddressFamily, BfdModel, BGP_PASSWORD_PLACEHOLDER, BgpNeighborModel, BgpTimersModel, ReflectorPeerModel, RouteReflectorModel } from './model';
 import { checkObjectNamesOnce } from './object-names';
@@ -280,6 +280,7 @@ export class RouteReflector extends Construct implements IRouteReflector {
     }
     const routers: BgpNeighborModel[] = this.routers.map(r => ({
       address: r.address, asn: r.asn, description: `router-${r.routerName}`, passive: false,
+      ...(this.placement.isInCluster && r.asn !== this.asn ? { ebgpMultihopTtl: IN_CLUSTER_EBGP_TTL } : {}),
       // Both ends must run it: a router without BFD (gobgpd + zebra, or bfd: false) gets no session.
       ...(this.routerBfd && r.bfd ? { bfd: this.routerBfd } : {}),
     }));

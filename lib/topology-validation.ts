@@ -129,10 +129,6 @@ function ebgpErrors(router: IUpstreamRouter, daemon: RouterDaemon, reflectors: I
     errors.push(invalidField(router, 'asn', router.asn, `differs from the reflectors' AS ${external[0].asn}, and an eBGP gobgpd + zebra router is not supported: gobgpd 3.10 (Debian 12's) crashes against FRR 8.4's zebra, so its eBGP multipath could not be measured`,
       `use daemon: RouterDaemon.FRR or RouterDaemon.BIRD for eBGP, or give the router asn ${external[0].asn} (iBGP)`));
   }
-  for (const reflector of external.filter(r => r.placement.isInCluster)) {
-    errors.push(invalidField(router, 'asn', router.asn, `differs from in-cluster route reflector '${reflector.reflectorName}' AS ${reflector.asn}: eBGP is single-hop (TTL 1), and the reflector pod's session crosses its node (SNAT), a routed hop that drops both sides' packets (measured: the session never comes up)`,
-      `give the router asn ${reflector.asn} (iBGP, as the paper), or run the reflector standalone on the router's segment (placement: ReflectorPlacement.standalone())`));
-  }
   return errors;
 }
 

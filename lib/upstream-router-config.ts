@@ -1,6 +1,7 @@
 import { Construct } from 'constructs';
 import { ConfigFile } from './config-file';
 import { throwInvalid } from './errors';
+import { IN_CLUSTER_EBGP_TTL } from './in-cluster-reflector';
 import { AddressFamily, BGP_PASSWORD_PLACEHOLDER, RESILIENT_MEMBERS_PER_HOP, RESILIENT_ROUTE_PROTOCOL, RESILIENT_SOURCE_TABLE, ResilientHashingModel, RouterDaemon, UpstreamRouterModel } from './model';
 import { renderBirdRouter } from './renderers/bird';
 import { renderFrrRouter, renderFrrDaemons, renderZebraRouter } from './renderers/frr';
@@ -29,8 +30,9 @@ export interface UpstreamRouterOptions {
    * AS number. The reflectors' AS (the default): iBGP, as in the paper. Another AS: eBGP with the
    * reflectors, which pass every LB's path on with its next hop unchanged (the LB's node, on the
    * router's segment), and the router installs them as one multipath route (docs/design.md,
-   * "eBGP to the upstream router"). FRR and BIRD routers with standalone reflectors only: a
-   * gobgpd + zebra router, or an in-cluster reflector, is refused at synth.
+   * "eBGP to the upstream router"). FRR and BIRD routers only: a gobgpd + zebra router is refused
+   * at synth. With an in-cluster reflector the session is eBGP multihop (TTL 2), as it crosses the
+   * reflector's node.
    * @default the reflectors' AS
    */
   readonly asn?: number;
@@ -170,6 +172,7 @@ export class UpstreamRouterConfig extends Construct implements IUpstreamRouter {
         description: `rr-${r.reflectorName}`,
         // An in-cluster reflector sits behind the CNI's SNAT: only it can open the session.
         passive: r.placement.isInCluster,
+        ...(r.placement.isInCluster && r.asn !== this.asn ? { ebgpMultihopTtl: IN_CLUSTER_EBGP_TTL } : {}),
         ...(this.bfd && r.routerBfd ? { bfd: { minIntervalMs: r.routerBfd.minIntervalMs, multiplier: r.routerBfd.multiplier } } : {}),
       })),
       maximumPaths: this.maximumPaths,

@@ -85,9 +85,28 @@ describe('eBGP to the upstream router (its asn differs from the cluster\'s)', ()
       /UpstreamRouterConfig 'ecmp\/router': asn 65099 differs from the reflectors' AS 65021, and an eBGP gobgpd \+ zebra router is not supported.*Fix: use daemon: RouterDaemon\.FRR or RouterDaemon\.BIRD for eBGP, or give the router asn 65021/);
   });
 
-  test('refused: eBGP with an in-cluster reflector (single-hop eBGP through the node\'s SNAT)', () => {
-    expect(() => synthEbgp({}, { address: '198.18.0.11', placement: ReflectorPlacement.inCluster({ nodeName: 'n1' }) })).toThrow(
-      /UpstreamRouterConfig 'ecmp\/router': asn 65099 differs from in-cluster route reflector 'rr1' AS 65021: eBGP is single-hop.*Fix: give the router asn 65021/);
+  test('in-cluster reflector: eBGP multihop (TTL 2, through its node) on both ends; BIRD resolves the next hops recursively, as it refuses gateway direct on multihop', () => {
+    const inCluster = { address: '198.18.0.11', placement: ReflectorPlacement.inCluster({ nodeName: 'n1' }) };
+    const { manifests, files } = (() => {
+      const { app } = testTopology({ topology: { routeReflectors: [{ name: 'rr1', ...inCluster }], upstreamRouters: [{ name: 'router', address: '198.18.0.110', asn: ROUTER_ASN, daemon: RouterDaemon.FRR }] } });
+      return synthToDisk(app);
+    })();
+    const gobgpd = manifests.find(m => m.kind === 'ConfigMap' && m.metadata.name === 'rr1-gobgpd').data['gobgpd.toml'];
+    expect((parseToml(gobgpd) as any).neighbors[0]['ebgp-multihop']).toEqual({ config: { 'enabled': true, 'multihop-ttl': 2 } });
+    expect(checkGobgpd(gobgpd).code).toBe(0);
+    const frr = files.get('routers/router/frr.conf')!;
+    expect(frr).toContain(' neighbor 198.18.0.11 passive\n neighbor 198.18.0.11 ebgp-multihop 2\n');
+    expect(checkFrr(frr)).toEqual({ code: 0, output: '' });
+    const bird = synthEbgp({ daemon: RouterDaemon.BIRD }, inCluster).get('routers/router/bird.conf')!;
+    expect(bird).toContain('protocol direct {\n  ipv4;\n}\n');
+    expect(bird).toContain('    export where source = RTS_BGP;\n');
+    expect(bird).toContain('  neighbor 198.18.0.11 as 65021;\n  multihop 2;\n');
+    expect(bird).toContain('    gateway recursive;\n    igp table master4;\n');
+    expect(bird).not.toContain('direct;');
+    expect(bird).toMatchSnapshot();
+    expect(checkBird(bird).code).toBe(0);
+    // A standalone reflector stays single-hop.
+    expect(synthEbgp({ daemon: RouterDaemon.BIRD }).get('routers/router/bird.conf')).not.toContain('multihop');
   });
 
   test('refused: a router whose reflectors are in two ASes', () => {

@@ -26,7 +26,7 @@ const EXABGP_ENV = { 'exabgp.daemon.user': 'root', 'exabgp.log.destination': 'st
 export const FRR_RUN_DIR = path.join(os.tmpdir(), 'ecmp-e2e-frr');
 
 /** The BIRD router's control socket and pid file. */
-const BIRD_RUN_DIR = path.join(os.tmpdir(), 'ecmp-e2e-bird');
+export const BIRD_RUN_DIR = path.join(os.tmpdir(), 'ecmp-e2e-bird');
 
 /** FRR's zebra + bgpd from the generated `frr.conf` and `daemons`, or BIRD from `bird.conf`; kernel settings from `99-ecmp-router.conf`. */
 export async function startRouter(procs: ProcessSet, synth: Synthesized, daemon: RouterDaemon): Promise<void> {

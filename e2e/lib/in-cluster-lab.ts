@@ -1,7 +1,9 @@
-import { FRR_RUN_DIR } from './daemons';
+import * as path from 'node:path';
+import { BIRD_RUN_DIR, FRR_RUN_DIR } from './daemons';
 import { nodeNs, ROUTER_NS } from './lab';
 import { probe, run } from './proc';
 import { ADDRESSES } from './synthesized';
+import { RouterDaemon } from '../../lib/model';
 
 /**
  * What the in-cluster reflector's scenarios share (the host's, e2e/lib/in-cluster-reflector.ts, and
@@ -55,7 +57,11 @@ export function gobgpNeighbors(ns: string): { address: string; state: string }[]
 }
 
 /** The FRR router's BGP state towards `peer` (`Established` when up), from its vtysh. */
-export function routerSessionState(peer: string): string {
+export function routerSessionState(peer: string, daemon: RouterDaemon = RouterDaemon.FRR): string {
+  if (daemon === RouterDaemon.BIRD) {
+    const bird = probe(ROUTER_NS, ['birdc', '-s', path.join(BIRD_RUN_DIR, 'bird.ctl'), 'show', 'protocols', 'all', `rr_${peer.replace(/[^0-9A-Za-z]/g, '_')}`]);
+    return /BGP state:\s+(\w+)/.exec(bird)?.[1] ?? bird.slice(0, 200);
+  }
   const out = probe(ROUTER_NS, ['vtysh', '--vty_socket', FRR_RUN_DIR, '-c', `show bgp neighbors ${peer} json`]);
   return /"bgpState":"(\w+)"/.exec(out)?.[1] ?? out.slice(0, 200);
 }

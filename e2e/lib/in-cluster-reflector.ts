@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { LbPod, LbPods, signalPod, SOURCE_CLI, startApiForwarder, startClusterApi, startRouter } from './daemons';
+import { LbPod, LbPods, routerAsPaths, signalPod, SOURCE_CLI, startApiForwarder, startClusterApi, startRouter } from './daemons';
 import { ScenarioContext } from './harness';
 import { CLUSTER_IP, clusterNat, gobgpNeighbors, REFLECTOR_NODE, REFLECTOR_POD_SLOT, REFLECTOR_SERVICE_NAME, routerSessionState } from './in-cluster-lab';
 import { addPod, createLab, nodeIp, routerNexthops } from './lab';
@@ -19,19 +19,30 @@ import { RouterDaemon } from '../../lib';
  * the reflector pod, where the agent runs its sessions from the pod's own address; a frozen LB pod
  * leaves the router within the BFD detection time.
  */
-export async function inClusterReflector(ctx: ScenarioContext): Promise<void> {
-  const { checks, procs, workDir } = ctx;
+export async function inClusterReflector(ctx: ScenarioContext, routerAsn?: number, daemon = RouterDaemon.FRR): Promise<void> {
+  const { checks: all, procs, workDir } = ctx;
+  // The eBGP variants' checks say so.
+  const checks = routerAsn === undefined ? all : { check: (what: string, ok: boolean, detail: string) => all.check(`eBGP (${daemon} router, AS ${routerAsn}): ${what}`, ok, detail) };
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'ecmp-e2e-incluster-'));
   ctx.onTeardown(() => fs.rmSync(outdir, { recursive: true, force: true }));
-  const { synth, reflectorConfig: config, servicePorts } = synthesizeInCluster(outdir, { bfd: true });
+  const { synth, reflectorConfig: config, servicePorts } = synthesizeInCluster(outdir, { bfd: true }, { asn: routerAsn, daemon });
   const agentConfig = JSON.parse(config['lb-pod-bindings.json']);
   checks.check('in-cluster reflector with BFD by default: its Service has UDP 4784 beside TCP 179, and its agent binds every pod address (the pod IP is not known at synth)',
     servicePorts.some((p) => p.protocol === 'udp' && p.port === 4784) && servicePorts.some((p) => p.protocol === 'tcp' && p.port === 179)
       && agentConfig.bfd?.localAddress === '0.0.0.0' && agentConfig.routerBfd === undefined,
     `Service ports ${JSON.stringify(servicePorts)}; agent bfd ${JSON.stringify(agentConfig.bfd)}, routerBfd ${JSON.stringify(agentConfig.routerBfd)}`);
-  const routerConf = fs.readFileSync(path.join(synth.routerDir, 'frr.conf'), 'utf8');
-  checks.check('router config: passive towards the in-cluster reflector at its node\'s address', routerConf.includes(` neighbor ${nodeIp(REFLECTOR_NODE)} passive\n`),
-    routerConf.split('\n').filter((l) => l.includes(nodeIp(REFLECTOR_NODE))).join('; '));
+  const bird = daemon === RouterDaemon.BIRD;
+  const routerConf = fs.readFileSync(path.join(synth.routerDir, bird ? 'bird.conf' : 'frr.conf'), 'utf8');
+  const reflectorLines = bird ? routerConf.slice(routerConf.indexOf(`neighbor ${nodeIp(REFLECTOR_NODE)} `)).split('\n').slice(0, 14)
+    : routerConf.split('\n').filter((l) => l.includes(nodeIp(REFLECTOR_NODE)));
+  checks.check('router config: passive towards the in-cluster reflector at its node\'s address',
+    bird ? reflectorLines.includes('  passive on;') : routerConf.includes(` neighbor ${nodeIp(REFLECTOR_NODE)} passive\n`), reflectorLines.join('; '));
+  if (routerAsn !== undefined) {
+    checks.check('eBGP through the node: the router and the reflector pod both use ebgp-multihop 2',
+      (bird ? reflectorLines.includes('  multihop 2;') : routerConf.includes(` neighbor ${nodeIp(REFLECTOR_NODE)} ebgp-multihop 2\n`))
+        && /\[neighbors\.ebgp-multihop\.config\]\nenabled = true\nmultihop-ttl = 2\n/.test(config['gobgpd.toml']),
+      reflectorLines.filter((l) => l.includes('multihop')).join('; '));
+  }
 
   createLab({ nodes: 3 });
   const ns = 'e2e-rr-ic';
@@ -46,7 +57,7 @@ export async function inClusterReflector(ctx: ScenarioContext): Promise<void> {
   // The agent in the reflector pod's network namespace, as its container: gobgpd on loopback, BFD from the pod's address.
   startApiForwarder(procs, cluster, ns, 'rr-ic-api-forward');
   procs.start('rr-ic-agent', ns, [...cluster.cli, 'reflector-agent', '--config', path.join(dir, 'lb-pod-bindings.json'), '--kubeconfig', cluster.kubeconfig]);
-  await startRouter(procs, synth, RouterDaemon.FRR);
+  await startRouter(procs, synth, daemon);
 
   // Cluster DNS: the reflector's Service name resolves to its ClusterIP.
   const pods = new LbPods(procs, workDir, { kind: 'announce-file' }, cluster.api, async (host) => {
@@ -59,12 +70,16 @@ export async function inClusterReflector(ctx: ScenarioContext): Promise<void> {
   const want = [1, 2].map(nodeIp).sort().join(' ');
   const converged = await waitFor(() => routerNexthops(prefix).join(' '), (v) => v === want, 60_000, 250);
   checks.check(`in-cluster reflector: router's route ${prefix} has both LB nodes as nexthops`, converged.ok, `got [${converged.value}] after ${(converged.ms / 1000).toFixed(1)} s`);
+  if (routerAsn !== undefined) {
+    const asPaths = routerAsPaths(daemon, prefix);
+    checks.check('the router learned the paths over eBGP', asPaths.length > 0 && asPaths.every((p) => p === String(web1.model.asn)), `AS paths [${asPaths.join('; ')}]`);
+  }
 
   const neighbors = gobgpNeighbors(ns);
   const lbPeers = neighbors.filter((n) => n.address !== ADDRESSES.router).map((n) => n.address).sort();
   checks.check('LB sessions reach the reflector from the LB pods\' own addresses (the ClusterIP is DNATed, the source kept)',
     lbPeers.join(' ') === lbs.map((p) => p.podIp).sort().join(' '), JSON.stringify(neighbors));
-  const routerSide = routerSessionState(nodeIp(REFLECTOR_NODE));
+  const routerSide = routerSessionState(nodeIp(REFLECTOR_NODE), daemon);
   checks.check(`router's session with the reflector comes from node ${REFLECTOR_NODE}'s address (SNAT) and is established`, routerSide === 'Established', routerSide);
 
   // BFD through the ClusterIP's DNAT: each LB pod's session (to the ClusterIP) up.

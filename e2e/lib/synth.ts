@@ -72,11 +72,11 @@ export function synthesize(daemon: RouterDaemon, services: ServiceSpec[] = PAPER
 
 /**
  * The lab topology with one in-cluster gobgpd reflector `rr-ic` pinned to node 3 (namespace `lb`) and
- * web1 with two LB pods. BFD as `lab.bfd` says: off unless asked for (the VM's pod-runner scenario
+ * web1 with two LB pods; `router`: its AS (another: eBGP, multihop through the node) and daemon (FRR unless said). BFD as `lab.bfd` says: off unless asked for (the VM's pod-runner scenario
  * synthesizes it without, e2e/synth-in-cluster-cli.ts), on for the host lab (the library's default).
  * Returns the reflector's ConfigMap data and its Service's ports.
  */
-export function synthesizeInCluster(outdir: string, lab: LabOptions = {}): {
+export function synthesizeInCluster(outdir: string, lab: LabOptions = {}, router: { asn?: number; daemon?: RouterDaemon } = {}): {
   synth: Synthesized; reflectorConfig: Record<string, string>; servicePorts: { protocol: string; port: number }[];
 } {
   const app = new EcmpApp({ outdir });
@@ -85,7 +85,7 @@ export function synthesizeInCluster(outdir: string, lab: LabOptions = {}): {
     routeReflectors: [{
       name: 'rr-ic', address: nodeIp(REFLECTOR_NODE), placement: ReflectorPlacement.inCluster({ nodeName: `n${REFLECTOR_NODE}` }), ...(lab.bfd ? {} : { bfd: false }),
     }],
-    upstreamRouters: [{ name: 'router', address: ADDRESSES.router, daemon: RouterDaemon.FRR }],
+    upstreamRouters: [{ name: 'router', address: ADDRESSES.router, daemon: router.daemon ?? RouterDaemon.FRR, ...(router.asn === undefined ? {} : { asn: router.asn }) }],
   });
   new LoadBalancerService(topology, 'web1', { prefixes: ['198.18.101.0/24'], ports: [{ port: 80, backendPort: 8080 }], backends: Backends.fromLabels({ app: 'web1' }), lbCount: 2 });
   app.synth();

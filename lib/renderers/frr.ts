@@ -67,6 +67,7 @@ export function frrNeighbor(neighbor: BgpNeighborModel, timers: BgpTimersModel, 
     `${n} timers connect ${timers.connectRetrySeconds}`,
     ...(password ? [`${n} password ${password}`] : []),
     ...(neighbor.passive ? [`${n} passive`] : []),
+    ...(neighbor.ebgpMultihopTtl ? [`${n} ebgp-multihop ${neighbor.ebgpMultihopTtl}`] : []),
   ];
 }
 

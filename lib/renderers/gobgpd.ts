@@ -179,6 +179,7 @@ function neighborSection(neighbor: BgpNeighborModel, timers: BgpTimersModel, pas
     },
     timers: timersSection(timers),
     ...(neighbor.passive ? { transport: { config: { 'passive-mode': true } } } : {}),
+    ...(neighbor.ebgpMultihopTtl ? { 'ebgp-multihop': { config: { 'enabled': true, 'multihop-ttl': neighbor.ebgpMultihopTtl } } } : {}),
   };
 }
 
