@@ -63,7 +63,12 @@ async function fig12(daemon: RouterDaemon, ctx: ScenarioContext, routerAsn?: num
     await expectRoute('web2 with 2 LBs, side by side', web2, [1, 2]);
     if (routerAsn !== undefined) checks.check(`${label}: the router learned the paths over eBGP`, ...learnedOverEbgp(daemon, web1.model.prefixes[0], synth.services.get('web1')!.model.asn));
 
-    // Every path reaches the router through each reflector (add-paths), so losing one loses none.
+    // Every path reaches the router through each reflector (add-paths), so losing one loses none:
+    // once both reflectors' sessions are up (the first route can come through one alone).
+    const paths = PAPER_SERVICES[0].lbCount * reflectors.size;
+    const both = await waitFor(() => routerAsPaths(daemon, web1.model.prefixes[0]).length, (n) => n === paths, CONVERGE_MS);
+    checks.check(`${label}: the router holds web1's ${PAPER_SERVICES[0].lbCount} paths through each of the ${reflectors.size} reflectors`, both.ok,
+      `${both.value} path(s) after ${(both.ms / 1000).toFixed(2)} s more`);
     procs.signal(reflectors.get('rr1')!, 'SIGKILL');
     await sleep(1000);
     await expectRoute('reflector rr1 down', web1, [1, 2, 3], 2000);
