@@ -1,14 +1,10 @@
-import * as fs from 'fs';
 import * as path from 'path';
 import { Chart, Duration } from 'cdk8s';
-import { exabgpModel } from '../controller/src/init';
 import { Backends, EcmpApp, LoadBalancerService, ReflectorDaemon, RouteReflector, RouterDaemon, UpstreamRouterConfig } from '../lib';
-import { announceFileText } from '../lib/lb-pod-contract';
 import { LoadBalancerServiceModel } from '../lib/model';
-import { EXABGP_ENV, kernelBgpRoutes, NetnsLab, startFrr, waitUntil } from './support/netns';
+import { kernelBgpRoutes, NetnsLab, waitUntil } from './support/netns';
+import { startLbSpeaker, startTwoReflectorLab } from './support/reflector-lab';
 import { synthToDisk, tempDir } from './support/topology';
-import { renderAnnouncer } from '../lib/renderers/announcer';
-import { renderExabgp } from '../lib/renderers/exabgp';
 
 /**
  * eBGP to the upstream routers, for real: two exabgp LB pods of one service announce through a
@@ -48,31 +44,8 @@ describe('eBGP to the upstream routers, with real daemons in network namespaces'
 
   test('through a gobgpd and an FRR reflector, an FRR and a BIRD router in another AS each get every LB path with its node as next hop, and install one route over both nodes', async () => {
     const started = Date.now();
-    const rr1 = lab.host('rr1', ['198.18.0.109/24', '198.19.128.1/17']);
-    lab.start('rr1', rr1, ['gobgpd', '-t', 'toml', '-f', path.join(work, 'dist/route-reflectors/rr1/gobgpd.toml'), '--api-hosts', '127.0.0.1:50051', '--pprof-disable']);
-    const rr2 = lab.host('rr2', ['198.18.0.108/24', '198.19.128.2/17']);
-    const edge = lab.host('edge', ['198.18.0.110/24']);
-    const [, edgeDir] = await Promise.all([
-      startFrr(lab, rr2, files.get('route-reflectors/rr2/frr.conf')!, 'rr2-'),
-      startFrr(lab, edge, files.get('routers/edge/frr.conf')!, 'edge-'),
-    ]);
-    const edge2 = lab.host('edge2', ['198.18.0.111/24']);
-    const birdDir = lab.tempDir('bird');
-    const birdSocket = path.join(birdDir, 'bird.ctl');
-    lab.start('edge2', edge2, ['bird', '-f', '-c', path.join(work, 'dist/routers/edge2/bird.conf'), '-s', birdSocket, '-P', path.join(birdDir, 'bird.pid')]);
-
-    const announcer = path.join(work, 'announcer.py');
-    fs.writeFileSync(announcer, renderAnnouncer());
-    const pods = [{ podIp: '198.19.130.2', nodeIp: NODES[0] }, { podIp: '198.19.130.3', nodeIp: NODES[1] }];
-    pods.forEach((pod, i) => {
-      const announceFile = path.join(work, `web1-${i}.announce`);
-      fs.writeFileSync(announceFile, announceFileText(model.prefixes, pod.nodeIp, model.routeAttributes));
-      const ns = lab.host(`web1-${i}`, [`${pod.podIp}/17`, `${pod.nodeIp}/24`]);
-      const conf = path.join(work, `web1-${i}.exabgp.conf`);
-      const identity = { podName: `web1-lb-${i}`, podNamespace: 'lb', podIp: pod.podIp, nodeIp: pod.nodeIp };
-      fs.writeFileSync(conf, renderExabgp(exabgpModel(model, identity, model.reflectors.map(r => r.host), `/usr/bin/python3 ${announcer} ${announceFile}`)));
-      lab.start(`web1-${i}`, ns, ['exabgp', conf], EXABGP_ENV);
-    });
+    const { edge, edgeDir, edge2, birdSocket } = await startTwoReflectorLab(lab, path.join(work, 'dist'), files);
+    NODES.forEach((nodeIp, i) => startLbSpeaker(lab, work, `web1-${i}`, model, { podIp: `198.19.130.${i + 2}`, nodeIp }));
 
     const frrPaths = (): any[] => JSON.parse(lab.probe(edge, ['vtysh', '--vty_socket', edgeDir, '-c', `show bgp ipv4 unicast ${WEB1} json`]) || '{}').paths ?? [];
     const birdRoute = () => lab.probe(edge2, ['birdc', '-s', birdSocket, 'show', 'route', 'for', WEB1, 'all']);

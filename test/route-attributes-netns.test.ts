@@ -1,14 +1,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Chart, Duration } from 'cdk8s';
-import { exabgpModel } from '../controller/src/init';
 import { Backends, EcmpApp, LoadBalancerService, ReflectorDaemon, RouteReflector, RouterDaemon, UpstreamRouterConfig } from '../lib';
-import { announceFileText } from '../lib/lb-pod-contract';
 import { LoadBalancerServiceModel } from '../lib/model';
-import { EXABGP_ENV, kernelBgpRoutes, NetnsLab, startFrr, waitUntil } from './support/netns';
+import { kernelBgpRoutes, NetnsLab, waitUntil } from './support/netns';
+import { startLbSpeaker, startTwoReflectorLab } from './support/reflector-lab';
 import { synthToDisk, tempDir } from './support/topology';
-import { renderAnnouncer } from '../lib/renderers/announcer';
-import { renderExabgp } from '../lib/renderers/exabgp';
 
 /**
  * Communities, large communities, LOCAL_PREF and MED on a service's routes, for real: exabgp LB
@@ -53,34 +50,13 @@ describe('route attributes, with real daemons in network namespaces', () => {
 
   test('the LB pods\' attributes reach both routers through both reflectors, a router policy acts on a community, and a withdrawal carries them too', async () => {
     const started = Date.now();
-    const rr1 = lab.host('rr1', ['198.18.0.109/24', '198.19.128.1/17']);
-    lab.start('rr1', rr1, ['gobgpd', '-t', 'toml', '-f', path.join(work, 'dist/route-reflectors/rr1/gobgpd.toml'), '--api-hosts', '127.0.0.1:50051', '--pprof-disable']);
-    const rr2 = lab.host('rr2', ['198.18.0.108/24', '198.19.128.2/17']);
-    const edge = lab.host('edge', ['198.18.0.110/24']);
-    const [, edgeDir] = await Promise.all([
-      startFrr(lab, rr2, files.get('route-reflectors/rr2/frr.conf')!, 'rr2-'),
-      startFrr(lab, edge, files.get('routers/edge/frr.conf')!, 'edge-'),
-    ]);
-    const edge2 = lab.host('edge2', ['198.18.0.111/24']);
-    const birdDir = lab.tempDir('bird');
-    const birdSocket = path.join(birdDir, 'bird.ctl');
-    lab.start('edge2', edge2, ['bird', '-f', '-c', path.join(work, 'dist/routers/edge2/bird.conf'), '-s', birdSocket, '-P', path.join(birdDir, 'bird.pid')]);
-
-    // Each LB pod as it runs: exabgp from the pod's rendering, the announcer following the announce file the controller writes.
-    const announcer = path.join(work, 'announcer.py');
-    fs.writeFileSync(announcer, renderAnnouncer());
+    const { edge, edgeDir, edge2, birdSocket } = await startTwoReflectorLab(lab, path.join(work, 'dist'), files);
     const pods = [{ service: 'web1', podIp: '198.19.130.2', nodeIp: '198.18.0.101' }, { service: 'web2', podIp: '198.19.130.3', nodeIp: '198.18.0.102' }];
-    const announceFile = (service: string) => path.join(work, `${service}.announce`);
-    for (const pod of pods) {
+    const announceFiles = new Map(pods.map(pod => {
       const model = modelOf(pod.service);
       expect(model.routeAttributes).toBeDefined();
-      fs.writeFileSync(announceFile(pod.service), announceFileText(model.prefixes, pod.nodeIp, model.routeAttributes));
-      const ns = lab.host(pod.service, [`${pod.podIp}/17`, `${pod.nodeIp}/24`]);
-      const conf = path.join(work, `${pod.service}.exabgp.conf`);
-      const identity = { podName: `${pod.service}-lb-0`, podNamespace: 'lb', podIp: pod.podIp, nodeIp: pod.nodeIp };
-      fs.writeFileSync(conf, renderExabgp(exabgpModel(model, identity, model.reflectors.map(r => r.host), `/usr/bin/python3 ${announcer} ${announceFile(pod.service)}`)));
-      lab.start(pod.service, ns, ['exabgp', conf], EXABGP_ENV);
-    }
+      return [pod.service, startLbSpeaker(lab, work, pod.service, model, pod)] as const;
+    }));
 
     const vtysh = (command: string) => lab.probe(edge, ['vtysh', '--vty_socket', edgeDir, '-c', command]);
     const frrPaths = (prefix: string): any[] => JSON.parse(vtysh(`show bgp ipv4 unicast ${prefix} json`) || '{}').paths ?? [];
@@ -115,7 +91,7 @@ describe('route attributes, with real daemons in network namespaces', () => {
     expect(birdKernel()).toContain(WEB2);
 
     // A withdrawal carries the attributes too (the announcer turns the line into `withdraw route ...`): exabgp takes it.
-    fs.writeFileSync(announceFile('web1'), '');
+    fs.writeFileSync(announceFiles.get('web1')!, '');
     expect(await waitUntil(() => !kernelBgpRoutes(lab, edge).has(WEB1) && !birdKernel().includes(WEB1), 10_000)).toBe(true);
   }, 60_000);
 });
