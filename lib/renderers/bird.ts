@@ -82,8 +82,8 @@ function bgpSession(
     `  neighbor ${reflector.address} as ${reflector.asn};`,
     // The reflector and the LB nodes (the next hops) share the router's network: without
     // `direct`, iBGP is multihop, and multihop cannot take next hops as direct gateways. An
-    // in-cluster reflector over eBGP is a hop away (its node), so multihop with its TTL;
-    // `gateway direct` below still takes the LB nodes' next hops on the shared segment.
+    // in-cluster reflector over eBGP is a hop away (its node), so multihop with its TTL, and its
+    // paths' next hops resolve recursively (below).
     reflector.ebgpMultihopTtl ? `  multihop ${reflector.ebgpMultihopTtl};` : '  direct;',
     `  hold time ${timers.holdTimeSeconds};`,
     `  keepalive time ${timers.keepaliveSeconds};`,
