@@ -152,16 +152,17 @@ export const ANNOUNCE_LINE_START = `${EXABGP_ROUTE_COMMANDS.announce} route `;
  * prefix, followed by the service's path attributes; an empty file withdraws everything.
  */
 export function announceFileText(prefixes: readonly string[], nextHop: string, attributes?: RouteAttributesModel): string {
+  if (attributes) checkedRouteAttributes(attributes);
   return prefixes.map((prefix) => `${ANNOUNCE_LINE_START}${exabgpRoute(prefix, nextHop, attributes)}\n`).join('');
 }
 
 /**
  * One route in exabgp's words, the same in its API and its config's static routes:
  * `PREFIX next-hop N [community [..]] [large-community [..]] [local-preference N] [med N]`.
+ * The caller has checked the attributes (`checkedRouteAttributes`), once for all its routes.
  */
 export function exabgpRoute(prefix: string, nextHop: string, attributes?: RouteAttributesModel): string {
   const words = [prefix, 'next-hop', nextHop];
-  if (attributes) checkedRouteAttributes(attributes);
   if (attributes?.communities.length) words.push('community', `[${attributes.communities.join(' ')}]`);
   if (attributes?.largeCommunities.length) words.push('large-community', `[${attributes.largeCommunities.join(' ')}]`);
   if (attributes?.localPreference !== undefined) words.push('local-preference', String(attributes.localPreference));

@@ -483,20 +483,23 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
       });
       return [...list];
     };
-    const metric = (field: 'localPreference' | 'med'): number | undefined => {
+    /** `{ [field]: value }` when set, `{}` when not. */
+    const metric = (field: 'localPreference' | 'med'): { [field: string]: number } => {
       const value = props[field];
-      const problem = value === undefined ? undefined : metricProblem(value);
+      if (value === undefined) return {};
+      const problem = metricProblem(value);
       if (problem) throwInvalid(this, field, value, problem, `use an integer in 0..4294967295, or leave ${field} unset`);
-      return value;
+      return { [field]: value };
     };
     const attributes: RouteAttributesModel = {
       communities: listOf('communities', communityProblem, '65021:100'),
       largeCommunities: listOf('largeCommunities', largeCommunityProblem, '65021:1:100'),
-      ...(props.localPreference !== undefined ? { localPreference: metric('localPreference') } : {}),
-      ...(props.med !== undefined ? { med: metric('med') } : {}),
+      ...metric('localPreference'),
+      ...metric('med'),
     };
-    const any = attributes.communities.length || attributes.largeCommunities.length || props.localPreference !== undefined || props.med !== undefined;
-    return any ? { routeAttributes: attributes } : {};
+    const set = attributes.communities.length > 0 || attributes.largeCommunities.length > 0
+      || attributes.localPreference !== undefined || attributes.med !== undefined;
+    return set ? { routeAttributes: attributes } : {};
   }
 
   private checkHealthCheck(check: HealthCheck, ports: ServicePortModel[]): HealthCheckModel {

@@ -1,5 +1,6 @@
 import { exabgpRoute } from '../lb-pod-contract';
 import { BGP_PASSWORD_PLACEHOLDER, ExabgpModel } from '../model';
+import { checkedRouteAttributes } from '../route-attributes';
 import { checkedBgpPassword } from './password';
 
 /** Name of the API process that announces the routes when announcement follows health. */
@@ -19,6 +20,7 @@ export function renderExabgp(model: ExabgpModel): string {
   const api = model.announcerCommand !== '';
   const families = model.prefixes.some(p => p.includes(':')) ? ['ipv4 unicast', 'ipv6 unicast'] : ['ipv4 unicast'];
   const password = checkedBgpPassword(model.bgpPassword);
+  if (model.routeAttributes) checkedRouteAttributes(model.routeAttributes);
   if (password === BGP_PASSWORD_PLACEHOLDER) {
     // The LB pod renders its own file at start: it has the key itself, and a literal placeholder would be a public key.
     throw new Error('exabgp needs the TCP-MD5 key itself, not the placeholder: `ecmp-lb init` reads it from the environment');
