@@ -57,19 +57,44 @@ export interface PodEnvironment {
   readonly nodeIp: string;
   readonly podName: string;
   readonly podNamespace: string;
+  /**
+   * Dual-stack services only (`LB_POD_DUAL_STACK_ENV`): every IP of the pod, comma-separated
+   * (`status.podIPs`), and the node's name, whose Node object holds its address of the other family.
+   */
+  readonly podIps?: string;
+  readonly nodeName?: string;
 }
 
+type RequiredPodFields = { [K in keyof PodEnvironment]-?: undefined extends PodEnvironment[K] ? never : K }[keyof PodEnvironment];
+
+/** An environment variable and the downward API field the pod spec fills it from. */
+type DownwardField = { readonly name: string; readonly fieldPath: string };
+
 /** Each field of PodEnvironment: the environment variable it comes in, and the downward API field the pod spec fills it from. */
-export const LB_POD_ENV: { readonly [K in keyof PodEnvironment]: { readonly name: string; readonly fieldPath: string } } = {
+export const LB_POD_ENV: { readonly [K in RequiredPodFields]: DownwardField } = {
   podIp: { name: 'POD_IP', fieldPath: 'status.podIP' },
   nodeIp: { name: 'NODE_IP', fieldPath: 'status.hostIP' },
   podName: { name: 'POD_NAME', fieldPath: 'metadata.name' },
   podNamespace: { name: 'POD_NAMESPACE', fieldPath: 'metadata.namespace' },
 };
 
+/**
+ * The downward-API fields a dual-stack service's pods get besides LB_POD_ENV (`dualStack`): Kubernetes
+ * 1.27 gives a pod its node's address in one family only (`status.hostIP`; `status.hostIPs` is 1.28+),
+ * so the controller reads the other from its Node object, found by name.
+ */
+export const LB_POD_DUAL_STACK_ENV: { readonly [K in Exclude<keyof PodEnvironment, RequiredPodFields>]-?: DownwardField } = {
+  podIps: { name: 'POD_IPS', fieldPath: 'status.podIPs' },
+  nodeName: { name: 'NODE_NAME', fieldPath: 'spec.nodeName' },
+};
+
 /** The environment the pod spec gives the pod's programs, for harnesses that run them outside a cluster. */
 export function podEnvironmentVariables(pod: PodEnvironment): Record<string, string> {
-  return Object.fromEntries(Object.entries(LB_POD_ENV).map(([field, { name }]) => [name, pod[field as keyof PodEnvironment]]));
+  const all = { ...LB_POD_ENV, ...LB_POD_DUAL_STACK_ENV };
+  return Object.fromEntries(Object.entries(all).flatMap(([field, { name }]) => {
+    const value = pod[field as keyof PodEnvironment];
+    return value === undefined ? [] : [[name, value]];
+  }));
 }
 
 /** The pod's identity, from the environment the pod spec sets. */
@@ -79,12 +104,24 @@ export function podEnvironment(env: NodeJS.ProcessEnv = process.env): PodEnviron
     if (!value) throw new Error(`environment variable ${name} is not set (the pod spec passes it from the downward API)`);
     return value;
   };
+  const optional = (key: keyof typeof LB_POD_DUAL_STACK_ENV) => {
+    const value = env[LB_POD_DUAL_STACK_ENV[key].name];
+    return value ? { [key]: value } : {};
+  };
   return {
     podIp: get(LB_POD_ENV.podIp),
     nodeIp: get(LB_POD_ENV.nodeIp),
     podName: get(LB_POD_ENV.podName),
     podNamespace: get(LB_POD_ENV.podNamespace),
+    ...optional('podIps'),
+    ...optional('nodeName'),
   };
+}
+
+/** The pod's IPs: `podIps` when the pod spec passes them, else the one `podIp`. */
+export function podAddresses(pod: PodEnvironment): string[] {
+  const listed = (pod.podIps ?? '').split(',').map(ip => ip.trim()).filter(Boolean);
+  return listed.length > 0 ? listed : [pod.podIp];
 }
 
 /** Where `ecmp-lb init` and `ecmp-lb controller` find the model and write their files, and the controller's hooks for harnesses. */
@@ -132,10 +169,13 @@ export function lbPodArgs(args: LbPodArgs): string[] {
  *   packets too, and `mh` sends them to the same backend, which answers the client directly.
  * In the order the pod spec lists them: the kubelet reports the first it refuses.
  */
-export function lbPodSysctls(service: Pick<LoadBalancerServiceModel, 'forwardingMethod'>): Record<string, string> {
+export function lbPodSysctls(service: Pick<LoadBalancerServiceModel, 'forwardingMethod'> & Partial<Pick<LoadBalancerServiceModel, 'prefixes'>>): Record<string, string> {
   const nat = service.forwardingMethod === ForwardingMethod.NAT;
   return {
     'net.ipv4.ip_forward': '1',
+    // IPv6 prefixes: the pod routes IPv6 too (a NAT backend's replies pass through it). IPVS's own
+    // sysctls (`net.ipv4.vs.*`) apply to both families.
+    ...(service.prefixes?.some(p => p.includes(':')) ? { 'net.ipv6.conf.all.forwarding': '1' } : {}),
     ...(nat ? { 'net.ipv4.vs.conntrack': '1' } : {}),
     'net.ipv4.vs.conn_reuse_mode': nat ? '0' : '2',
     ...(nat ? {} : { 'net.ipv4.vs.sloppy_tcp': '1' }),
@@ -149,11 +189,22 @@ export const ANNOUNCE_LINE_START = `${EXABGP_ROUTE_COMMANDS.announce} route `;
 
 /**
  * The announce file while the pod announces, a line `announce route PREFIX next-hop NODE_IP` per
- * prefix, followed by the service's path attributes; an empty file withdraws everything.
+ * prefix, followed by the service's path attributes; an empty file withdraws everything. Each prefix
+ * takes the next hop of its own family: `nextHop`, or for a dual-stack service's other family
+ * `otherNextHop`; a prefix with no next hop of its family is left out.
  */
-export function announceFileText(prefixes: readonly string[], nextHop: string, attributes?: RouteAttributesModel): string {
+export function announceFileText(prefixes: readonly string[], nextHop: string, attributes?: RouteAttributesModel, otherNextHop?: string): string {
   if (attributes) checkedRouteAttributes(attributes);
-  return prefixes.map((prefix) => `${ANNOUNCE_LINE_START}${exabgpRoute(prefix, nextHop, attributes)}\n`).join('');
+  return prefixes.flatMap((prefix) => {
+    const hop = nextHopFor(prefix, nextHop, otherNextHop);
+    return hop === undefined ? [] : [`${ANNOUNCE_LINE_START}${exabgpRoute(prefix, hop, attributes)}\n`];
+  }).join('');
+}
+
+/** The next hop of a prefix's family among `nextHop` and `otherNextHop`; undefined when neither is. */
+export function nextHopFor(prefix: string, nextHop: string, otherNextHop?: string): string | undefined {
+  const v6 = prefix.includes(':');
+  return [nextHop, otherNextHop].find(hop => hop !== undefined && hop.includes(':') === v6);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { BgpPassword, bgpPasswordEnv } from './bgp-password';
 import {
-  LB_POD_CLI, LB_POD_COMMANDS, LB_POD_CONFIG_DIR, LB_POD_CONTAINERS, LB_POD_ENV, LB_POD_FILES, LB_POD_HTTP, LB_POD_RUN_DIR, lbPodArgs, lbPodSysctls,
+  LB_POD_CLI, LB_POD_COMMANDS, LB_POD_CONFIG_DIR, LB_POD_CONTAINERS, LB_POD_DUAL_STACK_ENV, LB_POD_ENV, LB_POD_FILES, LB_POD_HTTP, LB_POD_RUN_DIR,
+  lbPodArgs, lbPodSysctls,
 } from './lb-pod-contract';
 import { LoadBalancerServiceModel, PREFIXES_ANNOTATION } from './model';
 import { containerSecurity, podSecurity } from './pod-security';
@@ -24,6 +25,11 @@ export interface LbPodTemplateOptions {
   readonly bgpPassword?: BgpPassword;
   /** See LoadBalancerServiceProps.loadKernelModules. */
   readonly loadKernelModules: boolean;
+  /**
+   * The service announces prefixes of a family other than its reflector sessions' (dual-stack):
+   * the pods also get their IPs of every family and their node's name (LB_POD_DUAL_STACK_ENV).
+   */
+  readonly dualStack: boolean;
   /**
    * Resources of the IPVS container.
    * @default requests 100m CPU / 64Mi, limit 256Mi memory
@@ -51,7 +57,8 @@ const SHUTDOWN_MARGIN_SECONDS = 15;
  */
 export function lbPodTemplate(options: LbPodTemplateOptions): k8s.PodTemplateSpec {
   const { model, labels } = options;
-  const downwardEnv: k8s.EnvVar[] = Object.values(LB_POD_ENV).map(({ name, fieldPath }) => ({ name, valueFrom: { fieldRef: { fieldPath } } }));
+  const downwardFields = options.dualStack ? [...Object.values(LB_POD_ENV), ...Object.values(LB_POD_DUAL_STACK_ENV)] : Object.values(LB_POD_ENV);
+  const downwardEnv: k8s.EnvVar[] = downwardFields.map(({ name, fieldPath }) => ({ name, valueFrom: { fieldRef: { fieldPath } } }));
   const configArgs = lbPodArgs({ configFile: `${LB_POD_CONFIG_DIR}/${LB_POD_FILES.model}`, runDir: LB_POD_RUN_DIR });
   const mounts: k8s.VolumeMount[] = [
     { name: 'config', mountPath: LB_POD_CONFIG_DIR, readOnly: true },

@@ -1,4 +1,4 @@
-import { Chart, Duration } from 'cdk8s';
+import { Chart, Duration, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { Backends } from './backends';
@@ -258,6 +258,12 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
   public readonly tunnelInitContainer?: string;
   /** The workload whose pod template this service prepared for TUN. */
   public readonly preparedWorkload?: string;
+  /**
+   * Whether it announces IPv6 prefixes over IPv4 reflector sessions (dual-stack, or IPv6 only in an
+   * IPv4 topology): those take the node's IPv6 address as next hop, which the LB controller reads
+   * from its Node object.
+   */
+  public readonly dualStack: boolean;
   private readonly prefixCidrs: Cidr[];
 
   constructor(scope: Construct, id: string, props: LoadBalancerServiceProps) {
@@ -270,12 +276,8 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
     this.prefixCidrs = checkNonEmpty(this, 'prefixes', props.prefixes, 'list the prefix(es) to announce, e.g. ["10.1.1.0/24"]')
       .map((p, i) => this.checkPrefix(p, i));
     this.prefixes = this.prefixCidrs.map(c => c.text);
-    if (new Set(this.prefixCidrs.map(c => c.family)).size > 1) {
-      // The next hop is the node's address (status.hostIP), which has one family.
-      throwInvalid(this, 'prefixes', this.prefixes, 'mixes IPv4 and IPv6', 'announce each family from its own LoadBalancerService (the BGP next hop, the node address, has one family)');
-    }
     this.vips = this.checkVips(props.vips);
-    this.checkFamily();
+    this.dualStack = this.checkFamilies();
     this.lbCount = checkCount(this, 'lbCount', props.lbCount ?? 2, 1, 255, 'run at least 1 LB pod (2 or more for redundancy), at most 255 (the most paths BGP add-paths passes on here)');
     const forwardingMethod = props.forwardingMethod ?? ForwardingMethod.NAT;
     if (!Object.values(ForwardingMethod).includes(forwardingMethod)) {
@@ -338,22 +340,35 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
   }
 
   /**
-   * The next hop is the node's address (status.hostIP, one family in Kubernetes 1.27), the family the
-   * nodes and the reflector sessions use: exabgp refuses a next hop of another family than the
-   * route's, and keepalived real servers (backend pods) of another family than the VIP's.
+   * The reflector sessions are of one family, their addresses' (an LB pod opens them all from its
+   * pod address of that family); exabgp announces each prefix with its node's address of the
+   * prefix's family as next hop, carried over those sessions by MP-BGP. IPv6 prefixes over IPv4
+   * sessions are supported (the node's IPv6 address comes from its Node object, since Kubernetes 1.27
+   * gives the pod `status.hostIP` in one family only); IPv4 prefixes over IPv6 sessions are not.
+   * Every prefix family needs a pod network of its family: the backend pods, and the LB pod's own
+   * address of that family (SNAT, the node's route to it). Returns whether the service is dual-stack.
    */
-  private checkFamily(): void {
-    const family = this.prefixCidrs[0].family;
-    for (const reflector of this.routeReflectors) {
-      const reflectorFamily = reflector.address.includes(':') ? 6 : 4;
-      if (reflectorFamily !== family) {
-        throwInvalid(this, 'prefixes', this.prefixes, `are IPv${family}, but route reflector '${reflector.reflectorName}' is at the IPv${reflectorFamily} address ${reflector.address}: the LB pods' next hop, their node's address, is IPv${reflectorFamily} (dual-stack services are not supported yet)`,
-          `announce IPv${reflectorFamily} prefixes, or serve IPv${family} from a topology whose nodes and reflectors are IPv${family}`);
+  private checkFamilies(): boolean {
+    const familyOf = (address: string): 4 | 6 => (address.includes(':') ? 6 : 4);
+    const first = this.routeReflectors[0];
+    const sessionFamily = familyOf(first.address);
+    const other = this.routeReflectors.find(r => familyOf(r.address) !== sessionFamily);
+    if (other) {
+      throwInvalid(this, 'routeReflectors', this.routeReflectors.map(r => r.reflectorName), `mix address families ('${first.reflectorName}' at ${first.address}, '${other.reflectorName}' at ${other.address}); an LB pod opens every reflector session from its pod address of one family`,
+        'give every reflector of the service an address of one family (IPv4 sessions carry IPv6 prefixes too)');
+    }
+    const families = new Set(this.prefixCidrs.map(c => c.family));
+    if (sessionFamily === 6 && families.has(4)) {
+      throwInvalid(this, 'prefixes', this.prefixes, `include IPv4, but route reflector '${first.reflectorName}' is at the IPv6 address ${first.address}: IPv4 prefixes are announced over IPv4 sessions only (IPv4 sessions carry IPv6 prefixes, not the other way round)`,
+        'serve the IPv4 prefixes through reflectors at IPv4 addresses (the service may keep its IPv6 prefixes there too), or announce IPv6 prefixes only');
+    }
+    const podNetworks = podNetworkCidrs(this, this.routeReflectors);
+    for (const family of [...families].sort()) {
+      if (!podNetworks.some(c => c.family === family)) {
+        throwInvalid(this, 'prefixes', this.prefixes.filter(p => familyOf(p) === family), `are IPv${family}, but the reflectors' pod networks have no IPv${family} prefix for the backend pods and the LB pods' IPv${family} addresses`, `add the cluster's IPv${family} pod network to podNetworks`);
       }
     }
-    if (!podNetworkCidrs(this, this.routeReflectors).some(c => c.family === family)) {
-      throwInvalid(this, 'prefixes', this.prefixes, `are IPv${family}, but the reflectors' pod networks have no IPv${family} prefix for the backend pods`, `add the cluster's IPv${family} pod network to podNetworks`);
-    }
+    return sessionFamily === 4 && families.has(6);
   }
 
   private checkPrefix(text: string, i: number): Cidr {
@@ -427,8 +442,8 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
       throwInvalid(this, 'backends', what, 'cannot be prepared for TUN forwarding: the service holds no pod template to add the tunnel set-up to (tunl0 with the VIPs, MSS, rp_filter)',
         'use Backends.fromWorkload(workload), or set the backend pods up by hand (docs/design.md) and set backendsPreparedByHand: true');
     }
-    if (prepared && this.prefixCidrs[0].family === 6) {
-      throwInvalid(this, 'prefixes', this.prefixes, 'are IPv6: the service prepares IPv4 tunnel backends only (IPv6 tunnels arrive on ip6tnl0 and add 40 bytes)',
+    if (prepared && this.prefixCidrs.some(c => c.family === 6)) {
+      throwInvalid(this, 'prefixes', this.prefixes, 'include IPv6: the service prepares IPv4 tunnel backends only (IPv6 tunnels arrive on ip6tnl0 and add 40 bytes)',
         'set the backend pods up by hand and set backendsPreparedByHand: true, or use ForwardingMethod.NAT');
     }
     for (const field of ['calicoAllowedSourcePrefixes', 'relaxBackendReversePathFilter'] as const) {
@@ -530,6 +545,23 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
     };
   }
 
+  /** The ClusterRole and its binding that let a dual-stack service's controller `get` Nodes (see nodeReaderName). */
+  private grantNodeRead(lbName: string): void {
+    const name = nodeReaderName(this, lbName);
+    const role = new k8s.KubeClusterRole(this, 'NodeReader', {
+      metadata: { name },
+      rules: [{ apiGroups: [''], resources: ['nodes'], verbs: ['get'] }],
+    });
+    // Cluster-scoped: drop the namespace the chart stamps on every object.
+    role.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
+    const binding = new k8s.KubeClusterRoleBinding(this, 'NodeReaderBinding', {
+      metadata: { name },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role.name },
+      subjects: [{ kind: 'ServiceAccount', name: lbName, namespace: this.namespace }],
+    });
+    binding.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
+  }
+
   /** The LB pods' Deployment (the child `Resource`), their RBAC, ConfigMap and PodDisruptionBudget. */
   private manifests(props: LoadBalancerServiceProps, image: string, exabgpImage: string): void {
     const name = `${this.serviceName}-lb`;
@@ -543,6 +575,7 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
       resources: ['endpointslices'],
       serviceAccount: { name, namespace: this.namespace },
     });
+    if (this.dualStack) this.grantNodeRead(name);
     const config = new k8s.KubeConfigMap(this, 'Config', {
       metadata: { name },
       data: {
@@ -570,6 +603,7 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
           exabgpImage,
           bgpPassword: this.routeReflectors[0].bgpPassword,
           loadKernelModules: props.loadKernelModules ?? false,
+          dualStack: this.dualStack,
           resources: props.resources,
           nodeSelector: props.nodeSelector,
           tolerations: props.tolerations,
@@ -577,6 +611,17 @@ export class LoadBalancerService extends Construct implements ILoadBalancerServi
       },
     });
   }
+}
+
+/**
+ * A dual-stack service's controller reads its own Node (by `spec.nodeName`) for the node's IPv6
+ * address, its next hop for the IPv6 prefixes: `get` on nodes, nothing else (no list, no watch, no
+ * write). Nodes are cluster-scoped, so this is the one ClusterRole of the library; RBAC cannot
+ * narrow it to the pod's own node (resourceNames are fixed at synth time). A Node holds no secret:
+ * its addresses, labels, capacity and conditions.
+ */
+function nodeReaderName(service: LoadBalancerService, lbName: string): string {
+  return `${service.namespace}-${lbName}-node-reader`;
 }
 
 /** Each backend port once, whatever service ports map onto it. */

@@ -365,7 +365,13 @@ export interface ExabgpModel {
   readonly asn: number;
   readonly routerId: string;
   readonly localAddress: string;
+  /** The next hop of the prefixes of its family: the node's address. */
   readonly nextHop: string;
+  /**
+   * Dual-stack: the node's address of the other family, the next hop of the prefixes of that family.
+   * @default none: every prefix is of `nextHop`'s family
+   */
+  readonly otherNextHop?: string;
   readonly holdTimeSeconds: number;
   /** Resolved reflector addresses. */
   readonly neighbors: string[];

@@ -13,7 +13,7 @@ export function summarizeTopology(root: IConstruct): TopologySummaryModel {
   return {
     routers: all.filter((c): c is UpstreamRouterConfig => c instanceof UpstreamRouterConfig).map(r => ({
       name: r.routerName,
-      address: r.address,
+      address: r.ipv6Address ? `${r.address}, ${r.ipv6Address} (IPv6 next hops)` : r.address,
       asn: r.asn,
       daemon: r.daemon,
       maximumPaths: r.maximumPaths,

@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import { ConfigFile } from './config-file';
-import { throwInvalid } from './errors';
+import { invalidField, throwInvalid } from './errors';
 import { IN_CLUSTER_EBGP_TTL } from './in-cluster-reflector';
 import { AddressFamily, BGP_PASSWORD_PLACEHOLDER, RESILIENT_MEMBERS_PER_HOP, RESILIENT_ROUTE_PROTOCOL, RESILIENT_SOURCE_TABLE, ResilientHashingModel, RouterDaemon, UpstreamRouterModel } from './model';
 import { renderBirdRouter } from './renderers/bird';
@@ -16,6 +16,15 @@ import { BgpTimers, checkAsn, checkCount, checkName, checkNonEmpty, checkPeerAdd
 export interface UpstreamRouterOptions {
   /** The router's address on the node network: reflectors peer with it here. */
   readonly address: string;
+  /**
+   * The router's IPv6 address on the nodes' IPv6 segment, when `address` is IPv4 and a service
+   * announces IPv6 prefixes (dual-stack): the IPv4 sessions carry those prefixes with the LB nodes'
+   * IPv6 addresses as next hops, which the router must reach directly on that segment (BIRD takes
+   * them as direct gateways). Required then, and the router's interface on the segment must have it;
+   * listed in TOPOLOGY.md.
+   * @default none: the router serves the family of `address` only
+   */
+  readonly ipv6Address?: string;
   /**
    * Name of the output folder `routers/<name>/`.
    * @default the construct id
@@ -113,6 +122,8 @@ export interface UpstreamRouterConfigProps extends UpstreamRouterOptions, BgpTim
 export class UpstreamRouterConfig extends Construct implements IUpstreamRouter {
   public readonly routerName: string;
   public readonly address: string;
+  /** Its IPv6 address on the nodes' segment, for IPv6 prefixes over IPv4 sessions (dual-stack). */
+  public readonly ipv6Address?: string;
   public readonly routerId: string;
   public readonly asn: number;
   public readonly daemon: RouterDaemon;
@@ -129,6 +140,7 @@ export class UpstreamRouterConfig extends Construct implements IUpstreamRouter {
     this.routerName = checkName(this, 'name', props.name ?? id);
     this.reflectors = [...checkNonEmpty(this, 'routeReflectors', props.routeReflectors, 'pass the RouteReflector construct(s) this router peers with')];
     this.address = checkPeerAddress(this, 'address', props.address);
+    this.ipv6Address = this.checkIpv6Address(props.ipv6Address);
     this.routerId = checkRouterId(this, props.routerId === undefined ? 'routerId (defaults to address)' : 'routerId', props.routerId ?? this.address);
     this.asn = checkAsn(this, 'asn', props.asn ?? this.reflectors[0].asn);
     this.daemon = props.daemon ?? RouterDaemon.FRR;
@@ -155,7 +167,28 @@ export class UpstreamRouterConfig extends Construct implements IUpstreamRouter {
     }
     // gobgpd + zebra has no path limit: zebra installs every path it is given.
     const paths = () => (this.daemon === RouterDaemon.GOBGP_ZEBRA ? undefined : { maximumPaths: this.maximumPaths, services: this.services() });
-    this.node.addValidation({ validate: () => routerTopologyErrors(this, this.daemon, this.reflectors, paths()) });
+    this.node.addValidation({ validate: () => [...routerTopologyErrors(this, this.daemon, this.reflectors, paths()), ...this.dualStackErrors()] });
+  }
+
+  private checkIpv6Address(text: string | undefined): string | undefined {
+    if (text === undefined) return undefined;
+    const address = checkPeerAddress(this, 'ipv6Address', text);
+    if (!address.includes(':')) {
+      throwInvalid(this, 'ipv6Address', text, 'is not an IPv6 address', 'give the router\'s IPv6 address on the nodes\' IPv6 segment, e.g. "2001:db8:ff::1", or remove ipv6Address');
+    }
+    if (this.address.includes(':')) {
+      throwInvalid(this, 'ipv6Address', text, `has no effect: the router's address ${this.address} is IPv6 already, and its sessions carry IPv6 prefixes with next hops on that segment`, 'remove ipv6Address');
+    }
+    return address;
+  }
+
+  /** IPv6 prefixes over IPv4 sessions: the next hops are the LB nodes' IPv6 addresses, which the router must reach on their segment. */
+  private dualStackErrors(): string[] {
+    if (this.ipv6Address !== undefined || this.address.includes(':')) return [];
+    const v6 = this.services().filter(s => s.prefixes.some(p => p.includes(':')));
+    if (v6.length === 0) return [];
+    return [invalidField(this, 'ipv6Address', undefined, `is needed: service '${v6[0].serviceName}' announces IPv6 prefixes (${v6[0].prefixes.filter(p => p.includes(':')).join(', ')}) over the IPv4 reflector sessions, with its LB nodes' IPv6 addresses as next hops, which this router reaches only on the nodes' IPv6 segment`,
+      'give the router an address on the nodes\' IPv6 segment and set ipv6Address to it (e.g. "2001:db8:ff::1"), or announce the IPv6 prefixes elsewhere')];
   }
 
   /** The router model, complete once every service has registered with the reflectors. */

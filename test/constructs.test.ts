@@ -257,7 +257,8 @@ describe('bad input is refused at synth with construct, field, value and fix', (
     ['malformed VIP', service({ vips: ['198.18.101.300'] }), /vips\[0\] "198\.18\.101\.300" is not an IP address/],
     ['VIP outside its prefix', service({ vips: ['198.18.102.1'] }), /vips\[0\] "198\.18\.102\.1" is outside the announced prefixes 198\.18\.101\.0\/24\. Fix: /],
     ['prefix overlapping the pod network', service({ prefixes: ['198.19.200.0/24'] }), /prefixes "198\.19\.200\.0\/24" overlaps the pod network 198\.19\.128\.0\/17\. Fix: /],
-    ['IPv4 and IPv6 in one service', service({ prefixes: ['198.18.101.0/24', '2001:db8:1::/64'] }), /prefixes \["198\.18\.101\.0\/24","2001:db8:1::\/64"\] mixes IPv4 and IPv6\. Fix: announce each family from its own LoadBalancerService/],
+    // Dual-stack services are supported (test/dual-stack.test.ts); an IPv4-only cluster has no IPv6 pods for them.
+    ['IPv6 prefix without an IPv6 pod network', service({ prefixes: ['198.18.101.0/24', '2001:db8:1::/64'] }), /prefixes \["2001:db8:1::\/64"\] are IPv6, but the reflectors' pod networks have no IPv6 prefix for the backend pods and the LB pods' IPv6 addresses\. Fix: add the cluster's IPv6 pod network to podNetworks/],
     ['DR with a remapped port', service({ forwardingMethod: ForwardingMethod.DIRECT_ROUTING }), /ports\[0\]\.backendPort 8080 differs from port 80, which DR forwarding cannot remap\. Fix: set backendPort to 80/],
     ['HTTP check on a UDP port', service({ ports: [{ port: 53, protocol: Protocol.UDP }], healthCheck: { type: HealthCheckType.HTTP } }), /healthCheck\.type "HTTP" cannot check a UDP port/],
     ['zero LB pods', service({ lbCount: 0 }), /lbCount 0 is not an integer in 1\.\.255\. Fix: /],

@@ -56,8 +56,13 @@ describe('synth refuses what cannot work, naming construct, field, value and fix
     ['pod networks that overlap', topology({ podNetworks: ['198.19.128.0/17', '198.19.130.0/24'] }), /RouteReflector 'ecmp\/rr1': podNetworks\[1\] "198\.19\.130\.0\/24" overlaps podNetworks\[0\] 198\.19\.128\.0\/17\. Fix: /],
     ['a loopback router', topology({ upstreamRouters: [router({ address: '127.0.0.1' })] }), /UpstreamRouterConfig 'ecmp\/router': address "127\.0\.0\.1" is in IPv4 loopback.*Fix: /],
     // Address families
-    ['IPv6 prefix with IPv4 nodes and pods', service({ prefixes: ['2001:db8:1::/64'] }), /LoadBalancerService 'ecmp\/web': prefixes \["2001:db8:1::\/64"\] are IPv6, but route reflector 'rr1' is at the IPv4 address 198\.18\.0\.109: the LB pods' next hop, their node's address, is IPv4.*Fix: /],
-    ['IPv6 prefix in a dual-stack cluster with IPv4 nodes', service({ prefixes: ['2001:db8:1::/64'] }, { podNetworks: ['198.19.128.0/17', '2001:db8:130::/64'] }), /prefixes \["2001:db8:1::\/64"\] are IPv6, but route reflector 'rr1' is at the IPv4 address/],
+    ['IPv6 prefix without an IPv6 pod network', service({ prefixes: ['2001:db8:1::/64'] }), /LoadBalancerService 'ecmp\/web': prefixes \["2001:db8:1::\/64"\] are IPv6, but the reflectors' pod networks have no IPv6 prefix.*Fix: add the cluster's IPv6 pod network to podNetworks/],
+    ['IPv6 prefix over IPv4 sessions to a router off the nodes\' IPv6 segment', service({ prefixes: ['2001:db8:1::/64'] }, { podNetworks: ['198.19.128.0/17', '2001:db8:130::/64'] }),
+      /UpstreamRouterConfig 'ecmp\/router': ipv6Address \(not set\) is needed: service 'web' announces IPv6 prefixes \(2001:db8:1::\/64\) over the IPv4 reflector sessions.*Fix: /],
+    ['router ipv6Address not IPv6', topology({ upstreamRouters: [router({ ipv6Address: '198.18.0.111' })] }), /UpstreamRouterConfig 'ecmp\/router': ipv6Address "198\.18\.0\.111" is not an IPv6 address\. Fix: /],
+    ['IPv4 prefix over IPv6 sessions', service({ prefixes: ['198.18.101.0/24'] }, {
+      podNetworks: ['198.19.128.0/17', '2001:db8:130::/64'], routeReflectors: [rr({ address: '2001:db8::109', routerId: '198.18.0.109' })], upstreamRouters: [router({ address: '2001:db8::110', routerId: '198.18.0.110' })],
+    }), /LoadBalancerService 'ecmp\/web': prefixes \["198\.18\.101\.0\/24"\] include IPv4, but route reflector 'rr1' is at the IPv6 address 2001:db8::109.*Fix: /],
     ['an IPv6-only pod network with an IPv4 reflector', topology({ podNetworks: ['2001:db8:130::/64'] }), /RouteReflector 'ecmp\/rr1': podNetworks \["2001:db8:130::\/64"\] has no IPv4 prefix, and the reflector is at the IPv4 address 198\.18\.0\.109.*Fix: /],
     // Prefixes that cannot be a service
     ['multicast prefix', service({ prefixes: ['239.1.1.0/24'] }), /prefixes\[0\] "239\.1\.1\.0\/24" overlaps IPv4 multicast, which no router forwards to a service\. Fix: /],

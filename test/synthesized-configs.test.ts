@@ -69,6 +69,17 @@ const variants: [string, Parameters<typeof testTopology>[0]][] = [
       { id: 'v6', props: { prefixes: ['2001:db8:120::/64', '2001:db8:121::/64'], ports: [{ port: 80, backendPort: 8080 }, { port: 443, backendPort: 8443 }] } },
     ],
   }],
+  ['a dual-stack service over IPv4 sessions, to FRR, BIRD and gobgpd + zebra routers', {
+    topology: {
+      podNetworks: ['198.19.128.0/17', '2001:db8:130::/64'],
+      upstreamRouters: [
+        { name: 'router', address: '198.18.0.110', ipv6Address: '2001:db8:ff::110' },
+        { name: 'edge2', address: '198.18.0.111', ipv6Address: '2001:db8:ff::111', daemon: RouterDaemon.BIRD },
+        { name: 'edge3', address: '198.18.0.112', ipv6Address: '2001:db8:ff::112', daemon: RouterDaemon.GOBGP_ZEBRA },
+      ],
+    },
+    services: [{ id: 'dual', props: { prefixes: ['198.18.101.0/24', '2001:db8:101::/64'], ports: [{ port: 80, backendPort: 8080 }, { port: 53, protocol: Protocol.UDP }] } }],
+  }],
   ['an in-cluster reflector; UDP and HTTP-checked services', {
     topology: { routeReflectors: [{ name: 'rr1', address: '198.18.0.21', placement: ReflectorPlacement.inCluster({ nodeName: 'n21' }) }] },
     services: [
@@ -107,6 +118,18 @@ describe.each(variants)('%s', (_name, options) => {
       expectAccepted(`exabgp.conf of ${model.name}`, checkExabgp(exabgp));
       const keepalived = renderKeepalived(reconcile(model, sampleSlices(model), pod.podIp));
       expect(keepalived).toContain(v6 ? '2001:db8:130::11' : '198.19.130.11');
+      if (model.prefixes.some(p => p.includes(':') !== v6)) {
+        // Dual-stack: each family's VIPs get the real servers of that family's slices.
+        expect(keepalived).toMatch(/virtual_server 2001:db8:101::1 80 \{[^]*?real_server 2001:db8:130::11 8080/);
+        expect(keepalived).toMatch(/virtual_server 198\.18\.101\.1 80 \{[^]*?real_server 198\.19\.130\.11 8080/);
+        // Static routes (exabgp without the announcer), each prefix with its node's address of its family.
+        const nodeIpv6 = '2001:db8:ff::106';
+        const staticRoutes = renderExabgp({ ...exabgpModel(model, pod, neighbors, ''), otherNextHop: nodeIpv6 });
+        expect(staticRoutes).toContain(`route 2001:db8:101::/64 next-hop ${nodeIpv6};`);
+        expect(staticRoutes).toContain('route 198.18.101.0/24 next-hop 198.18.0.106;');
+        expect(staticRoutes).toContain('        ipv6 unicast;');
+        expectAccepted(`static exabgp.conf of ${model.name}`, checkExabgp(staticRoutes));
+      }
       expect(keepalived).not.toContain('198.19.130.13');
       expectAccepted(`keepalived.conf of ${model.name}`, checkKeepalived(keepalived));
     }

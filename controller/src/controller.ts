@@ -7,7 +7,7 @@ import { ipvsDrift } from './ipvs-drift';
 import { ipvsHasHealthyRealServer, IpvsVirtualService } from './ipvs-table';
 import { Logger } from './log';
 import { ControllerMetrics } from './metrics';
-import { backendEndpoints, hasRealServers, keepalivedModel } from './reconcile';
+import { backendEndpoints, keepalivedModel } from './reconcile';
 import { SyncLoop } from './sync-loop';
 import { announceFileText, LB_POD_FILES } from '../../lib/lb-pod-contract';
 import { KeepalivedModel, LoadBalancerServiceModel } from '../../lib/model';
@@ -27,6 +27,11 @@ export interface ControllerOptions {
   readonly routerId: string;
   /** BGP next hop for the announcements: the node's IP. */
   readonly nodeIp: string;
+  /**
+   * Dual-stack: the node's address of the other family (NodeAddressSource), the next hop of the
+   * prefixes of that family; undefined while unknown, and those prefixes are not announced then.
+   */
+  readonly otherNextHop?: () => string | undefined;
   readonly runDir: string;
   /** The informer's current cache of the backends' EndpointSlices. */
   readonly slices: () => readonly EndpointSlice[];
@@ -101,7 +106,8 @@ export class Controller {
   /** keepalived is being restarted for drift: no reorder pass may cross its stop or its rebuild. */
   private restarting = false;
   private draining = false;
-  private hasBackends = false;
+  /** The VIPs with a real server that takes new connections, in the config last rendered. */
+  private servingVips = new Set<string>();
 
   constructor(private readonly options: ControllerOptions) {
     this.keepalivedConfigPath = path.join(options.runDir, LB_POD_FILES.keepalivedConfig);
@@ -181,7 +187,7 @@ export class Controller {
     try {
       const endpoints = backendEndpoints(this.options.slices());
       const model = keepalivedModel(service, endpoints, this.options.routerId);
-      this.hasBackends = hasRealServers(model);
+      this.servingVips = new Set(model.virtualServers.filter((vs) => vs.realServers.some((rs) => rs.weight > 0)).map((vs) => vs.vip));
       metrics.endpoints.set(endpoints.usable);
       this.reportMalformed(endpoints.malformed);
       metrics.realServers.set(model.virtualServers.reduce((n, vs) => n + vs.realServers.length, 0));
@@ -266,28 +272,51 @@ export class Controller {
     void (this.reorderPass ?? Promise.resolve()).then(() => this.options.keepalived.restart());
   }
 
-  /** Announce while some real server is usable by the endpoints and, where visible, by keepalived. */
+  /**
+   * Announce while some real server is usable by the endpoints and, where visible, by keepalived.
+   * Per family: a dual-stack service withdraws its IPv6 prefixes when no IPv6 VIP has a usable real
+   * server, and keeps its IPv4 ones (a family without VIPs of its own follows every VIP).
+   */
   private updateAnnouncement(): void {
     const table = this.options.readIpvs?.();
     this.repairIpvs(table);
-    const ipvs = table && ipvsHasHealthyRealServer(table, this.options.service.vips);
-    // Only once keepalived has a config: before that nothing in IPVS is ours (a run dir too full to write it, say).
-    const announce = !this.draining && this.hasBackends && this.appliedConfig !== undefined && ipvs !== false;
-    const text = announce ? announceFileText(this.options.service.prefixes, this.options.nodeIp, this.options.service.routeAttributes) : '';
+    const { service } = this.options;
+    const announced: string[] = [];
+    const health: Record<string, unknown> = {};
+    for (const v6 of [false, true]) {
+      const prefixes = service.prefixes.filter((p) => p.includes(':') === v6);
+      if (prefixes.length === 0) continue;
+      const ofFamily = service.vips.filter((vip) => vip.includes(':') === v6);
+      const vips = ofFamily.length > 0 ? ofFamily : service.vips;
+      const endpointsUsable = vips.some((vip) => this.servingVips.has(vip));
+      const ipvs = table && ipvsHasHealthyRealServer(table, vips);
+      health[v6 ? 'ipv6' : 'ipv4'] = { endpointsUsable, ipvsHealthy: ipvs ?? 'unobserved' };
+      // Only once keepalived has a config: before that nothing in IPVS is ours (a run dir too full to write it, say).
+      if (!this.draining && endpointsUsable && this.appliedConfig !== undefined && ipvs !== false) announced.push(...prefixes);
+    }
+    // A prefix whose family has no next hop yet (the node's other address not read) is left out.
+    const text = announced.length > 0 ? announceFileText(service.prefixes.filter((p) => announced.includes(p)), this.options.nodeIp, service.routeAttributes, this.options.otherNextHop?.()) : '';
+    const announce = text !== '';
     // Compared with the file too: one removed behind the controller's back is written again.
     if (text === this.lastAnnounce && readFileIfAny(this.announcePath) === text) return;
     try {
       writeFileAtomic(this.announcePath, text);
       this.lastAnnounce = text;
       this.options.metrics.announced.set(announce ? 1 : 0);
+      const written = text.split('\n').filter(Boolean).map((line) => line.split(' ')[2]);
       this.options.log.log('info', announce ? 'announcing service prefixes' : 'withdrawing service prefixes', {
-        prefixes: this.options.service.prefixes, draining: this.draining, endpointsUsable: this.hasBackends, ipvsHealthy: ipvs ?? 'unobserved',
+        prefixes: announce ? written : service.prefixes, draining: this.draining, ...(Object.keys(health).length > 1 ? health : flatHealth(health)),
       });
     } catch (err) {
       this.options.metrics.errors.inc({ kind: 'announce' });
       this.options.log.log('error', 'could not write the announce file', { error: String(err) });
     }
   }
+}
+
+/** One family's health as the log has always shown it: `endpointsUsable`, `ipvsHealthy`. */
+function flatHealth(health: Record<string, unknown>): Record<string, unknown> {
+  return Object.values(health)[0] as Record<string, unknown> ?? {};
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

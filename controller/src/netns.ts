@@ -14,14 +14,15 @@ export interface Command {
 /**
  * Pure: the commands that make the LB pod's namespace serve the service.
  * - Every address of every prefix is local (paper Fig. 7b), so IPVS sees the traffic.
- * - One nftables table: VIP traffic that IPVS did not take is dropped where a retry can succeed,
- *   and in NAT mode what IPVS forwards is SNATed to the pod IP (see lbRuleset).
+ * - One nftables table per family: VIP traffic that IPVS did not take is dropped where a retry can
+ *   succeed, and in NAT mode what IPVS forwards is SNATed to the pod IP of its family (see lbRuleset;
+ *   `otherPodIps`: a dual-stack pod's addresses besides `podIp`, from `status.podIPs`).
  */
-export function netnsCommands(service: LoadBalancerServiceModel, podIp: string): Command[] {
+export function netnsCommands(service: LoadBalancerServiceModel, podIp: string, otherPodIps: readonly string[] = []): Command[] {
   const commands: Command[] = service.prefixes.map((prefix) => ({
     file: 'ip', args: [prefix.includes(':') ? '-6' : '-4', 'route', 'replace', 'local', prefix, 'dev', 'lo'],
   }));
-  commands.push({ file: 'nft', args: ['-f', '-'], input: lbRuleset(service, podIp) });
+  commands.push({ file: 'nft', args: ['-f', '-'], input: lbRuleset(service, podIp, otherPodIps) });
   return commands;
 }
 
@@ -39,8 +40,18 @@ export function netnsCommands(service: LoadBalancerServiceModel, podIp: string):
  * - postrouting, NAT mode: backends must answer through this LB, so what IPVS forwards is SNATed to
  *   the pod IP. At postrouting the destination is already the backend: match the original destination.
  */
-export function lbRuleset(service: LoadBalancerServiceModel, podIp: string): string {
-  const v6 = podIp.includes(':');
+export function lbRuleset(service: LoadBalancerServiceModel, podIp: string, otherPodIps: readonly string[] = []): string {
+  const tables = [familyRuleset(service, podIp.includes(':'), podIp)];
+  // A dual-stack service: the other family's prefixes get a table of their own, SNATed to the pod's address of that family.
+  const v6 = !podIp.includes(':');
+  if (service.prefixes.some((prefix) => prefix.includes(':') === v6)) {
+    tables.push(familyRuleset(service, v6, otherPodIps.find((ip) => ip.includes(':') === v6)));
+  }
+  return tables.join('');
+}
+
+/** One family's table; without a pod address of that family nothing is SNATed (prepareNetns reports it). */
+function familyRuleset(service: LoadBalancerServiceModel, v6: boolean, podIp: string | undefined): string {
   const family = v6 ? 'ip6' : 'ip';
   const prefixes = service.prefixes.filter((prefix) => prefix.includes(':') === v6);
   const vips = service.vips.filter((vip) => vip.includes(':') === v6);
@@ -57,7 +68,7 @@ export function lbRuleset(service: LoadBalancerServiceModel, podIp: string): str
     const protocols = [...new Set(service.ports.map((p) => p.protocol.toLowerCase()))];
     for (const protocol of protocols) {
       const ports = [...new Set(service.ports.filter((p) => p.protocol.toLowerCase() === protocol).map((p) => p.port))];
-      if (vips.length === 0) continue;
+      if (vips.length === 0 || podIp === undefined) continue;
       lines.push(`    ct original ${family} daddr { ${vips.join(', ')} } ct original protocol ${protocol} ct original proto-dst { ${ports.join(', ')} } snat to ${podIp}`);
     }
     lines.push('  }');
@@ -67,9 +78,13 @@ export function lbRuleset(service: LoadBalancerServiceModel, podIp: string): str
 }
 
 /** Runs the commands and checks the sysctls the pod spec sets (lbPodSysctls); failures are logged and returned, not thrown. */
-export function prepareNetns(service: LoadBalancerServiceModel, podIp: string, log: Logger): string[] {
+export function prepareNetns(service: LoadBalancerServiceModel, podIp: string, log: Logger, otherPodIps: readonly string[] = []): string[] {
   const problems: string[] = [];
-  for (const command of netnsCommands(service, podIp)) {
+  const v6 = !podIp.includes(':');
+  if (service.forwardingMethod === ForwardingMethod.NAT && service.prefixes.some((p) => p.includes(':') === v6) && !otherPodIps.some((ip) => ip.includes(':') === v6)) {
+    problems.push(`the pod has no IPv${v6 ? 6 : 4} address (POD_IPS: status.podIPs) to SNAT the IPv${v6 ? 6 : 4} prefixes' traffic to: is the cluster dual-stack?`);
+  }
+  for (const command of netnsCommands(service, podIp, otherPodIps)) {
     try {
       execFileSync(command.file, command.args, { input: command.input, stdio: ['pipe', 'pipe', 'pipe'] });
     } catch (err) {

@@ -11,7 +11,7 @@ export const DEFAULT_ROUTE_PROTO = 212;
 
 export interface LbPod {
   readonly metadata?: { readonly name?: string; readonly annotations?: Record<string, string> };
-  readonly status?: { readonly phase?: string; readonly podIP?: string };
+  readonly status?: { readonly phase?: string; readonly podIP?: string; readonly podIPs?: readonly { readonly ip?: string }[] };
 }
 
 /** prefix -> gateway pod IPs (sorted). */
@@ -24,17 +24,26 @@ export type RouteTable = Map<string, string[]>;
 export function desiredRoutes(pods: readonly LbPod[]): RouteTable {
   const routes: RouteTable = new Map();
   for (const pod of pods) {
-    const ip = pod.status?.podIP;
-    if (pod.status?.phase !== 'Running' || !ip) continue;
+    const ips = podIps(pod);
+    if (pod.status?.phase !== 'Running' || ips.length === 0) continue;
     const prefixes = (pod.metadata?.annotations?.[PREFIXES_ANNOTATION] ?? '').split(',').map((p) => p.trim()).filter(Boolean);
     for (const prefix of prefixes) {
-      if (prefix.includes(':') !== ip.includes(':')) continue; // a gateway must be of the prefix's family
+      // A gateway must be of the prefix's family: a dual-stack pod's IPv6 prefixes go via its IPv6 address.
+      const ip = ips.find((candidate) => candidate.includes(':') === prefix.includes(':'));
+      if (!ip) continue;
       const gateways = routes.get(prefix) ?? [];
       if (!gateways.includes(ip)) gateways.push(ip);
       routes.set(prefix, gateways.sort());
     }
   }
   return routes;
+}
+
+/** A pod's IPs: `status.podIPs` (one per family on a dual-stack cluster), else `status.podIP`. */
+function podIps(pod: LbPod): string[] {
+  const listed = Array.isArray(pod.status?.podIPs) ? pod.status!.podIPs!.flatMap((entry) => (typeof entry?.ip === 'string' && entry.ip ? [entry.ip] : [])) : [];
+  const primary = pod.status?.podIP;
+  return listed.length > 0 ? listed : primary ? [primary] : [];
 }
 
 /** Parses `ip -j route show proto N` output (IPv4 or IPv6). */

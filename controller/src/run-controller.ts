@@ -10,9 +10,11 @@ import { startLbBfd } from './lb-bfd';
 import { Logger } from './log';
 import { ControllerMetrics, startMetricsServer } from './metrics';
 import { prepareNetns } from './netns';
+import { NodeAddressSource } from './node-address';
 import { ResilientInformer } from './resilient-informer';
 import { loadServiceModel } from './service-config';
-import { LB_POD_FILES, PodEnvironment } from '../../lib/lb-pod-contract';
+import { LB_POD_FILES, podAddresses, PodEnvironment } from '../../lib/lb-pod-contract';
+import { LoadBalancerServiceModel } from '../../lib/model';
 
 export interface RunControllerOptions {
   readonly configFile: string;
@@ -40,7 +42,8 @@ export async function runController(options: RunControllerOptions): Promise<{ do
   });
   const service = loadServiceModel(options.configFile);
   fs.mkdirSync(runDir, { recursive: true });
-  if (!options.skipNetnsSetup) prepareNetns(service, pod.podIp, log);
+  const podIps = podAddresses(pod);
+  if (!options.skipNetnsSetup) prepareNetns(service, pod.podIp, log, podIps.filter((ip) => ip !== pod.podIp));
 
   const metrics = new ControllerMetrics({ processMetrics: true });
   const ipvsReorderer = new IpvsReorderer({ log });
@@ -55,6 +58,7 @@ export async function runController(options: RunControllerOptions): Promise<{ do
   const namespace = pod.podNamespace;
   const labelSelector = `kubernetes.io/service-name=${service.backendServiceName}`;
   let controller: Controller | undefined;
+  const nodeAddress = otherFamilyNodeAddress(service, pod, kubeConfig.makeApiClient(k8s.CoreV1Api), log, () => controller?.endpointsChanged());
   const informer = new ResilientInformer<any>({
     kubeConfig,
     path: `/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices`,
@@ -66,7 +70,7 @@ export async function runController(options: RunControllerOptions): Promise<{ do
     onRestart: (reason) => metrics.watchRestarts.inc({ reason }),
   });
   controller = new Controller({
-    service, routerId: pod.podName, nodeIp: pod.nodeIp, runDir,
+    service, routerId: pod.podName, nodeIp: pod.nodeIp, runDir, otherNextHop: () => nodeAddress?.current,
     slices: () => informer.list() as EndpointSlice[],
     keepalived, readIpvs: () => readProcIpvs(), reorderIpvs: () => ipvsReorderer.reorder(), metrics, log,
   });
@@ -88,6 +92,7 @@ export async function runController(options: RunControllerOptions): Promise<{ do
       void controller!.drain()
         .then(() => informer.stop())
         .finally(() => {
+          nodeAddress?.stop();
           bfd?.close();
           server.close(() => resolve());
         });
@@ -98,7 +103,30 @@ export async function runController(options: RunControllerOptions): Promise<{ do
     return { done };
   }
   controller.start();
+  // Not awaited either: the IPv4 prefixes need not wait for the node's IPv6 address.
+  void nodeAddress?.start();
   // Not awaited: the process must end on SIGTERM even while the first list hangs; a failed start is fatal.
   const started = informer.start().then(() => log.log('info', 'controller started', { service: service.name, namespace, metricsPort: options.metricsPort }));
   return { done: Promise.race([done, started.then(() => done)]) };
+}
+
+/**
+ * A dual-stack service (prefixes of the family other than `status.hostIP`'s): its pods announce
+ * those with the node's address of that family, read from the pod's own Node (docs/design.md,
+ * "Dual-stack services"). Undefined for a single-family service, which reads no Node.
+ */
+function otherFamilyNodeAddress(
+  service: LoadBalancerServiceModel, pod: PodEnvironment, core: { readNode(request: { name: string }): Promise<unknown> },
+  log: Logger, onChange: () => void,
+): NodeAddressSource | undefined {
+  const nodeV6 = pod.nodeIp.includes(':');
+  if (!service.prefixes.some((p) => p.includes(':') !== nodeV6)) return undefined;
+  if (!pod.nodeName) {
+    log.log('error', 'dual-stack service but NODE_NAME is not set (spec.nodeName): the prefixes of the other family are not announced', { prefixes: service.prefixes.filter((p) => p.includes(':') !== nodeV6) });
+    return undefined;
+  }
+  const nodeName = pod.nodeName;
+  return new NodeAddressSource({
+    read: async () => (await core.readNode({ name: nodeName })) as never, family: nodeV6 ? 4 : 6, nodeName, log, onChange,
+  });
 }

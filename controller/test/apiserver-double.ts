@@ -3,7 +3,8 @@ import * as http from 'node:http';
 import { AddressInfo, Socket } from 'node:net';
 
 /**
- * A small Kubernetes API server double for list/watch of namespaced collections. It speaks the
+ * A small Kubernetes API server double for list/watch of namespaced collections (and GET of one
+ * object, e.g. a Node). It speaks the
  * real wire format so @kubernetes/client-node runs unmodified: JSON lists with
  * metadata.resourceVersion and `continue` paging, chunked watch streams of `{"type","object"}`
  * lines, bookmarks when asked for, `410 Expired` as an ERROR event for a compacted
@@ -140,9 +141,21 @@ export class ApiServerDouble {
       return this.sendStatus(res, failure.status, failure.reason ?? http.STATUS_CODES[failure.status] ?? 'Error', failure.headers);
     }
     const collection = url.pathname;
+    const parent = collection.slice(0, collection.lastIndexOf('/'));
+    if (!watch && !this.collections.has(collection) && this.collections.has(parent)) {
+      return this.sendObject(parent, collection.slice(parent.length + 1), res);
+    }
     const filter = selectorFilter(url.searchParams.get('labelSelector'), url.searchParams.get('fieldSelector'));
     if (watch) return this.startWatch(collection, url.searchParams, filter, res, record);
     return this.sendList(collection, url.searchParams, filter, res);
+  }
+
+  /** GET of one object by name (`<collection>/<name>`): the object, or 404 NotFound. */
+  private sendObject(collection: string, name: string, res: http.ServerResponse): void {
+    const object = this.collectionMap(collection).get(name);
+    if (!object) return this.sendStatus(res, 404, 'NotFound', {}, `${kindOf(collection).toLowerCase()} "${name}" not found`);
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify({ kind: kindOf(collection), apiVersion: apiVersionOf(collection), ...object }));
   }
 
   private sendList(collection: string, query: URLSearchParams, filter: (o: KubeObject) => boolean, res: http.ServerResponse): void {
@@ -240,7 +253,8 @@ function pairs(selector: string | null): [string, string][] {
 function kindOf(collection: string): string {
   if (collection.endsWith('/endpointslices')) return 'EndpointSlice';
   if (collection.endsWith('/pods')) return 'Pod';
-  throw new Error(`the double serves endpointslices and pods, not ${collection}`);
+  if (collection === '/api/v1/nodes') return 'Node';
+  throw new Error(`the double serves endpointslices, pods and nodes, not ${collection}`);
 }
 
 function apiVersionOf(collection: string): string {

@@ -42,7 +42,7 @@ describe('ecmp-lb controller (process) against the API double', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  function startController(port: number): ChildProcess {
+  function startController(port: number, pod: Partial<Parameters<typeof podEnvironmentVariables>[0]> = {}): ChildProcess {
     stdout = '';
     const child = spawn(process.execPath, [path.join(REPO, 'node_modules/.bin/ts-node'), path.join(REPO, 'controller/src/cli.ts'), LB_POD_COMMANDS.controller,
       ...lbPodArgs({
@@ -52,7 +52,7 @@ describe('ecmp-lb controller (process) against the API double', () => {
       cwd: REPO,
       env: {
         ...process.env, TS_NODE_TRANSPILE_ONLY: '1', NODE_OPTIONS: '', FAKE_KEEPALIVED_OUT: fakeOut(),
-        ...podEnvironmentVariables({ podIp: '198.18.0.11', nodeIp: '198.18.0.2', podName: 'web-lb-0', podNamespace: 'shop' }),
+        ...podEnvironmentVariables({ podIp: '198.18.0.11', nodeIp: '198.18.0.2', podName: 'web-lb-0', podNamespace: 'shop', ...pod }),
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -131,6 +131,22 @@ describe('ecmp-lb controller (process) against the API double', () => {
     expect(Date.now() - termAt).toBeGreaterThanOrEqual(950);
     expect(await exited).toBe(0);
     expect(stdout.trim().split('\n').map((l) => JSON.parse(l)).some((l) => l.msg === 'SIGTERM again: already draining')).toBe(true);
+  }, 60000);
+
+  test('a dual-stack service: announces its IPv6 prefix with the node\'s IPv6 address, read from its Node, beside the IPv4 one with NODE_IP', async () => {
+    const port = 19100 + Math.floor(Math.random() * 500);
+    fs.writeFileSync(path.join(dir, 'service.json'), JSON.stringify(serviceModel({ prefixes: ['198.19.10.0/24', '2001:db8:10::/64'], vips: ['198.19.10.1', '2001:db8:10::1'], drainSeconds: 1 })));
+    api.upsert(COLLECTION, slice('web-a', [{ address: '198.18.5.1' }]) as any);
+    api.upsert(COLLECTION, slice('web-a6', [{ address: '2001:db8:5::1' }], { addressType: 'IPv6' }) as any);
+    api.upsert('/api/v1/nodes', { metadata: { name: 'n1', namespace: '' }, status: { addresses: [{ type: 'InternalIP', address: '198.18.0.2' }, { type: 'InternalIP', address: '2001:db8:ff::2' }] } } as any);
+    const child = startController(port, { podIps: '198.18.0.11,2001:db8:130::11', nodeName: 'n1' });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await waitFor('both families announced', () => announce() === 'announce route 198.19.10.0/24 next-hop 198.18.0.2\nannounce route 2001:db8:10::/64 next-hop 2001:db8:ff::2\n', 15000);
+    await waitFor('keepalived has both families\' real servers', () => realServers(lastLoaded()).join() === '198.18.5.1:8080,2001:db8:5::1:8080');
+    expect(api.requests.filter((r) => r.path.startsWith('/api/v1/nodes')).map((r) => r.path)).toContain('/api/v1/nodes/n1');
+    child.kill('SIGTERM');
+    await waitFor('withdrawn on SIGTERM', () => announce() === '', 2000);
+    expect(await exited).toBe(0);
   }, 60000);
 
   test('a SIGTERM while it starts (its first list hanging) drains and exits 0, not by the signal', async () => {

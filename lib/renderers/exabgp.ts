@@ -1,4 +1,4 @@
-import { exabgpRoute } from '../lb-pod-contract';
+import { exabgpRoute, nextHopFor } from '../lb-pod-contract';
 import { BGP_PASSWORD_PLACEHOLDER, ExabgpModel } from '../model';
 import { checkedRouteAttributes } from '../route-attributes';
 import { checkedBgpPassword } from './password';
@@ -45,11 +45,18 @@ export function renderExabgp(model: ExabgpModel): string {
       // A process's commands reach only the neighbors that list it.
       ...(api
         ? ['    api {', `        processes [ ${ANNOUNCER} ];`, '    }']
-        : ['    static {', ...model.prefixes.map(prefix => `        route ${exabgpRoute(prefix, model.nextHop, model.routeAttributes)};`), '    }']),
+        : ['    static {', ...model.prefixes.map(prefix => `        route ${exabgpRoute(prefix, staticNextHop(model, prefix), model.routeAttributes)};`), '    }']),
       '}',
     );
   }
   return lines.join('\n') + '\n';
+}
+
+/** A static route's next hop: the one of the prefix's family (exabgp refuses one of another family). */
+function staticNextHop(model: ExabgpModel, prefix: string): string {
+  const hop = nextHopFor(prefix, model.nextHop, model.otherNextHop);
+  if (hop === undefined) throw new Error(`exabgp needs a next hop of the family of ${prefix}: nextHop is ${model.nextHop}, otherNextHop ${model.otherNextHop ?? 'not set'}`);
+  return hop;
 }
 
 /**

@@ -71,6 +71,16 @@ describe('renderExabgp', () => {
     ]);
   });
 
+  test('dual-stack static routes: each prefix with the node\'s address of its family, over the IPv4 session; a family without one is refused', () => {
+    const dual: ExabgpModel = { ...pod, prefixes: ['10.1.1.0/24', '2001:db8:1:1::/64'], otherNextHop: '2001:db8:ff::106' };
+    const text = renderExabgp(dual);
+    expect(text).toMatchSnapshot();
+    expect(block(text, 'static')).toEqual([`route 10.1.1.0/24 next-hop ${pod.nextHop};`, 'route 2001:db8:1:1::/64 next-hop 2001:db8:ff::106;']);
+    expect(block(text, 'family')).toEqual(['ipv4 unicast;', 'ipv6 unicast;']);
+    expect(checkExabgp(text).code).toBe(0);
+    expect(() => renderExabgp({ ...dual, otherNextHop: undefined })).toThrow(/exabgp needs a next hop of the family of 2001:db8:1:1::\/64: nextHop is 10\.0\.0\.\d+, otherNextHop not set/);
+  });
+
   test('the announcer command is passed as plain words', () => {
     expect(renderExabgp({ ...healthAware, announcerCommand: '  /usr/bin/python3   a.py\tb ' })).toContain('    run /usr/bin/python3 a.py b;\n');
   });

@@ -42,16 +42,20 @@ export async function startTwoReflectorLab(lab: NetnsLab, dist: string, files: R
 /**
  * An LB pod as it runs: exabgp from the pod's own rendering, its announcer following an announce
  * file written as the controller writes it. `name` names its namespace and files; returns the
- * announce file (write '' to withdraw).
+ * announce file (write '' to withdraw). With `nodeIpv6` (a dual-stack service) the IPv6 prefixes
+ * take it as next hop, as the controller announces them.
  */
 export function startLbSpeaker(
-  lab: NetnsLab, work: string, name: string, model: LoadBalancerServiceModel, pod: { readonly podIp: string; readonly nodeIp: string },
+  lab: NetnsLab, work: string, name: string, model: LoadBalancerServiceModel,
+  pod: { readonly podIp: string; readonly nodeIp: string; readonly nodeIpv6?: string },
 ): string {
   const announcer = path.join(work, 'announcer.py');
   if (!fs.existsSync(announcer)) fs.writeFileSync(announcer, renderAnnouncer());
   const announceFile = path.join(work, `${name}.announce`);
-  fs.writeFileSync(announceFile, announceFileText(model.prefixes, pod.nodeIp, model.routeAttributes));
+  fs.writeFileSync(announceFile, announceFileText(model.prefixes, pod.nodeIp, model.routeAttributes, pod.nodeIpv6));
   const ns = lab.host(name, [`${pod.podIp}/17`, `${pod.nodeIp}/24`]);
+  // A dual-stack node: its IPv6 address on the router's segment (no duplicate detection in a lab).
+  if (pod.nodeIpv6) lab.run(ns, ['ip', 'addr', 'add', `${pod.nodeIpv6}/64`, 'dev', 'eth0', 'nodad']);
   const conf = path.join(work, `${name}.exabgp.conf`);
   const identity = { podName: `${name}-lb`, podNamespace: 'lb', podIp: pod.podIp, nodeIp: pod.nodeIp };
   fs.writeFileSync(conf, renderExabgp(exabgpModel(model, identity, model.reflectors.map(r => r.host), `/usr/bin/python3 ${announcer} ${announceFile}`)));
