@@ -6,7 +6,10 @@
  * FRR, a silent LB failure (the pod frozen) found by BFD (the library's default, 300 ms x 3: the LB
  * pods run the controller's BFD sessions, the reflector agents theirs); then the in-cluster
  * reflector placement through the NAT a cluster puts on its path, BFD included. The eBGP variants
- * run the same checks with the router in an AS of its own (UpstreamRouterOptions.asn).
+ * run the same checks with the router in an AS of its own (UpstreamRouterOptions.asn). The ToR pair:
+ * two routers (FRR and BIRD) learn every path; traffic through one, that one fails, traffic goes on
+ * through the other, which spreads it over every LB; the failed one comes back and relearns every
+ * path (e2e/lib/tor-pair.ts).
  *
  * usage: control-plane.ts [SCENARIO-NAME-PART]
  */
@@ -18,6 +21,7 @@ import { inClusterReflector } from './lib/in-cluster-reflector';
 import { createLab, nodeIp, routerNexthops } from './lib/lab';
 import { sleep, waitFor } from './lib/proc';
 import { PAPER_SERVICES, synthesize } from './lib/synth';
+import { torPair } from './lib/tor-pair';
 
 /** Generous bounds: the first session waits for the reflector-router connect retry (5 s). */
 const CONVERGE_MS = 60_000;
@@ -113,6 +117,7 @@ const SCENARIOS: [string, (ctx: ScenarioContext) => Promise<void>][] = [
   ['Fig. 12 on BIRD', (ctx) => fig12(RouterDaemon.BIRD, ctx)],
   ['Fig. 12 on FRR, eBGP', (ctx) => fig12(RouterDaemon.FRR, ctx, ROUTER_EBGP_ASN)],
   ['Fig. 12 on BIRD, eBGP', (ctx) => fig12(RouterDaemon.BIRD, ctx, ROUTER_EBGP_ASN)],
+  ['two routers (a ToR pair): A FRR, B BIRD; A fails under load, then comes back', (ctx) => torPair(ctx, RouterDaemon.FRR, RouterDaemon.BIRD)],
   ['in-cluster reflector behind ClusterIP DNAT and node SNAT', (ctx) => inClusterReflector(ctx)],
   ['in-cluster reflector behind ClusterIP DNAT and node SNAT, eBGP, FRR', (ctx) => inClusterReflector(ctx, ROUTER_EBGP_ASN, RouterDaemon.FRR)],
   ['in-cluster reflector behind ClusterIP DNAT and node SNAT, eBGP, BIRD', (ctx) => inClusterReflector(ctx, ROUTER_EBGP_ASN, RouterDaemon.BIRD)],

@@ -32,6 +32,22 @@ export interface LoadOptions {
    * Unset: a connection lives as long as the load.
    */
   readonly requestsPerConnection?: number;
+  /**
+   * Open loop instead of workers: a new request every `paceMs` whatever those in flight do (at
+   * most `concurrency` in flight), so requests sent after a fault show what the network does then,
+   * not how long the requests in flight take to time out.
+   */
+  readonly paceMs?: number;
+  /** Keep every request in `timeline`: when it was sent, how long it took, its answer or error. */
+  readonly timeline?: boolean;
+}
+
+/** One request of a timeline: sent `sent` ms after the start (LoadResult.startedAt), done `ms` later. */
+export interface TimelineEntry {
+  readonly sent: number;
+  readonly ms: number;
+  readonly answer?: string;
+  readonly error?: string;
 }
 
 export interface LoadResult {
@@ -53,6 +69,9 @@ export interface LoadResult {
   readonly slow: number;
   readonly slowTimes: number[];
   readonly maxMs: number;
+  /** With `timeline`: the start (epoch ms, performance.timeOrigin + performance.now()) and every request. */
+  readonly startedAt?: number;
+  readonly timeline?: TimelineEntry[];
 }
 
 /** One request, on a new connection (no agent) or on the agent's keep-alive connection (`last`: its last); resolves with the body and the local port. */
@@ -95,45 +114,68 @@ async function main(options: LoadOptions): Promise<void> {
   // SIGTERM ends the load early: no new request, those in flight finish, the result is written.
   process.once('SIGTERM', () => { deadline = 0; });
   let issued = 0;
+  const timeline: TimelineEntry[] = [];
+  /** One request, counted; true when it was answered. */
+  const request = async (agent: http.Agent | undefined, last: boolean): Promise<boolean> => {
+    const sent = performance.now();
+    try {
+      const answer = await once(options.url, options.timeoutMs ?? 3000, agent, last);
+      const ms = performance.now() - sent;
+      if (ms > 1000 && slow++ < 50) slowTimes.push(Number(((sent - started) / 1000).toFixed(2)));
+      maxMs = Math.max(maxMs, ms);
+      const [backend, lb] = answer.body.split(' ');
+      counts.ok++;
+      byBackend[backend] = (byBackend[backend] ?? 0) + 1;
+      byLb[lb] = (byLb[lb] ?? 0) + 1;
+      const second = Math.floor((performance.now() - started) / 1000);
+      okPerSecond[second] = (okPerSecond[second] ?? 0) + 1;
+      if (agent) ports.add(answer.port);
+      if (options.timeline) timeline.push({ sent: sent - started, ms, answer: answer.body });
+      return true;
+    } catch (err) {
+      counts.failed++;
+      const key = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      errors[key] = (errors[key] ?? 0) + 1;
+      if (errorTimes.length < 50) {
+        errorTimes.push(Number(((performance.now() - started) / 1000).toFixed(2)));
+        errorFlows.push({ at: new Date().toISOString(), port: (err as { localPort?: number }).localPort ?? 0, error: key });
+      }
+      if (options.timeline) timeline.push({ sent: sent - started, ms: performance.now() - sent, error: key });
+      return false;
+    }
+  };
   const worker = async () => {
     const agent = options.keepAlive ? new http.Agent({ keepAlive: true, maxSockets: 1 }) : undefined;
     let onConnection = 0;
     while (issued < options.count && performance.now() < deadline) {
       issued++;
-      const sent = performance.now();
       onConnection++;
       const last = onConnection === options.requestsPerConnection;
       if (last) onConnection = 0;
-      try {
-        const answer = await once(options.url, options.timeoutMs ?? 3000, agent, last);
-        const ms = performance.now() - sent;
-        if (ms > 1000 && slow++ < 50) slowTimes.push(Number(((sent - started) / 1000).toFixed(2)));
-        maxMs = Math.max(maxMs, ms);
-        const [backend, lb] = answer.body.split(' ');
-        counts.ok++;
-        byBackend[backend] = (byBackend[backend] ?? 0) + 1;
-        byLb[lb] = (byLb[lb] ?? 0) + 1;
-        const second = Math.floor((performance.now() - started) / 1000);
-        okPerSecond[second] = (okPerSecond[second] ?? 0) + 1;
-        if (agent) ports.add(answer.port);
-        if (options.pauseMs) await new Promise((r) => setTimeout(r, options.pauseMs));
-      } catch (err) {
-        counts.failed++;
-        const key = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-        errors[key] = (errors[key] ?? 0) + 1;
-        if (errorTimes.length < 50) {
-          errorTimes.push(Number(((performance.now() - started) / 1000).toFixed(2)));
-          errorFlows.push({ at: new Date().toISOString(), port: (err as { localPort?: number }).localPort ?? 0, error: key });
-        }
-      }
+      if (await request(agent, last) && options.pauseMs) await new Promise((r) => setTimeout(r, options.pauseMs));
     }
     agent?.destroy();
   };
-  await Promise.all(Array.from({ length: options.concurrency }, worker));
+  const paced = async (paceMs: number) => {
+    const inFlight = new Set<Promise<boolean>>();
+    while (issued < options.count && performance.now() < deadline) {
+      const due = started + issued * paceMs - performance.now();
+      if (due > 0) await new Promise((r) => setTimeout(r, due));
+      while (inFlight.size >= options.concurrency) await Promise.race(inFlight);
+      if (performance.now() >= deadline) break;
+      issued++;
+      const one: Promise<boolean> = request(undefined, true).finally(() => inFlight.delete(one));
+      inFlight.add(one);
+    }
+    await Promise.all(inFlight);
+  };
+  if (options.paceMs) await paced(options.paceMs);
+  else await Promise.all(Array.from({ length: options.concurrency }, worker));
   const result: LoadResult = {
     ...counts, seconds: (performance.now() - started) / 1000, byLb, byBackend, errors, errorTimes, errorFlows,
     okPerSecond: Array.from(okPerSecond, (n) => n ?? 0), slow, slowTimes, maxMs: Math.round(maxMs),
     ...(options.keepAlive ? { ports: [...ports] } : {}),
+    ...(options.timeline ? { startedAt: performance.timeOrigin + started, timeline } : {}),
   };
   fs.writeFileSync(options.out, JSON.stringify(result));
 }

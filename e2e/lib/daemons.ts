@@ -28,16 +28,27 @@ export const FRR_RUN_DIR = path.join(os.tmpdir(), 'ecmp-e2e-frr');
 /** The BIRD router's control socket and pid file. */
 export const BIRD_RUN_DIR = path.join(os.tmpdir(), 'ecmp-e2e-bird');
 
-/** FRR's zebra + bgpd from the generated `frr.conf` and `daemons`, or BIRD from `bird.conf`; kernel settings from `99-ecmp-router.conf`. */
-export async function startRouter(procs: ProcessSet, synth: Synthesized, daemon: RouterDaemon): Promise<void> {
-  run(ROUTER_NS, ['sysctl', '-q', '-p', path.join(synth.routerDir, '99-ecmp-router.conf')]);
+/** Where a router runs: its namespace and its synthesized directory (`routers/<name>/`). */
+export interface RouterPlace {
+  readonly ns: string;
+  readonly configDir: string;
+}
+
+/**
+ * FRR's zebra + bgpd from the generated `frr.conf` and `daemons`, or BIRD from `bird.conf`; kernel
+ * settings from `99-ecmp-router.conf`. `at`: the lab's router (`routers/router/` in ROUTER_NS) unless
+ * said (a second router: one of each daemon, since each has one run directory). Returns its processes.
+ */
+export async function startRouter(procs: ProcessSet, synth: Synthesized, daemon: RouterDaemon,
+  at: RouterPlace = { ns: ROUTER_NS, configDir: synth.routerDir }): Promise<Daemon[]> {
+  const { ns, configDir } = at;
+  run(ns, ['sysctl', '-q', '-p', path.join(configDir, '99-ecmp-router.conf')]);
   if (daemon === RouterDaemon.BIRD) {
     // The control socket needs a local file system: in the VM the work directory is a shared folder.
     const dir = BIRD_RUN_DIR;
     fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(dir);
-    procs.start('router-bird', ROUTER_NS, ['bird', '-f', '-c', path.join(synth.routerDir, 'bird.conf'), '-s', path.join(dir, 'bird.ctl'), '-P', path.join(dir, 'bird.pid')]);
-    return;
+    return [procs.start('router-bird', ns, ['bird', '-f', '-c', path.join(configDir, 'bird.conf'), '-s', path.join(dir, 'bird.ctl'), '-P', path.join(dir, 'bird.pid')])];
   }
   // FRR refuses to run as root; each instance needs its own sockets and pid files (lab facts),
   // in a directory owned by frr on a local file system (the VM's shared folders ignore chown).
@@ -45,28 +56,30 @@ export async function startRouter(procs: ProcessSet, synth: Synthesized, daemon:
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir);
   run(undefined, ['chown', 'frr:frr', dir]);
-  const options = frrDaemonOptions(fs.readFileSync(path.join(synth.routerDir, 'daemons'), 'utf8'));
+  const options = frrDaemonOptions(fs.readFileSync(path.join(configDir, 'daemons'), 'utf8'));
   const common = ['-u', 'frr', '-g', 'frr', '-z', path.join(dir, 'zserv.api'), '--vty_socket', dir, '-P', '0', '-f', '/dev/null'];
-  procs.start('router-zebra', ROUTER_NS, ['/usr/lib/frr/zebra', ...options.get('zebra')!, ...common, '-i', path.join(dir, 'zebra.pid')]);
+  const started = [procs.start('router-zebra', ns, ['/usr/lib/frr/zebra', ...options.get('zebra')!, ...common, '-i', path.join(dir, 'zebra.pid')])];
   if (!(await waitFor(() => fs.existsSync(path.join(dir, 'zserv.api')), Boolean, 20_000)).ok) throw new Error('zebra did not start');
   for (const frrDaemon of [...options.keys()].filter((d) => d !== 'zebra')) {
-    procs.start(`router-${frrDaemon}`, ROUTER_NS, [`/usr/lib/frr/${frrDaemon}`, ...options.get(frrDaemon)!, ...common, '-i', path.join(dir, `${frrDaemon}.pid`)]);
+    started.push(procs.start(`router-${frrDaemon}`, ns, [`/usr/lib/frr/${frrDaemon}`, ...options.get(frrDaemon)!, ...common, '-i', path.join(dir, `${frrDaemon}.pid`)]));
     if (!(await waitFor(() => fs.existsSync(path.join(dir, `${frrDaemon}.vty`)), Boolean, 20_000)).ok) throw new Error(`${frrDaemon} did not start`);
   }
   // The integrated config, applied the way `vtysh -b` applies /etc/frr/frr.conf at boot.
-  run(ROUTER_NS, ['vtysh', '--vty_socket', dir, '-f', path.join(synth.routerDir, 'frr.conf')]);
+  run(ns, ['vtysh', '--vty_socket', dir, '-f', path.join(configDir, 'frr.conf')]);
+  return started;
 }
 
 /**
  * The AS paths of the router's BGP paths for `prefix`, from the daemon's own CLI: empty for an
  * iBGP path (same AS), the reflectors' AS for an eBGP one. One entry per path the router holds.
+ * `ns`: the router's namespace.
  */
-export function routerAsPaths(daemon: RouterDaemon, prefix: string): string[] {
+export function routerAsPaths(daemon: RouterDaemon, prefix: string, ns = ROUTER_NS): string[] {
   if (daemon === RouterDaemon.BIRD) {
-    const out = probe(ROUTER_NS, ['birdc', '-s', path.join(BIRD_RUN_DIR, 'bird.ctl'), 'show', 'route', 'for', prefix, 'all']);
+    const out = probe(ns, ['birdc', '-s', path.join(BIRD_RUN_DIR, 'bird.ctl'), 'show', 'route', 'for', prefix, 'all']);
     return [...out.matchAll(/BGP\.as_path:(.*)/g)].map((m) => m[1].trim());
   }
-  const out = probe(ROUTER_NS, ['vtysh', '--vty_socket', FRR_RUN_DIR, '-c', `show bgp ipv4 unicast ${prefix} json`]);
+  const out = probe(ns, ['vtysh', '--vty_socket', FRR_RUN_DIR, '-c', `show bgp ipv4 unicast ${prefix} json`]);
   const paths = (JSON.parse(out || '{}').paths ?? []) as { aspath?: { string?: string } }[];
   return paths.map((p) => (p.aspath?.string ?? '').replace(/^Local$/, ''));
 }

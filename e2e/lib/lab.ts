@@ -12,12 +12,29 @@ import { ADDRESSES } from './synthesized';
  *
  * Pod CIDRs are routed node to node (host-gw style) and from the reflectors and the API host, so
  * reflectors see each LB pod's own address, as the design's standalone placement requires.
+ *
+ * With a second router (LabShape.secondRouter, a pair of ToRs), router B joins the node network
+ * at 198.18.0.111 and the client gets a link to it too, with an address of its own on each link:
+ *
+ *   client 198.18.1.2 ── 198.18.1.1 router A 198.18.0.110 ─┐
+ *          198.18.2.2 ── 198.18.2.1 router B 198.18.0.111 ─┴─ node network
+ *
+ * The client's default route goes through A (metric 10), else through B (metric 20), and skips a
+ * route whose link has lost its carrier (`ignore_routes_with_linkdown`), as a host reaches a pair
+ * of ToRs over two links. The nodes send what goes back to each client address through that
+ * address's router (A: their default route; B: 198.18.2.0/24), so a reply takes the router its
+ * request came through.
  */
 export const NS_PREFIX = 'e2e-';
 export const LAN_NS = `${NS_PREFIX}lan`;
 export const ROUTER_NS = `${NS_PREFIX}router`;
 export const CLIENT_NS = `${NS_PREFIX}client`;
 export const CLIENT_IP = '198.18.1.2';
+/** The second router of a ToR pair (LabShape.secondRouter): its namespace, its node-network address, the client's address on its link. */
+export const ROUTER_B_NS = `${NS_PREFIX}router-b`;
+export const ROUTER_B_IP = '198.18.0.111';
+export const CLIENT_B_IP = '198.18.2.2';
+const CLIENT_B_NET = '198.18.2.0/24';
 export const API_HOST_IP = '198.18.0.1';
 
 export const nodeNs = (node: number) => `${NS_PREFIX}n${node}`;
@@ -30,6 +47,8 @@ export interface LabShape {
   readonly nodes: number;
   /** Give the harness's own (root) namespace a leg on the node network: the VM's API double listens there. */
   readonly apiHost?: boolean;
+  /** A second router, B, on the node network and linked to the client (a pair of ToRs; drawn above). */
+  readonly secondRouter?: boolean;
 }
 
 /** Deletes every `e2e-*` namespace (this harness's, from this or an earlier crashed run) and what runs in it. */
@@ -58,6 +77,15 @@ function joinLan(ns: string | undefined, ifname: string, address: string): void 
   run(ns, ['ip', 'link', 'set', ifname, 'up']);
 }
 
+/** A veth between the client (`clientIf`, `clientIp`/24) and a router (`eth1`, `routerIp`/24). */
+function linkClient(routerNs: string, clientIf: string, routerIp: string, clientIp: string): void {
+  run(undefined, ['ip', 'link', 'add', clientIf, 'netns', CLIENT_NS, 'type', 'veth', 'peer', 'name', 'eth1', 'netns', routerNs]);
+  run(routerNs, ['ip', 'addr', 'add', `${routerIp}/24`, 'dev', 'eth1']);
+  run(routerNs, ['ip', 'link', 'set', 'eth1', 'up']);
+  run(CLIENT_NS, ['ip', 'addr', 'add', `${clientIp}/24`, 'dev', clientIf]);
+  run(CLIENT_NS, ['ip', 'link', 'set', clientIf, 'up']);
+}
+
 export function createLab(shape: LabShape): void {
   destroyLab();
   addNs(LAN_NS);
@@ -67,12 +95,18 @@ export function createLab(shape: LabShape): void {
   addNs(ROUTER_NS);
   joinLan(ROUTER_NS, 'eth0', ADDRESSES.router);
   addNs(CLIENT_NS);
-  run(undefined, ['ip', 'link', 'add', 'eth0', 'netns', CLIENT_NS, 'type', 'veth', 'peer', 'name', 'eth1', 'netns', ROUTER_NS]);
-  run(ROUTER_NS, ['ip', 'addr', 'add', '198.18.1.1/24', 'dev', 'eth1']);
-  run(ROUTER_NS, ['ip', 'link', 'set', 'eth1', 'up']);
-  run(CLIENT_NS, ['ip', 'addr', 'add', `${CLIENT_IP}/24`, 'dev', 'eth0']);
-  run(CLIENT_NS, ['ip', 'link', 'set', 'eth0', 'up']);
-  run(CLIENT_NS, ['ip', 'route', 'add', 'default', 'via', '198.18.1.1']);
+  // Before the client's links exist, so that each inherits it.
+  if (shape.secondRouter) run(CLIENT_NS, ['sysctl', '-qw', 'net.ipv4.conf.all.ignore_routes_with_linkdown=1', 'net.ipv4.conf.default.ignore_routes_with_linkdown=1']);
+  linkClient(ROUTER_NS, 'eth0', '198.18.1.1', CLIENT_IP);
+  if (shape.secondRouter) {
+    addNs(ROUTER_B_NS);
+    joinLan(ROUTER_B_NS, 'eth0', ROUTER_B_IP);
+    linkClient(ROUTER_B_NS, 'eth1', '198.18.2.1', CLIENT_B_IP);
+    run(CLIENT_NS, ['ip', 'route', 'add', 'default', 'via', '198.18.1.1', 'dev', 'eth0', 'metric', '10']);
+    run(CLIENT_NS, ['ip', 'route', 'add', 'default', 'via', '198.18.2.1', 'dev', 'eth1', 'metric', '20']);
+  } else {
+    run(CLIENT_NS, ['ip', 'route', 'add', 'default', 'via', '198.18.1.1']);
+  }
 
   const podRoutes = (ns: string | undefined) => {
     for (let k = 1; k <= shape.nodes; k++) run(ns, ['ip', 'route', 'replace', podCidr(k), 'via', nodeIp(k)]);
@@ -92,6 +126,7 @@ export function createLab(shape: LabShape): void {
     run(ns, ['ip', 'addr', 'add', `${cniGateway(k)}/24`, 'dev', 'cni0']);
     run(ns, ['ip', 'link', 'set', 'cni0', 'up']);
     run(ns, ['ip', 'route', 'add', 'default', 'via', ADDRESSES.router]);
+    if (shape.secondRouter) run(ns, ['ip', 'route', 'add', CLIENT_B_NET, 'via', ROUTER_B_IP]);
     for (let other = 1; other <= shape.nodes; other++) {
       if (other !== k) run(ns, ['ip', 'route', 'add', podCidr(other), 'via', nodeIp(other)]);
     }
@@ -130,9 +165,9 @@ export async function deletePod(ns: string, node: number, ip: string): Promise<v
   probe(undefined, ['ip', 'netns', 'del', ns]);
 }
 
-/** The next hops (gateways) of the router's kernel route for `prefix`, sorted ([] when there is no route). */
-export function routerNexthops(prefix: string): string[] {
-  const out = probe(ROUTER_NS, ['ip', '-j', 'route', 'show', 'exact', prefix]);
+/** The next hops (gateways) of the router's kernel route for `prefix`, sorted ([] when there is no route); `ns`: the router's namespace. */
+export function routerNexthops(prefix: string, ns = ROUTER_NS): string[] {
+  const out = probe(ns, ['ip', '-j', 'route', 'show', 'exact', prefix]);
   if (!out.trim()) return [];
   const routes = JSON.parse(out) as { gateway?: string; nexthops?: { gateway?: string }[] }[];
   // Unique: a resilient group lists each next hop twice (controller/src/resilient-plan.ts).

@@ -42,6 +42,12 @@ export interface LabOptions {
    * @default false
    */
   readonly bfd?: boolean;
+  /**
+   * Upstream routers beside the lab's `router` (each with its name, address and daemon): a pair of
+   * ToRs (e2e/control-plane.ts). Their files are in `routers/<name>/`.
+   * @default none
+   */
+  readonly moreRouters?: UpstreamRouterOptions[];
 }
 
 /** Synthesizes the lab topology with the library's public API, into `outdir` (default: a fresh temp directory). */
@@ -54,7 +60,7 @@ export function synthesize(daemon: RouterDaemon, services: ServiceSpec[] = PAPER
     podNetworks: [ADDRESSES.podNetwork],
     // BFD on: the library's default (`bfd` unset); off: what the VM labs run (LabOptions.bfd).
     routeReflectors: ADDRESSES.reflectors.map((r) => (lab.bfd ? { ...r } : { ...r, bfd: false })),
-    upstreamRouters: [{ name: 'router', address: ADDRESSES.router, daemon, ...router }],
+    upstreamRouters: [{ name: 'router', address: ADDRESSES.router, daemon, ...router }, ...(lab.moreRouters ?? [])],
   });
   for (const service of services) {
     new LoadBalancerService(topology, service.name, {
