@@ -2,6 +2,7 @@ import { Construct } from 'constructs';
 import { ConfigFile } from './config-file';
 import { invalidField, throwInvalid } from './errors';
 import { IN_CLUSTER_EBGP_TTL } from './in-cluster-reflector';
+import { cidrContains, parseAddress, parseCidr } from './ip';
 import { AddressFamily, BGP_PASSWORD_PLACEHOLDER, RESILIENT_MEMBERS_PER_HOP, RESILIENT_ROUTE_PROTOCOL, RESILIENT_SOURCE_TABLE, ResilientHashingModel, RouterDaemon, UpstreamRouterModel } from './model';
 import { renderBirdRouter } from './renderers/bird';
 import { renderFrrRouter, renderFrrDaemons, renderZebraRouter } from './renderers/frr';
@@ -184,7 +185,16 @@ export class UpstreamRouterConfig extends Construct implements IUpstreamRouter {
 
   /** IPv6 prefixes over IPv4 sessions: the next hops are the LB nodes' IPv6 addresses, which the router must reach on their segment. */
   private dualStackErrors(): string[] {
-    if (this.ipv6Address !== undefined || this.address.includes(':')) return [];
+    if (this.ipv6Address !== undefined) {
+      // As for `address`: an address a pod or a service holds would capture the next hops' traffic.
+      const address = parseAddress(this.ipv6Address)!;
+      const network = this.reflectors.flatMap(r => r.podNetworks).map(n => parseCidr(n).cidr!).find(n => cidrContains(n, address));
+      if (network) return [invalidField(this, 'ipv6Address', this.ipv6Address, `is inside the pod network ${network.text}`, 'give the router its address on the nodes\' IPv6 segment, outside the pod networks')];
+      const service = this.services().find(s => s.prefixes.some(p => cidrContains(parseCidr(p).cidr!, address)));
+      if (service) return [invalidField(this, 'ipv6Address', this.ipv6Address, `is inside a prefix of service '${service.serviceName}'; the route to the service would capture it`, 'give the router an address outside the service prefixes')];
+      return [];
+    }
+    if (this.address.includes(':')) return [];
     const v6 = this.services().filter(s => s.prefixes.some(p => p.includes(':')));
     if (v6.length === 0) return [];
     return [invalidField(this, 'ipv6Address', undefined, `is needed: service '${v6[0].serviceName}' announces IPv6 prefixes (${v6[0].prefixes.filter(p => p.includes(':')).join(', ')}) over the IPv4 reflector sessions, with its LB nodes' IPv6 addresses as next hops, which this router reaches only on the nodes' IPv6 segment`,

@@ -85,28 +85,32 @@ const lastLines = (output: string) => output.trim().split('\n').slice(-2).map(l 
  * IPv4). Backends are pods of the service's own family.
  */
 function podIdentity(model: LoadBalancerServiceModel, spec: TopologySpec) {
-  const v6 = model.prefixes[0].includes(':');
   const primary = spec.podNetworks.find(n => !n.includes(':'))!;
-  const backendNetwork = spec.podNetworks.find(n => n.includes(':') === v6) ?? primary;
+  const backendsOf = (v6: boolean) => [11, 12, 13].map(k => hostOf(spec.podNetworks.find(n => n.includes(':') === v6) ?? primary, k));
   return {
     podIp: hostOf(primary, 2), nodeIp: '198.18.0.251', podName: `${model.name}-lb-0`, podNamespace: model.namespace,
-    backends: [11, 12, 13].map(k => hostOf(backendNetwork, k)),
+    // A dual-stack service's IPv6 next hop: the node's IPv6 address (from its Node object at run time).
+    nodeIpv6: '2001:db8:ffff::251',
+    backends: { v4: backendsOf(false), v6: backendsOf(true) },
   };
 }
 
 /** Two ready backends and one unready one per address family the VIPs use. */
-function slices(model: LoadBalancerServiceModel, backends: string[]): EndpointSlice[] {
+function slices(model: LoadBalancerServiceModel, backends: { v4: string[]; v6: string[] }): EndpointSlice[] {
   const ports = model.ports.map(p => ({ name: `${p.protocol.toLowerCase()}-${p.backendPort}`, port: p.backendPort, protocol: p.protocol }));
-  const v6 = model.vips.some(v => v.includes(':'));
-  return [{
-    addressType: v6 ? 'IPv6' : 'IPv4',
-    ports,
-    endpoints: [
-      { addresses: [backends[1]], conditions: { ready: true } },
-      { addresses: [backends[0]], conditions: { ready: true } },
-      { addresses: [backends[2]], conditions: { ready: false } },
-    ],
-  }];
+  const families = [false, true].filter(v6 => model.vips.some(v => v.includes(':') === v6));
+  return families.map(v6 => {
+    const of = v6 ? backends.v6 : backends.v4;
+    return {
+      addressType: v6 ? 'IPv6' : 'IPv4',
+      ports,
+      endpoints: [
+        { addresses: [of[1]], conditions: { ready: true } },
+        { addresses: [of[0]], conditions: { ready: true } },
+        { addresses: [of[2]], conditions: { ready: false } },
+      ],
+    };
+  });
 }
 
 function podRenderings(model: LoadBalancerServiceModel, spec: TopologySpec, origin: string): BatchItem[] {
@@ -117,7 +121,8 @@ function podRenderings(model: LoadBalancerServiceModel, spec: TopologySpec, orig
   const exabgp = renderExabgp({ ...exabgpModel(model, pod, neighbors, announcerCommand()), ...signed });
   // The announcer sends `announce route PREFIX next-hop NODE_IP` at run time, which `exabgp --test`
   // cannot see in the API form: the same routes as static routes, which it decodes and encodes.
-  const announced = renderExabgp({ ...exabgpModel(model, pod, neighbors, ''), ...signed });
+  const dual = model.prefixes.some(p => p.includes(':') !== pod.nodeIp.includes(':'));
+  const announced = renderExabgp({ ...exabgpModel(model, pod, neighbors, ''), ...signed, ...(dual ? { otherNextHop: pod.nodeIpv6 } : {}) });
   const keepalived = renderKeepalived(reconcile(model, slices(model, pod.backends), pod.podIp));
   return [
     { kind: 'exabgp', text: exabgp, origin: `${origin}: exabgp.conf of LB pod ${model.namespace}/${model.name}` },
@@ -207,7 +212,7 @@ describe(`valid topologies (seed ${SEED}; ${VALID_RUNS} runs, the first ${DAEMON
     const shapes = runs.filter(r => r.out);
     console.log(`synth-property: ${runs.length} valid topologies generated (seed ${SEED}), ${shapes.length} synthesized, ${runs.length - shapes.length} refused; `
       + `${shapes.reduce((n, r) => n + r.out!.manifests.length, 0)} manifests; styles ${runs.filter(r => r.spec.style === 'topology').length} EcmpTopology / ${runs.filter(r => r.spec.style === 'charts').length} charts; `
-      + `dual-stack ${runs.filter(r => r.spec.dualStack).length} (IPv6 services ${runs.reduce((n, r) => n + r.spec.services.filter(x => x.prefixes[0].includes(':')).length, 0)}); ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      + `dual-stack ${runs.filter(r => r.spec.dualStack).length} (dual-stack services ${runs.reduce((n, r) => n + r.spec.services.filter(x => x.prefixes.some(p => p.includes(':'))).length, 0)}); ${((Date.now() - started) / 1000).toFixed(1)} s`);
   }, 120_000);
 
   test('synth accepts every generated valid topology', () => {

@@ -44,6 +44,8 @@ export interface ReflectorSpec {
 export interface RouterSpec {
   name: string;
   address: string;
+  /** Dual-stack topologies: the router's address on the nodes' IPv6 segment. */
+  ipv6Address?: string;
   routerId?: string;
   daemon?: RouterDaemon;
   maximumPaths?: number;
@@ -93,7 +95,11 @@ export interface TopologySpec {
   /** EcmpTopology, or RouteReflector / UpstreamRouterConfig / LoadBalancerService in a plain Chart. */
   style: 'topology' | 'charts';
   chartId: string;
-  /** Dual stack: an IPv6 pod network besides the IPv4 one(s); the services stay IPv4, as the nodes' addresses are. */
+  /**
+   * Dual stack: an IPv6 pod network besides the IPv4 one(s), every router on the nodes' IPv6 segment
+   * too (`ipv6Address`), and services that now and then add an IPv6 prefix to their IPv4 ones (over
+   * the IPv4 sessions, as dual-stack services do).
+   */
   dualStack: boolean;
   namespace?: string;
   createNamespace?: boolean;
@@ -188,8 +194,9 @@ function serviceArbitrary() {
     protocol: opt(fc.constantFrom(Protocol.TCP, Protocol.UDP)),
   });
   return fc.record({
-    // IPv6 services need IPv6 nodes and reflectors (their next hop is the node's address): not in these topologies.
+    // IPv6-only services need IPv6 nodes and reflectors: not in these topologies. Dual-stack ones add an IPv6 prefix.
     v6: fc.constant(false),
+    dualStack: fc.boolean(),
     prefixParts: fc.array(prefixPart, { minLength: 1, maxLength: 3 }),
     vipChoice: fc.array(fc.nat(), { minLength: 0, maxLength: 3 }),
     explicitVips: fc.boolean(),
@@ -300,6 +307,10 @@ function finish(base: any, rawServices: any[]): TopologySpec {
       return v6 ? v6Prefix(n, part.length6) : v4Prefix(n, part.length, part.slot);
     });
     const forwardingMethod = s.forwardingMethod as ForwardingMethod | undefined;
+    // A dual-stack service: one IPv6 prefix besides the IPv4 ones (not with TUN backends the service prepares: IPv4 only).
+    if (base.dualStack && s.dualStack && !(forwardingMethod === ForwardingMethod.TUNNEL && s.backends.kind === 'workload')) {
+      prefixes.push(v6Prefix(base.v6Slots[i], s.prefixParts[0].length6));
+    }
     const ports: PortSpec[] = s.ports.map((p: any) => ({
       port: p.port,
       ...(p.protocol ? { protocol: p.protocol } : {}),
@@ -417,6 +428,8 @@ function finish(base: any, rawServices: any[]): TopologySpec {
     return {
       name: base.names[7 + i],
       address: nodeAddress(3 + i),
+      // Outside every service prefix (2001:db8:N::, N up to 0xeffe) and pod network (2001:db8:f00K::).
+      ...(base.dualStack ? { ipv6Address: `2001:db8:ffff::${(3 + i).toString(16)}` } : {}),
       ...(r.daemon !== undefined ? { daemon: r.daemon } : {}),
       ...(r.explicitRouterId ? { routerId: idAddress(3 + i) } : {}),
       // gobgpd + zebra has no maximum-paths setting.
@@ -486,6 +499,7 @@ export function buildSpec(spec: TopologySpec, outdir: string): EcmpApp {
   const routerOptions = (r: RouterSpec) => ({
     name: r.name,
     address: r.address,
+    ...(r.ipv6Address !== undefined ? { ipv6Address: r.ipv6Address } : {}),
     ...(r.routerId !== undefined ? { routerId: r.routerId } : {}),
     ...(r.daemon !== undefined ? { daemon: r.daemon } : {}),
     ...(r.maximumPaths !== undefined ? { maximumPaths: r.maximumPaths } : {}),
