@@ -4,6 +4,7 @@ import { Chart, Duration } from 'cdk8s';
 import { Backends, EcmpApp, LoadBalancerService, RouteReflector, RouterDaemon, UpstreamRouterConfig } from '../lib';
 import { announceFileText } from '../lib/lb-pod-contract';
 import { LoadBalancerServiceModel } from '../lib/model';
+import { ApiServerDouble } from '../controller/test/apiserver-double';
 import { kernelBgpRoutes, NetnsLab, startFrr, waitUntil } from './support/netns';
 import { startLbSpeaker } from './support/reflector-lab';
 import { synthToDisk, tempDir } from './support/topology';
@@ -18,7 +19,9 @@ import { synthToDisk, tempDir } from './support/topology';
  *
  *   rr1 198.18.0.109 gobgpd, with a leg in the pod network 198.19.128.0/17
  *   edge 198.18.0.110 + 2001:db8:ff::110 FRR router, edge2 198.18.0.111 + 2001:db8:ff::111 BIRD router
- *   LB pods 198.19.130.2-4 on nodes 198.18.0.101-103 / 2001:db8:ff::101-103
+ *   LB pods 198.19.130.2-4 on nodes 198.18.0.101-103 / 2001:db8:ff::101-103, bound to the service by the
+ *   reflector agent (fed by the API double); a rogue speaker 198.19.130.9 (node 198.18.0.120 / 2001:db8:ff::120),
+ *   in the pod network but no LB pod of the service, announces the same prefixes
  */
 
 const V4 = '198.18.101.0/24';
@@ -29,7 +32,8 @@ function synthesize(outdir: string) {
   const app = new EcmpApp({ outdir });
   const chart = new Chart(app, 'dual', { namespace: 'lb' });
   const rr1 = new RouteReflector(chart, 'rr1', {
-    asn: 65021, address: '198.18.0.109', podNetworks: ['198.19.128.0/17', '2001:db8:130::/64'], bindPrefixesToLbPods: false, bfd: false, connectRetry: Duration.seconds(1),
+    // Each service's prefixes bound to its own LB pods (the default): the reflector agent keeps the binding.
+    asn: 65021, address: '198.18.0.109', podNetworks: ['198.19.128.0/17', '2001:db8:130::/64'], bfd: false, connectRetry: Duration.seconds(1),
   });
   new UpstreamRouterConfig(chart, 'edge', { address: '198.18.0.110', ipv6Address: '2001:db8:ff::110', routeReflectors: [rr1], connectRetry: Duration.seconds(1) });
   new UpstreamRouterConfig(chart, 'edge2', { address: '198.18.0.111', ipv6Address: '2001:db8:ff::111', routeReflectors: [rr1], daemon: RouterDaemon.BIRD, connectRetry: Duration.seconds(1) });
@@ -51,10 +55,27 @@ describe('a dual-stack service, with real daemons in network namespaces', () => 
   afterAll(() => lab.destroy());
   const model: LoadBalancerServiceModel = JSON.parse(manifests.find(m => m.kind === 'ConfigMap' && m.metadata.name === 'web-lb').data['service.json']);
 
-  test('the router installs an IPv4 and an IPv6 ECMP route, one next hop per LB node in each family; withdrawing one LB\'s IPv6 prefix leaves its IPv4 path', async () => {
+  const api = new ApiServerDouble();
+  afterAll(() => api.stop());
+
+  test('the router installs an IPv4 and an IPv6 ECMP route, one next hop per LB node in each family, none via a rogue speaker; withdrawing one LB\'s IPv6 prefix leaves its IPv4 path', async () => {
     const started = Date.now();
     const rr1 = lab.host('rr1', ['198.18.0.109/24', '198.19.128.1/17']);
-    lab.start('rr1', rr1, ['gobgpd', '-t', 'toml', '-f', path.join(dist, 'route-reflectors/rr1/gobgpd.toml'), '--api-hosts', '127.0.0.1:50051', '--pprof-disable']);
+    const rr1Api = `unix://${path.join(work, 'gobgpd-rr1.sock')}`;
+    lab.start('rr1', rr1, ['gobgpd', '-t', 'toml', '-f', path.join(dist, 'route-reflectors/rr1/gobgpd.toml'), '--api-hosts', `127.0.0.1:50051,${rr1Api}`, '--pprof-disable']);
+    // The reflector agent binds the service's prefixes, both families, to its LB pods' (IPv4) session addresses.
+    await api.start();
+    for (const node of NODES) {
+      api.upsert('/api/v1/namespaces/lb/pods', {
+        metadata: { name: `web-lb-${node.name}`, namespace: 'lb', labels: { 'app.kubernetes.io/instance': 'web', 'ecmp-lb.cdk8s.io/role': 'lb' } },
+        status: { phase: 'Running', podIP: node.podIp, podIPs: [{ ip: node.podIp }, { ip: node.podIp.replace('198.19.130.', '2001:db8:130::') }] },
+      } as any);
+    }
+    const kubeconfig = path.join(work, 'kubeconfig');
+    api.writeKubeconfig(kubeconfig);
+    const repo = path.resolve(__dirname, '..');
+    lab.start('agent', undefined, [process.execPath, path.join(repo, 'node_modules/.bin/ts-node'), path.join(repo, 'controller/src/cli.ts'), 'reflector-agent',
+      '--config', path.join(dist, 'route-reflectors/rr1/lb-pod-bindings.json'), '--kubeconfig', kubeconfig, '--gobgp-api', rr1Api], { TS_NODE_TRANSPILE_ONLY: '1', NODE_OPTIONS: '' });
     const router = (name: string, v4: string, v6: string) => {
       const ns = lab.host(name, [`${v4}/24`]);
       lab.run(ns, ['ip', 'addr', 'add', `${v6}/64`, 'dev', 'eth0', 'nodad']);
@@ -70,6 +91,7 @@ describe('a dual-stack service, with real daemons in network namespaces', () => 
     lab.start('edge2', edge2, ['bird', '-f', '-c', path.join(dist, 'routers/edge2/bird.conf'), '-s', path.join(birdDir, 'bird.ctl'), '-P', path.join(birdDir, 'bird.pid')]);
     const edgeDir = await startFrr(lab, edge, files.get('routers/edge/frr.conf')!, 'edge-');
     const announceFiles = NODES.map(node => startLbSpeaker(lab, work, node.name, model, node));
+    startLbSpeaker(lab, work, 'rogue', model, { podIp: '198.19.130.9', nodeIp: '198.18.0.120', nodeIpv6: '2001:db8:ff::120' });
 
     const v4Hops = NODES.map(n => n.nodeIp).sort();
     const v6Hops = NODES.map(n => n.nodeIpv6).sort();
@@ -83,8 +105,10 @@ describe('a dual-stack service, with real daemons in network namespaces', () => 
     console.log(`dual-stack lab converged in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     console.log(`edge: ${lab.run(edge, ['ip', '-6', 'route', 'show', V6])}`);
 
-    // Three IPv6 paths, learnt over the IPv4 session with the reflector, each with its node's global IPv6 next hop.
+    // Three IPv6 paths, learnt over the IPv4 session with the reflector, each with its node's global IPv6 next hop;
+    // none from the rogue, which the binding leaves out in both families (it did establish its session).
     expect(v6Paths().map(p => p.nexthops[0].ip).sort()).toEqual(v6Hops);
+    expect(lab.log('rogue')).toMatch(/connected to peer-1|established/i);
     expect(v6Paths().every(p => p.peer.peerId === '198.18.0.109')).toBe(true);
 
     // The IPv6 route leads somewhere: the router reaches the VIP, which the LB nodes hold as local as the LB pods do.
