@@ -1,10 +1,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Chart, Duration } from 'cdk8s';
+import { ApiServerDouble } from '../controller/test/apiserver-double';
 import { Backends, EcmpApp, LoadBalancerService, RouteReflector, RouterDaemon, UpstreamRouterConfig } from '../lib';
 import { announceFileText } from '../lib/lb-pod-contract';
 import { LoadBalancerServiceModel } from '../lib/model';
-import { ApiServerDouble } from '../controller/test/apiserver-double';
 import { kernelBgpRoutes, NetnsLab, startFrr, waitUntil } from './support/netns';
 import { startLbSpeaker } from './support/reflector-lab';
 import { synthToDisk, tempDir } from './support/topology';
