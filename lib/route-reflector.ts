@@ -16,7 +16,7 @@ import { renderFrrReflector } from './renderers/frr-reflector';
 import { renderGobgpdReflector } from './renderers/gobgpd';
 import { renderReflectorAgentConfig } from './renderers/reflector-agent';
 import { ILoadBalancerService, IRouteReflector, IUpstreamRouter } from './topology-interfaces';
-import { reflectorTopologyErrors } from './topology-validation';
+import { checkIpv6Address, ipv6AddressErrors, reflectorTopologyErrors } from './topology-validation';
 import {
   BgpTimers, checkAsn, checkCidr, checkCount, checkName, checkNamespace, checkNodeName, checkNonEmpty, checkPeerAddress, checkRouterId, checkTimers,
 } from './validate';
@@ -43,6 +43,15 @@ export interface RouteReflectorOptions {
    * sees once the CNI has SNATed the reflector pod's connection.
    */
   readonly address: string;
+  /**
+   * FRR reflectors: the box's IPv6 address on the nodes' IPv6 segment, when `address` is IPv4 and a
+   * service announces IPv6 prefixes (dual-stack). FRR reflects only paths whose next hop it can
+   * resolve, and those next hops are the LB nodes' IPv6 addresses (measured with FRR 8.4: without an
+   * IPv6 route to them it passed no IPv6 path on). Required then; a gobgpd reflector passes paths
+   * on without resolving them and takes none.
+   * @default none
+   */
+  readonly ipv6Address?: string;
   /**
    * Name used for Kubernetes objects and output folders.
    * @default the construct id
@@ -173,6 +182,8 @@ export class RouteReflector extends Construct implements IRouteReflector {
   public readonly routerId: string;
   public readonly clusterId: string;
   public readonly address: string;
+  /** An FRR reflector's IPv6 address on the nodes' segment (dual-stack services over IPv4 sessions). */
+  public readonly ipv6Address?: string;
   public readonly placement: ReflectorPlacement;
   public readonly daemon: ReflectorDaemon;
   public readonly podNetworks: string[];
@@ -256,7 +267,15 @@ export class RouteReflector extends Construct implements IRouteReflector {
       if (this.bindPrefixesToLbPods) this.standaloneAgent();
     }
     checkObjectNamesOnce(this);
-    this.node.addValidation({ validate: () => reflectorTopologyErrors(this, this.routers) });
+    this.ipv6Address = checkIpv6Address(this, 'reflector', props.ipv6Address, this.address);
+    if (this.ipv6Address !== undefined && this.daemon !== ReflectorDaemon.FRR) {
+      throwInvalid(this, 'ipv6Address', this.ipv6Address, 'has no effect on a gobgpd reflector: it passes the IPv6 paths on without resolving their next hops', 'remove ipv6Address');
+    }
+    this.node.addValidation({ validate: () => [
+      ...reflectorTopologyErrors(this, this.routers),
+      ...(this.daemon === ReflectorDaemon.FRR ? ipv6AddressErrors(this, 'reflector', this.ipv6Address, this.address, this.podNetworks, this.services,
+        'which FRR reflects only once it resolves them: on the nodes\' IPv6 segment') : []),
+    ] });
   }
 
   public addUpstreamRouter(router: IUpstreamRouter): void {

@@ -1,10 +1,10 @@
 import { IConstruct } from 'constructs';
 import { sameBgpPassword } from './bgp-password';
-import { invalidField } from './errors';
+import { invalidField, throwInvalid } from './errors';
 import { Cidr, cidrContains, cidrsOverlap, overlappingPairs, parseAddress, parseCidr } from './ip';
 import { RouterDaemon } from './model';
 import { ILoadBalancerService, IRouteReflector, IUpstreamRouter } from './topology-interfaces';
-import { checkCidr, firstWithSameKey } from './validate';
+import { checkCidr, checkPeerAddress, firstWithSameKey } from './validate';
 
 /**
  * The checks that span constructs: one AS per reflector's LB pods and per router's reflectors, eBGP only where it works, one TCP-MD5 key per speaker's reflector sessions, path
@@ -130,6 +130,48 @@ function ebgpErrors(router: IUpstreamRouter, daemon: RouterDaemon, reflectors: I
       `use daemon: RouterDaemon.FRR or RouterDaemon.BIRD for eBGP, or give the router asn ${external[0].asn} (iBGP)`));
   }
   return errors;
+}
+
+/**
+ * A speaker's `ipv6Address` (a router's, an FRR reflector's): its IPv6 address on the nodes' IPv6
+ * segment, where the IPv6 next hops of dual-stack services are. `what` names the speaker in the
+ * messages. Returns the canonical address; throws for one that is no IPv6 address or would be moot.
+ */
+export function checkIpv6Address(scope: IConstruct, what: string, text: string | undefined, address: string): string | undefined {
+  if (text === undefined) return undefined;
+  const checked = checkPeerAddress(scope, 'ipv6Address', text);
+  if (!checked.includes(':')) {
+    throwInvalid(scope, 'ipv6Address', text, 'is not an IPv6 address', `give the ${what}'s IPv6 address on the nodes' IPv6 segment, e.g. "2001:db8:ff::1", or remove ipv6Address`);
+  }
+  if (address.includes(':')) {
+    throwInvalid(scope, 'ipv6Address', text, `has no effect: the ${what}'s address ${address} is IPv6 already, and its sessions carry IPv6 prefixes with next hops on that segment`, 'remove ipv6Address');
+  }
+  return checked;
+}
+
+/**
+ * Dual-stack services reaching a speaker that must resolve their IPv6 next hops (the LB nodes' IPv6
+ * addresses): it needs `ipv6Address` on the nodes' segment when its own address is IPv4, and that
+ * address outside the pod networks and the service prefixes. `why` says why it must resolve them.
+ */
+export function ipv6AddressErrors(
+  scope: IConstruct, what: string, ipv6Address: string | undefined, address: string,
+  podNetworks: readonly string[], services: readonly ILoadBalancerService[], why: string,
+): string[] {
+  if (ipv6Address !== undefined) {
+    // As for `address`: an address a pod or a service holds would capture the next hops' traffic.
+    const parsed = parseAddress(ipv6Address)!;
+    const network = podNetworks.map(n => parseCidr(n).cidr!).find(n => cidrContains(n, parsed));
+    if (network) return [invalidField(scope, 'ipv6Address', ipv6Address, `is inside the pod network ${network.text}`, `give the ${what} its address on the nodes' IPv6 segment, outside the pod networks`)];
+    const service = services.find(s => s.prefixes.some(p => cidrContains(parseCidr(p).cidr!, parsed)));
+    if (service) return [invalidField(scope, 'ipv6Address', ipv6Address, `is inside a prefix of service '${service.serviceName}'; the route to the service would capture it`, `give the ${what} an address outside the service prefixes`)];
+    return [];
+  }
+  if (address.includes(':')) return [];
+  const v6 = services.find(s => s.prefixes.some(p => p.includes(':')));
+  if (!v6) return [];
+  return [invalidField(scope, 'ipv6Address', undefined, `is needed: service '${v6.serviceName}' announces IPv6 prefixes (${v6.prefixes.filter(p => p.includes(':')).join(', ')}) over the IPv4 reflector sessions, with its LB nodes' IPv6 addresses as next hops, ${why}`,
+    `give the ${what} an address on the nodes' IPv6 segment and set ipv6Address to it (e.g. "2001:db8:ff::1"), or announce the IPv6 prefixes elsewhere`)];
 }
 
 /** Registers an LB service with its app, for the checks against the app's other services. */

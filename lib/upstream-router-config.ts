@@ -1,8 +1,7 @@
 import { Construct } from 'constructs';
 import { ConfigFile } from './config-file';
-import { invalidField, throwInvalid } from './errors';
+import { throwInvalid } from './errors';
 import { IN_CLUSTER_EBGP_TTL } from './in-cluster-reflector';
-import { cidrContains, parseAddress, parseCidr } from './ip';
 import { AddressFamily, BGP_PASSWORD_PLACEHOLDER, RESILIENT_MEMBERS_PER_HOP, RESILIENT_ROUTE_PROTOCOL, RESILIENT_SOURCE_TABLE, ResilientHashingModel, RouterDaemon, UpstreamRouterModel } from './model';
 import { renderBirdRouter } from './renderers/bird';
 import { renderFrrRouter, renderFrrDaemons, renderZebraRouter } from './renderers/frr';
@@ -10,7 +9,7 @@ import { renderGobgpdRouter } from './renderers/gobgpd';
 import { renderResilientRoutes } from './renderers/resilient-routes';
 import { renderRouterSysctl } from './renderers/sysctl';
 import { ILoadBalancerService, IRouteReflector, IUpstreamRouter } from './topology-interfaces';
-import { routerTopologyErrors } from './topology-validation';
+import { checkIpv6Address, ipv6AddressErrors, routerTopologyErrors } from './topology-validation';
 import { BgpTimers, checkAsn, checkCount, checkName, checkNonEmpty, checkPeerAddress, checkRouterId, checkTimers } from './validate';
 
 /** What sets one upstream router apart; EcmpTopology takes a list of these. */
@@ -141,7 +140,7 @@ export class UpstreamRouterConfig extends Construct implements IUpstreamRouter {
     this.routerName = checkName(this, 'name', props.name ?? id);
     this.reflectors = [...checkNonEmpty(this, 'routeReflectors', props.routeReflectors, 'pass the RouteReflector construct(s) this router peers with')];
     this.address = checkPeerAddress(this, 'address', props.address);
-    this.ipv6Address = this.checkIpv6Address(props.ipv6Address);
+    this.ipv6Address = checkIpv6Address(this, 'router', props.ipv6Address, this.address);
     this.routerId = checkRouterId(this, props.routerId === undefined ? 'routerId (defaults to address)' : 'routerId', props.routerId ?? this.address);
     this.asn = checkAsn(this, 'asn', props.asn ?? this.reflectors[0].asn);
     this.daemon = props.daemon ?? RouterDaemon.FRR;
@@ -171,34 +170,10 @@ export class UpstreamRouterConfig extends Construct implements IUpstreamRouter {
     this.node.addValidation({ validate: () => [...routerTopologyErrors(this, this.daemon, this.reflectors, paths()), ...this.dualStackErrors()] });
   }
 
-  private checkIpv6Address(text: string | undefined): string | undefined {
-    if (text === undefined) return undefined;
-    const address = checkPeerAddress(this, 'ipv6Address', text);
-    if (!address.includes(':')) {
-      throwInvalid(this, 'ipv6Address', text, 'is not an IPv6 address', 'give the router\'s IPv6 address on the nodes\' IPv6 segment, e.g. "2001:db8:ff::1", or remove ipv6Address');
-    }
-    if (this.address.includes(':')) {
-      throwInvalid(this, 'ipv6Address', text, `has no effect: the router's address ${this.address} is IPv6 already, and its sessions carry IPv6 prefixes with next hops on that segment`, 'remove ipv6Address');
-    }
-    return address;
-  }
-
   /** IPv6 prefixes over IPv4 sessions: the next hops are the LB nodes' IPv6 addresses, which the router must reach on their segment. */
   private dualStackErrors(): string[] {
-    if (this.ipv6Address !== undefined) {
-      // As for `address`: an address a pod or a service holds would capture the next hops' traffic.
-      const address = parseAddress(this.ipv6Address)!;
-      const network = this.reflectors.flatMap(r => r.podNetworks).map(n => parseCidr(n).cidr!).find(n => cidrContains(n, address));
-      if (network) return [invalidField(this, 'ipv6Address', this.ipv6Address, `is inside the pod network ${network.text}`, 'give the router its address on the nodes\' IPv6 segment, outside the pod networks')];
-      const service = this.services().find(s => s.prefixes.some(p => cidrContains(parseCidr(p).cidr!, address)));
-      if (service) return [invalidField(this, 'ipv6Address', this.ipv6Address, `is inside a prefix of service '${service.serviceName}'; the route to the service would capture it`, 'give the router an address outside the service prefixes')];
-      return [];
-    }
-    if (this.address.includes(':')) return [];
-    const v6 = this.services().filter(s => s.prefixes.some(p => p.includes(':')));
-    if (v6.length === 0) return [];
-    return [invalidField(this, 'ipv6Address', undefined, `is needed: service '${v6[0].serviceName}' announces IPv6 prefixes (${v6[0].prefixes.filter(p => p.includes(':')).join(', ')}) over the IPv4 reflector sessions, with its LB nodes' IPv6 addresses as next hops, which this router reaches only on the nodes' IPv6 segment`,
-      'give the router an address on the nodes\' IPv6 segment and set ipv6Address to it (e.g. "2001:db8:ff::1"), or announce the IPv6 prefixes elsewhere')];
+    return ipv6AddressErrors(this, 'router', this.ipv6Address, this.address, this.reflectors.flatMap(r => r.podNetworks), this.services(),
+      'which this router reaches only on the nodes\' IPv6 segment');
   }
 
   /** The router model, complete once every service has registered with the reflectors. */

@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Chart, Duration } from 'cdk8s';
 import { ApiServerDouble } from '../controller/test/apiserver-double';
-import { Backends, EcmpApp, LoadBalancerService, RouteReflector, RouterDaemon, UpstreamRouterConfig } from '../lib';
+import { Backends, EcmpApp, LoadBalancerService, ReflectorDaemon, RouteReflector, RouterDaemon, UpstreamRouterConfig } from '../lib';
 import { announceFileText } from '../lib/lb-pod-contract';
 import { LoadBalancerServiceModel } from '../lib/model';
 import { kernelBgpRoutes, NetnsLab, startFrr, waitUntil } from './support/netns';
@@ -17,7 +17,7 @@ import { synthToDisk, tempDir } from './support/topology';
  * next hop per LB node, the IPv6 one via the nodes' IPv6 addresses. Network namespaces on one bridge,
  * 198.18.0.0/15 and 2001:db8::/32 only:
  *
- *   rr1 198.18.0.109 gobgpd, with a leg in the pod network 198.19.128.0/17
+ *   rr1 198.18.0.109 gobgpd, rr2 198.18.0.108 + 2001:db8:ff::108 FRR, each with a leg in the pod network 198.19.128.0/17
  *   edge 198.18.0.110 + 2001:db8:ff::110 FRR router, edge2 198.18.0.111 + 2001:db8:ff::111 BIRD router
  *   LB pods 198.19.130.2-4 on nodes 198.18.0.101-103 / 2001:db8:ff::101-103, bound to the service by the
  *   reflector agent (fed by the API double); a rogue speaker 198.19.130.9 (node 198.18.0.120 / 2001:db8:ff::120),
@@ -35,9 +35,15 @@ function synthesize(outdir: string) {
     // Each service's prefixes bound to its own LB pods (the default): the reflector agent keeps the binding.
     asn: 65021, address: '198.18.0.109', podNetworks: ['198.19.128.0/17', '2001:db8:130::/64'], bfd: false, connectRetry: Duration.seconds(1),
   });
-  new UpstreamRouterConfig(chart, 'edge', { address: '198.18.0.110', ipv6Address: '2001:db8:ff::110', routeReflectors: [rr1], connectRetry: Duration.seconds(1) });
-  new UpstreamRouterConfig(chart, 'edge2', { address: '198.18.0.111', ipv6Address: '2001:db8:ff::111', routeReflectors: [rr1], daemon: RouterDaemon.BIRD, connectRetry: Duration.seconds(1) });
-  new LoadBalancerService(chart, 'web', { prefixes: [V4, V6], ports: [{ port: 80 }], backends: Backends.fromLabels({ app: 'web' }), routeReflectors: [rr1], lbCount: 3 });
+  // An FRR reflector beside it (no binding: FRR's is the signature, not used here), on the nodes' IPv6 segment too.
+  const rr2 = new RouteReflector(chart, 'rr2', {
+    asn: 65021, address: '198.18.0.108', ipv6Address: '2001:db8:ff::108', podNetworks: ['198.19.128.0/17', '2001:db8:130::/64'],
+    daemon: ReflectorDaemon.FRR, bindPrefixesToLbPods: false, bfd: false, connectRetry: Duration.seconds(1),
+  });
+  const routeReflectors = [rr1, rr2];
+  new UpstreamRouterConfig(chart, 'edge', { address: '198.18.0.110', ipv6Address: '2001:db8:ff::110', routeReflectors, connectRetry: Duration.seconds(1) });
+  new UpstreamRouterConfig(chart, 'edge2', { address: '198.18.0.111', ipv6Address: '2001:db8:ff::111', routeReflectors, daemon: RouterDaemon.BIRD, connectRetry: Duration.seconds(1) });
+  new LoadBalancerService(chart, 'web', { prefixes: [V4, V6], ports: [{ port: 80 }], backends: Backends.fromLabels({ app: 'web' }), routeReflectors, lbCount: 3 });
   return synthToDisk(app);
 }
 
@@ -89,9 +95,14 @@ describe('a dual-stack service, with real daemons in network namespaces', () => 
     const edge2 = router('edge2', '198.18.0.111', '2001:db8:ff::111');
     const birdDir = lab.tempDir('bird');
     lab.start('edge2', edge2, ['bird', '-f', '-c', path.join(dist, 'routers/edge2/bird.conf'), '-s', path.join(birdDir, 'bird.ctl'), '-P', path.join(birdDir, 'bird.pid')]);
+    const rr2 = lab.host('rr2', ['198.18.0.108/24', '198.19.128.2/17']);
+    // Its ipv6Address: FRR reflects only paths whose next hop it can resolve (without it, no IPv6 path passed).
+    lab.run(rr2, ['ip', 'addr', 'add', '2001:db8:ff::108/64', 'dev', 'eth0', 'nodad']);
+    await startFrr(lab, rr2, files.get('route-reflectors/rr2/frr.conf')!, 'rr2-');
     const edgeDir = await startFrr(lab, edge, files.get('routers/edge/frr.conf')!, 'edge-');
     const announceFiles = NODES.map(node => startLbSpeaker(lab, work, node.name, model, node));
-    startLbSpeaker(lab, work, 'rogue', model, { podIp: '198.19.130.9', nodeIp: '198.18.0.120', nodeIpv6: '2001:db8:ff::120' });
+    // The rogue tries rr1 only: rr2 binds nothing.
+    startLbSpeaker(lab, work, 'rogue', { ...model, reflectors: model.reflectors.filter(r => r.name === 'rr1') }, { podIp: '198.19.130.9', nodeIp: '198.18.0.120', nodeIpv6: '2001:db8:ff::120' });
 
     const v4Hops = NODES.map(n => n.nodeIp).sort();
     const v6Hops = NODES.map(n => n.nodeIpv6).sort();
@@ -105,11 +116,11 @@ describe('a dual-stack service, with real daemons in network namespaces', () => 
     console.log(`dual-stack lab converged in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     console.log(`edge: ${lab.run(edge, ['ip', '-6', 'route', 'show', V6])}`);
 
-    // Three IPv6 paths, learnt over the IPv4 session with the reflector, each with its node's global IPv6 next hop;
-    // none from the rogue, which the binding leaves out in both families (it did establish its session).
-    expect(v6Paths().map(p => p.nexthops[0].ip).sort()).toEqual(v6Hops);
+    // Three IPv6 paths through each reflector (add-paths), learnt over the IPv4 sessions, each with its node's
+    // global IPv6 next hop; none from the rogue, which rr1's binding leaves out in both families.
+    if (!await waitUntil(() => v6Paths().length === 6, 10_000)) throw new Error(`IPv6 paths: ${JSON.stringify(v6Paths().map(p => [p.peer.peerId, p.nexthops[0].ip]))}\n${vtysh('show bgp summary')}\n${lab.log('rr2-bgpd').slice(-2000)}`);
+    expect(v6Paths().map(p => `${p.peer.peerId} ${p.nexthops[0].ip}`).sort()).toEqual(['198.18.0.108', '198.18.0.109'].flatMap(rr => v6Hops.map(hop => `${rr} ${hop}`)));
     expect(lab.log('rogue')).toMatch(/connected to peer-1|established/i);
-    expect(v6Paths().every(p => p.peer.peerId === '198.18.0.109')).toBe(true);
 
     // The IPv6 route leads somewhere: the router reaches the VIP, which the LB nodes hold as local as the LB pods do.
     for (const node of NODES) lab.run(lab.ns(node.name), ['ip', '-6', 'route', 'replace', 'local', V6, 'dev', 'lo']);

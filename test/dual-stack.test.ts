@@ -1,5 +1,5 @@
 import { Chart } from 'cdk8s';
-import { Backends, EcmpApp, ForwardingMethod, LoadBalancerService, RouteReflector, RouterDaemon, UpstreamRouterConfig } from '../lib';
+import { Backends, EcmpApp, ForwardingMethod, LoadBalancerService, ReflectorDaemon, RouteReflector, RouterDaemon, UpstreamRouterConfig } from '../lib';
 import { manifestRules } from './support/k8s-rules';
 import { validateManifest } from './support/k8s-schema';
 import { nginx, synthToDisk, tempDir, testTopology } from './support/topology';
@@ -108,6 +108,14 @@ describe('dual-stack input that cannot work is refused at synth', () => {
       /LoadBalancerService 'ecmp\/web': prefixes \["198\.18\.101\.0\/24","2001:db8:101::\/64"\] include IPv4, but route reflector 'rr1' is at the IPv6 address 2001:db8::109: IPv4 prefixes are announced over IPv4 sessions only.*Fix: /],
   ])('%s', (_name, run, message) => {
     expect(run).toThrow(message);
+  });
+
+  test('an FRR reflector off the nodes\' IPv6 segment; ipv6Address on a gobgpd reflector', () => {
+    const frr = { bindPrefixesToLbPods: false, routeReflectors: [{ name: 'rr1', address: '198.18.0.109', daemon: ReflectorDaemon.FRR }] };
+    expect(synth(frr)).toThrow(/RouteReflector 'ecmp\/rr1': ipv6Address \(not set\) is needed: service 'web' announces IPv6 prefixes \(2001:db8:101::\/64\) over the IPv4 reflector sessions, with its LB nodes' IPv6 addresses as next hops, which FRR reflects only once it resolves them.*Fix: /);
+    expect(synth({ ...frr, routeReflectors: [{ ...frr.routeReflectors[0], ipv6Address: '2001:db8:ff::109' }] })).not.toThrow();
+    expect(synth({ routeReflectors: [{ name: 'rr1', address: '198.18.0.109', ipv6Address: '2001:db8:ff::109' }] }))
+      .toThrow(/RouteReflector 'ecmp\/rr1': ipv6Address "2001:db8:ff::109" has no effect on a gobgpd reflector.*Fix: remove ipv6Address/);
   });
 
   test('TUN backends the service would prepare', () => {

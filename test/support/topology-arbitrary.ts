@@ -27,6 +27,8 @@ export type ReflectorKind = 'gobgp' | 'gobgp-in-cluster' | 'frr';
 export interface ReflectorSpec {
   name: string;
   address: string;
+  /** Dual-stack topologies, FRR reflectors: the box's address on the nodes' IPv6 segment. */
+  ipv6Address?: string;
   kind: ReflectorKind;
   routerId?: string;
   clusterId?: string;
@@ -410,6 +412,8 @@ function finish(base: any, rawServices: any[]): TopologySpec {
     return {
       name: base.names[i],
       address: nodeAddress(i),
+      // FRR resolves the IPv6 next hops of dual-stack services before it reflects them.
+      ...(base.dualStack && kind === 'frr' ? { ipv6Address: `2001:db8:ffff::${(0x100 + i).toString(16)}` } : {}),
       kind,
       ...(r.explicitRouterId ? { routerId: idAddress(5 + i) } : {}),
       ...(r.explicitClusterId ? { clusterId: idAddress(8 + i) } : {}),
@@ -483,6 +487,7 @@ export function buildSpec(spec: TopologySpec, outdir: string): EcmpApp {
   const reflectorOptions = (r: ReflectorSpec) => ({
     name: r.name,
     address: r.address,
+    ...(r.ipv6Address !== undefined ? { ipv6Address: r.ipv6Address } : {}),
     ...(r.routerId !== undefined ? { routerId: r.routerId } : {}),
     ...(r.clusterId !== undefined ? { clusterId: r.clusterId } : {}),
     ...(r.kind === 'gobgp-in-cluster' ? {
