@@ -63,6 +63,11 @@ describe('environment', () => {
     expect(env).toEqual(['HOSTNAME=web1-lb-abc', 'PATH=/bin', 'FROM_IMAGE=1', 'KUBERNETES_SERVICE_HOST=10.96.0.1', 'POD_IP=198.19.129.2',
       'NODE_IP=198.18.0.11', 'ANN=c', 'K=v', 'PW=secret', 'URL=http://198.19.129.2:80']);
   });
+  test('status.podIPs: every IP of a dual-stack pod, comma-separated, the primary first; a single-stack pod\'s one', () => {
+    const ips = (identity: typeof pod) => containerEnv({ name: 'c', env: [{ name: 'POD_IPS', valueFrom: { fieldRef: { fieldPath: 'status.podIPs' } } }] }, {}, identity, new ObjectStore([]), {});
+    expect(ips(pod)).toEqual(['HOSTNAME=web1-lb-abc', 'POD_IPS=198.19.129.2']);
+    expect(ips({ ...pod, podIps: ['198.19.129.2', '2001:db8:130::2'] })).toEqual(['HOSTNAME=web1-lb-abc', 'POD_IPS=198.19.129.2,2001:db8:130::2']);
+  });
   test('a missing key is a CreateContainerConfigError unless optional', () => {
     const store = new ObjectStore([{ kind: 'ConfigMap', metadata: { name: 'cm', namespace: 'lb' }, data: {} }]);
     const env = (optional?: boolean) => containerEnv({ name: 'c', env: [{ name: 'K', valueFrom: { configMapKeyRef: { name: 'cm', key: 'k', optional } } }] }, {}, pod, store, {});

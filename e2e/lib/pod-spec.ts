@@ -22,6 +22,8 @@ export interface PodIdentity {
   readonly uid: string;
   readonly nodeName: string;
   readonly podIp: string;
+  /** A dual-stack pod's IPs, the primary (`podIp`) first; default: `podIp` alone. */
+  readonly podIps?: readonly string[];
   readonly hostIp: string;
   readonly serviceAccountName: string;
   readonly labels: Record<string, string>;
@@ -74,7 +76,9 @@ export function fieldValue(pod: PodIdentity, fieldPath: string): string {
     case 'metadata.uid': return pod.uid;
     case 'spec.nodeName': return pod.nodeName;
     case 'spec.serviceAccountName': return pod.serviceAccountName;
-    case 'status.podIP': case 'status.podIPs': return pod.podIp;
+    case 'status.podIP': return pod.podIp;
+    // The kubelet's format for a list: comma-separated, the primary first.
+    case 'status.podIPs': return (pod.podIps ?? [pod.podIp]).join(',');
     case 'status.hostIP': case 'status.hostIPs': return pod.hostIp;
     default: throw new PodError('CreateContainerConfigError', `unsupported fieldRef fieldPath "${fieldPath}"`);
   }
