@@ -60,6 +60,8 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case LB_POD_COMMANDS.controller: {
+      // Node.js start-up and module loading, before any work: the first part of an LB pod's start time.
+      log.log('info', 'starting', { processUptimeSeconds: Number(process.uptime().toFixed(3)) });
       const { done } = await runController({
         configFile: required(LB_POD_FLAGS.config), runDir: required(LB_POD_FLAGS.runDir), pod: podEnvironment(),
         metricsPort: Number(values[LB_POD_FLAGS.metricsPort]), kubeconfig: values[LB_POD_FLAGS.kubeconfig],

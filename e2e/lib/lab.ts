@@ -167,7 +167,8 @@ export async function deletePod(ns: string, node: number, ip: string): Promise<v
 
 /** The next hops (gateways) of the router's kernel route for `prefix`, sorted ([] when there is no route); `ns`: the router's namespace. */
 export function routerNexthops(prefix: string, ns = ROUTER_NS): string[] {
-  const out = probe(ns, ['ip', '-j', 'route', 'show', 'exact', prefix]);
+  // `ip -n`, not `ip netns exec`: no mount namespace to set up, which costs under emulation (benches sample this every second).
+  const out = probe(undefined, ['ip', '-n', ns, '-j', 'route', 'show', 'exact', prefix]);
   if (!out.trim()) return [];
   const routes = JSON.parse(out) as { gateway?: string; nexthops?: { gateway?: string }[] }[];
   // Unique: a resilient group lists each next hop twice (controller/src/resilient-plan.ts).

@@ -125,3 +125,56 @@ export function histogramSvg(title: string, series: { label: string; values: num
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;
 }
+
+/**
+ * A scaling picture in the manner of the paper's Fig. 13(a): measured values against a small count
+ * (bars), the line linear from the first point (x times its value) dashed over them, and horizontal
+ * reference lines (what the lab carries without the caps). Plain SVG.
+ */
+export function scalingSvg(
+  title: string,
+  subtitle: string,
+  points: { x: number; value: number }[],
+  references: { label: string; value: number }[],
+  yLabel: string,
+  xLabel: string,
+): string {
+  const left = 70;
+  const top = 56;
+  const plotW = 480;
+  const plotH = 280;
+  const width = left + plotW + 260;
+  const height = top + plotH + 50;
+  const first = points.find((p) => p.x === 1) ?? points[0];
+  const linear = (x: number) => (first.value / first.x) * x;
+  const xs = points.map((p) => p.x);
+  const yMax = Math.max(...points.map((p) => p.value), ...references.map((r) => r.value), linear(Math.max(...xs))) * 1.1;
+  const slot = plotW / (Math.max(...xs) + 1);
+  const px = (x: number) => left + x * slot;
+  const py = (v: number) => top + plotH - (v / yMax) * plotH;
+  const parts = svgStart(title, width, height);
+  parts.push(`<text x="${width / 2}" y="36" text-anchor="middle">${esc(subtitle)}</text>`);
+  const y0 = top + plotH;
+  parts.push(`<line x1="${left}" y1="${y0}" x2="${left + plotW}" y2="${y0}" stroke="black"/><line x1="${left}" y1="${top}" x2="${left}" y2="${y0}" stroke="black"/>`);
+  for (let t = 0; t <= 5; t++) parts.push(`<text x="${left - 6}" y="${(py((t * yMax) / 5) + 4).toFixed(1)}" text-anchor="end">${((t * yMax) / 5).toFixed(0)}</text>`);
+  parts.push(`<text x="16" y="${top + plotH / 2}" text-anchor="middle" transform="rotate(-90 16 ${top + plotH / 2})">${esc(yLabel)}</text>`);
+  parts.push(`<text x="${left + plotW / 2}" y="${y0 + 32}" text-anchor="middle">${esc(xLabel)}</text>`);
+  for (const p of points) {
+    parts.push(`<rect x="${(px(p.x) - slot * 0.3).toFixed(1)}" y="${py(p.value).toFixed(1)}" width="${(slot * 0.6).toFixed(1)}" height="${(y0 - py(p.value)).toFixed(1)}" fill="#4a7ab5"/>`);
+    parts.push(`<text x="${px(p.x).toFixed(1)}" y="${(py(p.value) - 4).toFixed(1)}" text-anchor="middle">${p.value.toFixed(1)}</text>`);
+    parts.push(`<text x="${px(p.x).toFixed(1)}" y="${y0 + 14}" text-anchor="middle">${p.x}</text>`);
+  }
+  parts.push(`<polyline fill="none" stroke="#d62828" stroke-width="1.5" stroke-dasharray="5,3" points="${[0, ...xs].map((x) => `${px(x).toFixed(1)},${py(linear(x)).toFixed(1)}`).join(' ')}"/>`);
+  const legend = (i: number, color: string, dashed: boolean, label: string) => {
+    const ly = top + 10 + 18 * i;
+    parts.push(`<line x1="${left + plotW + 14}" y1="${ly - 4}" x2="${left + plotW + 34}" y2="${ly - 4}" stroke="${color}" stroke-width="2"${dashed ? ' stroke-dasharray="5,3"' : ''}/><text x="${left + plotW + 40}" y="${ly}">${esc(label)}</text>`);
+  };
+  legend(0, '#4a7ab5', false, 'measured');
+  legend(1, '#d62828', true, 'linear: LBs x 1 LB');
+  references.forEach((r, i) => {
+    parts.push(`<line x1="${left}" y1="${py(r.value).toFixed(1)}" x2="${left + plotW}" y2="${py(r.value).toFixed(1)}" stroke="#888" stroke-dasharray="2,3"/>`);
+    legend(2 + i, '#888', true, r.label);
+  });
+  parts.push('</svg>');
+  return `${parts.join('\n')}\n`;
+}

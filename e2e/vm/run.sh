@@ -12,6 +12,8 @@ cd "$(dirname "$0")/../.."
 entry=${1:?usage: e2e/vm/run.sh ENTRY [ARGS...]}; shift
 out=$(mktemp -d /tmp/ecmp-e2e-vm.XXXXXX)
 node node_modules/typescript/bin/tsc -p e2e/tsconfig.vm.json
+# The bench runs the LB pods' programs as host processes: the CLI bundled, as the LB image has it.
+[[ $entry != bench-data-plane ]] || node scripts/bundle-cli.mjs e2e/.build/ecmp-lb.js
 node -r ts-node/register/transpile-only e2e/synth-cli.ts "$out/synth" frr
 if [[ $entry == data-plane || $entry == bench-data-plane ]]; then
   node -r ts-node/register/transpile-only e2e/synth-cli.ts "$out/synth-resilient" bird-resilient
