@@ -19,7 +19,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { capLbLink, clientReceivedBytes, describeThroughput, lbSent, mbit, Throughput, uncapLbLink, WRK_CONNECTIONS_PER_LB, wrkArgs, wrkRun } from './lib/capacity';
+import { capLbLink, clientReceivedBytes, describeThroughput, lbSent, mbit, routerNexthopsNow, Throughput, uncapLbLink, WRK_CONNECTIONS_PER_LB, wrkArgs, wrkRun } from './lib/capacity';
 import { LbPod } from './lib/daemons';
 import { runScenarios, ScenarioContext } from './lib/harness';
 import { IpvsLab, LB_SLOT, startIpvsLab } from './lib/ipvs-lab';
@@ -213,8 +213,8 @@ async function lbCountSchedule(ctx: ScenarioContext, lab: IpvsLab, nodes: number
   while (now() < seconds) {
     const t = now();
     if (Math.floor(t / STEP_SECONDS) > step && step < STEPS - 1) scaleTo(schedule[++step]);
-    const lbBytes = Object.fromEntries(lbSent(lab));
-    samples.push({ t, pods: schedule[step], nexthops: routerNexthops(lab.prefix), clientBytes: clientReceivedBytes(), lbBytes });
+    const [lbBytes, nexthops, clientBytes] = await Promise.all([lbSent(lab), routerNexthopsNow(lab.prefix), clientReceivedBytes()]);
+    samples.push({ t, pods: schedule[step], nexthops, clientBytes, lbBytes: Object.fromEntries(lbBytes) });
     await sleep(Math.max(0, samples.length * 1000 - now() * 1000));
   }
   await load.exited;
@@ -281,12 +281,12 @@ async function capacity(ctx: ScenarioContext): Promise<void> {
   const cap = (pod: LbPod) => capLbLink(pod, CAP_MBIT);
   // The LB pods' programs are still busy starting when their routes are in: measure after.
   await sleep(SETTLE_MS);
-  const headroom = wrkRun(lab, WRK_SECONDS);
+  const headroom = await wrkRun(lab, WRK_SECONDS);
   console.log(`capacity: uncapped, ${describeThroughput(headroom)}`);
   for (const pod of lab.lbs.values()) cap(pod);
   const capped: Throughput[] = [];
   for (let node = NODES.length; node >= 1; node--) {
-    capped.unshift(wrkRun(lab, WRK_SECONDS));
+    capped.unshift(await wrkRun(lab, WRK_SECONDS));
     console.log(`capacity: capped at ${CAP_MBIT} Mbit/s each, ${describeThroughput(capped[0])}`);
     if (node === 1) break;
     await lab.pods.drain(lab.lbs.get(node)!);
@@ -295,7 +295,7 @@ async function capacity(ctx: ScenarioContext): Promise<void> {
   }
   const [lone] = lab.lbs.values();
   uncapLbLink(lone);
-  const oneUncapped = wrkRun(lab, WRK_SECONDS);
+  const oneUncapped = await wrkRun(lab, WRK_SECONDS);
   console.log(`capacity: 1 LB uncapped, ${describeThroughput(oneUncapped)}`);
   cap(lone);
   const perLb = capped[0].requestsPerSecond;

@@ -94,12 +94,12 @@ async function dataPlane(ctx: ScenarioContext): Promise<void> {
   // with the LBs. The bench measures the steps (docs/results.md); here only 2 LBs against 1.
   for (const pod of lab.lbs.values()) capLbLink(pod, CAP_MBIT);
   await lab.converge([1, 2]);
-  const two = wrkRun(lab, WRK_SECONDS);
+  const two = await wrkRun(lab, WRK_SECONDS);
   console.log(`  capped at ${CAP_MBIT} Mbit/s each: ${describeThroughput(two)}`);
   await lab.pods.drain(lab.lbs.get(2)!);
   lab.lbs.delete(2);
   await lab.converge([1]);
-  const one = wrkRun(lab, WRK_SECONDS);
+  const one = await wrkRun(lab, WRK_SECONDS);
   console.log(`  capped at ${CAP_MBIT} Mbit/s: ${describeThroughput(one)}`);
   checks.check(`each LB's link capped at ${CAP_MBIT} Mbit/s: 2 LBs carry more than 1.5 times what 1 LB carries`,
     one.requestsPerSecond > 0 && two.requestsPerSecond > 1.5 * one.requestsPerSecond, `${two.requestsPerSecond} against ${one.requestsPerSecond} req/s`);

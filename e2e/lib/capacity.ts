@@ -1,7 +1,23 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { LbPod } from './daemons';
 import { IpvsLab } from './ipvs-lab';
-import { CLIENT_NS, nodeNs } from './lab';
+import { CLIENT_NS, nodeNs, routeCommand, routeNexthops, ROUTER_NS } from './lab';
 import { probe, run } from './proc';
+
+/**
+ * What the throughput runs and their sampling spawn, run without blocking: the API double the LB
+ * pods list from lives in the harness's event loop, and a loop blocked by synchronous spawns made
+ * a starting LB pod's first list take some 17 s in the VM (0.08 s on this host).
+ */
+const spawnAsync = promisify(execFile);
+const output = async (argv: string[], timeoutMs = 5_000) => {
+  try {
+    return (await spawnAsync(argv[0], argv.slice(1), { timeout: timeoutMs })).stdout;
+  } catch {
+    return '';
+  }
+};
 
 /**
  * An LB's own capacity, as its node bounds it in the paper (each LB pod on a node of its own): the LB
@@ -29,10 +45,11 @@ function lbLinkEnds(pod: LbPod): [string, string][] {
 }
 
 /** A counter of eth0 in `ns` (`ip -n`, no `ip netns exec`: one cheap process, it runs every second); NaN when the namespace is gone. */
-function linkBytes(ns: string, direction: 'tx' | 'rx'): number {
-  const out = probe(undefined, ['ip', '-n', ns, '-s', '-j', 'link', 'show', 'dev', 'eth0']);
+async function linkBytes(ns: string, direction: 'tx' | 'rx'): Promise<number> {
   try {
-    return Number((JSON.parse(out) as { stats64: Record<string, { bytes: number }> }[])[0].stats64[direction].bytes);
+    const out = await output(['ip', '-n', ns, '-s', '-j', 'link', 'show', 'dev', 'eth0']);
+    const [link] = JSON.parse(out) as { stats64: Record<string, { bytes: number }> }[];
+    return Number(link.stats64[direction].bytes);
   } catch {
     return NaN;
   }
@@ -43,6 +60,14 @@ export const lbSentBytes = (pod: LbPod) => linkBytes(pod.ns, 'tx');
 
 /** Bytes the client has received: the answers, whichever LB (or, in TUN mode, backend) sent them. */
 export const clientReceivedBytes = () => linkBytes(CLIENT_NS, 'rx');
+
+/** What each running LB pod has sent, by node. */
+export async function lbSent(lab: IpvsLab): Promise<Map<number, number>> {
+  return new Map(await Promise.all([...lab.lbs].map(async ([node, pod]) => [node, await lbSentBytes(pod)] as const)));
+}
+
+/** The router's nexthops for `prefix`, as routerNexthops, without blocking. */
+export const routerNexthopsNow = async (prefix: string) => routeNexthops(await output(routeCommand(prefix, ROUTER_NS)));
 
 /**
  * wrk's keep-alive connections per LB, each with one request in flight: every LB gets some from the
@@ -68,27 +93,25 @@ export interface Throughput {
 /** wrk from the client: keep-alive connections, each one a flow that ECMP pins to one LB. */
 export const wrkArgs = (lab: IpvsLab, seconds: number, connections: number) =>
   ['wrk', '-t', '2', '-c', String(connections), '-d', `${seconds}s`, '--timeout', '5s', lab.vipUrl];
-/** What each running LB pod has sent, by node. */
-export const lbSent = (lab: IpvsLab) => new Map([...lab.lbs].map(([node, pod]) => [node, lbSentBytes(pod)]));
 export const mbit = (bytes: number, seconds: number) => Number(((bytes * 8) / 1e6 / seconds).toFixed(2));
 
 /** wrk for `seconds` with WRK_CONNECTIONS_PER_LB per running LB, and what each LB sent meanwhile. */
-export function wrkRun(lab: IpvsLab, seconds: number): Throughput {
-  const before = lbSent(lab);
-  const received = clientReceivedBytes();
+export async function wrkRun(lab: IpvsLab, seconds: number): Promise<Throughput> {
+  const [before, received] = await Promise.all([lbSent(lab), clientReceivedBytes()]);
   const started = performance.now();
-  const out = run(CLIENT_NS, wrkArgs(lab, seconds, WRK_CONNECTIONS_PER_LB * lab.lbs.size), { timeoutMs: (seconds + 30) * 1000 });
+  const out = await output(['ip', 'netns', 'exec', CLIENT_NS, ...wrkArgs(lab, seconds, WRK_CONNECTIONS_PER_LB * lab.lbs.size)], (seconds + 30) * 1000);
   const elapsed = (performance.now() - started) / 1000;
-  const after = lbSent(lab);
+  const [after, receivedAfter] = await Promise.all([lbSent(lab), clientReceivedBytes()]);
   // "12345 requests in 15.01s, 200.10MB read" (or in 1.00m)
   const total = /(\d+) requests in ([\d.]+)(ms|s|m)\b/.exec(out);
-  const wrkSeconds = total ? Number(total[2]) * { ms: 0.001, s: 1, m: 60 }[total[3] as 'ms' | 's' | 'm'] : NaN;
+  if (!total) throw new Error(`wrk gave no result: ${out}`);
+  const wrkSeconds = Number(total[2]) * { ms: 0.001, s: 1, m: 60 }[total[3] as 'ms' | 's' | 'm'];
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
   const errors = [/Socket errors:[^\n]*/.exec(out)?.[0], /Non-2xx or 3xx responses:[^\n]*/.exec(out)?.[0]].filter(Boolean).join('; ') || 'none';
   return {
     lbs: lab.lbs.size,
-    requestsPerSecond: Number(((Number(total?.[1] ?? NaN) - non2xx) / wrkSeconds).toFixed(1)),
-    mbitPerSecond: mbit(clientReceivedBytes() - received, elapsed),
+    requestsPerSecond: Number(((Number(total[1]) - non2xx) / wrkSeconds).toFixed(1)),
+    mbitPerSecond: mbit(receivedAfter - received, elapsed),
     errors,
     latency: /Latency\s+(\S+)/.exec(out)?.[1] ?? '?',
     lbSentMbit: Object.fromEntries([...after].map(([node, bytes]) => [node, mbit(bytes - (before.get(node) ?? bytes), elapsed)])),

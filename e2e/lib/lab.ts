@@ -167,8 +167,14 @@ export async function deletePod(ns: string, node: number, ip: string): Promise<v
 
 /** The next hops (gateways) of the router's kernel route for `prefix`, sorted ([] when there is no route); `ns`: the router's namespace. */
 export function routerNexthops(prefix: string, ns = ROUTER_NS): string[] {
-  // `ip -n`, not `ip netns exec`: no mount namespace to set up, which costs under emulation (benches sample this every second).
-  const out = probe(undefined, ['ip', '-n', ns, '-j', 'route', 'show', 'exact', prefix]);
+  return routeNexthops(probe(undefined, routeCommand(prefix, ns)));
+}
+
+/** `ip -n`, not `ip netns exec`: no mount namespace to set up, which costs under emulation (benches sample this every second). */
+export const routeCommand = (prefix: string, ns: string) => ['ip', '-n', ns, '-j', 'route', 'show', 'exact', prefix];
+
+/** The gateways of `ip -j route show` output, sorted and unique. */
+export function routeNexthops(out: string): string[] {
   if (!out.trim()) return [];
   const routes = JSON.parse(out) as { gateway?: string; nexthops?: { gateway?: string }[] }[];
   // Unique: a resilient group lists each next hop twice (controller/src/resilient-plan.ts).
