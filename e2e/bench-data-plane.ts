@@ -116,10 +116,18 @@ interface AddedPod {
   readonly node: number;
   /** When the scale-up asked for it. */
   readonly askedAt: number;
-  /** Its node free (a pod draining there gone) and the pod asked to start: the init step, then the controller and exabgp spawned. */
+  /** Its node free (a pod draining there gone): the harness starts it. */
   readonly startAt?: number;
-  /** The controller's own log: Node.js up and the bundle loaded; the first list of endpoints done; keepalived started; the first announcement. */
+  /** The harness (as kubelet and CNI) has made its namespace, run its init step and spawned the controller and exabgp. */
+  readonly spawned?: number;
+  /**
+   * The controller's own log: Node.js up and the bundle loaded; the pod's namespace set up (routes,
+   * SNAT, IPVS emptied); the Kubernetes client loaded; the first list of endpoints done; keepalived
+   * started; the first announcement.
+   */
   readonly controllerStarting?: number;
+  readonly namespacePrepared?: number;
+  readonly apiClientLoaded?: number;
   readonly firstListDone?: number;
   readonly keepalivedStarted?: number;
   readonly announcing?: number;
@@ -168,7 +176,7 @@ async function lbCountSchedule(ctx: ScenarioContext, lab: IpvsLab, nodes: number
   const draining = new Map<number, Promise<void>>();
   /** Pods scheduled but not running yet (their node still draining, or starting). */
   const starting = new Map<number, { cancelled: boolean }>();
-  const added: { node: number; askedAt: number; startAt?: number; pod?: LbPod }[] = [];
+  const added: { node: number; askedAt: number; startAt?: number; spawnedAt?: number; pod?: LbPod }[] = [];
   const failed = (what: string) => (err: unknown) => console.log(`  ${what}: ${String(err)}`);
   const unclean: string[] = [];
   const drain = (node: number) => {
@@ -198,6 +206,7 @@ async function lbCountSchedule(ctx: ScenarioContext, lab: IpvsLab, nodes: number
         record.startAt = now();
         added.push(record);
         const pod = await lab.pods.start(lab.service, node, LB_SLOT);
+        record.spawnedAt = now();
         cap(pod);
         record.pod = pod;
         lab.lbs.set(node, pod);
@@ -232,15 +241,20 @@ async function lbCountSchedule(ctx: ScenarioContext, lab: IpvsLab, nodes: number
   };
   const clientMbit = perSecond.map((k) => rate(k, (x) => x.clientBytes));
   const lbMbit: Record<number, number[]> = Object.fromEntries(nodes.map((n) => [n, perSecond.map((k) => rate(k, (x) => x.lbBytes[n]))]));
-  const additions: AddedPod[] = added.map(({ node, askedAt, startAt, pod }) => {
+  const additions: AddedPod[] = added.map(({ node, askedAt, startAt, spawnedAt, pod }) => {
     const since = runStart + (startAt ?? 0) * 1000;
-    const [controllerStarting, firstListDone, keepalivedStarted, announcing] = logTimes(pod?.controller?.logFile, since,
-      ['starting', 'initial list done', 'keepalived started', 'announcing service prefixes'])
+    const phases = ['starting', 'namespace prepared', 'api client loaded', 'initial list done', 'keepalived started', 'announcing service prefixes'];
+    const [controllerStarting, namespacePrepared, apiClientLoaded, firstListDone, keepalivedStarted, announcing] = logTimes(
+      pod?.controller?.logFile, since, phases)
       .map((v) => (v === undefined || startAt === undefined ? undefined : startAt - askedAt + v));
     const routed = samples.find((x) => x.t >= askedAt && x.nexthops.includes(nodeIp(node)));
     const carrying = perSecond.find((k) => k >= askedAt && lbMbit[node][k] >= CAP_MBIT / 2);
     return {
-      node, askedAt, startAt: startAt === undefined ? undefined : startAt - askedAt, controllerStarting, firstListDone, keepalivedStarted, announcing,
+      node,
+      askedAt,
+      startAt: startAt === undefined ? undefined : startAt - askedAt,
+      spawned: spawnedAt === undefined ? undefined : spawnedAt - askedAt,
+      controllerStarting, namespacePrepared, apiClientLoaded, firstListDone, keepalivedStarted, announcing,
       routed: routed && routed.t - askedAt, carrying: carrying === undefined ? undefined : carrying + 0.5 - askedAt,
     };
   });

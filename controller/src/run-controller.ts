@@ -48,12 +48,15 @@ export async function runController(options: RunControllerOptions): Promise<{ do
   const metrics = new ControllerMetrics({ processMetrics: true });
   const ipvsReorderer = new IpvsReorderer({ log });
   await ipvsReorderer.clear();
+  // The start's phases, each logged once: how long a new LB pod takes, and where (docs/results.md).
+  log.log('info', 'namespace prepared');
   const keepalived = new KeepalivedSupervisor({
     configPath: path.join(runDir, LB_POD_FILES.keepalivedConfig), runDir, log, metrics, binary: options.keepalivedBinary,
     onLogLine: (line) => ipvsReorderer.noteKeepalivedLine(line),
   });
   const k8s = await loadKubeClient();
   const kubeConfig = await loadKubeConfig(options.kubeconfig);
+  log.log('info', 'api client loaded');
   const discovery = kubeConfig.makeApiClient(k8s.DiscoveryV1Api);
   const namespace = pod.podNamespace;
   const labelSelector = `kubernetes.io/service-name=${service.backendServiceName}`;

@@ -6,9 +6,9 @@ import { CLIENT_NS, nodeNs, routeCommand, routeNexthops, ROUTER_NS } from './lab
 import { probe, run } from './proc';
 
 /**
- * What the throughput runs and their sampling spawn, run without blocking: the API double the LB
- * pods list from lives in the harness's event loop, and a loop blocked by synchronous spawns made
- * a starting LB pod's first list take some 17 s in the VM (0.08 s on this host).
+ * What the throughput runs and their sampling spawn, run without blocking: the API double that the
+ * LB pods list and watch lives in the harness's event loop, which a synchronous spawn stops (wrk
+ * for 15 s, every second's counters), and a starting LB pod's first list waited on it.
  */
 const spawnAsync = promisify(execFile);
 const output = async (argv: string[], timeoutMs = 5_000) => {
