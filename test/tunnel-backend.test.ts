@@ -95,7 +95,7 @@ test('an IPv6 TUN service is refused preparation, naming the fix', () => {
     new LoadBalancerService(topology, 'v6', { ...tun, prefixes: ['2001:db8:100::/64'], backends: Backends.fromWorkload(nginx(topology, 'web')), routeReflectors: topology.routeReflectors });
     app.synth();
   };
-  expect(build).toThrow(/LoadBalancerService 'ecmp\/v6': prefixes \["2001:db8:100::\/64"\] are IPv6: the service prepares IPv4 tunnel backends only.*Fix: .*backendsPreparedByHand: true/);
+  expect(build).toThrow(/LoadBalancerService 'ecmp\/v6': prefixes \["2001:db8:100::\/64"\] include IPv6: the service prepares IPv4 tunnel backends only.*Fix: .*backendsPreparedByHand: true/);
 });
 
 // The script in a network namespace of its own (root; `unshare -n`), with a veth pair named eth0 and
