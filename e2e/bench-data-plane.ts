@@ -217,27 +217,30 @@ async function lbCountSchedule(ctx: ScenarioContext, lab: IpvsLab, nodes: number
   };
   const seconds = STEPS * STEP_SECONDS;
   const load = ctx.procs.start('wrk-lb-count', CLIENT_NS, wrkArgs(lab, seconds, WRK_CONNECTIONS_PER_LB * nodes.length));
-  const samples: { t: number; pods: number; nexthops: string[]; clientBytes: number; lbBytes: Record<number, number> }[] = [];
+  /** A read that failed is undefined (nexthops) or NaN (bytes), and skipped below. */
+  const samples: { t: number; nexthops?: string[]; clientBytes: number; lbBytes: Record<number, number> }[] = [];
   let step = 0;
   while (now() < seconds) {
     const t = now();
     if (Math.floor(t / STEP_SECONDS) > step && step < STEPS - 1) scaleTo(schedule[++step]);
     const [lbBytes, nexthops, clientBytes] = await Promise.all([lbSent(lab), routerNexthopsNow(lab.prefix), clientReceivedBytes()]);
-    samples.push({ t, pods: schedule[step], nexthops, clientBytes, lbBytes: Object.fromEntries(lbBytes) });
+    samples.push({ t, nexthops, clientBytes, lbBytes: Object.fromEntries(lbBytes) });
     await sleep(Math.max(0, samples.length * 1000 - now() * 1000));
   }
   await load.exited;
   await Promise.all([...draining.values()]);
   const wrkOut = fs.readFileSync(load.logFile, 'utf8');
-  // Per second of the run (samples can run late under emulation): the state sampled last by its
-  // middle, and the rates over the sample interval that holds its middle.
+  // Per second of the run (samples can run late under emulation): the router's nexthops read last
+  // by its middle, and the rates over the interval between the readings around its middle.
   const perSecond = Array.from({ length: seconds }, (_, k) => k);
-  const at = perSecond.map((k) => samples.filter((x) => x.t <= k + 0.5).pop() ?? samples[0]);
+  const routed = samples.filter((x) => x.nexthops !== undefined);
+  const nexthopsAt = perSecond.map((k) => (routed.filter((x) => x.t <= k + 0.5).pop() ?? routed[0])?.nexthops ?? []);
   const rate = (k: number, bytes: (x: (typeof samples)[number]) => number | undefined) => {
-    const i = samples.findIndex((x) => x.t > k + 0.5);
+    const read = samples.filter((x) => Number.isFinite(bytes(x)));
+    const i = read.findIndex((x) => x.t > k + 0.5);
     if (i < 1) return 0;
-    const [ba, bb] = [bytes(samples[i - 1]), bytes(samples[i])];
-    return ba === undefined || bb === undefined || !(bb >= ba) ? 0 : mbit(bb - ba, samples[i].t - samples[i - 1].t);
+    const [ba, bb] = [bytes(read[i - 1])!, bytes(read[i])!];
+    return bb >= ba ? mbit(bb - ba, read[i].t - read[i - 1].t) : 0;
   };
   const clientMbit = perSecond.map((k) => rate(k, (x) => x.clientBytes));
   const lbMbit: Record<number, number[]> = Object.fromEntries(nodes.map((n) => [n, perSecond.map((k) => rate(k, (x) => x.lbBytes[n]))]));
@@ -247,7 +250,7 @@ async function lbCountSchedule(ctx: ScenarioContext, lab: IpvsLab, nodes: number
     const [controllerStarting, namespacePrepared, apiClientLoaded, firstListDone, keepalivedStarted, announcing] = logTimes(
       pod?.controller?.logFile, since, phases)
       .map((v) => (v === undefined || startAt === undefined ? undefined : startAt - askedAt + v));
-    const routed = samples.find((x) => x.t >= askedAt && x.nexthops.includes(nodeIp(node)));
+    const routedAt = routed.find((x) => x.t >= askedAt && x.nexthops!.includes(nodeIp(node)));
     const carrying = perSecond.find((k) => k >= askedAt && lbMbit[node][k] >= CAP_MBIT / 2);
     return {
       node,
@@ -255,7 +258,7 @@ async function lbCountSchedule(ctx: ScenarioContext, lab: IpvsLab, nodes: number
       startAt: startAt === undefined ? undefined : startAt - askedAt,
       spawned: spawnedAt === undefined ? undefined : spawnedAt - askedAt,
       controllerStarting, namespacePrepared, apiClientLoaded, firstListDone, keepalivedStarted, announcing,
-      routed: routed && routed.t - askedAt, carrying: carrying === undefined ? undefined : carrying + 0.5 - askedAt,
+      routed: routedAt && routedAt.t - askedAt, carrying: carrying === undefined ? undefined : carrying + 0.5 - askedAt,
     };
   });
   for (const message of unclean) console.log(`  drain not clean (pod deleted anyway): ${message}`);
@@ -265,8 +268,9 @@ async function lbCountSchedule(ctx: ScenarioContext, lab: IpvsLab, nodes: number
     seed: SCHEDULE_SEED,
     sampleTimes: samples.map((x) => Number(x.t.toFixed(2))),
     wrk: { requestsPerSecond: Number(/Requests\/sec:\s+([\d.]+)/.exec(wrkOut)?.[1] ?? NaN), errors: /Socket errors:[^\n]*/.exec(wrkOut)?.[0] ?? 'none' },
-    pods: perSecond.map((k) => at[k].pods),
-    nexthops: perSecond.map((k) => at[k].nexthops.length),
+    pods: perSecond.map((k) => schedule[Math.min(STEPS - 1, Math.floor(k / STEP_SECONDS))]),
+    nexthops: nexthopsAt.map((hops) => hops.length),
+    failedReads: { nexthops: samples.length - routed.length, client: samples.filter((x) => !Number.isFinite(x.clientBytes)).length },
     clientMbit,
     lbMbit,
     additions,

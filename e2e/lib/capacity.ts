@@ -11,11 +11,16 @@ import { probe, run } from './proc';
  * for 15 s, every second's counters), and a starting LB pod's first list waited on it.
  */
 const spawnAsync = promisify(execFile);
-const output = async (argv: string[], timeoutMs = 5_000) => {
+/**
+ * A program's output, undefined when it failed. The timeout is generous: it runs on the harness's
+ * clock, which a pod start (synchronous spawns) stops for seconds, and a read that timed out there
+ * would count as a link that carried nothing.
+ */
+const output = async (argv: string[], timeoutMs = 30_000) => {
   try {
     return (await spawnAsync(argv[0], argv.slice(1), { timeout: timeoutMs })).stdout;
   } catch {
-    return '';
+    return undefined;
   }
 };
 
@@ -48,7 +53,7 @@ function lbLinkEnds(pod: LbPod): [string, string][] {
 async function linkBytes(ns: string, direction: 'tx' | 'rx'): Promise<number> {
   try {
     const out = await output(['ip', '-n', ns, '-s', '-j', 'link', 'show', 'dev', 'eth0']);
-    const [link] = JSON.parse(out) as { stats64: Record<string, { bytes: number }> }[];
+    const [link] = JSON.parse(out ?? '') as { stats64: Record<string, { bytes: number }> }[];
     return Number(link.stats64[direction].bytes);
   } catch {
     return NaN;
@@ -66,8 +71,11 @@ export async function lbSent(lab: IpvsLab): Promise<Map<number, number>> {
   return new Map(await Promise.all([...lab.lbs].map(async ([node, pod]) => [node, await lbSentBytes(pod)] as const)));
 }
 
-/** The router's nexthops for `prefix`, as routerNexthops, without blocking. */
-export const routerNexthopsNow = async (prefix: string) => routeNexthops(await output(routeCommand(prefix, ROUTER_NS)));
+/** The router's nexthops for `prefix`, as routerNexthops, without blocking; undefined when `ip` failed. */
+export async function routerNexthopsNow(prefix: string): Promise<string[] | undefined> {
+  const out = await output(routeCommand(prefix, ROUTER_NS));
+  return out === undefined ? undefined : routeNexthops(out);
+}
 
 /**
  * wrk's keep-alive connections per LB, each with one request in flight: every LB gets some from the
@@ -99,7 +107,7 @@ export const mbit = (bytes: number, seconds: number) => Number(((bytes * 8) / 1e
 export async function wrkRun(lab: IpvsLab, seconds: number): Promise<Throughput> {
   const [before, received] = await Promise.all([lbSent(lab), clientReceivedBytes()]);
   const started = performance.now();
-  const out = await output(['ip', 'netns', 'exec', CLIENT_NS, ...wrkArgs(lab, seconds, WRK_CONNECTIONS_PER_LB * lab.lbs.size)], (seconds + 30) * 1000);
+  const out = await output(['ip', 'netns', 'exec', CLIENT_NS, ...wrkArgs(lab, seconds, WRK_CONNECTIONS_PER_LB * lab.lbs.size)], (seconds + 30) * 1000) ?? '';
   const elapsed = (performance.now() - started) / 1000;
   const [after, receivedAfter] = await Promise.all([lbSent(lab), clientReceivedBytes()]);
   // "12345 requests in 15.01s, 200.10MB read" (or in 1.00m)
