@@ -19,7 +19,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { capLbLink, clientReceivedBytes, describeThroughput, lbSent, mbit, routerNexthopsNow, Throughput, uncapLbLink, WRK_CONNECTIONS_PER_LB, wrkArgs, wrkRun } from './lib/capacity';
+import { capLbLink, describeThroughput, mbit, netnsLinkBytes, routerNexthopsNow, Throughput, uncapLbLink, WRK_CONNECTIONS_PER_LB, wrkArgs, wrkRun } from './lib/capacity';
 import { LbPod } from './lib/daemons';
 import { runScenarios, ScenarioContext } from './lib/harness';
 import { IpvsLab, LB_SLOT, startIpvsLab } from './lib/ipvs-lab';
@@ -223,8 +223,9 @@ async function lbCountSchedule(ctx: ScenarioContext, lab: IpvsLab, nodes: number
   while (now() < seconds) {
     const t = now();
     if (Math.floor(t / STEP_SECONDS) > step && step < STEPS - 1) scaleTo(schedule[++step]);
-    const [lbBytes, nexthops, clientBytes] = await Promise.all([lbSent(lab), routerNexthopsNow(lab.prefix), clientReceivedBytes()]);
-    samples.push({ t, nexthops, clientBytes, lbBytes: Object.fromEntries(lbBytes) });
+    // Counters through the namespaces' own processes (the controller's, wrk's): one spawn per sample, the router's route.
+    const lbBytes = Object.fromEntries([...lab.lbs].map(([node, pod]) => [node, netnsLinkBytes(pod.controller?.child.pid, 'tx')]));
+    samples.push({ t, nexthops: await routerNexthopsNow(lab.prefix), clientBytes: netnsLinkBytes(load.child.pid, 'rx'), lbBytes });
     await sleep(Math.max(0, samples.length * 1000 - now() * 1000));
   }
   await load.exited;

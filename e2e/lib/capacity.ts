@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
 import { promisify } from 'node:util';
 import { LbPod } from './daemons';
 import { IpvsLab } from './ipvs-lab';
@@ -65,6 +66,22 @@ export const lbSentBytes = (pod: LbPod) => linkBytes(pod.ns, 'tx');
 
 /** Bytes the client has received: the answers, whichever LB (or, in TUN mode, backend) sent them. */
 export const clientReceivedBytes = () => linkBytes(CLIENT_NS, 'rx');
+
+/**
+ * Bytes on eth0 of the network namespace that process `pid` runs in, from /proc/PID/net/dev: no
+ * process to spawn, which costs under emulation (the schedule reads every LB every second); NaN
+ * when the process is gone.
+ */
+export function netnsLinkBytes(pid: number | undefined, direction: 'tx' | 'rx'): number {
+  try {
+    const line = fs.readFileSync(`/proc/${pid}/net/dev`, 'utf8').split('\n').find((l) => l.trim().startsWith('eth0:'));
+    // eth0: rx bytes, packets, errs, drop, fifo, frame, compressed, multicast, then tx bytes, ...
+    const fields = line!.split(':')[1].trim().split(/\s+/).map(Number);
+    return fields[direction === 'rx' ? 0 : 8];
+  } catch {
+    return NaN;
+  }
+}
 
 /** What each running LB pod has sent, by node. */
 export async function lbSent(lab: IpvsLab): Promise<Map<number, number>> {
