@@ -223,9 +223,11 @@ async function lbCountSchedule(ctx: ScenarioContext, lab: IpvsLab, nodes: number
   while (now() < seconds) {
     const t = now();
     if (Math.floor(t / STEP_SECONDS) > step && step < STEPS - 1) scaleTo(schedule[++step]);
-    // Counters through the namespaces' own processes (the controller's, wrk's): one spawn per sample, the router's route.
+    // Counters through the namespaces' own processes (the controller's, wrk's), read at once, before
+    // the one spawn per sample (the router's route), whose answer a pod start can hold up for seconds.
     const lbBytes = Object.fromEntries([...lab.lbs].map(([node, pod]) => [node, netnsLinkBytes(pod.controller?.child.pid, 'tx')]));
-    samples.push({ t, nexthops: await routerNexthopsNow(lab.prefix), clientBytes: netnsLinkBytes(load.child.pid, 'rx'), lbBytes });
+    const clientBytes = netnsLinkBytes(load.child.pid, 'rx');
+    samples.push({ t, nexthops: await routerNexthopsNow(lab.prefix), clientBytes, lbBytes });
     await sleep(Math.max(0, samples.length * 1000 - now() * 1000));
   }
   await load.exited;

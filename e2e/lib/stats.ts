@@ -128,8 +128,9 @@ export function histogramSvg(title: string, series: { label: string; values: num
 
 /**
  * A scaling picture in the manner of the paper's Fig. 13(a): measured values against a small count
- * (bars), the line linear from the first point (x times its value) dashed over them, and horizontal
- * reference lines (what the lab carries without the caps). Plain SVG.
+ * (bars), the line linear from the first point (x times its value) dashed over them, and reference
+ * figures (what the lab carries without the caps) in the legend, a line where they fit the scale.
+ * Plain SVG.
  */
 export function scalingSvg(
   title: string,
@@ -143,12 +144,12 @@ export function scalingSvg(
   const top = 56;
   const plotW = 480;
   const plotH = 280;
-  const width = left + plotW + 260;
+  const width = left + plotW + 380;
   const height = top + plotH + 50;
   const first = points.find((p) => p.x === 1) ?? points[0];
   const linear = (x: number) => (first.value / first.x) * x;
   const xs = points.map((p) => p.x);
-  const yMax = Math.max(...points.map((p) => p.value), ...references.map((r) => r.value), linear(Math.max(...xs))) * 1.1;
+  const yMax = Math.max(...points.map((p) => p.value), linear(Math.max(...xs))) * 1.15;
   const slot = plotW / (Math.max(...xs) + 1);
   const px = (x: number) => left + x * slot;
   const py = (v: number) => top + plotH - (v / yMax) * plotH;
@@ -172,8 +173,8 @@ export function scalingSvg(
   legend(0, '#4a7ab5', false, 'measured');
   legend(1, '#d62828', true, 'linear: LBs x 1 LB');
   references.forEach((r, i) => {
-    parts.push(`<line x1="${left}" y1="${py(r.value).toFixed(1)}" x2="${left + plotW}" y2="${py(r.value).toFixed(1)}" stroke="#888" stroke-dasharray="2,3"/>`);
-    legend(2 + i, '#888', true, r.label);
+    if (r.value <= yMax) parts.push(`<line x1="${left}" y1="${py(r.value).toFixed(1)}" x2="${left + plotW}" y2="${py(r.value).toFixed(1)}" stroke="#888" stroke-dasharray="2,3"/>`);
+    legend(2 + i, '#888', true, r.value <= yMax ? r.label : `${r.label} (above the scale)`);
   });
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;
