@@ -19,7 +19,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { capLbLink, describeThroughput, mbit, netnsLinkBytes, routerNexthopsNow, Throughput, uncapLbLink, WRK_CONNECTIONS_PER_LB, wrkArgs, wrkRun } from './lib/capacity';
+import { capLbLink, describeThroughput, mbit, netnsLinkBytes, parseWrk, routerNexthopsNow, Throughput, uncapLbLink, WRK_CONNECTIONS_PER_LB, wrkArgs, wrkRun } from './lib/capacity';
 import { LbPod } from './lib/daemons';
 import { runScenarios, ScenarioContext } from './lib/harness';
 import { IpvsLab, LB_SLOT, startIpvsLab } from './lib/ipvs-lab';
@@ -270,7 +270,7 @@ async function lbCountSchedule(ctx: ScenarioContext, lab: IpvsLab, nodes: number
     stepSeconds: STEP_SECONDS,
     seed: SCHEDULE_SEED,
     sampleTimes: samples.map((x) => Number(x.t.toFixed(2))),
-    wrk: { requestsPerSecond: Number(/Requests\/sec:\s+([\d.]+)/.exec(wrkOut)?.[1] ?? NaN), errors: /Socket errors:[^\n]*/.exec(wrkOut)?.[0] ?? 'none' },
+    wrk: parseWrk(wrkOut),
     pods: perSecond.map((k) => schedule[Math.min(STEPS - 1, Math.floor(k / STEP_SECONDS))]),
     nexthops: nexthopsAt.map((hops) => hops.length),
     failedReads: { nexthops: samples.length - routed.length, client: samples.filter((x) => !Number.isFinite(x.clientBytes)).length },

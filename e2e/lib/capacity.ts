@@ -62,10 +62,10 @@ async function linkBytes(ns: string, direction: 'tx' | 'rx'): Promise<number> {
 }
 
 /** Bytes the LB pod has sent on its link: everything it forwarded (NAT: requests to backends and answers to the client). */
-export const lbSentBytes = (pod: LbPod) => linkBytes(pod.ns, 'tx');
+const lbSentBytes = (pod: LbPod) => linkBytes(pod.ns, 'tx');
 
 /** Bytes the client has received: the answers, whichever LB (or, in TUN mode, backend) sent them. */
-export const clientReceivedBytes = () => linkBytes(CLIENT_NS, 'rx');
+const clientReceivedBytes = () => linkBytes(CLIENT_NS, 'rx');
 
 /**
  * Bytes on eth0 of the network namespace that process `pid` runs in, from /proc/PID/net/dev: no
@@ -120,6 +120,20 @@ export const wrkArgs = (lab: IpvsLab, seconds: number, connections: number) =>
   ['wrk', '-t', '2', '-c', String(connections), '-d', `${seconds}s`, '--timeout', '5s', lab.vipUrl];
 export const mbit = (bytes: number, seconds: number) => Number(((bytes * 8) / 1e6 / seconds).toFixed(2));
 
+/** wrk's summary: requests answered with 2xx or 3xx per second, its errors ('none'), its mean latency. */
+export function parseWrk(out: string): { requestsPerSecond: number; errors: string; latency: string } {
+  // "12345 requests in 15.01s, 200.10MB read" (or in 1.00m)
+  const total = /(\d+) requests in ([\d.]+)(ms|s|m)\b/.exec(out);
+  if (!total) throw new Error(`wrk gave no result: ${out}`);
+  const wrkSeconds = Number(total[2]) * { ms: 0.001, s: 1, m: 60 }[total[3] as 'ms' | 's' | 'm'];
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  return {
+    requestsPerSecond: Number(((Number(total[1]) - non2xx) / wrkSeconds).toFixed(1)),
+    errors: [/Socket errors:[^\n]*/.exec(out)?.[0], /Non-2xx or 3xx responses:[^\n]*/.exec(out)?.[0]].filter(Boolean).join('; ') || 'none',
+    latency: /Latency\s+(\S+)/.exec(out)?.[1] ?? '?',
+  };
+}
+
 /** wrk for `seconds` with WRK_CONNECTIONS_PER_LB per running LB, and what each LB sent meanwhile. */
 export async function wrkRun(lab: IpvsLab, seconds: number): Promise<Throughput> {
   const [before, received] = await Promise.all([lbSent(lab), clientReceivedBytes()]);
@@ -127,18 +141,13 @@ export async function wrkRun(lab: IpvsLab, seconds: number): Promise<Throughput>
   const out = await output(['ip', 'netns', 'exec', CLIENT_NS, ...wrkArgs(lab, seconds, WRK_CONNECTIONS_PER_LB * lab.lbs.size)], (seconds + 30) * 1000) ?? '';
   const elapsed = (performance.now() - started) / 1000;
   const [after, receivedAfter] = await Promise.all([lbSent(lab), clientReceivedBytes()]);
-  // "12345 requests in 15.01s, 200.10MB read" (or in 1.00m)
-  const total = /(\d+) requests in ([\d.]+)(ms|s|m)\b/.exec(out);
-  if (!total) throw new Error(`wrk gave no result: ${out}`);
-  const wrkSeconds = Number(total[2]) * { ms: 0.001, s: 1, m: 60 }[total[3] as 'ms' | 's' | 'm'];
-  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
-  const errors = [/Socket errors:[^\n]*/.exec(out)?.[0], /Non-2xx or 3xx responses:[^\n]*/.exec(out)?.[0]].filter(Boolean).join('; ') || 'none';
+  const { requestsPerSecond, errors, latency } = parseWrk(out);
   return {
     lbs: lab.lbs.size,
-    requestsPerSecond: Number(((Number(total[1]) - non2xx) / wrkSeconds).toFixed(1)),
+    requestsPerSecond,
     mbitPerSecond: mbit(receivedAfter - received, elapsed),
     errors,
-    latency: /Latency\s+(\S+)/.exec(out)?.[1] ?? '?',
+    latency,
     lbSentMbit: Object.fromEntries([...after].map(([node, bytes]) => [node, mbit(bytes - (before.get(node) ?? bytes), elapsed)])),
   };
 }
